@@ -1,0 +1,126 @@
+import base64
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graphchurn.report import format_number, html_table, write_report, write_text_atomic
+
+EVIL = "<script>alert('x')</script>"
+
+
+@pytest.fixture
+def analysis():
+    scores = pd.DataFrame({
+        "customer_id": ["0701", EVIL, "0703", "0704"],
+        "churn_probability": [0.10, 0.90, 0.55, 0.20],
+        "risk_rank": [4, 1, 2, 3],
+        "community": [0, 1, 1, 0],
+        "influencer_score": [0.1, 0.7, 0.2, 0.0],
+        "susceptibility": [0.3, 0.9, 0.5, 0.1],
+        "reasons": ["few calls", "friends left; calls & SMS down", "friends left", ""],
+        "value": [10.0, 20.0, np.nan, 5.0],
+    })
+    groups = pd.DataFrame({
+        "community": [0, 1],
+        "size": [2, 2],
+        "expected_churners": [0.3, 1.45],
+        "value_at_risk": [2.0, 18.0],
+        "top_influencers": ["0701", EVIL],
+    })
+    metrics = {
+        "cutoff": "2024-03-01", "horizon_days": 30, "definition": "contract", "n": 400,
+        "base_rate": 0.08, "roc_auc": 0.8123, "pr_auc": 0.41, "lift_top_decile": 3.2,
+        "emp": 1.7, "emp_fraction": 0.12,
+        "baseline": {"roc_auc": 0.7011, "pr_auc": 0.3, "lift_top_decile": 2.1},
+        "notes": ["backtest <b>cut-off</b> 2024-02-01"],
+    }
+    lift = pd.DataFrame({"bucket": np.arange(1, 11), "lift": np.linspace(3.2, 0.1, 10),
+                         "cumulative_gain": np.linspace(0.32, 1.0, 10)})
+    calibration = pd.DataFrame({"mean_predicted": [0.05, 0.3, 0.7], "observed_rate": [0.04, 0.33, 0.6],
+                                "count": [300, 70, 30]})
+    importance = pd.Series({"calls_last_week": 0.3, "departed_neighbours": 0.5, "tenure": -0.1})
+    return dict(scores=scores, groups=groups, metrics=metrics, lift=lift, calibration=calibration,
+                importance=importance)
+
+
+def _images(text):
+    return re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+
+
+def test_report_is_self_contained_with_embedded_charts(tmp_path, analysis):
+    path = write_report(tmp_path / "sub" / "report.html", **analysis,
+                        graph_summary={"vertices": 1234, "mean_degree": 3.14159}, notes=["sample & demo"])
+    assert path == tmp_path / "sub" / "report.html"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    # nothing fetched from anywhere: no URLs, no external scripts/styles/fonts
+    assert "http://" not in text and "https://" not in text
+    assert not re.search(r'(src|href)\s*=\s*"(?!data:)', text)
+    assert "<link" not in text and "@import" not in text and "url(" not in text
+    images = _images(text)
+    assert len(images) == 4  # lift+gains, calibration, importance, risk histogram
+    for b64 in images:
+        assert base64.b64decode(b64)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["report.html"]  # no temp left
+
+
+def test_report_escapes_data_and_shows_headline_tables(tmp_path, analysis):
+    text = write_report(tmp_path / "r.html", **analysis, notes=["<i>mind</i> the gap"]).read_text()
+    assert "<script" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
+    assert "<b>cut-off</b>" not in text and "&lt;b&gt;cut-off&lt;/b&gt;" in text
+    assert "&lt;i&gt;mind&lt;/i&gt; the gap" in text
+    assert "calls &amp; SMS down" in text
+    # headline numbers and the baseline comparison
+    assert "0.812" in text and "0.701" in text and "ROC AUC" in text
+    assert "scored at 2024-03-01" in text
+    # ids stay strings: the leading zero survives
+    assert "0701" in text
+    # groups ordered by expected churners: community 1 (1.45) before community 0 (0.3)
+    groups_html = text.split("Groups at risk")[1].split("Customers most at risk")[0]
+    assert groups_html.index("1.450") < groups_html.index("0.300")
+    # customers ordered by risk rank: the evil id (rank 1) before 0703 (rank 2) before 0701 (rank 4)
+    cust_html = text.split("Customers most at risk")[1]
+    assert cust_html.index("&lt;script") < cust_html.index("0703") < cust_html.index("0701")
+    # expected churners card = sum of probabilities = 1.75
+    assert "1.750" in text
+
+
+def test_report_without_optional_parts(tmp_path, analysis):
+    text = write_report(tmp_path / "r.html", scores=analysis["scores"], groups=analysis["groups"].iloc[:0],
+                        metrics={}).read_text()
+    assert len(_images(text)) == 1  # only the risk histogram, drawn from the scores
+    assert "no groups" in text
+    assert "Interaction graph" not in text and "Notes" not in text
+
+
+def test_gains_only_lift_table_is_drawn(tmp_path, analysis):
+    gains = pd.DataFrame({"bucket": [1, 2, 3, 4], "captured": [0.5, 0.7, 0.9, 1.0]})
+    text = write_report(tmp_path / "r.html", scores=analysis["scores"], groups=analysis["groups"],
+                        metrics={}, lift=gains).read_text()
+    assert len(_images(text)) == 2
+
+
+def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "report.html"
+    write_text_atomic(target, "old")
+    with pytest.raises(TypeError):
+        write_text_atomic(target, 12345)  # not text: fails after the temp file was opened
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new"
+
+
+def test_format_number_and_table_escaping():
+    assert format_number(12345) == "12,345"
+    assert format_number(0.12345) == "0.123"
+    assert format_number(2.0) == "2"
+    assert format_number(float("nan")) == "–"
+    assert format_number(None) == "–"
+    assert format_number(12345.678) == "12,346"
+    table = html_table(pd.DataFrame({"a<b": ["<x>"], "n": [1.5]}))
+    assert "<th>a&lt;b</th>" in table and "<td>&lt;x&gt;</td>" in table and '<td class="num">1.500</td>' in table
+    assert "nothing" in html_table(pd.DataFrame({"a": []}))
