@@ -1,0 +1,940 @@
+"""Load and validate the user's tables: interaction logs and customer tables.
+
+Everything a user can get wrong in an input file ends here as one :class:`InputError` naming the
+file, the 1-based data row (the header is not counted) and the column as the user's file names it
+-- never the value itself, because identifiers are phone numbers.
+
+Reading is columnar: CSV (plain or gzip) is parsed by ``pyarrow.csv`` with every column read as
+text, so ``"0123"`` stays ``"0123"``; Parquet by ``pyarrow.parquet``. Validation is vectorised
+(pyarrow compute / numpy); Python loops over rows run only on the error path, to find the row of
+a problem the columnar parser reported without one.
+
+The frames returned follow docs/INTERNALS.md:
+
+* interactions: ``src, dst`` (str), ``timestamp`` (datetime64[ns], naive UTC),
+  ``duration`` (float64 seconds >= 0), ``kind`` (call | sms | message | referral);
+* customers: ``customer_id`` (str, unique), ``churn_date`` (datetime64[ns] or NaT),
+  ``value`` (float64 or NaN), then every other column as an attribute.
+
+Foreign files are mapped, not rewritten: ``--columns src=Source,dst=Target,timestamp=time``.
+Values that are 0-based positions (``src=0,dst=1,timestamp=3``) mean the file has no header row.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import os
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from graphchurn.errors import InputError
+
+__all__ = [
+    "INTERACTION_KEYS",
+    "CUSTOMER_KEYS",
+    "KINDS",
+    "parse_column_mapping",
+    "load_interactions",
+    "load_customers",
+    "check_customers_match",
+    "parse_date_option",
+    "check_positive_int",
+    "pseudonymise",
+]
+
+INTERACTION_KEYS = ("src", "dst", "timestamp", "duration", "kind")
+CUSTOMER_KEYS = ("customer_id", "churn_date", "value")
+KINDS = ("call", "sms", "message", "referral")
+
+_COLUMNS_OPTION = "--columns"
+_PARQUET_MAGIC = b"PAR1"
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 1 << 16
+# Numbers as text: optional sign, digits with an optional fraction, optional exponent.
+_NUMBER_RE = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+_INTEGER_RE = r"^[+-]?\d+$"
+# datetime64[ns] holds instants up to 2262-04-11; epoch seconds beyond this overflow.
+_MAX_EPOCH_SECONDS = 9.2e9
+# Fast exact formats tried before pandas' general ISO 8601 parser (several times slower).
+_FAST_ISO_FORMATS = (
+    ("%Y-%m-%dT%H:%M:%S", r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"),
+    ("%Y-%m-%d %H:%M:%S", r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"),
+    ("%Y-%m-%d", r"^\d{4}-\d{2}-\d{2}$"),
+)
+_NS_PER_SECOND = 1_000_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# Column mapping
+# --------------------------------------------------------------------------------------------
+
+
+def parse_column_mapping(text: str | None) -> dict[str, str]:
+    """Parse the ``--columns`` option into ``{canonical key: column in the user's file}``.
+
+    Parameters
+    ----------
+    text : str or None
+        Comma-separated ``key=column`` pairs. Keys are the canonical names
+        ``src, dst, timestamp, duration, kind`` (interactions) and ``customer_id, churn_date,
+        value`` (customers). A column is either a header name or a 0-based position; positions
+        mean that file has no header row, so one file's keys must be all names or all positions.
+        ``None`` or blank text gives ``{}`` (every file uses the canonical names).
+
+    Returns
+    -------
+    dict of str to str
+        The mapping; positions stay as their digits (``"3"``).
+
+    Raises
+    ------
+    InputError
+        Naming ``--columns``: malformed pair, unknown or repeated key, empty column, negative
+        position, names mixed with positions for one file, or two keys on one column.
+
+    Example
+    -------
+    >>> parse_column_mapping("src=Source, dst=Target, timestamp=time")
+    {'src': 'Source', 'dst': 'Target', 'timestamp': 'time'}
+    >>> parse_column_mapping("src=0,dst=1,timestamp=3")
+    {'src': '0', 'dst': '1', 'timestamp': '3'}
+    """
+    if text is None or not str(text).strip():
+        return {}
+    mapping: dict[str, str] = {}
+    for pair in str(text).split(","):
+        pair = pair.strip()
+        if not pair:
+            raise InputError("empty entry (two commas in a row, or a trailing comma)",
+                             file=_COLUMNS_OPTION)
+        key, sep, column = pair.partition("=")
+        key, column = key.strip(), column.strip()
+        if not sep or not key or "=" in column:
+            raise InputError(f"expected key=column pairs separated by commas, like "
+                             f"src=Source,dst=Target,timestamp=time; got {pair!r}",
+                             file=_COLUMNS_OPTION)
+        if not column:
+            raise InputError(f"no column given for {key!r}", file=_COLUMNS_OPTION)
+        if key in mapping:
+            raise InputError(f"{key!r} is given more than once", file=_COLUMNS_OPTION)
+        mapping[key] = column
+    return _check_mapping(mapping)
+
+
+def _check_mapping(mapping: dict[str, str]) -> dict[str, str]:
+    known = INTERACTION_KEYS + CUSTOMER_KEYS
+    for key, column in mapping.items():
+        if key not in known:
+            raise InputError(f"unknown key {key!r}; known keys are {', '.join(known)}",
+                             file=_COLUMNS_OPTION)
+        if not isinstance(column, str) or not column.strip():
+            raise InputError(f"no column given for {key!r}", file=_COLUMNS_OPTION)
+        if re.fullmatch(r"-\d+", column.strip()):
+            raise InputError(f"position for {key!r} must be 0 or more", file=_COLUMNS_OPTION)
+    for keys in (INTERACTION_KEYS, CUSTOMER_KEYS):
+        given = {k: mapping[k].strip() for k in keys if k in mapping}
+        positional = {k for k, c in given.items() if c.isdigit()}
+        if positional and positional != set(given):
+            raise InputError(
+                f"mixes header names and positions for one file ({', '.join(sorted(given))}); "
+                "use positions only for a file without a header row", file=_COLUMNS_OPTION)
+        seen: dict[str, str] = {}
+        for key, column in given.items():
+            norm = str(int(column)) if key in positional else column
+            if norm in seen:
+                raise InputError(f"{seen[norm]!r} and {key!r} both map to the same column",
+                                 file=_COLUMNS_OPTION)
+            seen[norm] = key
+    return dict(mapping)
+
+
+def _as_mapping(columns) -> dict[str, str]:
+    if columns is None or isinstance(columns, str):
+        return parse_column_mapping(columns)
+    return _check_mapping({str(k): str(v) for k, v in dict(columns).items()})
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a file into text (or native Parquet) columns
+# --------------------------------------------------------------------------------------------
+
+
+class _Table:
+    """The columns of one input file that the loader asked for, plus how to name them."""
+
+    def __init__(self, display: str, arrays: dict, labels: dict, nrows: int, extra: dict):
+        self.display = display      # the path as the user gave it, for messages
+        self.arrays = arrays        # canonical key -> pa.ChunkedArray (absent when not in file)
+        self.labels = labels        # canonical key -> column label in the user's terms
+        self.nrows = nrows
+        self.extra = extra          # other columns (customer attributes): label -> array
+
+    def error(self, message: str, key: str | None = None, index: int | None = None):
+        """An InputError at 0-based ``index`` of column ``key``."""
+        return InputError(message, file=self.display,
+                          row=None if index is None else int(index) + 1,
+                          column=None if key is None else self.labels.get(key, key))
+
+
+def _sniff(path: Path, display: str) -> tuple[str, str | None]:
+    """Return (format, compression) judged by magic bytes; the extension only has to agree."""
+    if not path.exists():
+        raise InputError("file not found", file=display)
+    if not path.is_file():
+        raise InputError("not a regular file", file=display)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError as err:
+        raise InputError(f"cannot read the file ({err.strerror or type(err).__name__})",
+                         file=display) from None
+    if not head:
+        raise InputError("file is empty (0 bytes)", file=display)
+    names = path.name.lower()
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet", None
+    if names.endswith((".parquet", ".pq")):
+        raise InputError("named as Parquet but is not a Parquet file (no PAR1 magic bytes)",
+                         file=display)
+    compression = None
+    if head.startswith(_GZIP_MAGIC):
+        compression = "gzip"
+        head = _gunzip_head(path, display)
+        if not head.strip():
+            raise InputError("file is empty (the gzip archive holds no data)", file=display)
+    if b"\x00" in head:
+        raise InputError("binary data, not a CSV text file", file=display)
+    if not head.strip():
+        raise InputError("file holds only blank lines", file=display)
+    return "csv", compression
+
+
+def _gunzip_head(path: Path, display: str) -> bytes:
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read(_SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error):
+        raise InputError("gzip data is corrupt or truncated", file=display) from None
+
+
+def _open_text(path: Path, compression: str | None):
+    # surrogateescape keeps undecodable bytes visible to the error locator instead of raising.
+    raw = gzip.open(path, "rb") if compression == "gzip" else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _first_line(path: Path, compression: str | None, display: str) -> tuple[str, int]:
+    """The first non-blank line and how many blank lines precede it."""
+    try:
+        with _open_text(path, compression) as handle:
+            for blank, line in enumerate(handle):
+                if line.strip():
+                    return line, blank
+    except (OSError, EOFError, zlib.error):
+        raise InputError("gzip data is corrupt or truncated", file=display) from None
+    raise InputError("file holds only blank lines", file=display)
+
+
+def _delimiter(line: str) -> str:
+    # Foreign exports use ; or tab; pick the most frequent candidate on the first line.
+    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def _split_header(line: str, delimiter: str, display: str) -> list[str]:
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter, strict=True))
+    except (csv.Error, StopIteration):
+        raise InputError("broken quoting in the first line", file=display) from None
+    if any("\udc80" <= ch <= "\udcff" for field in fields for ch in field):
+        raise InputError("the first line is not valid UTF-8 text", file=display)
+    return [f.strip() for f in fields]
+
+
+def _looks_like_data(names: list[str]) -> bool:
+    """Whether a would-be header row is really data (numbers, dates, blanks)."""
+    pattern = re.compile(r"^[\s+\-().:/\dTZ]*$")
+    filled = [n for n in names if n]
+    return not filled or any(pattern.match(n) for n in filled)
+
+
+def _describe_columns(names: list[str]) -> str:
+    if _looks_like_data(names):
+        # Never echo the row: it is data (phone numbers), not a header.
+        return (f"the first row looks like data, not a header ({len(names)} fields); "
+                "for a file without a header give positions, e.g. "
+                "--columns src=0,dst=1,timestamp=2")
+    shown = [n if len(n) <= 40 else n[:37] + "..." for n in names[:20]]
+    more = f", ... ({len(names)} in all)" if len(names) > 20 else ""
+    return "the file has columns: " + ", ".join(shown) + more
+
+
+def _resolve(names: list[str] | None, ncols: int, mapping: dict[str, str], keys: tuple,
+             required: tuple, display: str) -> tuple[dict[str, int], dict[str, str]]:
+    """Map canonical keys to 0-based column positions; return (positions, labels)."""
+    positions: dict[str, int] = {}
+    labels: dict[str, str] = {}
+    for key in keys:
+        if names is None:  # headerless: the mapping gives positions
+            if key not in mapping:
+                if key in required:
+                    raise InputError(
+                        f"no position for {key!r} in --columns (the file is read without a "
+                        "header because positions were given)", file=display, column=key)
+                continue
+            pos = int(mapping[key])
+            if pos >= ncols:
+                raise InputError(f"--columns puts {key!r} at position {pos} but the file has "
+                                 f"{ncols} columns (positions start at 0)",
+                                 file=display, column=str(pos))
+            positions[key], labels[key] = pos, str(pos)
+            continue
+        wanted = mapping.get(key, key).strip()
+        pos = _find_name(names, wanted, display)
+        if pos is None:
+            if key in mapping:
+                raise InputError(f"column given in --columns for {key!r} is not in the file; "
+                                 + _describe_columns(names), file=display, column=wanted)
+            if key in required:
+                raise InputError(f"missing column {key!r} (map it with --columns "
+                                 f"{key}=NAME); " + _describe_columns(names),
+                                 file=display, column=key)
+            continue
+        positions[key], labels[key] = pos, names[pos]
+    return positions, labels
+
+
+def _find_name(names: list[str], wanted: str, display: str) -> int | None:
+    exact = [i for i, n in enumerate(names) if n == wanted]
+    if not exact:
+        exact = [i for i, n in enumerate(names) if n.casefold() == wanted.casefold()]
+    if len(exact) > 1:
+        raise InputError("column name appears more than once in the header", file=display,
+                         column=wanted)
+    return exact[0] if exact else None
+
+
+def _read(path, mapping: dict[str, str], keys: tuple, required: tuple,
+          all_columns: bool = False) -> _Table:
+    """Read the mapped columns of a CSV/CSV.gz/Parquet file (all columns when ``all_columns``)."""
+    display = str(path)
+    path = Path(path)
+    fmt, compression = _sniff(path, display)
+    own = {k: v for k, v in mapping.items() if k in keys}
+    headerless = bool(own) and all(v.strip().isdigit() for v in own.values())
+    if fmt == "parquet":
+        return _read_parquet(path, display, own, keys, required, headerless, all_columns)
+    return _read_csv(path, display, compression, own, keys, required, headerless, all_columns)
+
+
+def _read_csv(path, display, compression, mapping, keys, required, headerless, all_columns):
+    line, leading_blank = _first_line(path, compression, display)
+    delimiter = _delimiter(line)
+    fields = _split_header(line, delimiter, display)
+    names = None if headerless else fields
+    positions, labels = _resolve(names, len(fields), mapping, keys, required, display)
+    wanted = sorted(set(range(len(fields))) if all_columns else set(positions.values()))
+    auto = [f"f{i}" for i in range(len(fields))]
+    read_options = pacsv.ReadOptions(
+        autogenerate_column_names=True, skip_rows=leading_blank + (0 if headerless else 1),
+        block_size=1 << 24, encoding="utf8")
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
+                                       ignore_empty_lines=True)
+    convert_options = pacsv.ConvertOptions(
+        column_types={auto[i]: pa.string() for i in wanted},
+        include_columns=[auto[i] for i in wanted], strings_can_be_null=False,
+        quoted_strings_can_be_null=False)
+    try:
+        source = pa.input_stream(str(path), compression=compression)
+        table = pacsv.read_csv(source, read_options=read_options, parse_options=parse_options,
+                               convert_options=convert_options)
+    except (pa.ArrowInvalid, OSError, EOFError, zlib.error) as err:
+        # pyarrow's message quotes the offending row (phone numbers) and has no row number:
+        # never pass it on; find the row with a slow but exact scan (error path only).
+        raise _locate_csv_problem(path, display, compression, delimiter, len(fields),
+                                  headerless, names, err) from None
+    arrays = {key: table.column(auto[pos]) for key, pos in positions.items()}
+    extra = {}
+    if all_columns:
+        used = set(positions.values())
+        for i in wanted:
+            if i not in used:
+                label = f"column_{i}" if names is None else names[i]
+                extra[label] = table.column(auto[i])
+    return _Table(display, arrays, labels, table.num_rows, extra)
+
+
+def _locate_csv_problem(path, display, compression, delimiter, ncols, headerless, names,
+                        err) -> InputError:
+    """Scan the file with Python's csv module to name the first bad row (error path only)."""
+    data_row = 0          # 1-based data rows seen so far; the header is row 0
+    header_pending = not headerless
+    try:
+        with _open_text(path, compression) as handle:
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
+            record_start = 1
+            try:
+                for fields in reader:
+                    spans = reader.line_num - record_start
+                    record_start = reader.line_num + 1
+                    if not fields:
+                        continue  # blank line: skipped by the parser, not counted
+                    if header_pending:
+                        header_pending = False
+                        continue
+                    data_row += 1
+                    if len(fields) != ncols:
+                        why = ("a quote opened here is not closed on this line" if spans > 0
+                               else f"expected {ncols} fields, found {len(fields)} "
+                                    "(a stray delimiter or quote?)")
+                        return InputError(f"broken row: {why}", file=display, row=data_row)
+                    for i, field in enumerate(fields):
+                        if any("\udc80" <= ch <= "\udcff" for ch in field):
+                            return InputError(
+                                "not valid UTF-8 text (binary data or another encoding)",
+                                file=display, row=data_row,
+                                column=str(i) if names is None else names[i])
+            except csv.Error:
+                if header_pending:
+                    return InputError("broken quoting in the header", file=display)
+                return InputError("broken quoting: a quote opened in this row is never closed "
+                                  "or is followed by stray text", file=display,
+                                  row=data_row + 1)
+    except (OSError, EOFError, zlib.error):
+        return InputError("gzip data is corrupt or truncated", file=display)
+    if data_row == 0:
+        return InputError("no data rows (the file has a header only)", file=display)
+    text = str(err)
+    if "UTF8" in text or "UTF-8" in text:
+        return InputError("not valid UTF-8 text", file=display)
+    return InputError("cannot parse the file as CSV (a value spans lines or the quoting is "
+                      "broken)", file=display)
+
+
+def _read_parquet(path, display, mapping, keys, required, headerless, all_columns):
+    try:
+        parquet = pq.ParquetFile(str(path))
+        names = list(parquet.schema_arrow.names)
+    except Exception:  # pyarrow raises several types for a damaged footer
+        raise InputError("not a readable Parquet file (damaged or truncated)",
+                         file=display) from None
+    positions, labels = _resolve(None if headerless else names, len(names), mapping, keys,
+                                 required, display)
+    if headerless:
+        labels = {k: names[p] for k, p in positions.items()}
+    wanted = sorted(set(range(len(names))) if all_columns else set(positions.values()))
+    try:
+        table = parquet.read(columns=[names[i] for i in wanted])
+    except Exception:
+        raise InputError("not a readable Parquet file (damaged or truncated)",
+                         file=display) from None
+    arrays = {key: table.column(names[pos]) for key, pos in positions.items()}
+    used = set(positions.values())
+    extra = {names[i]: table.column(names[i]) for i in wanted if all_columns and i not in used}
+    return _Table(display, arrays, labels, table.num_rows, extra)
+
+
+# --------------------------------------------------------------------------------------------
+# Column conversion (vectorised)
+# --------------------------------------------------------------------------------------------
+
+
+def _first_true(mask) -> int | None:
+    """0-based index of the first True in a boolean pyarrow/numpy array (nulls count False)."""
+    if isinstance(mask, (pa.ChunkedArray, pa.Array)):
+        mask = pc.fill_null(mask, False)
+        if not pc.any(mask).as_py():
+            return None
+        return int(pc.index(mask, True).as_py())
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else None
+
+
+def _text(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.utf8_trim_whitespace(values.cast(pa.string()))
+
+
+def _is_empty(text: pa.ChunkedArray):
+    return pc.or_kleene(pc.is_null(text), pc.equal(pc.utf8_length(text), 0))
+
+
+def _ids(table: _Table, key: str) -> pa.ChunkedArray:
+    """Identifiers as trimmed text; empty -> error naming the row."""
+    values = table.arrays[key]
+    kind = values.type
+    if pa.types.is_floating(kind):
+        integral = pc.equal(values, pc.floor(values))
+        bad = _first_true(pc.invert(pc.fill_null(integral, True)))
+        if bad is not None:
+            raise table.error("identifier is a fractional number; store ids as text", key, bad)
+        values = values.cast(pa.int64())
+    elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+              or pa.types.is_integer(kind) or pa.types.is_dictionary(kind)):
+        raise table.error(f"identifiers must be text or integers, not {kind}", key)
+    text = _text(values)
+    bad = _first_true(_is_empty(text))
+    if bad is not None:
+        raise table.error("empty identifier", key, bad)
+    return text
+
+
+def _numbers(table: _Table, key: str, values, *, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a numeric column; return (float64 values, empty mask). Junk -> error with row."""
+    kind = values.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        empty = pc.is_null(values)
+        numbers = values.cast(pa.float64())
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = _text(values)
+        empty = _is_empty(text)
+        valid = pc.match_substring_regex(text, _NUMBER_RE)
+        bad = _first_true(pc.and_(pc.invert(valid), pc.invert(empty)))
+        if bad is not None:
+            raise table.error(f"{what} is not a number", key, bad)
+        numbers = pc.if_else(valid, text, pa.scalar(None, pa.string())).cast(pa.float64())
+    else:
+        raise table.error(f"{what} must be numeric, not {kind}", key)
+    out = numbers.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    empty_np = np.asarray(pc.fill_null(empty, True).to_numpy(zero_copy_only=False), dtype=bool)
+    bad = _first_true(~np.isfinite(out) & ~empty_np)
+    if bad is not None:
+        raise table.error(f"{what} is not a finite number", key, bad)
+    return out, empty_np
+
+
+def _timestamps(table: _Table, key: str, *, allow_empty: bool, what: str) -> np.ndarray:
+    """Parse a time column to int64 nanoseconds since the epoch (UTC); empty -> NaT.
+
+    Text columns are either all ISO 8601 or all Unix epoch seconds, decided by the first
+    non-empty value; anything else is an error naming its row.
+    """
+    values = table.arrays[key]
+    kind = values.type
+    nat = np.iinfo(np.int64).min
+    if pa.types.is_timestamp(kind):
+        scale = {"s": _NS_PER_SECOND, "ms": 1_000_000, "us": 1_000, "ns": 1}[kind.unit]
+        raw = values.cast(pa.int64())
+        ns = raw.to_numpy(zero_copy_only=False)
+        empty = np.asarray(pc.is_null(raw).to_numpy(zero_copy_only=False), dtype=bool)
+        ns = np.where(empty, 0, ns).astype(np.int64) * scale
+    elif pa.types.is_date(kind):
+        ns = values.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        empty = np.asarray(pc.is_null(values).to_numpy(zero_copy_only=False), dtype=bool)
+        ns = np.where(empty, 0, ns).astype(np.int64)
+    elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        seconds, empty = _numbers(table, key, values, what=what)
+        ns = _epoch_to_ns(table, key, seconds, empty)
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        ns, empty = _text_timestamps(table, key, values, what=what)
+    else:
+        raise table.error(f"{what} must be a date-time, epoch seconds or text, not {kind}", key)
+    if not allow_empty:
+        bad = _first_true(empty)
+        if bad is not None:
+            raise table.error(f"empty {what}", key, bad)
+    ns = np.asarray(ns, dtype=np.int64).copy()
+    ns[empty] = nat
+    return ns
+
+
+def _epoch_to_ns(table, key, seconds: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    safe = np.where(empty, 0.0, seconds)
+    bad = _first_true(np.abs(safe) >= _MAX_EPOCH_SECONDS)
+    if bad is not None:
+        hint = " (milliseconds? epoch seconds are expected)" if safe[bad] > 0 else ""
+        raise table.error("epoch seconds out of range" + hint, key, bad)
+    whole = np.floor(safe)
+    # Integers stay exact; fractions are kept to the microsecond (float64 cannot do better).
+    return (whole.astype(np.int64) * _NS_PER_SECOND
+            + np.round((safe - whole) * 1e6).astype(np.int64) * 1_000)
+
+
+def _text_timestamps(table, key, values, *, what):
+    text = _text(values)
+    empty_pa = _is_empty(text)
+    empty = np.asarray(empty_pa.to_numpy(zero_copy_only=False), dtype=bool)
+    first = _first_true(~empty)
+    if first is None:
+        return np.zeros(len(text), dtype=np.int64), empty
+    numeric = pc.match_substring_regex(text, _NUMBER_RE)
+    if numeric[first].as_py():
+        bad = _first_true(pc.and_(pc.invert(numeric), pc.invert(empty_pa)))
+        if bad is not None:
+            raise table.error(_bad_time_message(text[bad].as_py(), "epoch", what), key, bad)
+        seconds = pc.if_else(numeric, text, pa.scalar(None, pa.string())).cast(pa.float64())
+        seconds = seconds.to_numpy(zero_copy_only=False)
+        return _epoch_to_ns(table, key, seconds, empty), empty
+    ns = _iso_to_ns(text, empty)
+    bad = _first_true((ns == np.iinfo(np.int64).min) & ~empty)
+    if bad is not None:
+        raise table.error(_bad_time_message(text[bad].as_py(), "iso", what), key, bad)
+    return ns, empty
+
+
+def _bad_time_message(value: str, mode: str, what: str) -> str:
+    # The value is inspected (not shown) only to say *why* it is wrong.
+    is_number = re.fullmatch(_NUMBER_RE, value) is not None
+    if mode == "epoch" and not is_number and not pd.isna(
+            pd.to_datetime(value, format="ISO8601", errors="coerce")):
+        return (f"{what} column mixes Unix epoch seconds and ISO 8601 date-times; "
+                "use one format")
+    if mode == "iso" and is_number:
+        return (f"{what} column mixes ISO 8601 date-times and Unix epoch seconds; "
+                "use one format")
+    expected = ("Unix epoch seconds like earlier rows" if mode == "epoch"
+                else "an ISO 8601 date-time like 2016-01-31T12:00:00")
+    return f"cannot read {what}: expected {expected}"
+
+
+def _iso_to_ns(text: pa.ChunkedArray, empty: np.ndarray) -> np.ndarray:
+    """ISO 8601 text -> int64 ns UTC (naive text is UTC); unparseable -> iNaT."""
+    nat = np.iinfo(np.int64).min
+    for fmt, shape in _FAST_ISO_FORMATS:
+        parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        # strptime rolls 2016-02-30 over to March 1st and accepts one-digit fields: insist on
+        # the exact shape and on the day of month surviving the parse.
+        day_in_text = pc.utf8_slice_codeunits(text, 8, 10)
+        exact = pc.and_(pc.match_substring_regex(text, shape),
+                        pc.equal(pc.day(parsed), pc.cast(pc.if_else(
+                            pc.is_valid(parsed), day_in_text, "0"), pa.int64())))
+        if pc.sum(pc.cast(pc.fill_null(exact, False), pa.int64())).as_py() == int((~empty).sum()):
+            seconds = pc.fill_null(parsed.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+            return seconds.astype(np.int64) * _NS_PER_SECOND
+    series = pd.Series(text, dtype="str")
+    parsed = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+    parsed = parsed.dt.tz_localize(None)
+    unit = np.datetime_data(parsed.dtype)[0]
+    raw = parsed.to_numpy(dtype=f"datetime64[{unit}]").view(np.int64)
+    missing = raw == nat
+    scale = {"s": _NS_PER_SECOND, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
+    limit = np.iinfo(np.int64).max // scale
+    out_of_range = np.abs(np.where(missing, 0, raw)) >= limit
+    ns = np.where(missing | out_of_range, 0, raw) * scale
+    ns[missing | out_of_range] = nat
+    return ns
+
+
+# --------------------------------------------------------------------------------------------
+# Public loaders
+# --------------------------------------------------------------------------------------------
+
+
+def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.DataFrame:
+    """Load and validate an interaction log (CSV, CSV.gz or Parquet).
+
+    The format is judged by the file's magic bytes (gzip, Parquet ``PAR1``, otherwise text);
+    a file named ``.parquet`` that is not Parquet is an error. CSV delimiters ``, ; tab |``
+    are recognised from the first line. Every CSV column is read as text, so identifiers such
+    as ``"0123"`` keep their leading zeros; surrounding spaces are trimmed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The log. Row numbers in errors are 1-based data rows: the header row is not counted
+        and blank lines are skipped without being counted.
+    columns : dict or str, optional
+        Column mapping (see :func:`parse_column_mapping`); keys for other tables are ignored.
+        Positions mean the file has no header row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``src, dst`` (str), ``timestamp`` (datetime64[ns], naive UTC), ``duration``
+        (float64 seconds >= 0; 0.0 when absent or empty), ``kind`` (call | sms | message |
+        referral, lower case; ``"call"`` when the file has no kind column), in file order.
+        Self-interactions (``src == dst``) are dropped silently: they carry no social tie.
+
+    Raises
+    ------
+    InputError
+        One line naming file, row and column (never the value) for: missing, empty,
+        header-only, binary or non-UTF-8 file; a ``.parquet`` that is not Parquet; missing or
+        unmappable columns; broken quoting or a wrong number of fields; empty identifier;
+        timestamp that is neither ISO 8601 nor epoch seconds, or a mix of both; duration that
+        is not a number or is negative; unknown kind.
+
+    Example
+    -------
+    >>> log = load_interactions("soc-sign-bitcoinotc.csv.gz",
+    ...                         columns="src=0,dst=1,timestamp=3")  # doctest: +SKIP
+    >>> list(log.columns)                                             # doctest: +SKIP
+    ['src', 'dst', 'timestamp', 'duration', 'kind']
+    """
+    mapping = _as_mapping(columns)
+    table = _read(path, mapping, INTERACTION_KEYS, ("src", "dst", "timestamp"))
+    if table.nrows == 0:
+        raise InputError("no data rows (the file has a header only)", file=table.display)
+    src = _ids(table, "src")
+    dst = _ids(table, "dst")
+    ns = _timestamps(table, "timestamp", allow_empty=False, what="timestamp")
+    n = table.nrows
+    if "duration" in table.arrays:
+        duration, empty = _numbers(table, "duration", table.arrays["duration"],
+                                   what="duration")
+        bad = _first_true((duration < 0) & ~empty)
+        if bad is not None:
+            raise table.error("negative duration; durations are seconds >= 0", "duration", bad)
+        duration = np.where(empty, 0.0, duration)
+    else:
+        duration = np.zeros(n, dtype=np.float64)
+    if "kind" in table.arrays:
+        kind = pc.utf8_lower(_text(table.arrays["kind"]))
+        bad = _first_true(pc.invert(pc.is_in(kind, value_set=pa.array(KINDS))))
+        if bad is not None:
+            raise table.error(f"unknown kind; expected one of {', '.join(KINDS)}", "kind", bad)
+    else:
+        kind = pa.chunked_array([pa.array(np.full(n, "call", dtype=object), pa.string())])
+    keep = np.asarray(pc.not_equal(src, dst).to_numpy(zero_copy_only=False), dtype=bool)
+    keep_pa = pa.array(keep)
+    frame = pd.DataFrame({
+        "src": pd.Series(src.filter(keep_pa), dtype="str"),
+        "dst": pd.Series(dst.filter(keep_pa), dtype="str"),
+        "timestamp": ns[keep].view("datetime64[ns]"),
+        "duration": duration[keep].astype(np.float64),
+        "kind": pd.Series(kind.filter(keep_pa), dtype="str"),
+    })
+    if frame.empty:
+        raise InputError("every row is a self-interaction (src equals dst); nothing to use",
+                         file=table.display)
+    return frame
+
+
+def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.DataFrame:
+    """Load and validate a customer table (CSV, CSV.gz or Parquet).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The table. Row numbers in errors are 1-based data rows (header not counted, blank
+        lines skipped and not counted).
+    columns : dict or str, optional
+        Column mapping (see :func:`parse_column_mapping`); keys ``customer_id, churn_date,
+        value`` are used, interaction keys ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (str, unique), ``churn_date`` (datetime64[ns] at midnight, NaT when
+        empty or absent: the customer is gone from that day on), ``value`` (float64, NaN when
+        empty or absent), then every other column as an attribute: float64 when all its
+        non-empty cells are numbers, else str (empty cells missing). In headerless files
+        attributes are named ``column_<position>``.
+
+    Raises
+    ------
+    InputError
+        For the file problems listed in :func:`load_interactions`, plus: duplicate
+        ``customer_id`` (naming both rows), unparseable ``churn_date``, non-numeric ``value``.
+
+    Example
+    -------
+    >>> customers = load_customers("data/sample/customers.csv")  # doctest: +SKIP
+    >>> customers.columns[:3].tolist()                            # doctest: +SKIP
+    ['customer_id', 'churn_date', 'value']
+    """
+    mapping = _as_mapping(columns)
+    table = _read(path, mapping, CUSTOMER_KEYS, ("customer_id",), all_columns=True)
+    if table.nrows == 0:
+        raise InputError("no data rows (the file has a header only)", file=table.display)
+    ids = _ids(table, "customer_id")
+    id_series = pd.Series(ids, dtype="str")
+    dup = _first_true(id_series.duplicated(keep="first").to_numpy())
+    if dup is not None:
+        first = _first_true((id_series == id_series.iloc[dup]).to_numpy())
+        raise table.error(f"duplicate customer_id (also in row {first + 1})", "customer_id", dup)
+    n = table.nrows
+    if "churn_date" in table.arrays:
+        ns = _timestamps(table, "churn_date", allow_empty=True, what="churn_date")
+        churn = ns.view("datetime64[ns]")
+        churn = pd.DatetimeIndex(churn).normalize().to_numpy()  # a date: gone from that day on
+    else:
+        churn = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if "value" in table.arrays:
+        value, empty = _numbers(table, "value", table.arrays["value"], what="value")
+        value = np.where(empty, np.nan, value)
+    else:
+        value = np.full(n, np.nan)
+    frame = {"customer_id": id_series, "churn_date": churn, "value": value.astype(np.float64)}
+    for label, values in table.extra.items():
+        name = label if label not in frame else f"attr_{label}"
+        frame[name] = _attribute(values)
+    return pd.DataFrame(frame)
+
+
+def _attribute(values: pa.ChunkedArray) -> pd.Series:
+    """A customer attribute: float64 when every non-empty cell is a number, else str."""
+    kind = values.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return pd.Series(values.cast(pa.float64()).to_numpy(zero_copy_only=False))
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return pd.Series(values.to_pandas())
+    text = _text(values)
+    empty = _is_empty(text)
+    numeric = pc.or_(pc.match_substring_regex(text, _NUMBER_RE), empty)
+    if pc.all(pc.fill_null(numeric, True)).as_py() and not pc.all(empty).as_py():
+        parsed = pc.if_else(empty, pa.scalar(None, pa.string()), text).cast(pa.float64())
+        return pd.Series(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return pd.Series(pc.if_else(empty, pa.scalar(None, pa.string()), text), dtype="str")
+
+
+def check_customers_match(interactions: pd.DataFrame, customers: pd.DataFrame,
+                          customers_path) -> None:
+    """Reject a customer table none of whose ids occur in the interaction log.
+
+    Identifiers in the log that are not in the table are off-net numbers, which is fine; a
+    table sharing no identifier with the log is almost surely the wrong file.
+
+    Parameters
+    ----------
+    interactions : pandas.DataFrame
+        From :func:`load_interactions`.
+    customers : pandas.DataFrame
+        From :func:`load_customers`.
+    customers_path : str or os.PathLike
+        Named in the error.
+
+    Raises
+    ------
+    InputError
+        Naming ``customers_path`` when no ``customer_id`` occurs as ``src`` or ``dst``.
+
+    Example
+    -------
+    >>> check_customers_match(log, customers, "customers.csv")  # doctest: +SKIP
+    """
+    ids = pd.Index(customers["customer_id"].astype("str"))
+    seen = ids.isin(interactions["src"]) | ids.isin(interactions["dst"])
+    if len(ids) and not seen.any():
+        raise InputError(f"none of the {len(ids)} customer ids occur in the interaction log; "
+                         "is this the customer table for this log?", file=str(customers_path),
+                         column="customer_id")
+
+
+# --------------------------------------------------------------------------------------------
+# Options and pseudonyms
+# --------------------------------------------------------------------------------------------
+
+
+def parse_date_option(text, option: str = "--as-of") -> pd.Timestamp:
+    """Parse a date option (``YYYY-MM-DD``) to a midnight :class:`pandas.Timestamp`.
+
+    Parameters
+    ----------
+    text : str
+        The option's value. A date-time is accepted only at midnight.
+    option : str, default "--as-of"
+        Named in the error.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Naive (UTC) midnight.
+
+    Raises
+    ------
+    InputError
+        Naming ``option`` when the text is not a real calendar date.
+
+    Example
+    -------
+    >>> parse_date_option("2016-01-31")
+    Timestamp('2016-01-31 00:00:00')
+    """
+    raw = "" if text is None else str(text).strip()
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?", raw)
+    if not match:
+        raise InputError("expected a date like 2016-01-31", file=option)
+    try:
+        stamp = pd.Timestamp(match.group(1))
+    except (ValueError, OverflowError):
+        raise InputError("not a real calendar date (expected YYYY-MM-DD)", file=option) from None
+    return stamp.as_unit("ns")
+
+
+def check_positive_int(value, option: str) -> int:
+    """Return ``value`` as an int >= 1, or raise an InputError naming ``option``.
+
+    Parameters
+    ----------
+    value : int or str
+        E.g. the ``--horizon`` in days.
+    option : str
+        Named in the error.
+
+    Returns
+    -------
+    int
+
+    Example
+    -------
+    >>> check_positive_int("30", "--horizon")
+    30
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise InputError("expected a whole number of 1 or more", file=option)
+    if isinstance(value, (int, np.integer)):
+        number = int(value)
+    elif isinstance(value, (float, np.floating)) and float(value).is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        number = int(value)
+    else:
+        raise InputError("expected a whole number of 1 or more", file=option)
+    if number < 1:
+        raise InputError("must be 1 or more", file=option)
+    return number
+
+
+def pseudonymise(ids, salt: str) -> np.ndarray:
+    """Replace identifiers with stable keyed hashes, so outputs can be shared.
+
+    Each distinct id is hashed once with BLAKE2b keyed by ``salt`` (16 hex digits); without
+    the salt the pseudonyms cannot be recomputed from a list of phone numbers.
+
+    Parameters
+    ----------
+    ids : array-like of str
+        Identifiers (numbers are hashed as their text).
+    salt : str
+        Secret key, non-empty. Keys longer than 64 bytes are first hashed to 64 bytes.
+
+    Returns
+    -------
+    numpy.ndarray of str
+        Same length and order as ``ids``; equal ids give equal pseudonyms.
+
+    Example
+    -------
+    >>> a = pseudonymise(["0123", "0456", "0123"], salt="s3cret")
+    >>> bool(a[0] == a[2]) and bool(a[0] != a[1]) and len(a[0]) == 16
+    True
+
+    References
+    ----------
+    J.-P. Aumasson, S. Neves, Z. Wilcox-O'Hearn, C. Winnerlein, "BLAKE2: simpler, smaller,
+    fast as MD5", ACNS 2013 (keyed mode = MAC).
+    """
+    if not isinstance(salt, str) or not salt:
+        raise ValueError("pseudonymise needs a non-empty salt")
+    key = salt.encode("utf-8")
+    if len(key) > 64:
+        key = hashlib.blake2b(key).digest()
+    values = pd.Series(ids)
+    if values.isna().any():
+        raise ValueError("pseudonymise got a missing identifier")
+    codes, uniques = pd.factorize(values.astype("str"))
+    hashed = np.array([hashlib.blake2b(u.encode("utf-8"), key=key, digest_size=8).hexdigest()
+                       for u in uniques], dtype="<U16")
+    return hashed[codes] if len(codes) else np.array([], dtype="<U16")

@@ -1,0 +1,465 @@
+"""Tests for graphchurn.io: every kind of bad input and the good paths, on tiny hand-made files."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from graphchurn.errors import InputError
+from graphchurn.io import (
+    check_customers_match,
+    check_positive_int,
+    load_customers,
+    load_interactions,
+    parse_column_mapping,
+    parse_date_option,
+    pseudonymise,
+)
+
+BITCOIN = Path("/work/shared/data/bitcoin-otc/soc-sign-bitcoinotc.csv.gz")
+
+# Phone-number identifiers: no error message may ever contain one.
+A, B, C, D = "+4915112345678", "0123456789", "0049301234567", "07700900123"
+PHONES = (A, B, C, D)
+
+GOOD_CSV = (
+    "src,dst,timestamp,duration,kind\n"
+    f"{A},{B},2016-01-02T10:00:00,60,call\n"
+    f"{B},{C},2016-01-02T11:30:00,,SMS\n"
+    f"{C},{C},2016-01-03T00:00:00,5,call\n"          # self-interaction: dropped
+    f"{D},{A},2016-01-04T23:59:59,12.5,Referral\n"
+)
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if name.endswith(".gz"):
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+def check_error(info: pytest.ExceptionInfo, *, file, row=None, column=None, words=()):
+    """The error names file/row/column, is one line, and leaks no identifier."""
+    err = info.value
+    message = str(err)
+    assert err.file == str(file)
+    assert err.row == row
+    assert err.column == column
+    assert "\n" not in message and message.strip() == message
+    assert message.startswith(str(file))
+    if row is not None:
+        assert f"row {row}" in message
+    if column is not None:
+        assert f"column '{column}'" in message
+    for phone in PHONES:
+        assert phone not in message
+    for word in words:
+        assert word in message.lower()
+
+
+# --------------------------------------------------------------------------------------------
+# Good paths
+# --------------------------------------------------------------------------------------------
+
+
+def expected_good_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "src": pd.Series([A, B, D], dtype="str"),
+        "dst": pd.Series([B, C, A], dtype="str"),
+        "timestamp": pd.to_datetime(["2016-01-02 10:00:00", "2016-01-02 11:30:00",
+                                     "2016-01-04 23:59:59"]).as_unit("ns"),
+        "duration": [60.0, 0.0, 12.5],
+        "kind": pd.Series(["call", "sms", "referral"], dtype="str"),
+    })
+
+
+def test_csv_known_frame_and_self_interaction_dropped(tmp_path):
+    log = load_interactions(write(tmp_path, "log.csv", GOOD_CSV))
+    pd.testing.assert_frame_equal(log, expected_good_frame())
+    assert log["timestamp"].dtype == np.dtype("datetime64[ns]")
+
+
+def test_csv_gz_and_parquet_round_trip_identical(tmp_path):
+    from_csv = load_interactions(write(tmp_path, "log.csv", GOOD_CSV))
+    from_gz = load_interactions(write(tmp_path, "log.csv.gz", GOOD_CSV))
+    raw = pd.read_csv(tmp_path / "log.csv", dtype=str, keep_default_na=False)
+    pq.write_table(pa.Table.from_pandas(raw, preserve_index=False), tmp_path / "log.parquet")
+    from_parquet = load_interactions(tmp_path / "log.parquet")
+    pd.testing.assert_frame_equal(from_gz, from_csv)
+    pd.testing.assert_frame_equal(from_parquet, from_csv)
+
+
+def test_parquet_native_types_match_csv(tmp_path):
+    # Typed Parquet: tz-aware timestamps (converted to naive UTC), numeric durations.
+    table = pa.table({
+        "src": [A, B], "dst": [B, C],
+        "timestamp": pa.array(pd.to_datetime(["2016-01-02T11:00:00+01:00",
+                                              "2016-01-02T11:30:00Z"], utc=True)),
+        "duration": pa.array([60, None], pa.int64()),
+    })
+    pq.write_table(table, tmp_path / "typed.parquet")
+    log = load_interactions(tmp_path / "typed.parquet")
+    assert list(log["timestamp"]) == [pd.Timestamp("2016-01-02 10:00:00"),
+                                      pd.Timestamp("2016-01-02 11:30:00")]
+    assert list(log["duration"]) == [60.0, 0.0]
+    assert list(log["kind"]) == ["call", "call"]
+
+
+def test_parquet_detected_by_magic_bytes_whatever_the_name(tmp_path):
+    raw = pd.read_csv(write(tmp_path, "log.csv", GOOD_CSV), dtype=str, keep_default_na=False)
+    pq.write_table(pa.Table.from_pandas(raw, preserve_index=False), tmp_path / "export.dat")
+    pd.testing.assert_frame_equal(load_interactions(tmp_path / "export.dat"),
+                                  expected_good_frame())
+
+
+def test_iso_and_epoch_give_same_instants(tmp_path):
+    iso = write(tmp_path, "iso.csv", "src,dst,timestamp\n1,2,2010-11-08T18:45:12\n"
+                "2,3,2016-01-25T01:12:04\n3,4,2016-01-25\n")
+    epoch = write(tmp_path, "epoch.csv", "src,dst,timestamp\n1,2,1289241912\n"
+                  "2,3,1453684324\n3,4,1453680000\n")
+    # Offsets and Z are converted to UTC; naive text is taken as UTC.
+    zoned = write(tmp_path, "zoned.csv", "src,dst,timestamp\n1,2,2010-11-08T19:45:12+01:00\n"
+                  "2,3,2016-01-25T01:12:04Z\n3,4,2016-01-24T19:00:00-05:00\n")
+    a, b, c = (load_interactions(p)["timestamp"] for p in (iso, epoch, zoned))
+    expected = pd.Series(pd.to_datetime(["2010-11-08 18:45:12", "2016-01-25 01:12:04",
+                                         "2016-01-25 00:00:00"]).as_unit("ns"),
+                         name="timestamp")
+    pd.testing.assert_series_equal(a, expected)
+    pd.testing.assert_series_equal(b, expected)
+    pd.testing.assert_series_equal(c, expected)
+
+
+def test_fractional_epoch_seconds_kept_to_the_microsecond(tmp_path):
+    log = load_interactions(write(tmp_path, "f.csv", "src,dst,timestamp\n1,2,1289241912.25\n"))
+    assert log["timestamp"].iloc[0] == pd.Timestamp("2010-11-08 18:45:12.250")
+
+
+def test_headerless_positional_mapping_bitcoin_format(tmp_path):
+    # First lines of soc-sign-bitcoinotc.csv: source,target,rating,time (no header).
+    path = write(tmp_path, "otc.csv", "6,2,4,1289241912\n6,5,2,1289241942\n1,15,1,1289243140\n")
+    log = load_interactions(path, columns=parse_column_mapping("src=0,dst=1,timestamp=3"))
+    assert list(log["src"]) == ["6", "6", "1"]
+    assert list(log["dst"]) == ["2", "5", "15"]
+    assert list(log["timestamp"]) == [pd.Timestamp("2010-11-08 18:45:12"),
+                                      pd.Timestamp("2010-11-08 18:45:42"),
+                                      pd.Timestamp("2010-11-08 19:05:40")]
+
+
+def test_foreign_column_names_mapped(tmp_path):
+    path = write(tmp_path, "foreign.csv", "Caller;Callee;When;Secs;Type\n"
+                 f"{A};{B};2016-01-02 10:00:00;60;CALL\n")
+    log = load_interactions(path, "src=Caller,dst=Callee,timestamp=when,duration=Secs,kind=Type")
+    assert log.iloc[0].tolist() == [A, B, pd.Timestamp("2016-01-02 10:00:00"), 60.0, "call"]
+
+
+def test_ids_with_leading_zeros_stay_text(tmp_path):
+    log = load_interactions(write(tmp_path, "z.csv", "src,dst,timestamp\n0123,00456,1\n"
+                                  " 0789 ,0123,2\n"))
+    assert list(log["src"]) == ["0123", "0789"]
+    assert list(log["dst"]) == ["00456", "0123"]
+
+
+def test_real_bitcoin_otc_log():
+    log = load_interactions(BITCOIN, columns="src=0,dst=1,timestamp=3")
+    assert len(log) == 35592  # the file has no self-ratings
+    assert log["timestamp"].min().strftime("%Y-%m") == "2010-11"
+    assert log["timestamp"].max().strftime("%Y-%m") == "2016-01"
+
+
+def test_customers_good_path(tmp_path):
+    path = write(tmp_path, "cust.csv", "customer_id,churn_date,value,plan,age\n"
+                 f"{A},,29.9,gold,31\n{B},2016-01-10,9.5,basic,\n{C},2016-01-12T15:00:00,,gold,44\n")
+    customers = load_customers(path)
+    assert list(customers.columns) == ["customer_id", "churn_date", "value", "plan", "age"]
+    assert list(customers["customer_id"]) == [A, B, C]
+    assert pd.isna(customers["churn_date"].iloc[0])
+    # A churn date is a day: a time of day is dropped.
+    assert list(customers["churn_date"].iloc[1:]) == [pd.Timestamp("2016-01-10"),
+                                                      pd.Timestamp("2016-01-12")]
+    np.testing.assert_array_equal(customers["value"].to_numpy(), [29.9, 9.5, np.nan])
+    assert customers["age"].dtype == np.float64 and np.isnan(customers["age"].iloc[1])
+    assert list(customers["plan"]) == ["gold", "basic", "gold"]
+
+
+def test_customers_without_optional_columns(tmp_path):
+    customers = load_customers(write(tmp_path, "c.csv", "id\n0123\n0456\n"),
+                               columns="customer_id=id")
+    assert list(customers["customer_id"]) == ["0123", "0456"]
+    assert customers["churn_date"].isna().all() and customers["value"].isna().all()
+    assert customers["churn_date"].dtype == np.dtype("datetime64[ns]")
+
+
+def test_customers_match_partial_overlap_is_fine(tmp_path):
+    log = load_interactions(write(tmp_path, "log.csv", GOOD_CSV))
+    customers = load_customers(write(tmp_path, "c.csv", f"customer_id\n{A}\nsomeone-else\n"))
+    check_customers_match(log, customers, tmp_path / "c.csv")  # A occurs: no error
+
+
+def test_parse_column_mapping():
+    assert parse_column_mapping(None) == {}
+    assert parse_column_mapping(" src = Source , dst=Target,timestamp=time,customer_id=ID") == {
+        "src": "Source", "dst": "Target", "timestamp": "time", "customer_id": "ID"}
+
+
+def test_parse_date_option_and_positive_int():
+    assert parse_date_option("2016-01-31") == pd.Timestamp("2016-01-31 00:00:00")
+    assert parse_date_option("2016-01-31T00:00:00", "--cutoff") == pd.Timestamp("2016-01-31")
+    assert check_positive_int("30", "--horizon") == 30
+    assert check_positive_int(7, "--horizon") == 7
+
+
+def test_pseudonymise_stable_keyed_and_opaque():
+    ids = np.array([A, B, A, C], dtype=object)
+    first = pseudonymise(ids, salt="k1")
+    assert first.dtype.kind == "U" and first.shape == (4,)
+    assert first[0] == first[2] and len(set(first)) == 3
+    np.testing.assert_array_equal(first, pseudonymise(list(ids), salt="k1"))
+    other = pseudonymise(ids, salt="k2")
+    assert not set(first) & set(other)
+    assert all(A not in p and len(p) == 16 for p in first)
+    with pytest.raises(ValueError):
+        pseudonymise(ids, salt="")
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: one test per kind, each naming file / row / column in one line
+# --------------------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.csv"
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, words=("not found",))
+
+
+def test_empty_file(tmp_path):
+    path = write(tmp_path, "empty.csv", b"")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, words=("empty",))
+
+
+def test_empty_gzip(tmp_path):
+    path = write(tmp_path, "empty.csv.gz", "")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, words=("empty",))
+
+
+def test_header_only(tmp_path):
+    path = write(tmp_path, "head.csv", "src,dst,timestamp\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, words=("no data rows",))
+
+
+def test_missing_column_lists_the_file_columns(tmp_path):
+    path = write(tmp_path, "m.csv", f"src,dst,time\n{A},{B},1\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, column="timestamp", words=("src, dst, time",))
+
+
+def test_unmappable_column(tmp_path):
+    path = write(tmp_path, "u.csv", f"Source,Target,time\n{A},{B},1\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path, "src=Source,dst=Target,timestamp=When")
+    check_error(info, file=path, column="When", words=("source, target, time",))
+
+
+def test_headerless_file_without_positions_shows_no_data(tmp_path):
+    path = write(tmp_path, "h.csv", f"{A},{B},1289241912\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, column="src", words=("looks like data", "src=0"))
+    assert "1289241912" not in str(info.value)
+
+
+def test_position_out_of_range(tmp_path):
+    path = write(tmp_path, "p.csv", "6,2,4,1289241912\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path, "src=0,dst=1,timestamp=4")
+    check_error(info, file=path, column="4", words=("4 columns",))
+
+
+def test_unparseable_timestamp(tmp_path):
+    path = write(tmp_path, "t.csv", f"src,dst,timestamp\n{A},{B},2016-01-02T10:00:00\n"
+                 f"{B},{C},2016-02-30T10:00:00\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=2, column="timestamp", words=("iso 8601",))
+
+
+def test_mixed_epoch_and_iso(tmp_path):
+    path = write(tmp_path, "mix.csv", f"src,dst,time\n{A},{B},1289241912\n{B},{C},1289241913\n"
+                 f"{C},{D},2016-01-02T10:00:00\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path, "timestamp=time")
+    check_error(info, file=path, row=3, column="time", words=("mixes",))
+
+
+def test_empty_timestamp(tmp_path):
+    path = write(tmp_path, "e.csv", f"src,dst,timestamp\n{A},{B},1\n{B},{C},\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=2, column="timestamp", words=("empty",))
+
+
+def test_epoch_milliseconds_rejected(tmp_path):
+    path = write(tmp_path, "ms.csv", f"src,dst,timestamp\n{A},{B},1289241912000\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=1, column="timestamp", words=("milliseconds",))
+
+
+def test_negative_duration(tmp_path):
+    path = write(tmp_path, "d.csv", f"src,dst,timestamp,duration\n{A},{B},1,3\n{B},{C},2,-4\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=2, column="duration", words=("negative",))
+
+
+def test_non_numeric_duration(tmp_path):
+    path = write(tmp_path, "d.csv", f"src,dst,timestamp,secs\n{A},{B},1,3\n{B},{C},2,4\n"
+                 f"{C},{D},3,4min\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path, "duration=secs")
+    check_error(info, file=path, row=3, column="secs", words=("not a number",))
+
+
+def test_unknown_kind(tmp_path):
+    path = write(tmp_path, "k.csv", f"src,dst,timestamp,kind\n{A},{B},1,Call\n{B},{C},2,fax\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=2, column="kind", words=("call, sms, message, referral",))
+
+
+def test_empty_identifier(tmp_path):
+    path = write(tmp_path, "i.csv", f"src,dst,timestamp\n{A},{B},1\n{B},{C},2\n{C}, ,3\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=3, column="dst", words=("empty identifier",))
+
+
+def test_unterminated_quote(tmp_path):
+    path = write(tmp_path, "q.csv", f"src,dst,timestamp\n{A},{B},1\n\"{B},{C},2\n{C},{D},3\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=2, words=("quot",))
+
+
+def test_wrong_number_of_fields(tmp_path):
+    path = write(tmp_path, "n.csv", f"src,dst,timestamp\n{A},{B},1\n{B},{C}\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=2, words=("expected 3 fields, found 2",))
+
+
+def test_blank_lines_are_not_counted_as_rows(tmp_path):
+    path = write(tmp_path, "b.csv", f"\nsrc,dst,timestamp\n{A},{B},1\n\n{B},{C},x\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=2, column="timestamp")
+
+
+def test_binary_garbage(tmp_path):
+    garbage = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    path = write(tmp_path, "garbage.csv", b"\x00" + garbage)
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, words=("binary",))
+
+
+def test_invalid_utf8_cell(tmp_path):
+    path = write(tmp_path, "u8.csv", f"src,dst,timestamp\n{A},{B},1\n".encode()
+                 + b"\xff\xfe12,34,2\n")
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=2, column="src", words=("utf-8",))
+
+
+def test_corrupt_gzip(tmp_path):
+    data = gzip.compress(GOOD_CSV.encode() * 50)
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, words=("gzip",))
+
+
+def test_parquet_name_but_not_parquet(tmp_path):
+    path = write(tmp_path, "log.parquet", GOOD_CSV)
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, words=("not a parquet file",))
+
+
+def test_damaged_parquet(tmp_path):
+    pq.write_table(pa.table({"src": [A], "dst": [B], "timestamp": [1]}), tmp_path / "ok.parquet")
+    data = (tmp_path / "ok.parquet").read_bytes()
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(data[:-12])
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, words=("parquet",))
+
+
+def test_duplicate_customer_ids_name_both_rows(tmp_path):
+    path = write(tmp_path, "c.csv", f"customer_id,value\n{A},1\n{B},2\n{C},3\n{B},4\n")
+    with pytest.raises(InputError) as info:
+        load_customers(path)
+    check_error(info, file=path, row=4, column="customer_id", words=("duplicate", "row 2"))
+
+
+def test_customer_table_not_matching_log(tmp_path):
+    log = load_interactions(write(tmp_path, "log.csv", GOOD_CSV))
+    path = write(tmp_path, "other.csv", "customer_id\nX1\nX2\n")
+    with pytest.raises(InputError) as info:
+        check_customers_match(log, load_customers(path), path)
+    check_error(info, file=path, column="customer_id", words=("none of the 2",))
+
+
+def test_unparseable_churn_date(tmp_path):
+    path = write(tmp_path, "c.csv", f"id,left\n{A},\n{B},2016-01-10\n{C},soon\n")
+    with pytest.raises(InputError) as info:
+        load_customers(path, "customer_id=id,churn_date=left")
+    check_error(info, file=path, row=3, column="left", words=("churn_date",))
+
+
+def test_non_numeric_value(tmp_path):
+    path = write(tmp_path, "c.csv", f"customer_id,value\n{A},9.5\n{B},lots\n")
+    with pytest.raises(InputError) as info:
+        load_customers(path)
+    check_error(info, file=path, row=2, column="value", words=("not a number",))
+
+
+@pytest.mark.parametrize("text", ["src", "src=", "=Source", "src=a=b", "src=A,,dst=B",
+                                  "source=A", "src=A,src=B", "src=0,dst=Target",
+                                  "src=A,dst=A", "src=-1"])
+def test_bad_column_mapping(text):
+    with pytest.raises(InputError) as info:
+        parse_column_mapping(text)
+    check_error(info, file="--columns")
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2016-02-30", "2016-01-31T10:00:00", "", None])
+def test_bad_as_of(text):
+    with pytest.raises(InputError) as info:
+        parse_date_option(text)
+    check_error(info, file="--as-of")
+
+
+@pytest.mark.parametrize("value", [-30, 0, "0", "-1", "ten", 2.5, True, None])
+def test_bad_horizon(value):
+    with pytest.raises(InputError) as info:
+        check_positive_int(value, "--horizon")
+    check_error(info, file="--horizon")
