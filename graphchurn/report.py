@@ -192,7 +192,8 @@ def _lift_chart(lift: pd.DataFrame) -> str | None:
     has_lift = "lift" in lift.columns
     if not has_lift and gain_col is None:
         return None
-    buckets = lift["bucket"].to_numpy() if "bucket" in lift.columns else np.arange(1, len(lift) + 1)
+    bucket_col = next((c for c in ("bucket", "bin") if c in lift.columns), None)
+    buckets = lift[bucket_col].to_numpy() if bucket_col else np.arange(1, len(lift) + 1)
     positions = np.arange(len(lift))
     labels = [format_number(b) for b in buckets]
     panels = int(has_lift) + int(gain_col is not None)
@@ -214,7 +215,10 @@ def _lift_chart(lift: pd.DataFrame) -> str | None:
     if gain_col is not None:
         ax = fig.add_subplot(1, panels, k)
         gains = pd.to_numeric(lift[gain_col], errors="coerce").to_numpy(dtype=float)
-        share = (positions + 1) / len(lift)
+        if "fraction" in lift.columns:  # cumulative share of customers, as model.lift_curve gives
+            share = pd.to_numeric(lift["fraction"], errors="coerce").to_numpy(dtype=float)
+        else:
+            share = (positions + 1) / len(lift)
         ax.plot(np.r_[0, share], np.r_[0, gains], "o-", color="#3b7dd8", label="model")
         ax.plot([0, 1], [0, 1], color="#5b6b7c", lw=1, ls="--", label="random")
         ax.set_xlabel("share of customers contacted")
@@ -231,8 +235,9 @@ def _calibration_chart(calibration: pd.DataFrame) -> str | None:
         return None
     x = pd.to_numeric(calibration["mean_predicted"], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(calibration["observed_rate"], errors="coerce").to_numpy(dtype=float)
-    if "count" in calibration.columns:
-        count = pd.to_numeric(calibration["count"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    count_col = next((c for c in ("count", "customers") if c in calibration.columns), None)
+    if count_col:
+        count = pd.to_numeric(calibration[count_col], errors="coerce").fillna(0).to_numpy(dtype=float)
         size = 20 + 180 * count / max(count.max(), 1.0)
     else:
         size = np.full(x.size, 40.0)
@@ -448,10 +453,13 @@ def write_report(path, *, scores: pd.DataFrame, groups: pd.DataFrame, metrics: M
         metrics.json contents (cutoff, horizon_days, definition, n, base_rate, roc_auc, pr_auc,
         lift_top_decile, emp, emp_fraction; optionally ``baseline`` (same keys) and ``notes``).
     lift : pandas.DataFrame, optional
-        Columns ``bucket`` and ``lift`` (optionally ``cumulative_lift``) and/or a cumulative gains
-        column (``cumulative_gain``, ``gain`` or ``captured``: share of churners reached).
+        Columns ``bucket`` (or ``bin``) and ``lift`` (optionally ``cumulative_lift``) and/or a
+        cumulative gains column (``cumulative_gain``, ``gain`` or ``captured``: share of churners
+        reached), optionally ``fraction`` (cumulative share of customers) -- the shape of
+        :func:`graphchurn.model.lift_curve`.
     calibration : pandas.DataFrame, optional
-        Columns ``mean_predicted``, ``observed_rate``, ``count``.
+        Columns ``mean_predicted``, ``observed_rate`` and ``count`` (or ``customers``) -- the shape
+        of :func:`graphchurn.model.calibration_table`.
     importance : pandas.Series, optional
         Feature importance indexed by feature name (top 15 by magnitude shown).
     graph_summary : dict, optional

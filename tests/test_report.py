@@ -103,6 +103,21 @@ def test_gains_only_lift_table_is_drawn(tmp_path, analysis):
     assert len(_images(text)) == 2
 
 
+def test_model_table_shapes_are_drawn(tmp_path, analysis):
+    # the column names graphchurn.model.lift_curve / calibration_table use
+    lift = pd.DataFrame({"bin": [1, 2, 3], "fraction": [0.1, 0.5, 1.0], "lift": [3.0, 1.0, 0.5],
+                         "cumulative_lift": [3.0, 1.4, 1.0], "captured": [0.3, 0.7, 1.0]})
+    calibration = pd.DataFrame({"bin": [1, 2], "customers": [90, 10], "mean_predicted": [0.1, 0.6],
+                                "observed_rate": [0.12, 0.5]})
+    text = write_report(tmp_path / "r.html", scores=analysis["scores"], groups=analysis["groups"], metrics={},
+                        lift=lift, calibration=calibration).read_text()
+    assert len(_images(text)) == 3  # lift+gains, calibration, histogram
+    unusable = pd.DataFrame({"bin": [1], "something": [2.0]})
+    text = write_report(tmp_path / "r.html", scores=analysis["scores"], groups=analysis["groups"], metrics={},
+                        lift=unusable, calibration=unusable).read_text()
+    assert len(_images(text)) == 1
+
+
 def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "report.html"
     write_text_atomic(target, "old")
