@@ -66,12 +66,6 @@ _NUMBER_RE = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 _INTEGER_RE = r"^[+-]?\d+$"
 # datetime64[ns] holds instants up to 2262-04-11; epoch seconds beyond this overflow.
 _MAX_EPOCH_SECONDS = 9.2e9
-# Fast exact formats tried before pandas' general ISO 8601 parser (several times slower).
-_FAST_ISO_FORMATS = (
-    ("%Y-%m-%dT%H:%M:%S", r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"),
-    ("%Y-%m-%d %H:%M:%S", r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"),
-    ("%Y-%m-%d", r"^\d{4}-\d{2}-\d{2}$"),
-)
 _NS_PER_SECOND = 1_000_000_000
 
 
@@ -490,6 +484,20 @@ def _ids(table: _Table, key: str) -> pa.ChunkedArray:
     return text
 
 
+def _try_cast(values, target):
+    """``values.cast(target)``, or None when some value does not convert (all-or-nothing)."""
+    try:
+        return values.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _blank_to_null(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """(values with empty strings as nulls, empty mask) -- no trimming, for the fast casts."""
+    empty = _is_empty(values)
+    return pc.if_else(empty, pa.scalar(None, values.type), values), empty
+
+
 def _numbers(table: _Table, key: str, values, *, what: str) -> tuple[np.ndarray, np.ndarray]:
     """Parse a numeric column; return (float64 values, empty mask). Junk -> error with row."""
     kind = values.type
@@ -497,13 +505,16 @@ def _numbers(table: _Table, key: str, values, *, what: str) -> tuple[np.ndarray,
         empty = pc.is_null(values)
         numbers = values.cast(pa.float64())
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        text = _text(values)
-        empty = _is_empty(text)
-        valid = pc.match_substring_regex(text, _NUMBER_RE)
-        bad = _first_true(pc.and_(pc.invert(valid), pc.invert(empty)))
-        if bad is not None:
-            raise table.error(f"{what} is not a number", key, bad)
-        numbers = pc.if_else(valid, text, pa.scalar(None, pa.string())).cast(pa.float64())
+        nullable, empty = _blank_to_null(values)
+        numbers = _try_cast(nullable, pa.float64())
+        if numbers is None:  # slow path: trim, then find the first row that is not a number
+            text = _text(values)
+            empty = _is_empty(text)
+            valid = pc.match_substring_regex(text, _NUMBER_RE)
+            bad = _first_true(pc.and_(pc.invert(valid), pc.invert(empty)))
+            if bad is not None:
+                raise table.error(f"{what} is not a number", key, bad)
+            numbers = pc.if_else(valid, text, pa.scalar(None, pa.string())).cast(pa.float64())
     else:
         raise table.error(f"{what} must be numeric, not {kind}", key)
     out = numbers.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
@@ -544,8 +555,10 @@ def _timestamps(table: _Table, key: str, *, allow_empty: bool, what: str) -> np.
         bad = _first_true(empty)
         if bad is not None:
             raise table.error(f"empty {what}", key, bad)
-    ns = np.asarray(ns, dtype=np.int64).copy()
-    ns[empty] = nat
+    ns = np.asarray(ns, dtype=np.int64)
+    if empty.any():
+        ns = ns.copy()
+        ns[empty] = nat
     return ns
 
 
@@ -553,8 +566,7 @@ def _epoch_to_ns(table, key, seconds: np.ndarray, empty: np.ndarray) -> np.ndarr
     safe = np.where(empty, 0.0, seconds)
     bad = _first_true(np.abs(safe) >= _MAX_EPOCH_SECONDS)
     if bad is not None:
-        hint = " (milliseconds? epoch seconds are expected)" if safe[bad] > 0 else ""
-        raise table.error("epoch seconds out of range" + hint, key, bad)
+        raise table.error(_epoch_range_message(safe[bad]), key, bad)
     whole = np.floor(safe)
     # Integers stay exact; fractions are kept to the microsecond (float64 cannot do better).
     return (whole.astype(np.int64) * _NS_PER_SECOND
@@ -562,25 +574,52 @@ def _epoch_to_ns(table, key, seconds: np.ndarray, empty: np.ndarray) -> np.ndarr
 
 
 def _text_timestamps(table, key, values, *, what):
-    text = _text(values)
-    empty_pa = _is_empty(text)
-    empty = np.asarray(empty_pa.to_numpy(zero_copy_only=False), dtype=bool)
-    first = _first_true(~empty)
+    nullable, empty_pa = _blank_to_null(values)
+    first = _first_true(pc.invert(empty_pa))
     if first is None:
-        return np.zeros(len(text), dtype=np.int64), empty
-    numeric = pc.match_substring_regex(text, _NUMBER_RE)
-    if numeric[first].as_py():
+        return np.zeros(len(values), dtype=np.int64), _numpy_bool(empty_pa)
+    if re.fullmatch(_NUMBER_RE, values[first].as_py().strip()):
+        # Epoch seconds. Fast: one all-or-nothing cast; the slow path finds the bad row.
+        whole = _try_cast(nullable, pa.int64())
+        if whole is not None:
+            empty = _numpy_bool(empty_pa)
+            seconds = pc.fill_null(whole, 0).to_numpy(zero_copy_only=False)
+            bad = _first_true(np.abs(seconds) >= _MAX_EPOCH_SECONDS)
+            if bad is not None:
+                raise table.error(_epoch_range_message(seconds[bad]), key, bad)
+            return seconds.astype(np.int64) * _NS_PER_SECOND, empty
+        text = _text(values)
+        empty_pa = _is_empty(text)
+        numeric = pc.match_substring_regex(text, _NUMBER_RE)
         bad = _first_true(pc.and_(pc.invert(numeric), pc.invert(empty_pa)))
         if bad is not None:
             raise table.error(_bad_time_message(text[bad].as_py(), "epoch", what), key, bad)
+        empty = _numpy_bool(empty_pa)
         seconds = pc.if_else(numeric, text, pa.scalar(None, pa.string())).cast(pa.float64())
-        seconds = seconds.to_numpy(zero_copy_only=False)
-        return _epoch_to_ns(table, key, seconds, empty), empty
-    ns = _iso_to_ns(text, empty)
+        return _epoch_to_ns(table, key, seconds.to_numpy(zero_copy_only=False), empty), empty
+    # ISO 8601. Arrow's cast is strict (rejects 2016-02-30) and fast; it takes a column that
+    # is all zone-less (read as UTC) or all zoned. Anything else goes to pandas' parser.
+    for target in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
+        parsed = _try_cast(nullable, target)
+        if parsed is not None:
+            ns = pc.fill_null(parsed.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+            return ns.astype(np.int64), _numpy_bool(empty_pa)
+    text = _text(values)
+    empty = _numpy_bool(_is_empty(text))
+    ns = _iso_to_ns(text)
     bad = _first_true((ns == np.iinfo(np.int64).min) & ~empty)
     if bad is not None:
         raise table.error(_bad_time_message(text[bad].as_py(), "iso", what), key, bad)
     return ns, empty
+
+
+def _numpy_bool(mask) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _epoch_range_message(seconds: float) -> str:
+    hint = " (milliseconds? epoch seconds are expected)" if seconds > 0 else ""
+    return "epoch seconds out of range" + hint
 
 
 def _bad_time_message(value: str, mode: str, what: str) -> str:
@@ -598,20 +637,9 @@ def _bad_time_message(value: str, mode: str, what: str) -> str:
     return f"cannot read {what}: expected {expected}"
 
 
-def _iso_to_ns(text: pa.ChunkedArray, empty: np.ndarray) -> np.ndarray:
-    """ISO 8601 text -> int64 ns UTC (naive text is UTC); unparseable -> iNaT."""
+def _iso_to_ns(text: pa.ChunkedArray) -> np.ndarray:
+    """ISO 8601 text, any mix of zones -> int64 ns UTC (naive is UTC); unparseable -> iNaT."""
     nat = np.iinfo(np.int64).min
-    for fmt, shape in _FAST_ISO_FORMATS:
-        parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
-        # strptime rolls 2016-02-30 over to March 1st and accepts one-digit fields: insist on
-        # the exact shape and on the day of month surviving the parse.
-        day_in_text = pc.utf8_slice_codeunits(text, 8, 10)
-        exact = pc.and_(pc.match_substring_regex(text, shape),
-                        pc.equal(pc.day(parsed), pc.cast(pc.if_else(
-                            pc.is_valid(parsed), day_in_text, "0"), pa.int64())))
-        if pc.sum(pc.cast(pc.fill_null(exact, False), pa.int64())).as_py() == int((~empty).sum()):
-            seconds = pc.fill_null(parsed.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-            return seconds.astype(np.int64) * _NS_PER_SECOND
     series = pd.Series(text, dtype="str")
     parsed = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
     parsed = parsed.dt.tz_localize(None)
@@ -690,21 +718,29 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
     else:
         duration = np.zeros(n, dtype=np.float64)
     if "kind" in table.arrays:
-        kind = pc.utf8_lower(_text(table.arrays["kind"]))
-        bad = _first_true(pc.invert(pc.is_in(kind, value_set=pa.array(KINDS))))
+        # A handful of distinct values: normalise the dictionary, not every row.
+        encoded = pc.dictionary_encode(table.arrays["kind"].cast(pa.string()).combine_chunks())
+        names = pc.utf8_lower(_text(encoded.dictionary))
+        unknown = np.flatnonzero(~_numpy_bool(pc.is_in(names, value_set=pa.array(KINDS))))
+        rows_bad = pc.or_kleene(pc.is_null(encoded.indices), pc.is_in(
+            encoded.indices, value_set=pa.array(unknown, encoded.indices.type)))
+        bad = _first_true(rows_bad)
         if bad is not None:
             raise table.error(f"unknown kind; expected one of {', '.join(KINDS)}", "kind", bad)
+        kind = pa.chunked_array([pc.take(names, encoded.indices)])
     else:
         kind = pa.chunked_array([pa.array(np.full(n, "call", dtype=object), pa.string())])
-    keep = np.asarray(pc.not_equal(src, dst).to_numpy(zero_copy_only=False), dtype=bool)
-    keep_pa = pa.array(keep)
+    columns = {"src": src, "dst": dst, "timestamp": ns.view("datetime64[ns]"),
+               "duration": duration.astype(np.float64, copy=False), "kind": kind}
+    self_loop = _numpy_bool(pc.equal(src, dst))
+    if self_loop.any():
+        keep = ~self_loop
+        keep_pa = pa.array(keep)
+        columns = {name: (values.filter(keep_pa) if isinstance(values, pa.ChunkedArray)
+                          else values[keep]) for name, values in columns.items()}
     frame = pd.DataFrame({
-        "src": pd.Series(src.filter(keep_pa), dtype="str"),
-        "dst": pd.Series(dst.filter(keep_pa), dtype="str"),
-        "timestamp": ns[keep].view("datetime64[ns]"),
-        "duration": duration[keep].astype(np.float64),
-        "kind": pd.Series(kind.filter(keep_pa), dtype="str"),
-    })
+        name: pd.Series(values, dtype="str") if isinstance(values, pa.ChunkedArray) else values
+        for name, values in columns.items()})
     if frame.empty:
         raise InputError("every row is a self-interaction (src equals dst); nothing to use",
                          file=table.display)

@@ -137,6 +137,17 @@ def test_iso_and_epoch_give_same_instants(tmp_path):
     pd.testing.assert_series_equal(c, expected)
 
 
+def test_mixed_zones_and_padded_values(tmp_path):
+    # Naive and zoned ISO in one column; blanks around numbers and timestamps are trimmed.
+    iso = write(tmp_path, "mixed.csv", "src,dst,timestamp,duration\n"
+                "1,2,2016-01-02T10:00:00, 60 \n2,3,2016-01-02T12:00:00+02:00,7\n")
+    log = load_interactions(iso)
+    assert list(log["timestamp"]) == [pd.Timestamp("2016-01-02 10:00:00")] * 2
+    assert list(log["duration"]) == [60.0, 7.0]
+    epoch = write(tmp_path, "padded.csv", "src,dst,timestamp\n1,2, 1289241912 \n")
+    assert load_interactions(epoch)["timestamp"].iloc[0] == pd.Timestamp("2010-11-08 18:45:12")
+
+
 def test_fractional_epoch_seconds_kept_to_the_microsecond(tmp_path):
     log = load_interactions(write(tmp_path, "f.csv", "src,dst,timestamp\n1,2,1289241912.25\n"))
     assert log["timestamp"].iloc[0] == pd.Timestamp("2010-11-08 18:45:12.250")
@@ -176,7 +187,8 @@ def test_real_bitcoin_otc_log():
 
 def test_customers_good_path(tmp_path):
     path = write(tmp_path, "cust.csv", "customer_id,churn_date,value,plan,age\n"
-                 f"{A},,29.9,gold,31\n{B},2016-01-10,9.5,basic,\n{C},2016-01-12T15:00:00,,gold,44\n")
+                 f"{A},,29.9,gold,31\n{B},2016-01-10,9.5,basic,\n"
+                 f"{C},2016-01-12T15:00:00,,gold,44\n")
     customers = load_customers(path)
     assert list(customers.columns) == ["customer_id", "churn_date", "value", "plan", "age"]
     assert list(customers["customer_id"]) == [A, B, C]
@@ -341,6 +353,14 @@ def test_unknown_kind(tmp_path):
     with pytest.raises(InputError) as info:
         load_interactions(path)
     check_error(info, file=path, row=2, column="kind", words=("call, sms, message, referral",))
+
+
+def test_missing_kind_in_parquet(tmp_path):
+    table = pa.table({"src": [A, B], "dst": [B, C], "timestamp": [1, 2], "kind": ["sms", None]})
+    pq.write_table(table, tmp_path / "k.parquet")
+    with pytest.raises(InputError) as info:
+        load_interactions(tmp_path / "k.parquet")
+    check_error(info, file=tmp_path / "k.parquet", row=2, column="kind", words=("unknown kind",))
 
 
 def test_empty_identifier(tmp_path):
