@@ -1,0 +1,209 @@
+"""The ``graphchurn`` command. Every subcommand is a thin shell over library functions.
+
+Bad input (an :class:`~graphchurn.errors.InputError`) is reported as one line on stderr with
+exit code 2 and no traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import InputError
+
+log = logging.getLogger("graphchurn")
+
+
+# --------------------------------------------------------------------------- shared options
+def _positive_int(option):
+    def parse(text):
+        from .io import check_positive_int
+
+        try:
+            return check_positive_int(text, option)
+        except InputError as err:  # argparse prints this text and exits 2
+            raise argparse.ArgumentTypeError(err.reason) from None
+    return parse
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--interactions", required=True, metavar="FILE",
+                   help="call/SMS/message log: CSV, CSV.gz or Parquet")
+    p.add_argument("--customers", metavar="FILE", help="customer table: CSV or Parquet")
+    p.add_argument("--columns", metavar="MAP",
+                   help="map the log's columns, e.g. src=Source,dst=Target,timestamp=time "
+                        "(0-based positions, e.g. src=0,dst=1,timestamp=3, read a headerless file)")
+    p.add_argument("--customer-columns", metavar="MAP",
+                   help="map the customer table's columns, e.g. customer_id=msisdn,churn_date=left")
+    p.add_argument("--as-of", metavar="DATE",
+                   help="scoring moment (default: the day after the last interaction)")
+    p.add_argument("--horizon", type=_positive_int("--horizon"), default=30, metavar="DAYS",
+                   help="predict churn in (as-of, as-of + DAYS] (default 30)")
+    p.add_argument("--churn", choices=["contract", "inactivity"],
+                   help="churn definition (default: contract when customers have churn_date)")
+    p.add_argument("--active-window", type=_positive_int("--active-window"), metavar="DAYS",
+                   help="inactivity churn: activity window before a cut-off (default: horizon)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random step (default 0)")
+
+
+def _load_inputs(args):
+    """Read and validate the log and the customer table named by the options."""
+    from .io import check_customers_match, load_customers, load_interactions, parse_date_option
+
+    as_of = parse_date_option(args.as_of, "--as-of") if args.as_of else None
+    interactions = load_interactions(args.interactions, args.columns)
+    customers = None
+    if args.customers:
+        customers = load_customers(args.customers, args.customer_columns)
+        check_customers_match(interactions, customers, args.customers)
+    log.info("read %d interactions%s", len(interactions),
+             f" and {len(customers)} customers" if customers is not None else "")
+    return interactions, customers, as_of
+
+
+def _config(args, as_of):
+    from .pipeline import AnalyzeConfig
+
+    return AnalyzeConfig(
+        as_of=as_of, horizon_days=args.horizon, definition=args.churn,
+        active_window_days=args.active_window, seed=args.seed,
+        **{k: getattr(args, k) for k in ("n_train_cutoffs", "window_days", "estimator",
+                                         "community_method", "resolution", "max_degree")
+           if hasattr(args, k)},
+        **({"embeddings": not args.no_embeddings} if hasattr(args, "no_embeddings") else {}),
+    )
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_analyze(args) -> int:
+    from .pipeline import analyze, write_outputs
+
+    interactions, customers, as_of = _load_inputs(args)
+    analysis = analyze(interactions, customers, _config(args, as_of))
+    paths = write_outputs(analysis, args.out)
+    m = analysis.metrics
+    base = m["baseline_rfm_logistic"]
+    print(f"as-of {m['as_of']}, horizon {m['horizon_days']} days, churn definition "
+          f"'{m['definition']}': scored {m['n_scored']} customers")
+    print(f"backtest on cut-off {m['cutoff']} (n={m['n']}, churn rate {m['base_rate']:.3f}): "
+          f"ROC-AUC {m['roc_auc']:.3f}  PR-AUC {m['pr_auc']:.3f}  "
+          f"top-decile lift {m['lift_top_decile']:.2f}  EMP {m['emp']:.3f}")
+    print(f"  RFM-only logistic baseline:  ROC-AUC {base['roc_auc']:.3f}  "
+          f"PR-AUC {base['pr_auc']:.3f}  top-decile lift {base['lift_top_decile']:.2f}")
+    print(f"{len(analysis.groups)} groups, {len(analysis.influencers)} influencers listed")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .synth import generate_world, write_world
+
+    world = generate_world(n_customers=args.customers, days=args.days, seed=args.seed)
+    written = write_world(world, args.out, fmt=args.format)
+    print(f"generated {len(world.customers)} customers, {len(world.interactions)} interactions "
+          f"over {args.days} days (seed {args.seed}) into {args.out}")
+    for path in (written.values() if isinstance(written, dict) else written):
+        print(f"  {path}")
+    return 0
+
+
+def cmd_target(args) -> int:
+    import pandas as pd
+
+    from .campaign import contact_list
+    from .pipeline import write_csv
+
+    scores_path = Path(args.scores)
+    if scores_path.is_dir():
+        scores_path = scores_path / "scores.csv"
+    if not scores_path.exists():
+        raise InputError("no such file (run `graphchurn analyze` first)", file=scores_path)
+    if args.budget < 0:
+        raise InputError("the budget must be >= 0", file="--budget")
+    scores = pd.read_csv(scores_path, dtype={"customer_id": str})
+    channels = json.loads(args.channels) if args.channels else None
+    contacts = contact_list(scores, args.budget, **({"channels": channels} if channels else {}))
+    write_csv(contacts, Path(args.out))
+    spent = float(contacts["cost"].sum()) if len(contacts) else 0.0
+    saving = float(contacts["net_saving"].sum()) if len(contacts) else 0.0
+    print(f"{len(contacts)} contacts, cost {spent:.2f} of budget {args.budget:.2f}, "
+          f"expected net saving {saving:.2f}; wrote {args.out}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .web.app import serve
+
+    serve(args.dir, host=args.host, port=args.port)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphchurn",
+        description="Predict customer churn from the social graph of call records.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print results")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="score churn risk, groups and influencers")
+    _add_input_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--estimator", choices=["gbm", "logistic"], default="gbm")
+    p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
+    p.add_argument("--community-method", default="leiden",
+                   choices=["leiden", "louvain", "label_propagation", "infomap"])
+    p.add_argument("--resolution", type=float, default=1.0,
+                   help="community resolution: higher = smaller groups (default 1)")
+    p.add_argument("--max-degree", type=_positive_int("--max-degree"), metavar="N",
+                   help="drop hub numbers (call centres) with more than N contacts")
+    p.add_argument("--train-cutoffs", dest="n_train_cutoffs", type=_positive_int("--train-cutoffs"),
+                   default=3, metavar="N", help="number of earlier training cut-offs (default 3)")
+    p.add_argument("--window", dest="window_days", type=_positive_int("--window"), default=90,
+                   metavar="DAYS", help="days of interactions behind each cut-off (default 90)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("generate", help="write a synthetic telecom world with known truth")
+    p.add_argument("--customers", type=_positive_int("--customers"), default=2000)
+    p.add_argument("--days", type=_positive_int("--days"), default=120)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("target", help="contact list that fits a budget")
+    p.add_argument("--scores", required=True, metavar="FILE_OR_DIR",
+                   help="scores.csv from analyze, or its output directory")
+    p.add_argument("--budget", type=float, required=True)
+    p.add_argument("--channels", metavar="JSON",
+                   help='channel costs and effects, e.g. \'{"sms": {"cost": 0.05, "effect": 0.03}}\'')
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.set_defaults(func=cmd_target)
+
+    p = sub.add_parser("serve", help="web dashboard and REST API over an analysis directory")
+    p.add_argument("--dir", required=True, metavar="DIR", help="output directory of analyze")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="graphchurn: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except InputError as err:
+        print(f"graphchurn: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""Features of every customer at a cut-off: activity, structure, exposure and attributes.
+
+One function, :func:`build_features`, computes the feature table for any cut-off; training
+cut-offs and the scoring cut-off go through exactly the same code, so what the model learns on
+is what it is applied to. It reads only interactions strictly before the cut-off and only
+departures known at the cut-off (:func:`graphchurn.windows.known_departures`); the customer
+table's future churn dates are never read (``test_features.py`` appends future rows and checks
+that nothing changes).
+
+Feature families
+----------------
+activity
+    Counts, durations, recency, active days and the two-week trend of outgoing activity
+    (from :class:`graphchurn.graph.CustomerGraph`); classic RFM.
+structure
+    Tie strength, degree, weighted PageRank, coreness, local clustering, community size, the
+    combined influencer score and whether the customer leads its group.
+exposure
+    Share of tie strength to recent leavers, the number of departed contacts, whether a
+    departed contact was an influencer, the share of the group that left, and the energy
+    received by spreading activation from recent leavers (Dasgupta et al. 2008).
+attributes
+    Every other column of the customer table (numeric or categorical), as given.
+
+References
+----------
+Dasgupta, K., Singh, R., Viswanathan, B., Chakraborty, D., Mukherjea, S., Nanavati, A. A.,
+Joshi, A. (2008). Social ties and their relevance to churn in mobile telecom networks. EDBT.
+Verbeke, W., Martens, D., Baesens, B. (2014). Social network analysis for customer churn
+prediction. Applied Soft Computing 14, 431-446.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .community import detect_communities
+from .contagion import exposure, spreading_activation
+from .graph import CustomerGraph
+from .roles import influencer_scores, leaders_and_followers, susceptibility
+from .windows import active_at, before, known_departures
+
+#: Columns of the customer table that are identifiers or future information, never features.
+NON_FEATURE_COLUMNS = ("customer_id", "churn_date")
+
+ACTIVITY_FEATURES = [
+    "n_out", "n_in", "duration_out", "duration_in", "days_since_last_out", "days_since_last_any",
+    "active_days_out", "out_recent", "out_previous", "activity_trend", "out_share",
+]
+STRUCTURE_FEATURES = [
+    "distinct_contacts", "strength", "pagerank", "coreness", "clustering", "community_size",
+    "influencer_score", "is_leader", "share_to_leaders", "embeddedness", "susceptibility",
+]
+EXPOSURE_FEATURES = [
+    "share_to_departed", "n_departed_contacts", "departed_influencer_contact",
+    "max_tie_share_departed", "group_churn_rate", "spreading_activation_energy",
+]
+
+
+@dataclass
+class FeatureSet:
+    """Everything computed at one cut-off.
+
+    ``table`` holds one row per customer active at the cut-off (index ``customer_id``), with
+    feature columns only. ``vertex_features`` holds the activity, structure and exposure
+    features of every vertex of the graph (off-net numbers and leavers included), in vertex
+    order: the node features of the GNN. The other fields keep the graph-side results aligned
+    with ``graph.graph``'s vertex order, for groups, influencers and what-if analyses.
+    """
+
+    cutoff: pd.Timestamp
+    table: pd.DataFrame
+    graph: CustomerGraph
+    membership: np.ndarray
+    influence: pd.DataFrame
+    roles: pd.DataFrame
+    departed_recent: np.ndarray
+    departures: pd.Series
+    vertex_features: pd.DataFrame
+    attribute_columns: list[str] = field(default_factory=list)
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return list(self.table.columns)
+
+
+def build_features(
+    interactions: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    cutoff: pd.Timestamp,
+    *,
+    definition: str,
+    horizon_days: int = 30,
+    active_window_days: int | None = None,
+    window_days: int = 90,
+    recent_departure_days: int = 30,
+    community_method: str = "leiden",
+    resolution: float = 1.0,
+    max_degree: int | None = None,
+    influencer_quantile: float = 0.95,
+    seed: int = 0,
+) -> FeatureSet:
+    """Build the feature table of every customer active at ``cutoff``.
+
+    Parameters
+    ----------
+    interactions, customers : DataFrame
+        Validated inputs (see docs/INTERNALS.md); ``customers`` may be None.
+    cutoff : Timestamp
+        Only rows with ``timestamp < cutoff`` and departures known at ``cutoff`` are read.
+    definition : {"contract", "inactivity"}
+        The churn definition; decides who is active and which departures are known.
+    horizon_days : int
+        Churn horizon; under inactivity a departure is known once it lasted this long.
+    active_window_days : int, optional
+        Inactivity definition: activity window before the cut-off (default: horizon).
+    window_days : int
+        Length of the interaction window the graph and activity are built from.
+    recent_departure_days : int
+        A departure counts as "recent" for exposure features this many days back.
+    community_method, resolution : str, float
+        Passed to :func:`graphchurn.community.detect_communities`.
+    max_degree : int, optional
+        Drop hub numbers (call centres) with more contacts than this from the graph.
+    influencer_quantile : float
+        Customers above this quantile of the influencer score count as influencers for the
+        "a departed influencer nearby" feature.
+    seed : int
+        Seed of every random step (communities, influence sampling).
+
+    Returns
+    -------
+    FeatureSet
+
+    Example
+    -------
+    >>> fs = build_features(log, customers, pd.Timestamp("2025-03-01"),
+    ...                     definition="contract")  # doctest: +SKIP
+    >>> fs.table.loc[some_id, "share_to_departed"]  # doctest: +SKIP
+    """
+    cutoff = pd.Timestamp(cutoff)
+    if active_window_days is None:
+        active_window_days = horizon_days
+    past = before(interactions, cutoff)
+    departures = known_departures(past, _known_customers(customers, cutoff), cutoff, definition,
+                                  horizon_days)
+    active = active_at(past, _known_customers(customers, cutoff), cutoff, definition,
+                       active_window_days)
+
+    cg = CustomerGraph.from_interactions(
+        past,
+        customers=customers,
+        start=cutoff - pd.Timedelta(days=window_days),
+        end=cutoff,
+        max_degree=max_degree,
+        extra_vertices=active,
+    )
+    g = cg.graph
+    names = cg.names
+
+    membership = detect_communities(g, method=community_method, resolution=resolution, seed=seed)
+    influence = influencer_scores(g, seed=seed)
+    roles = leaders_and_followers(g, membership, influence)
+
+    departure_time = departures.reindex(names)
+    recent_start = cutoff - pd.Timedelta(days=recent_departure_days)
+    departed_recent = (departure_time.notna() & (departure_time >= recent_start)).to_numpy()
+
+    score = influence["influencer_score"].to_numpy()
+    influencer_mask = score >= np.quantile(score, influencer_quantile) if len(score) else None
+    exposed = exposure(g, departed_recent, influencer_mask=influencer_mask)
+    susc = susceptibility(g, membership, roles, departed=departed_recent)
+    energy = spreading_activation(g, departed_recent.astype(float))
+
+    community_size = np.bincount(membership)[membership]
+    # Share of each group (on-net members seen in the window) that left recently.
+    on_net = cg.on_net
+    group_departed = np.bincount(membership, weights=(departed_recent & on_net).astype(float))
+    group_on_net = np.bincount(membership, weights=on_net.astype(float))
+    group_churn_rate = np.divide(group_departed, group_on_net, out=np.zeros_like(group_departed),
+                                 where=group_on_net > 0)[membership]
+
+    vertex_features = pd.DataFrame(
+        {
+            **{col: cg.activity[col].to_numpy() for col in ACTIVITY_FEATURES + ["distinct_contacts"]},
+            "strength": influence["strength"].to_numpy(),
+            "pagerank": influence["pagerank"].to_numpy(),
+            "coreness": influence["coreness"].to_numpy(),
+            "clustering": np.nan_to_num(np.asarray(g.transitivity_local_undirected(mode="zero"))),
+            "community_size": community_size,
+            "influencer_score": influence["influencer_score"].to_numpy(),
+            "is_leader": (roles["role"].to_numpy() == "leader").astype(np.int8),
+            "share_to_leaders": susc["share_to_leaders"].to_numpy(),
+            "embeddedness": susc["embeddedness"].to_numpy(),
+            "susceptibility": susc["susceptibility"].to_numpy(),
+            "share_to_departed": exposed["share_to_departed"].to_numpy(),
+            "n_departed_contacts": exposed["n_departed_contacts"].to_numpy(),
+            "departed_influencer_contact": exposed["departed_influencer_contact"].to_numpy().astype(np.int8),
+            "max_tie_share_departed": exposed["max_tie_share_departed"].to_numpy(),
+            "group_churn_rate": group_churn_rate,
+            "spreading_activation_energy": energy,
+        },
+        index=pd.Index(names, name="customer_id"),
+    )
+
+    table = vertex_features.reindex(pd.Index(active, name="customer_id"))
+    attribute_columns: list[str] = []
+    if customers is not None:
+        attributes = customers.set_index("customer_id").drop(
+            columns=[c for c in NON_FEATURE_COLUMNS if c in customers.columns and c != "customer_id"])
+        attribute_columns = list(attributes.columns)
+        table = table.join(attributes, how="left")
+    # Customers with no interaction in the window: no activity, no ties.
+    count_like = [c for c in ACTIVITY_FEATURES + STRUCTURE_FEATURES + EXPOSURE_FEATURES
+                  if c not in ("days_since_last_out", "days_since_last_any", "out_share")]
+    table[count_like] = table[count_like].fillna(0)
+    return FeatureSet(
+        cutoff=cutoff,
+        table=table,
+        graph=cg,
+        membership=membership,
+        influence=influence,
+        roles=roles,
+        departed_recent=departed_recent,
+        departures=departures,
+        vertex_features=vertex_features,
+        attribute_columns=attribute_columns,
+    )
+
+
+def _known_customers(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -> pd.DataFrame | None:
+    """The customer table as it was knowable at ``cutoff``: churn dates after it are blanked."""
+    if customers is None or "churn_date" not in customers.columns:
+        return customers
+    known = customers.copy()
+    known.loc[known["churn_date"] > cutoff, "churn_date"] = pd.NaT
+    return known
+
+
+# --------------------------------------------------------------------------- reasons
+def _count_words(n: pd.Series, word: str) -> pd.Series:
+    n = n.fillna(0).round().astype(np.int64)
+    return n.astype(str) + " " + word + np.where(n == 1, "", "s")
+
+
+def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 30) -> pd.Series:
+    """Plain-language sentences saying why ``feature`` raises the risk of each row.
+
+    Vectorised over customers (one call per feature, not per customer).
+
+    Parameters
+    ----------
+    feature : str
+        A feature column of :func:`build_features` (or an attribute / embedding column).
+    rows : DataFrame
+        Raw feature rows of the customers concerned.
+    recent_departure_days : int
+        The "recent" window used by the exposure features, for the wording.
+
+    Returns
+    -------
+    Series of str aligned with ``rows``, e.g. "3 of 5 contacts left in the last 30 days
+    (40% of their calling)".
+    """
+    col = lambda name: rows[name] if name in rows else pd.Series(0.0, index=rows.index)  # noqa: E731
+    const = lambda text: pd.Series(text, index=rows.index, dtype=object)  # noqa: E731
+    if feature in ("n_departed_contacts", "share_to_departed", "max_tie_share_departed"):
+        share = (100 * col("share_to_departed").fillna(0)).round().astype(np.int64).astype(str)
+        return (col("n_departed_contacts").fillna(0).astype(np.int64).astype(str) + " of "
+                + col("distinct_contacts").fillna(0).astype(np.int64).astype(str)
+                + f" contacts left in the last {recent_departure_days} days ("
+                + share + "% of their calling)")
+    if feature == "departed_influencer_contact":
+        return const(f"an influential contact left in the last {recent_departure_days} days")
+    if feature == "spreading_activation_energy":
+        return const("close to a cluster of recent leavers")
+    if feature == "group_churn_rate":
+        return (100 * col(feature)).round().astype(np.int64).astype(str) + "% of their social group left recently"
+    if feature in ("activity_trend", "out_recent", "out_previous"):
+        recent, previous = col("out_recent").astype(float), col("out_previous").astype(float)
+        drop = (100 * (1 - recent / previous.where(previous > 0))).round()
+        text = "outgoing activity down " + drop.fillna(0).astype(np.int64).astype(str) + "% in the last 2 weeks"
+        return text.where(drop > 0, "outgoing activity falling")
+    if feature in ("days_since_last_out", "days_since_last_any"):
+        text = "no outgoing calls or messages for " + _count_words(col(feature), "day")
+        return text.where(col(feature).notna(), "no outgoing calls or messages in the window")
+    if feature in ("n_out", "active_days_out", "duration_out", "n_in", "duration_in"):
+        return "low usage (" + _count_words(col("active_days_out"), "active day") + " in the window)"
+    if feature in ("distinct_contacts", "strength", "pagerank", "coreness", "clustering",
+                   "community_size", "embeddedness"):
+        return "few social ties (" + _count_words(col("distinct_contacts"), "contact") + ")"
+    if feature in ("share_to_leaders", "susceptibility", "is_leader", "influencer_score"):
+        return const("strongly tied to their group's leaders")
+    if feature.startswith("embedding_"):
+        return const("network position resembles past leavers")
+    label = feature.replace("_", " ")
+    values = col(feature)
+    if pd.api.types.is_numeric_dtype(values):
+        return label + " = " + values.map(lambda v: f"{v:.3g}")
+    return label + " = " + values.astype(str)
+
+
+def describe_reasons(table: pd.DataFrame, top_features: list[list[tuple[str, float]]],
+                     recent_departure_days: int = 30) -> list[str]:
+    """Join each customer's top features into a "; "-separated plain-language string.
+
+    Features that say the same thing (e.g. share and number of departed contacts) produce the
+    same sentence, which is given once.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Raw feature rows, one per customer.
+    top_features : list of list of (feature, contribution)
+        Per customer, the features that raise its risk most (from
+        :func:`graphchurn.model.top_reasons`), in order.
+    """
+    n = len(table)
+    depth = max((len(f) for f in top_features), default=0)
+    sentences = np.full((n, depth), "", dtype=object)
+    for rank in range(depth):
+        feature_at_rank = pd.Series([f[rank][0] if len(f) > rank else None for f in top_features])
+        for feature, positions in feature_at_rank.groupby(feature_at_rank).groups.items():
+            idx = np.asarray(positions)
+            sentences[idx, rank] = reason_texts(feature, table.iloc[idx], recent_departure_days).to_numpy()
+    out = []
+    for row in sentences:
+        unique = list(dict.fromkeys(s for s in row if s))
+        out.append("; ".join(unique))
+    return out

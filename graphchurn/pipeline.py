@@ -1,0 +1,358 @@
+"""The analysis pipeline: the one way in for the CLI, the web app and the experiments.
+
+:func:`analyze` runs every stage of ../DESIGN.md's pipeline on validated inputs and returns an
+:class:`Analysis`; :func:`write_outputs` writes the command-line contract's files from it.
+
+Time discipline: the inputs are first cut at ``as_of`` (rows at or after it and churn dates
+after it are dropped), so nothing after the scoring moment can reach any stage. Training
+cut-offs are ``as_of - horizon``, ``as_of - 2 horizon``, ...; their labels are fully known by
+``as_of``. Every cut-off's features come from the same :func:`graphchurn.features.build_features`.
+The backtest trains on the older cut-offs and is measured on the latest fully labelled one
+(``as_of - horizon``); the scoring model is then refitted on all training cut-offs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .features import ACTIVITY_FEATURES, FeatureSet, build_features, describe_reasons
+from .model import ChurnModel, calibration_table, evaluate, lift_curve, top_reasons
+from .windows import before, churn_labels, default_as_of, resolve_churn_definition, training_cutoffs
+
+log = logging.getLogger("graphchurn")
+
+
+@dataclass
+class AnalyzeConfig:
+    """Settings of one analysis; every field has a CLI flag of the same name."""
+
+    as_of: pd.Timestamp | None = None
+    horizon_days: int = 30
+    definition: str | None = None
+    active_window_days: int | None = None
+    n_train_cutoffs: int = 3
+    window_days: int = 90
+    estimator: str = "gbm"
+    embeddings: bool = True
+    embedding_dim: int = 8
+    embedding_epochs: int = 30
+    community_method: str = "leiden"
+    resolution: float = 1.0
+    max_degree: int | None = None
+    recent_departure_days: int = 30
+    seed: int = 0
+
+
+@dataclass
+class Analysis:
+    """Everything :func:`analyze` found; the CLI, report and web app read from here."""
+
+    config: AnalyzeConfig
+    as_of: pd.Timestamp
+    definition: str
+    features: FeatureSet
+    training: list[FeatureSet]
+    model: ChurnModel
+    scores: pd.DataFrame
+    groups: pd.DataFrame
+    influencers: pd.DataFrame
+    metrics: dict
+    lift: pd.DataFrame | None = None
+    calibration: pd.DataFrame | None = None
+    importance: pd.Series | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class _Stages:
+    """Logs each stage with its duration (never identifiers)."""
+
+    def __init__(self):
+        self.timings: dict[str, float] = {}
+
+    def run(self, name, fn, *args, **kwargs):
+        start = time.perf_counter()
+        log.info("%s ...", name)
+        result = fn(*args, **kwargs)
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        log.info("%s done in %.1f s", name, self.timings[name])
+        return result
+
+
+def cut_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd.Timestamp):
+    """Inputs as they were knowable at ``as_of``: later rows dropped, later churn dates blanked."""
+    past = before(interactions, as_of)
+    if customers is not None and "churn_date" in customers.columns:
+        customers = customers.copy()
+        customers.loc[customers["churn_date"] > as_of, "churn_date"] = pd.NaT
+    return past, customers
+
+
+def _feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
+    return dict(
+        definition=definition,
+        horizon_days=cfg.horizon_days,
+        active_window_days=cfg.active_window_days,
+        window_days=cfg.window_days,
+        recent_departure_days=cfg.recent_departure_days,
+        community_method=cfg.community_method,
+        resolution=cfg.resolution,
+        max_degree=cfg.max_degree,
+        seed=cfg.seed,
+    )
+
+
+def _labelled(interactions, customers, fs: FeatureSet, cfg: AnalyzeConfig, definition: str):
+    labels = churn_labels(interactions, customers, fs.cutoff, cfg.horizon_days, definition,
+                          cfg.active_window_days or cfg.horizon_days)
+    ids = fs.table.index.intersection(labels.index, sort=False)
+    return fs.table.loc[ids], labels.loc[ids].astype(int)
+
+
+def _add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str]) -> None:
+    """GraphSAGE embeddings (unsupervised link objective) fitted on the latest training graph
+    and applied inductively to every cut-off's graph, so all cut-offs share one space.
+
+    The objective uses no churn labels, so the embeddings cannot leak the training labels into
+    the model that stacks on them.
+    """
+    from .embed import GraphSAGEEmbedder
+
+    def node_matrix(fs: FeatureSet) -> np.ndarray:
+        numeric = fs.vertex_features.astype(float).fillna(0.0)
+        return np.log1p(numeric.clip(lower=0).to_numpy())
+
+    train_fs = sets[1] if len(sets) > 1 else sets[0]
+    embedder = GraphSAGEEmbedder(dim=cfg.embedding_dim, epochs=cfg.embedding_epochs,
+                                 objective="link", seed=cfg.seed)
+    embedder.fit(train_fs.graph.to_pyg(node_matrix(train_fs)))
+    for fs in sets:
+        emb = embedder.transform(fs.graph.to_pyg(node_matrix(fs)))
+        frame = pd.DataFrame(emb, index=fs.vertex_features.index,
+                             columns=[f"embedding_{i}" for i in range(emb.shape[1])])
+        fs.table = fs.table.join(frame, how="left")
+    notes.append(f"GraphSAGE embeddings ({cfg.embedding_dim} dimensions, link objective) "
+                 f"fitted on the graph before {train_fs.cutoff.date()}")
+
+
+def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
+            config: AnalyzeConfig | None = None) -> Analysis:
+    """Score every active customer's churn risk at ``as_of`` and describe the social groups.
+
+    Parameters
+    ----------
+    interactions, customers : DataFrame
+        Validated inputs from :mod:`graphchurn.io` (``customers`` may be None).
+    config : AnalyzeConfig
+        Settings; ``as_of`` defaults to the day after the last interaction.
+
+    Returns
+    -------
+    Analysis
+    """
+    cfg = config or AnalyzeConfig()
+    stages = _Stages()
+    notes: list[str] = []
+    as_of = pd.Timestamp(cfg.as_of) if cfg.as_of is not None else default_as_of(interactions)
+    definition = resolve_churn_definition(customers, cfg.definition)
+    interactions, customers = cut_at(interactions, customers, as_of)
+    if interactions.empty:
+        raise InputError(f"no interactions before {as_of.date()}", file="--as-of")
+    kwargs = _feature_kwargs(cfg, definition)
+
+    first = interactions["timestamp"].min()
+    # A training cut-off needs a full activity window of history behind it.
+    history_needed = pd.Timedelta(days=cfg.active_window_days or cfg.horizon_days)
+    cutoffs = [c for c in training_cutoffs(as_of, cfg.horizon_days, cfg.n_train_cutoffs)
+               if c - history_needed >= first.normalize()]
+    if not cutoffs:
+        raise InputError(
+            f"the log spans too little time before {as_of.date()} for a horizon of "
+            f"{cfg.horizon_days} days: training needs a labelled cut-off at "
+            f"{(as_of - pd.Timedelta(days=cfg.horizon_days)).date()} with "
+            f"{history_needed.days} days of history before it", file="--horizon")
+
+    scoring = stages.run("features at as-of", build_features, interactions, customers, as_of, **kwargs)
+    training = [stages.run(f"features at cut-off {c.date()}", build_features, interactions,
+                           customers, c, **kwargs) for c in cutoffs]
+    if cfg.embeddings:
+        stages.run("graph embeddings", _add_embeddings, [scoring] + training, cfg, notes)
+
+    labelled = [_labelled(interactions, customers, fs, cfg, definition) for fs in training]
+    for fs, (_, y) in zip(training, labelled):
+        if y.nunique() < 2:
+            raise InputError(f"the training cut-off {fs.cutoff.date()} has "
+                             f"{'no' if y.sum() == 0 else 'only'} churners under the "
+                             f"'{definition}' definition: nothing to learn from", file="--churn")
+
+    # ---- backtest on the latest fully labelled cut-off
+    X_test, y_test = labelled[0]
+    if len(labelled) > 1:
+        X_fit = pd.concat([x for x, _ in labelled[1:]])
+        y_fit = pd.concat([y for _, y in labelled[1:]])
+        backtest_note = f"trained on cut-offs {', '.join(str(c.date()) for c in cutoffs[1:])}"
+    else:
+        # One labelled cut-off only: hold out a random 30% of its customers.
+        rng = np.random.default_rng(cfg.seed)
+        held = rng.random(len(y_test)) < 0.3
+        X_fit, y_fit = X_test[~held], y_test[~held]
+        X_test, y_test = X_test[held], y_test[held]
+        backtest_note = "only one labelled cut-off: backtest on a random 30% of its customers"
+        notes.append(backtest_note)
+    backtest_model = stages.run("backtest model", ChurnModel(estimator=cfg.estimator,
+                                random_state=cfg.seed).fit, X_fit, y_fit)
+    p_test = backtest_model.predict_proba(X_test)[:, 1]
+    metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(as_of.date()),
+               "horizon_days": cfg.horizon_days, "definition": definition,
+               **evaluate(y_test.to_numpy(), p_test), "backtest": backtest_note}
+    rfm = [c for c in ACTIVITY_FEATURES if c in X_fit.columns]
+    baseline = ChurnModel(estimator="logistic", random_state=cfg.seed).fit(X_fit[rfm], y_fit)
+    metrics["baseline_rfm_logistic"] = evaluate(y_test.to_numpy(),
+                                                baseline.predict_proba(X_test[rfm])[:, 1])
+    lift = lift_curve(y_test.to_numpy(), p_test)
+    calibration = calibration_table(y_test.to_numpy(), p_test)
+
+    # ---- final model on all training cut-offs, scored at as-of
+    X_all = pd.concat([x for x, _ in labelled])
+    y_all = pd.concat([y for _, y in labelled])
+    model = stages.run("final model", ChurnModel(estimator=cfg.estimator, random_state=cfg.seed).fit,
+                       X_all, y_all)
+    X_now = scoring.table
+    probability = model.predict_proba(X_now)[:, 1] if len(X_now) else np.zeros(0)
+    reasons = stages.run("reasons", lambda: describe_reasons(
+        X_now, top_reasons(model, X_now, k=3), cfg.recent_departure_days) if len(X_now) else [])
+
+    scores, groups, influencers = _tables(scoring, probability, reasons, customers)
+    metrics.update({"n_scored": int(len(scores)), "n_training_rows": int(len(y_all)),
+                    "training_cutoffs": [str(c.date()) for c in cutoffs],
+                    "graph": scoring.graph.summary(), "timings_s": stages.timings,
+                    "notes": notes})
+    return Analysis(config=cfg, as_of=as_of, definition=definition, features=scoring,
+                    training=training, model=model, scores=scores, groups=groups,
+                    influencers=influencers, metrics=metrics, lift=lift,
+                    calibration=calibration, importance=model.feature_importances_, notes=notes)
+
+
+def _tables(fs: FeatureSet, probability, reasons, customers):
+    """scores, groups and influencers tables of the command-line contract."""
+    names = fs.graph.names
+    community = pd.Series(fs.membership, index=names)
+    influence = fs.influence["influencer_score"]
+    value = (customers.set_index("customer_id")["value"] if customers is not None
+             else pd.Series(dtype=float))
+    ids = fs.table.index
+    scores = pd.DataFrame({
+        "customer_id": ids,
+        "churn_probability": probability,
+        "community": community.reindex(ids).to_numpy(),
+        "influencer_score": influence.reindex(ids).fillna(0.0).to_numpy(),
+        "susceptibility": fs.table["susceptibility"].to_numpy(),
+        "reasons": reasons,
+        "value": value.reindex(ids).to_numpy(dtype=float),
+    })
+    scores = scores.sort_values(["churn_probability", "customer_id"], ascending=[False, True])
+    scores.insert(2, "risk_rank", np.arange(1, len(scores) + 1))
+    scores["community"] = scores["community"].astype("Int64")
+
+    on_net = pd.Series(fs.graph.on_net, index=names)
+    member = pd.DataFrame({"community": fs.membership, "on_net": fs.graph.on_net,
+                           "influencer_score": influence.to_numpy()}, index=names)
+    scored = scores.set_index("customer_id")
+    at_risk = scored["churn_probability"] * scored["value"].fillna(0.0)
+    groups = pd.DataFrame({
+        "size": member.groupby("community").size(),
+        "on_net_members": member.groupby("community")["on_net"].sum(),
+        "expected_churners": scored.groupby("community")["churn_probability"].sum(),
+        "value_at_risk": at_risk.groupby(scored["community"]).sum(),
+    }).fillna(0.0)
+    top = (member[member["on_net"]].sort_values("influencer_score", ascending=False)
+           .groupby("community").head(3))
+    groups["top_influencers"] = top.groupby("community").apply(lambda g: ";".join(g.index))
+    groups = groups.rename_axis("community").reset_index()
+    groups["top_influencers"] = groups["top_influencers"].fillna("")
+    groups = groups.sort_values(["expected_churners", "community"], ascending=[False, True])
+
+    roles = fs.roles
+    infl = fs.influence.loc[on_net[on_net].index]
+    n_top = max(10, int(np.ceil(0.01 * len(infl))))
+    infl = infl.sort_values("influencer_score", ascending=False).head(n_top)
+    influencers = pd.DataFrame({
+        "customer_id": infl.index,
+        "community": community.reindex(infl.index).to_numpy(),
+        "influencer_score": infl["influencer_score"].to_numpy(),
+        "pagerank": infl["pagerank"].to_numpy(),
+        "influence_spread": infl["influence_spread"].to_numpy(),
+        "role": roles["role"].reindex(infl.index).to_numpy(),
+    })
+    return scores, groups, influencers
+
+
+# --------------------------------------------------------------------------- outputs
+def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(tmp_path)`` to a temporary name, then rename into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    _atomic_write(Path(path), lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
+
+
+def write_json(obj, path: Path) -> None:
+    def dump(tmp):
+        with open(tmp, "w") as fh:
+            json.dump(obj, fh, indent=2, default=_json_default)
+            fh.write("\n")
+    _atomic_write(Path(path), dump)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (pd.Timestamp,)):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
+    """Write scores.csv, groups.csv, influencers.csv, metrics.json and report.html.
+
+    Each file is written to a temporary name and renamed, so a crash never leaves a
+    half-written file that looks complete.
+    """
+    from .report import write_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "scores.csv", out / "groups.csv", out / "influencers.csv",
+             out / "metrics.json", out / "report.html"]
+    write_csv(analysis.scores, paths[0])
+    write_csv(analysis.groups, paths[1])
+    write_csv(analysis.influencers, paths[2])
+    metrics = dict(analysis.metrics)
+    metrics["config"] = {k: (str(v) if isinstance(v, pd.Timestamp) else v)
+                         for k, v in asdict(analysis.config).items()}
+    write_json(metrics, paths[3])
+    write_report(paths[4], scores=analysis.scores, groups=analysis.groups, metrics=metrics,
+                 lift=analysis.lift, calibration=analysis.calibration,
+                 importance=analysis.importance, graph_summary=analysis.metrics["graph"],
+                 notes=analysis.notes)
+    return paths

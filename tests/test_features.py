@@ -1,0 +1,92 @@
+"""Feature tables: no peeking past the cut-off, exposure computed by hand, reasons in words."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graphchurn.features import build_features, describe_reasons, reason_texts
+from graphchurn.synth import generate_world
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_world(n_customers=300, days=90, seed=3)
+
+
+def _features(log, customers, cutoff, definition):
+    return build_features(log, customers, cutoff, definition=definition, horizon_days=20,
+                          window_days=60, seed=1).table
+
+
+@pytest.mark.parametrize("definition", ["contract", "inactivity"])
+def test_future_rows_and_churn_dates_change_nothing(world, definition):
+    cutoff = pd.Timestamp(world.interactions["timestamp"].min()).normalize() + pd.Timedelta(days=60)
+    log, customers = world.interactions, world.customers
+    honest = _features(log[log["timestamp"] < cutoff], _blank_after(customers, cutoff), cutoff,
+                       definition)
+
+    # The future as recorded, plus made-up future rows and future churn dates.
+    future = log[log["timestamp"] >= cutoff]
+    invented = future.sample(n=min(2000, len(future)), random_state=0).assign(
+        timestamp=lambda f: f["timestamp"] + pd.Timedelta(days=3), duration=999.0)
+    noisy_customers = customers.copy()
+    stayers = noisy_customers["churn_date"].isna()
+    noisy_customers.loc[stayers, "churn_date"] = cutoff + pd.Timedelta(days=5)
+    with_future = _features(pd.concat([log, invented], ignore_index=True), noisy_customers,
+                            cutoff, definition)
+
+    assert len(honest) > 100
+    assert honest.index.equals(with_future.index)
+    pd.testing.assert_frame_equal(honest, with_future)
+
+
+def _blank_after(customers, cutoff):
+    out = customers.copy()
+    out.loc[out["churn_date"] > cutoff, "churn_date"] = pd.NaT
+    return out
+
+
+def _log(rows):
+    return pd.DataFrame({
+        "src": pd.Series([r[0] for r in rows], dtype="str"),
+        "dst": pd.Series([r[1] for r in rows], dtype="str"),
+        "timestamp": pd.to_datetime([r[2] for r in rows]),
+        "duration": 0.0, "kind": "sms"})
+
+
+def test_exposure_features_by_hand():
+    # c talks to a (2 SMS) and b (1 SMS) and d (1 SMS); a left on Jan 20 (contract churn date).
+    rows = [("c", "a", "2025-01-05"), ("c", "a", "2025-01-06"), ("c", "b", "2025-01-07"),
+            ("c", "d", "2025-01-08"), ("b", "d", "2025-01-25"), ("d", "b", "2025-01-26"),
+            ("a", "b", "2025-01-09")]
+    customers = pd.DataFrame({
+        "customer_id": pd.Series(list("abcd"), dtype="str"),
+        "churn_date": pd.to_datetime(["2025-01-20", None, None, None]),
+        "value": [10.0, 20.0, 30.0, 40.0]})
+    fs = build_features(_log(rows), customers, pd.Timestamp("2025-02-01"), definition="contract",
+                        horizon_days=30, window_days=60)
+    t = fs.table
+    assert list(t.index) == ["b", "c", "d"]  # a is gone
+    assert t.loc["c", "n_departed_contacts"] == 1
+    assert t.loc["c", "share_to_departed"] == pytest.approx(2 / 4)
+    assert t.loc["b", "share_to_departed"] == pytest.approx(1 / 4)  # b: a 1, c 1, d 2
+    assert t.loc["d", "share_to_departed"] == 0.0
+    assert t.loc["c", "value"] == 30.0
+    assert t.loc["c", "spreading_activation_energy"] > t.loc["d", "spreading_activation_energy"]
+
+
+def test_reasons_are_plain_words():
+    table = pd.DataFrame({"n_departed_contacts": [3, 0], "distinct_contacts": [5, 2],
+                          "share_to_departed": [0.4, 0.0], "out_recent": [4, 0],
+                          "out_previous": [10, 0], "activity_trend": [-0.43, 0.0],
+                          "days_since_last_out": [1.0, np.nan], "plan": ["prepaid", "family"]})
+    texts = reason_texts("n_departed_contacts", table)
+    assert texts.iloc[0] == "3 of 5 contacts left in the last 30 days (40% of their calling)"
+    assert reason_texts("activity_trend", table).iloc[0] == "outgoing activity down 60% in the last 2 weeks"
+    assert reason_texts("days_since_last_out", table).iloc[1] == "no outgoing calls or messages in the window"
+    assert reason_texts("plan", table).iloc[0] == "plan = prepaid"
+    joined = describe_reasons(table, [[("share_to_departed", 0.2), ("n_departed_contacts", 0.1),
+                                       ("out_recent", 0.05)], [("plan", 0.1)]])
+    assert joined[0] == ("3 of 5 contacts left in the last 30 days (40% of their calling); "
+                         "outgoing activity down 60% in the last 2 weeks")
+    assert joined[1] == "plan = family"
