@@ -1,0 +1,317 @@
+"""ChurnModel on a small synthetic table with a planted signal, and metrics on hand-worked cases."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.integrate import trapezoid
+
+from graphchurn.model import (
+    ChurnModel,
+    calibration_table,
+    evaluate,
+    expected_maximum_profit,
+    lift_at,
+    lift_curve,
+    pr_auc,
+    reason_contributions,
+    roc_auc,
+    top_reasons,
+)
+
+
+def _world(n=900, seed=0):
+    """Churn driven by `drops` (numeric) and plan == "basic" (categorical); the rest is noise."""
+    rng = np.random.default_rng(seed)
+    drops = rng.normal(size=n)
+    plan = rng.choice(["basic", "plus", "premium"], n)
+    logit = -2.0 + 2.5 * drops + 1.5 * (plan == "basic")
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    noise = rng.normal(size=n)
+    region = rng.choice(["north", "south", "east", "west"], n).astype(object)
+    noise[rng.random(n) < 0.1] = np.nan
+    region[rng.random(n) < 0.1] = None
+    drops_seen = drops.copy()
+    drops_seen[rng.random(n) < 0.03] = np.nan
+    X = pd.DataFrame({
+        "drops": drops_seen,
+        "plan": pd.Series(plan, dtype="str"),
+        "noise": noise,
+        "region": pd.Series(region, dtype="category"),
+        "flag": rng.random(n) < 0.5,  # bool noise
+    })
+    return X, y
+
+
+def _model(estimator="gbm", **params):
+    """Small settings: the test machine's cores are shared."""
+    params = {"max_iter": 60, "learning_rate": 0.1, **params}
+    return ChurnModel(estimator=estimator, **params)
+
+
+@pytest.fixture(scope="module")
+def world():
+    X, y = _world()
+    return X.iloc[:600], y[:600], X.iloc[600:].reset_index(drop=True), y[600:]
+
+
+@pytest.fixture(scope="module")
+def fitted(world):
+    X_train, y_train, _, _ = world
+    return {name: _model(name, random_state=0).fit(X_train, y_train)
+            for name in ("gbm", "logistic")}
+
+
+# ----------------------------------------------------------------------------- ChurnModel
+
+
+@pytest.mark.parametrize("name", ["gbm", "logistic"])
+def test_both_estimators_learn_the_signal_with_calibrated_probabilities(world, fitted, name):
+    _, _, X_test, y_test = world
+    proba = fitted[name].predict_proba(X_test)
+    assert proba.shape == (len(X_test), 2)
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert roc_auc(y_test, proba[:, 1]) > 0.85
+    # Calibrated-ish: the mean prediction tracks the churn rate.
+    assert abs(proba[:, 1].mean() - y_test.mean()) < 0.06
+    assert list(fitted[name].feature_names_in_) == ["drops", "plan", "noise", "region", "flag"]
+    assert fitted[name].categorical_features_ == ["plan", "region"]
+
+
+@pytest.mark.parametrize("name", ["gbm", "logistic"])
+def test_importances_rank_the_informative_features_above_noise(fitted, name):
+    importance = fitted[name].feature_importances_
+    assert isinstance(importance, pd.Series)
+    assert list(importance.index) == ["drops", "plan", "noise", "region", "flag"]
+    assert importance.idxmax() == "drops"
+    assert importance["plan"] > max(importance["noise"], importance["region"], importance["flag"])
+
+
+@pytest.mark.parametrize("name", ["gbm", "logistic"])
+def test_same_seed_same_probabilities(world, name):
+    X_train, y_train, X_test, _ = world
+    first = _model(name, random_state=7, importance=None).fit(X_train, y_train)
+    second = _model(name, random_state=7, importance=None).fit(X_train, y_train)
+    np.testing.assert_array_equal(first.predict_proba(X_test), second.predict_proba(X_test))
+
+
+@pytest.mark.parametrize("name", ["gbm", "logistic"])
+def test_unseen_categories_missing_values_and_column_order(world, fitted, name):
+    model = fitted[name]
+    _, _, X_test, _ = world
+    odd = pd.DataFrame({
+        "drops": [np.nan, 1.0, 0.5],
+        "plan": pd.Series(["platinum", None, "basic"], dtype="str"),
+        "noise": [np.nan, np.nan, 0.0],
+        "region": pd.Series([None, "mars", "north"], dtype="object"),
+        "flag": [True, False, True],
+    })
+    proba = model.predict_proba(odd)[:, 1]
+    assert np.all(np.isfinite(proba)) and np.all((proba >= 0) & (proba <= 1))
+    # Columns are matched by name, not position.
+    shuffled = X_test[["flag", "region", "noise", "plan", "drops"]]
+    np.testing.assert_array_equal(model.predict_proba(shuffled), model.predict_proba(X_test))
+
+
+def test_rejects_single_class_and_falls_back_without_enough_churners():
+    X = pd.DataFrame({"a": np.arange(20.0), "b": ["x", "y"] * 10})
+    with pytest.raises(ValueError):
+        _model().fit(X, np.zeros(20, dtype=int))
+    y = np.zeros(20, dtype=int)
+    y[19] = 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = _model("logistic").fit(X, y)
+    assert not model.calibrated_
+    assert any("calibrate" in str(w.message) for w in caught)
+    assert model.predict_proba(X)[:, 1].argmax() == 19
+
+
+# ----------------------------------------------------------------------------- reasons
+
+
+@pytest.mark.parametrize("name", ["gbm", "logistic"])
+def test_top_reasons_name_the_informative_features_not_noise(fitted, name):
+    model = fitted[name]
+    rows = pd.DataFrame({
+        "drops": [2.5, -2.0],
+        "plan": pd.Series(["basic", "premium"], dtype="str"),
+        "noise": [2.5, 2.5],  # an extreme but meaningless value
+        "region": pd.Series(["west", "west"], dtype="category"),
+        "flag": [True, True],
+    })
+    reasons = top_reasons(model, rows, k=2)
+    risky, safe = reasons
+    assert [feature for feature, _ in risky] == ["drops", "plan"]
+    assert all(value > 0 for _, value in risky)
+    assert risky[0][1] >= risky[1][1]
+    # The low-risk row's drops and plan pull risk *down*, so they are never reasons.
+    assert all(feature not in ("drops", "plan") for feature, _ in safe)
+    contributions = reason_contributions(model, rows)
+    assert contributions.loc[0, "drops"] > 5 * abs(contributions.loc[0, "noise"])
+
+
+def test_reason_contribution_is_the_prediction_difference_at_the_training_median():
+    X, y = _world(400, seed=3)
+    model = _model("logistic", calibration=None, importance=None).fit(X, y)
+    rows = X.iloc[:5]
+    contributions = reason_contributions(model, rows, features=["drops"])
+    median = np.nanmedian(X["drops"])
+    assert model.reference_values_["drops"] == pytest.approx(median)
+    typical = rows.assign(drops=median)
+    expected = model.predict_proba(rows)[:, 1] - model.predict_proba(typical)[:, 1]
+    np.testing.assert_allclose(contributions["drops"].to_numpy(), expected, atol=1e-12)
+    assert model.reference_values_["plan"] == pd.Series(X["plan"]).mode().iloc[0]
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_roc_and_pr_auc_by_hand():
+    # Positive/negative pairs ranked right: (0.35>0.1), (0.8>0.1), (0.8>0.4); wrong: 0.35<0.4.
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(3 / 4)
+    assert roc_auc([0, 1], [0.5, 0.5]) == pytest.approx(0.5)  # a tie counts half
+    assert np.isnan(roc_auc([1, 1], [0.2, 0.3]))
+    # Average precision: precision 1/1 at the first churner, 2/3 at the second.
+    assert pr_auc([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_lift_perfect_random_and_ties():
+    y = np.zeros(100, dtype=int)
+    y[:5] = 1
+    perfect = np.linspace(1, 0, 100)
+    assert lift_at(y, perfect, 0.1) == pytest.approx(10.0)  # capped by 1 / fraction
+    y30 = np.zeros(100, dtype=int)
+    y30[:30] = 1
+    assert lift_at(y30, perfect, 0.1) == pytest.approx(1 / 0.3)  # capped by 1 / base rate
+    assert lift_at(y30, np.full(100, 0.5), 0.1) == pytest.approx(1.0)  # all tied = random
+    assert lift_at(y30, -perfect, 0.1) == pytest.approx(0.0)
+    # Top 2 of 4: the 0.9 churner, then one of three tied rows holding one churner (1/3).
+    assert lift_at([1, 0, 1, 0], [0.9, 0.5, 0.5, 0.5], 0.5) == pytest.approx(((1 + 1 / 3) / 2) / 0.5)
+
+
+def _beta_mean_above(g, a, b):
+    return a / (a + b) * stats.beta.sf(g, a + 1, b)
+
+
+def test_emp_of_a_perfect_classifier_matches_the_closed_form():
+    y = np.zeros(200, dtype=int)
+    y[:20] = 1
+    emp, fraction = expected_maximum_profit(y, -np.arange(200.0))
+    pi0, clv, d, f, a, b = 0.1, 200.0, 10.0, 1.0, 6.0, 14.0
+    g = f / (clv - d)
+    closed = pi0 * ((clv - d) * _beta_mean_above(g, a, b) - f * stats.beta.sf(g, a, b))
+    assert emp == pytest.approx(closed, rel=1e-10)
+    assert emp == pytest.approx(pi0 * (190 * 0.3 - 1), rel=1e-3)  # P(gamma < 1/190) is tiny
+    assert fraction == pytest.approx(pi0 * stats.beta.sf(g, a, b), rel=1e-10)
+
+
+def test_emp_of_random_classifiers():
+    rng = np.random.default_rng(0)
+    y = (rng.random(20000) < 0.1).astype(int)
+    pi0, pi1 = y.mean(), 1 - y.mean()
+    clv, d, f, a, b = 200.0, 10.0, 1.0, 6.0, 14.0
+    # A constant score can only target everyone (or no one): profitable only when
+    # gamma > (f pi0 + (d + f) pi1) / ((clv - d) pi0).
+    g = (f * pi0 + (d + f) * pi1) / ((clv - d) * pi0)
+    closed = ((clv - d) * pi0 * _beta_mean_above(g, a, b)
+              - (f * pi0 + (d + f) * pi1) * stats.beta.sf(g, a, b))
+    emp_constant, fraction_constant = expected_maximum_profit(y, np.zeros(len(y)))
+    assert emp_constant == pytest.approx(closed, rel=1e-9)
+    assert fraction_constant == pytest.approx(stats.beta.sf(g, a, b), rel=1e-9)
+    assert 0 < emp_constant < 0.1
+    # Random scores: the hull hugs the diagonal, so EMP stays near the constant's, far below
+    # a perfect ranking's.
+    emp_random, _ = expected_maximum_profit(y, rng.random(len(y)))
+    emp_perfect, _ = expected_maximum_profit(y, y + rng.random(len(y)) * 0.5)
+    assert emp_constant - 1e-12 <= emp_random < 0.02 * emp_perfect
+
+
+def test_emp_equals_brute_force_over_every_threshold():
+    """Max over *all* thresholds, integrated numerically over gamma: the hull shortcut agrees."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(80) < 0.3).astype(int)
+    p = np.round(0.5 * y + rng.random(80), 1)  # coarse scores: many ties
+    clv, d, f, a, b = 150.0, 20.0, 2.0, 3.0, 5.0
+    order = np.unique(p)[::-1]
+    tp = np.array([0] + [y[p >= t].sum() for t in order]) / len(y)
+    fp = np.array([0] + [(1 - y[p >= t]).sum() for t in order]) / len(y)
+    gamma = np.linspace(0, 1, 100001)
+    profit = (gamma[:, None] * (clv - d) - f) * tp - (d + f) * fp
+    best = profit.argmax(axis=1)
+    density = stats.beta.pdf(gamma, a, b)
+    brute = trapezoid(profit.max(axis=1) * density, gamma)
+    brute_fraction = trapezoid((tp + fp)[best] * density, gamma)
+    emp, fraction = expected_maximum_profit(y, p, clv=clv, incentive=d, contact_cost=f,
+                                            alpha=a, beta=b)
+    assert emp == pytest.approx(brute, rel=1e-5)
+    assert fraction == pytest.approx(brute_fraction, abs=1e-4)
+
+
+def test_emp_edge_cases():
+    assert expected_maximum_profit([0, 0, 0], [0.1, 0.2, 0.3]) == (0.0, 0.0)
+    # Everyone churns: target everyone whenever gamma (CLV - d) > f.
+    emp, fraction = expected_maximum_profit([1, 1], [0.3, 0.1])
+    g = 1 / 190
+    assert emp == pytest.approx(190 * _beta_mean_above(g, 6, 14) - stats.beta.sf(g, 6, 14))
+    assert fraction == pytest.approx(stats.beta.sf(g, 6, 14))
+    with pytest.raises(ValueError):
+        expected_maximum_profit([0, 1], [0.1, 0.2], clv=5, incentive=10)
+
+
+def test_evaluate_keys_and_undefined_metrics():
+    result = evaluate([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    assert set(result) == {"n", "base_rate", "roc_auc", "pr_auc", "lift_top_decile", "emp",
+                           "emp_fraction"}
+    assert result["n"] == 4 and result["base_rate"] == 0.5 and result["roc_auc"] == 0.75
+    # Top decile of 4 rows is 1 row (score 0.8, a churner): lift 1 / 0.5.
+    assert result["lift_top_decile"] == pytest.approx(2.0)
+    one_class = evaluate([0, 0, 0], [0.1, 0.2, 0.3])
+    assert one_class["roc_auc"] is None and one_class["pr_auc"] is None
+    assert one_class["emp"] == 0.0
+
+
+def test_lift_curve_of_a_perfect_ranking():
+    y = np.array([1] * 20 + [0] * 80)
+    table = lift_curve(y, np.linspace(1, 0, 100), bins=10)
+    assert len(table) == 10 and table["customers"].sum() == 100
+    np.testing.assert_allclose(table["lift"], [5, 5] + [0] * 8)
+    np.testing.assert_allclose(table["captured"], [0.5] + [1.0] * 9)
+    np.testing.assert_allclose(table["cumulative_lift"].iloc[[0, 1, 4, 9]], [5, 5, 2, 1])
+    assert table["churners"].sum() == pytest.approx(20)
+
+
+def test_calibration_table_by_hand():
+    y = [0, 0, 1, 1, 1, 0]
+    p = [0.05, 0.15, 0.15, 0.85, 0.95, 0.95]
+    table = calibration_table(y, p, bins=2)
+    assert table["customers"].tolist() == [3, 3]
+    np.testing.assert_allclose(table["mean_predicted"], [(0.05 + 0.15 + 0.15) / 3, (0.85 + 1.9) / 3])
+    np.testing.assert_allclose(table["observed_rate"], [1 / 3, 2 / 3])
+    quantile = calibration_table(y, p, bins=3, strategy="quantile")
+    assert quantile["customers"].sum() == 6
+
+
+@pytest.mark.parametrize("name", ["gbm", "logistic"])
+def test_empty_and_nullable_columns_are_handled(name):
+    rng = np.random.default_rng(2)
+    n = 240
+    signal = rng.normal(size=n)
+    X = pd.DataFrame({
+        "signal": signal,
+        "empty_number": np.nan,
+        "empty_category": pd.Series([None] * n, dtype="str"),
+        "count": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+    })
+    X.loc[[3, 7], "count"] = pd.NA
+    y = (signal + 0.3 * rng.normal(size=n) > 0.5).astype(int)
+    model = _model(name).fit(X, y)
+    assert model.empty_features_ == ["empty_number", "empty_category"]
+    assert model.feature_importances_[["empty_number", "empty_category"]].tolist() == [0.0, 0.0]
+    proba = model.predict_proba(X)[:, 1]
+    assert roc_auc(y, proba) > 0.9
+    # An ignored column's value never moves the risk, so it is never a reason.
+    assert (reason_contributions(model, X.iloc[:20])[["empty_number", "empty_category"]] == 0).all().all()
