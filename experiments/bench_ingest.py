@@ -49,27 +49,32 @@ def make_log(rows: int, seed: int, n_ids: int) -> dict[str, Path]:
     # Phone-like ids with a leading zero, so any numeric coercion would show.
     numbers = rng.choice(10**10, size=n_ids, replace=False)
     ids = np.char.add("0", np.char.zfill(numbers.astype(str), 10))
-    src = ids[rng.integers(0, n_ids, rows)]
-    dst = ids[rng.integers(0, n_ids, rows)]
     start = np.datetime64("2016-01-01T00:00:00", "s")
-    stamps = start + rng.integers(0, 31 * 86400, rows).astype("timedelta64[s]")
-    kind = np.where(rng.random(rows) < 0.7, "call", "sms")
-    duration = np.where(kind == "call", rng.exponential(120.0, rows).round(), 0.0)
-    table = pa.table({
-        "src": pa.array(src, pa.string()),
-        "dst": pa.array(dst, pa.string()),
-        "timestamp": pa.array(np.datetime_as_string(stamps, unit="s"), pa.string()),
-        "duration": pa.array(duration.astype(np.int64).astype(str), pa.string()),
-        "kind": pa.array(kind, pa.string()),
-    })
+    tmp = {key: path.with_name(path.name + ".tmp") for key, path in paths.items()}
+    # Written in 1M-row batches so generation memory stays small.
+    with pa.output_stream(str(tmp["csv.gz"]), compression="gzip") as sink:
+        csv_writer = parquet_writer = None
+        for offset in range(0, rows, 1_000_000):
+            size = min(1_000_000, rows - offset)
+            stamps = start + rng.integers(0, 31 * 86400, size).astype("timedelta64[s]")
+            kind = np.where(rng.random(size) < 0.7, "call", "sms")
+            duration = np.where(kind == "call", rng.exponential(120.0, size).round(), 0.0)
+            batch = pa.table({
+                "src": pa.array(ids[rng.integers(0, n_ids, size)], pa.string()),
+                "dst": pa.array(ids[rng.integers(0, n_ids, size)], pa.string()),
+                "timestamp": pa.array(np.datetime_as_string(stamps, unit="s"), pa.string()),
+                "duration": pa.array(duration.astype(np.int64).astype(str), pa.string()),
+                "kind": pa.array(kind, pa.string()),
+            })
+            if csv_writer is None:
+                csv_writer = pacsv.CSVWriter(sink, batch.schema)
+                parquet_writer = pq.ParquetWriter(str(tmp["parquet"]), batch.schema)
+            csv_writer.write_table(batch)
+            parquet_writer.write_table(batch)
+        csv_writer.close()
+        parquet_writer.close()
     for key, path in paths.items():
-        tmp = path.with_name(path.name + ".tmp")
-        if key == "parquet":
-            pq.write_table(table, tmp)
-        else:
-            with pa.output_stream(str(tmp), compression="gzip") as sink:
-                pacsv.write_csv(table, sink)
-        os.replace(tmp, path)
+        os.replace(tmp[key], path)
     return paths
 
 

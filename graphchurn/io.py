@@ -74,7 +74,7 @@ _NS_PER_SECOND = 1_000_000_000
 # --------------------------------------------------------------------------------------------
 
 
-def parse_column_mapping(text: str | None) -> dict[str, str]:
+def parse_column_mapping(text: str | None, option: str = _COLUMNS_OPTION) -> dict[str, str]:
     """Parse the ``--columns`` option into ``{canonical key: column in the user's file}``.
 
     Parameters
@@ -85,6 +85,9 @@ def parse_column_mapping(text: str | None) -> dict[str, str]:
         value`` (customers). A column is either a header name or a 0-based position; positions
         mean that file has no header row, so one file's keys must be all names or all positions.
         ``None`` or blank text gives ``{}`` (every file uses the canonical names).
+    option : str, default "--columns"
+        The option named in errors (e.g. ``--customer-columns`` when a CLI maps the customer
+        table separately).
 
     Returns
     -------
@@ -94,7 +97,7 @@ def parse_column_mapping(text: str | None) -> dict[str, str]:
     Raises
     ------
     InputError
-        Naming ``--columns``: malformed pair, unknown or repeated key, empty column, negative
+        Naming ``option``: malformed pair, unknown or repeated key, empty column, negative
         position, names mixed with positions for one file, or two keys on one column.
 
     Example
@@ -111,44 +114,45 @@ def parse_column_mapping(text: str | None) -> dict[str, str]:
         pair = pair.strip()
         if not pair:
             raise InputError("empty entry (two commas in a row, or a trailing comma)",
-                             file=_COLUMNS_OPTION)
+                             file=option)
         key, sep, column = pair.partition("=")
         key, column = key.strip(), column.strip()
         if not sep or not key or "=" in column:
             raise InputError(f"expected key=column pairs separated by commas, like "
                              f"src=Source,dst=Target,timestamp=time; got {pair!r}",
-                             file=_COLUMNS_OPTION)
+                             file=option)
         if not column:
-            raise InputError(f"no column given for {key!r}", file=_COLUMNS_OPTION)
+            raise InputError(f"no column given for {key!r}", file=option)
         if key in mapping:
-            raise InputError(f"{key!r} is given more than once", file=_COLUMNS_OPTION)
+            raise InputError(f"{key!r} is given more than once", file=option)
         mapping[key] = column
-    return _check_mapping(mapping)
+    return _check_mapping(mapping, option)
 
 
-def _check_mapping(mapping: dict[str, str]) -> dict[str, str]:
+def _check_mapping(mapping: dict[str, str],
+                   option: str = _COLUMNS_OPTION) -> dict[str, str]:
     known = INTERACTION_KEYS + CUSTOMER_KEYS
     for key, column in mapping.items():
         if key not in known:
             raise InputError(f"unknown key {key!r}; known keys are {', '.join(known)}",
-                             file=_COLUMNS_OPTION)
+                             file=option)
         if not isinstance(column, str) or not column.strip():
-            raise InputError(f"no column given for {key!r}", file=_COLUMNS_OPTION)
+            raise InputError(f"no column given for {key!r}", file=option)
         if re.fullmatch(r"-\d+", column.strip()):
-            raise InputError(f"position for {key!r} must be 0 or more", file=_COLUMNS_OPTION)
+            raise InputError(f"position for {key!r} must be 0 or more", file=option)
     for keys in (INTERACTION_KEYS, CUSTOMER_KEYS):
         given = {k: mapping[k].strip() for k in keys if k in mapping}
         positional = {k for k, c in given.items() if c.isdigit()}
         if positional and positional != set(given):
             raise InputError(
                 f"mixes header names and positions for one file ({', '.join(sorted(given))}); "
-                "use positions only for a file without a header row", file=_COLUMNS_OPTION)
+                "use positions only for a file without a header row", file=option)
         seen: dict[str, str] = {}
         for key, column in given.items():
             norm = str(int(column)) if key in positional else column
             if norm in seen:
                 raise InputError(f"{seen[norm]!r} and {key!r} both map to the same column",
-                                 file=_COLUMNS_OPTION)
+                                 file=option)
             seen[norm] = key
     return dict(mapping)
 

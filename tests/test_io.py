@@ -471,6 +471,12 @@ def test_bad_column_mapping(text):
     check_error(info, file="--columns")
 
 
+def test_bad_column_mapping_names_the_given_option():
+    with pytest.raises(InputError) as info:
+        parse_column_mapping("msisdn=1", option="--customer-columns")
+    check_error(info, file="--customer-columns", words=("unknown key",))
+
+
 @pytest.mark.parametrize("text", ["yesterday", "2016-02-30", "2016-01-31T10:00:00", "", None])
 def test_bad_as_of(text):
     with pytest.raises(InputError) as info:
