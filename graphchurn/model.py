@@ -367,14 +367,31 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 # =========================================================================== explanations
 
 
-def reason_contributions(model: ChurnModel, X, *, features=None, calibrated: bool = False
-                         ) -> pd.DataFrame:
+def _reason_candidates(model: ChurnModel, features, max_features) -> list:
+    """The features to test: given ones, else the ``max_features`` most important ones."""
+    if features is not None:
+        names = list(features)
+        unknown = [f for f in names if f not in model.reference_values_]
+        if unknown:
+            raise ValueError(f"unknown feature(s): {unknown[:5]}")
+        return names
+    names = [c for c in model.feature_names_in_ if c not in set(model.empty_features_)]
+    importance = model.feature_importances_.reindex(names)
+    if max_features is None or len(names) <= max_features or importance.isna().all():
+        return names
+    ranked = importance.fillna(-np.inf).sort_values(ascending=False, kind="stable")
+    chosen = set(ranked.index[:int(max_features)])
+    return [c for c in names if c in chosen]
+
+
+def reason_contributions(model: ChurnModel, X, *, features=None, max_features: int | None = 12,
+                         calibrated: bool = False) -> pd.DataFrame:
     """How much each feature's value raises each customer's risk above a typical value.
 
     Prediction difference [6]_: for feature ``j``, ``p(x) - p(x with x_j := reference_j)``, where
     the reference is the training median (numbers) or mode (categories). Positive means the
     customer's value of ``j`` pushes the risk up. One batched prediction per feature over all
-    rows, never a prediction per row.
+    rows, never a prediction per row, so the cost is ``1 + len(features)`` model predictions.
 
     Parameters
     ----------
@@ -383,7 +400,12 @@ def reason_contributions(model: ChurnModel, X, *, features=None, calibrated: boo
     X : pandas.DataFrame
         Feature table (columns as in fit).
     features : list of str, optional
-        Only these features (default all); fewer features, fewer predictions.
+        Exactly these features. By default: every feature the model uses (not
+        ``empty_features_``), or, when there are more than ``max_features`` and
+        ``feature_importances_`` is known, the ``max_features`` most important ones.
+    max_features : int or None, default 12
+        Cap on the features tested when ``features`` is not given (None: no cap). Features with
+        almost no importance rarely move one customer's risk much, and each costs a prediction.
     calibrated : bool, default False
         Measure on the calibrated probability. The default uses the average of the fold base
         models' probabilities, which is smooth: isotonic calibration is a step function whose
@@ -392,14 +414,12 @@ def reason_contributions(model: ChurnModel, X, *, features=None, calibrated: boo
     Returns
     -------
     pandas.DataFrame
-        Shape (n, len(features)), index of ``X``, contributions in probability units.
+        One column per tested feature (in ``feature_names_in_`` order unless ``features`` is
+        given), index of ``X``, contributions in probability units.
     """
     check_is_fitted(model, "estimator_")
     prepared = model._prepare(model._align(X))
-    names = list(model.feature_names_in_) if features is None else list(features)
-    unknown = [f for f in names if f not in model.reference_values_]
-    if unknown:
-        raise ValueError(f"unknown feature(s): {unknown[:5]}")
+    names = _reason_candidates(model, features, max_features)
     contributions = np.empty((len(prepared), len(names)), dtype=np.float64)
     with model._threads(len(prepared)):
         base = model._score_prepared(prepared, calibrated)
@@ -413,7 +433,8 @@ def reason_contributions(model: ChurnModel, X, *, features=None, calibrated: boo
                         columns=names)
 
 
-def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None, calibrated: bool = False
+def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None,
+                max_features: int | None = 12, calibrated: bool = False
                 ) -> list[list[tuple[str, float]]]:
     """Per row, the (up to) ``k`` features that push the churn risk up the most.
 
@@ -426,8 +447,9 @@ def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None, calibrated: 
     model : ChurnModel
     X : pandas.DataFrame
     k : int, default 3
-    features, calibrated
-        Passed to :func:`reason_contributions`.
+    features, max_features, calibrated
+        Passed to :func:`reason_contributions` (by default the 12 most important features are
+        tested).
 
     Returns
     -------
@@ -444,7 +466,8 @@ def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None, calibrated: 
     >>> top_reasons(model, pd.DataFrame({"drops": [3.0], "noise": [0.0]}), k=1)[0][0][0]
     'drops'
     """
-    contributions = reason_contributions(model, X, features=features, calibrated=calibrated)
+    contributions = reason_contributions(model, X, features=features, max_features=max_features,
+                                         calibrated=calibrated)
     values = contributions.to_numpy()
     names = np.asarray(contributions.columns, dtype=object)
     k = min(int(k), values.shape[1])

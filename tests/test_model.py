@@ -313,5 +313,19 @@ def test_empty_and_nullable_columns_are_handled(name):
     assert model.feature_importances_[["empty_number", "empty_category"]].tolist() == [0.0, 0.0]
     proba = model.predict_proba(X)[:, 1]
     assert roc_auc(y, proba) > 0.9
-    # An ignored column's value never moves the risk, so it is never a reason.
-    assert (reason_contributions(model, X.iloc[:20])[["empty_number", "empty_category"]] == 0).all().all()
+    # An ignored column's value never moves the risk: it is not even tested by default...
+    assert list(reason_contributions(model, X.iloc[:20]).columns) == ["signal", "count"]
+    # ...and when asked for explicitly, its contribution is exactly zero.
+    asked = reason_contributions(model, X.iloc[:20], features=["empty_number", "empty_category"])
+    assert (asked == 0).all().all()
+
+
+def test_reasons_test_only_the_most_important_features_when_capped(world, fitted):
+    _, _, X_test, _ = world
+    model = fitted["logistic"]
+    capped = reason_contributions(model, X_test.iloc[:10], max_features=2)
+    assert list(capped.columns) == ["drops", "plan"]  # the two most important, in table order
+    full = reason_contributions(model, X_test.iloc[:10], max_features=None)
+    pd.testing.assert_frame_equal(capped, full[["drops", "plan"]])
+    reasons = top_reasons(model, X_test.iloc[:10], k=3, max_features=2)
+    assert all(len(row) <= 2 and {f for f, _ in row} <= {"drops", "plan"} for row in reasons)
