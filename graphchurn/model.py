@@ -524,7 +524,7 @@ def pr_auc(y, p) -> float:
 
 
 def _ranked(y: np.ndarray, p: np.ndarray):
-    """Descending-score order, cumulative churners, and tie-group bounds per position."""
+    """Negated scores in ascending order (so ties are contiguous) and cumulative churners."""
     order = np.argsort(-p, kind="stable")
     neg = -p[order]
     cum = np.concatenate([[0.0], np.cumsum(y[order], dtype=np.float64)])
