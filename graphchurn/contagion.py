@@ -321,10 +321,15 @@ class _GraphIndex:
         self.share_out = self.data / safe[self.row]
         self.share_in = self.data / safe[self.indices]
         self.names = _vertex_names(graph)
+        self.name_array = np.asarray(self.names, dtype=object)
         if "on_net" in graph.vs.attributes():
             self.on_net = np.asarray(graph.vs["on_net"], dtype=bool)
         else:
             self.on_net = np.ones(self.n, dtype=bool)
+
+    @cached_property
+    def _lookup(self):
+        return {name: i for i, name in enumerate(self.name_array)}
 
     @cached_property
     def reverse(self):
@@ -369,7 +374,10 @@ class _GraphIndex:
             if len(idx) and (idx.min() < 0 or idx.max() >= self.n):
                 raise InputError(f"a {what} index is out of range")
             return idx
-        idx = self.names.get_indexer(pd.Index([str(i) for i in ids]))
+        if len(ids) <= 16:
+            idx = np.asarray([self._lookup.get(str(i), -1) for i in ids], dtype=np.int64)
+        else:
+            idx = self.names.get_indexer(pd.Index([str(i) for i in ids]))
         missing = np.flatnonzero(idx < 0)
         if len(missing):
             raise InputError(
@@ -735,6 +743,9 @@ class _Context:
             codes, labels = pd.factorize(self.membership)
             self.group_code = codes.astype(np.int64)
             self.group_labels = np.asarray(labels)
+            # rank of each group's label, to break ties in a stable, label-ordered way
+            self.group_label_rank = np.empty(len(labels), dtype=np.int64)
+            self.group_label_rank[np.asarray(pd.Index(labels).argsort())] = np.arange(len(labels))
             same = self.group_code[index.row] == self.group_code[index.indices]
             inside = np.bincount(index.row, weights=index.data * same, minlength=index.n)
             self.embeddedness = np.divide(inside, index.strength,
@@ -1210,7 +1221,8 @@ def what_if(graph, membership, base_probability, value, leavers, model=None, inf
     p_after = np.where(scored, p_after, np.nan)
     alerts = _group_alerts(ctx, scored, leaver_mask, p_before, p_after, values)
     departed_after = departed_before | leaver_mask
-    at_risk = _at_risk_table(ctx, scored, p_before, p_after, departed_after, leaver_idx)
+    rows = np.flatnonzero(scored)
+    at_risk = _at_risk_table(ctx, rows, p_before[rows], p_after[rows], departed_after, leaver_idx)
     for frame in (alerts, at_risk):
         frame.attrs["source"] = model.source_ if rescore is None else "churn model"
         frame.attrs["method"] = method
@@ -1253,7 +1265,10 @@ def _group_alerts(ctx, scored, leaver_mask, p_before, p_after, values, groups=No
 def _alert_frame(ctx, members, n_leavers, before, after, var_b, var_a, groups=None):
     keep = np.flatnonzero(members > 0) if groups is None else np.asarray(groups, dtype=np.int64)
     keep = keep[members[keep] > 0]
-    frame = pd.DataFrame({
+    increase = after[keep] - before[keep]
+    # ranked by increase, ties by group label order of first appearance
+    keep = keep[np.lexsort((ctx.group_label_rank[keep], -increase))]
+    return pd.DataFrame({
         "community": ctx.group_labels[keep],
         "members": np.rint(members[keep]).astype(np.int64),
         "leavers": np.rint(n_leavers[keep]).astype(np.int64),
@@ -1262,23 +1277,22 @@ def _alert_frame(ctx, members, n_leavers, before, after, var_b, var_a, groups=No
         "increase": after[keep] - before[keep],
         "value_at_risk_before": var_b[keep],
         "value_at_risk_after": var_a[keep],
-    })
-    frame = frame.sort_values(["increase", "community"], ascending=[False, True], kind="stable")
-    return frame.reset_index(drop=True)[ALERT_COLUMNS]
+    }, columns=ALERT_COLUMNS)
 
 
-def _at_risk_table(ctx, scored, p_before, p_after, departed, leaver_idx, rows=None):
+def _at_risk_table(ctx, rows, p_before, p_after, departed, leaver_idx):
+    """At-risk rows among ``rows`` (scored vertices); probabilities are aligned with ``rows``."""
     increase = p_after - p_before
-    candidates = np.flatnonzero(scored) if rows is None else rows[scored[rows]]
-    rows = candidates[increase[candidates] > 1e-12]
-    order = np.lexsort((rows, -increase[rows]))
-    rows = rows[order]
+    up = increase > 1e-12
+    rows, p_before, p_after, increase = rows[up], p_before[up], p_after[up], increase[up]
+    order = np.lexsort((rows, -increase))
+    rows, p_before, p_after, increase = rows[order], p_before[order], p_after[order], increase[order]
     frame = pd.DataFrame({
-        "customer_id": pd.array(np.asarray(ctx.index.names)[rows], dtype="str"),
+        "customer_id": pd.array(ctx.index.name_array[rows].astype(str), dtype="str"),
         "community": ctx.membership[rows],
-        "churn_probability_before": p_before[rows],
-        "churn_probability_after": p_after[rows],
-        "increase": increase[rows],
+        "churn_probability_before": p_before,
+        "churn_probability_after": p_after,
+        "increase": increase,
         "reason": _reasons(ctx, rows, departed, leaver_idx),
     })
     return frame[AT_RISK_COLUMNS]
@@ -1523,12 +1537,6 @@ class Watcher:
         alerts = _alert_frame(ctx, self._members, self._leavers, before_g, self._expected,
                               nan if var_before is None else var_before,
                               nan if self._var is None else self._var, groups)
-        p_before = np.full(self._index.n, np.nan)
-        p_before[rows] = before_p
-        p_after = np.full(self._index.n, np.nan)
-        p_after[rows] = after_p
-        scored_rows = np.zeros(self._index.n, dtype=bool)
-        scored_rows[rows] = True
-        at_risk = _at_risk_table(ctx, scored_rows, p_before, p_after, self.departed_,
-                                 np.array([leaver]), rows=rows)
+        at_risk = _at_risk_table(ctx, rows, before_p, after_p, self.departed_,
+                                 np.array([leaver]))
         return alerts, at_risk
