@@ -111,6 +111,15 @@ def _feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
     )
 
 
+def _churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
+    # Fewer, larger boosting steps than ChurnModel's defaults: calibration folds and
+    # per-feature reasons multiply the cost of every round.
+    params = dict(estimator=cfg.estimator, max_iter=100, learning_rate=0.1,
+                  random_state=cfg.seed)
+    params.update(overrides)
+    return ChurnModel(**params)
+
+
 def _labelled(interactions, customers, fs: FeatureSet, cfg: AnalyzeConfig, definition: str):
     labels = churn_labels(interactions, customers, fs.cutoff, cfg.horizon_days, definition,
                           cfg.active_window_days or cfg.horizon_days)
@@ -208,14 +217,14 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
         X_test, y_test = X_test[held], y_test[held]
         backtest_note = "only one labelled cut-off: backtest on a random 30% of its customers"
         notes.append(backtest_note)
-    backtest_model = stages.run("backtest model", ChurnModel(estimator=cfg.estimator,
-                                random_state=cfg.seed).fit, X_fit, y_fit)
+    backtest_model = stages.run("backtest model", _churn_model(cfg).fit, X_fit, y_fit)
     p_test = backtest_model.predict_proba(X_test)[:, 1]
     metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(as_of.date()),
                "horizon_days": cfg.horizon_days, "definition": definition,
                **evaluate(y_test.to_numpy(), p_test), "backtest": backtest_note}
     rfm = [c for c in ACTIVITY_FEATURES if c in X_fit.columns]
-    baseline = ChurnModel(estimator="logistic", random_state=cfg.seed).fit(X_fit[rfm], y_fit)
+    baseline = ChurnModel(estimator="logistic", importance=None,
+                          random_state=cfg.seed).fit(X_fit[rfm], y_fit)
     metrics["baseline_rfm_logistic"] = evaluate(y_test.to_numpy(),
                                                 baseline.predict_proba(X_test[rfm])[:, 1])
     lift = lift_curve(y_test.to_numpy(), p_test)
@@ -224,8 +233,9 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     # ---- final model on all training cut-offs, scored at as-of
     X_all = pd.concat([x for x, _ in labelled])
     y_all = pd.concat([y for _, y in labelled])
-    model = stages.run("final model", ChurnModel(estimator=cfg.estimator, random_state=cfg.seed).fit,
-                       X_all, y_all)
+    # Feature importance comes from the backtest model (measured on held-out rows); the final
+    # model skips it.
+    model = stages.run("final model", _churn_model(cfg, importance=None).fit, X_all, y_all)
     X_now = scoring.table
     probability = model.predict_proba(X_now)[:, 1] if len(X_now) else np.zeros(0)
     reasons = stages.run("reasons", lambda: describe_reasons(
@@ -239,7 +249,8 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     return Analysis(config=cfg, as_of=as_of, definition=definition, features=scoring,
                     training=training, model=model, scores=scores, groups=groups,
                     influencers=influencers, metrics=metrics, lift=lift,
-                    calibration=calibration, importance=model.feature_importances_, notes=notes)
+                    calibration=calibration, importance=backtest_model.feature_importances_,
+                    notes=notes)
 
 
 def _tables(fs: FeatureSet, probability, reasons, customers):
