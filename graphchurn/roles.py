@@ -51,8 +51,8 @@ def _vertex_index(graph: igraph.Graph) -> pd.Index:
     return pd.RangeIndex(graph.vcount(), name="name")
 
 
-def _strength(graph: igraph.Graph, w: np.ndarray) -> np.ndarray:
-    return np.bincount(edge_array(graph).ravel(), weights=np.repeat(w, 2), minlength=graph.vcount())
+def _strength(n: int, edges: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return np.bincount(edges.ravel(), weights=np.repeat(w, 2), minlength=n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ def _strength(graph: igraph.Graph, w: np.ndarray) -> np.ndarray:
 
 
 def _reverse_arcs(
-    graph: igraph.Graph, weights, activation
+    n: int, edges: np.ndarray, w: np.ndarray, activation
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arcs ``u -> v`` grouped by their head ``v`` (CSR): ``indptr``, tails ``u``, probabilities.
 
@@ -69,15 +69,12 @@ def _reverse_arcs(
     with probability ``w_uv / strength(v)``: a customer hears from each contact in proportion
     to the share of its own talk time that contact has.
     """
-    n = graph.vcount()
-    edges = edge_array(graph)
-    w = edge_weights(graph, weights)
     tails = np.concatenate([edges[:, 0], edges[:, 1]])
     heads = np.concatenate([edges[:, 1], edges[:, 0]])
     if isinstance(activation, str):
         if activation != "weighted_cascade":
             raise ValueError("activation must be 'weighted_cascade' or a probability in [0, 1]")
-        strength = _strength(graph, w)
+        strength = _strength(n, edges, w)
         with np.errstate(divide="ignore", invalid="ignore"):
             prob = np.concatenate([w, w]) / strength[heads]
         prob = np.nan_to_num(prob, nan=0.0)
@@ -139,12 +136,17 @@ def reverse_reachable_sets(
     practical efficiency", SIGMOD 2014.
     """
     n = graph.vcount()
+    arcs = _reverse_arcs(n, edge_array(graph), edge_weights(graph, weights), activation)
+    return _sample_rr_sets(n, arcs, n_sets, seed, batch_memory)
+
+
+def _sample_rr_sets(n: int, arcs, n_sets: int, seed: int, batch_memory: int = 1 << 25):
     n_sets = int(n_sets)
     if n_sets < 0:
         raise ValueError("n_sets must be >= 0")
     if n == 0 or n_sets == 0:
         return np.zeros(n_sets + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    indptr, tails, prob = _reverse_arcs(graph, weights, activation)
+    indptr, tails, prob = arcs
     rng = np.random.default_rng(seed)
     # Targets in shuffled rounds over all vertices: each vertex is a target equally often (up
     # to one), which removes the target-count noise of i.i.d. draws and keeps the estimate
@@ -190,9 +192,9 @@ def reverse_reachable_sets(
     return out_ptr, members
 
 
-def _influence_spread(graph, n_sets, seed, weights, activation) -> np.ndarray:
-    n = graph.vcount()
-    _, members = reverse_reachable_sets(graph, n_sets, seed, weights, activation)
+def _influence_spread(n, edges, w, n_sets, seed, activation) -> np.ndarray:
+    arcs = _reverse_arcs(n, edges, w, activation)
+    _, members = _sample_rr_sets(n, arcs, n_sets, seed)
     return n * np.bincount(members, minlength=n) / max(n_sets, 1)
 
 
@@ -380,6 +382,7 @@ def influencer_scores(
         raise ValueError("influencer_scores expects an undirected graph")
     w = edge_weights(graph, weights)
     w_arg = None if weights is None else w.tolist()
+    edges = edge_array(graph)
     if n == 0:
         columns = ["pagerank", "eigenvector", "strength", "degree", "coreness", "betweenness",
                    "influence_spread", "influencer_score"]
@@ -397,13 +400,13 @@ def influencer_scores(
         table["eigenvector"] = np.maximum(eigen, 0.0)  # no -0.0 from the solver
     else:
         table["eigenvector"] = 0.0
-    table["strength"] = _strength(graph, w)
+    table["strength"] = _strength(n, edges, w)
     table["degree"] = np.asarray(graph.degree(), dtype=np.int64)
     table["coreness"] = np.asarray(graph.coreness(), dtype=np.int64)
     table["betweenness"] = _betweenness(
         graph, None if weights is None else w, betweenness_cutoff, betweenness_samples, seed
     )
-    table["influence_spread"] = _influence_spread(graph, ris_samples, seed, weights, activation)
+    table["influence_spread"] = _influence_spread(n, edges, w, ris_samples, seed, activation)
     table["influencer_score"] = np.mean(
         [percentile_rank(table[c].to_numpy()) for c in INFLUENCER_SCORE_COMPONENTS], axis=0
     )
@@ -415,18 +418,18 @@ def influencer_scores(
 # --------------------------------------------------------------------------------------------
 
 
-def _score_array(graph: igraph.Graph, scores) -> np.ndarray:
+def _score_array(index: pd.Index, scores) -> np.ndarray:
     """Influencer score aligned with vertex order from a DataFrame, Series or array."""
     if isinstance(scores, pd.DataFrame):
         scores = scores["influencer_score"]
     if isinstance(scores, pd.Series):
-        aligned = scores.reindex(_vertex_index(graph))
+        aligned = scores.reindex(index)
         if aligned.isna().any():
             raise ValueError("scores lack some vertices of the graph")
         return aligned.to_numpy(dtype=np.float64)
     array = np.asarray(scores, dtype=np.float64)
-    if array.shape != (graph.vcount(),):
-        raise ValueError(f"scores must have one value per vertex ({graph.vcount()})")
+    if array.shape != (len(index),):
+        raise ValueError(f"scores must have one value per vertex ({len(index)})")
     return array
 
 
@@ -488,8 +491,8 @@ def leaders_and_followers(
     membership = np.asarray(membership, dtype=np.int64)
     if membership.shape != (n,):
         raise ValueError(f"membership must have one label per vertex ({n})")
-    score = _score_array(graph, scores)
     index = _vertex_index(graph)
+    score = _score_array(index, scores)
     labels, group = np.unique(membership, return_inverse=True)
     group = group.reshape(-1)
     size = np.bincount(group, minlength=labels.size)
@@ -533,12 +536,9 @@ def leaders_and_followers(
             last = np.r_[a[pick][1:] != a[pick][:-1], True]
             follows[a[pick][last]] = b[pick][last]
 
-    vertex_names = np.asarray(index, dtype=object)
-
     def names_or_missing(vertex: np.ndarray) -> np.ndarray:
-        out = vertex_names[np.maximum(vertex, 0)] if n else np.zeros(0, dtype=object)
-        out[vertex < 0] = None
-        return out
+        # -1 marks "no such vertex" and becomes a missing value.
+        return index.take(vertex, allow_fill=True, fill_value=None).to_numpy()
 
     return pd.DataFrame(
         {
@@ -611,8 +611,9 @@ def susceptibility(
         raise ValueError(f"membership must have one label per vertex ({n})")
     if not 0.0 <= embeddedness_weight <= 1.0:
         raise ValueError("embeddedness_weight must be in [0, 1]")
+    index = _vertex_index(graph)
     if isinstance(leaders, pd.DataFrame):
-        leaders = leaders["role"].reindex(_vertex_index(graph)).eq("leader").to_numpy()
+        leaders = leaders["role"].reindex(index).eq("leader").to_numpy()
     is_leader = vertex_mask(graph, leaders, "leaders")
     is_departed = (
         np.zeros(n, dtype=bool) if departed is None else vertex_mask(graph, departed, "departed")
@@ -643,5 +644,5 @@ def susceptibility(
             "embeddedness": embedded,
             "susceptibility": np.clip(combined, 0.0, 1.0),
         },
-        index=_vertex_index(graph),
+        index=index,
     )
