@@ -110,6 +110,84 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _parse_leavers(text: str) -> list[str]:
+    leavers = [item.strip() for item in text.split(",") if item.strip()]
+    if not leavers:
+        raise InputError("give at least one customer id", file="--leaves")
+    return leavers
+
+
+def cmd_whatif(args) -> int:
+    from .pipeline import whatif_basis, what_if, write_csv, write_json
+
+    interactions, customers, as_of = _load_inputs(args)
+    basis = whatif_basis(interactions, customers, _config(args, as_of))
+    alerts, at_risk = what_if(basis, _parse_leavers(args.leaves))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(alerts, out / "alerts.csv")
+    write_csv(at_risk, out / "at_risk.csv")
+    write_json({"source": basis.source, "method": alerts.attrs.get("method"),
+                "leavers": len(_parse_leavers(args.leaves))}, out / "whatif.json")
+    print(f"probabilities from: {basis.source}")
+    top = alerts.head(5)
+    for row in top.itertuples(index=False):
+        print(f"  group {row.community}: {row.members} members, expected churners "
+              f"{row.expected_churners_before:.2f} -> {row.expected_churners_after:.2f} "
+              f"(+{row.increase:.2f})")
+    print(f"wrote {out / 'alerts.csv'}, {out / 'at_risk.csv'}")
+    return 0
+
+
+def _departure_events(stream, display: str):
+    """Yield (row number, customer_id, date) from `customer_id,date` lines (header optional)."""
+    from .io import parse_date_option
+
+    for row, line in enumerate(stream, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        if row == 1 and parts[0].lower() in ("customer_id", "id"):
+            continue
+        if len(parts) != 2 or not parts[0]:
+            raise InputError("expected 'customer_id,date'", file=display, row=row)
+        try:
+            date = parse_date_option(parts[1], "date")
+        except InputError:
+            raise InputError("unparseable date", file=display, row=row, column="date") from None
+        yield row, parts[0], date
+
+
+def cmd_watch(args) -> int:
+    from .pipeline import watcher, whatif_basis
+
+    interactions, customers, as_of = _load_inputs(args)
+    basis = whatif_basis(interactions, customers, _config(args, as_of))
+    watch = watcher(basis)
+    log.info("watching departures (%s)", basis.source)
+    display = args.events or "stdin"
+    stream = open(args.events) if args.events else sys.stdin
+    try:
+        for row, customer_id, date in _departure_events(stream, display):
+            try:
+                alerts, at_risk = watch.update(customer_id, date)
+            except InputError as err:
+                raise InputError(err.reason, file=display, row=row, column="customer_id") from None
+            record = {
+                "event": row, "date": str(date.date()),
+                "affected_customers": int(len(at_risk)),
+                "alerts": [
+                    {k: (v.item() if hasattr(v, "item") else v) for k, v in a.items()}
+                    for a in alerts.head(args.top).to_dict("records")],
+            }
+            print(json.dumps(record), flush=True)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    return 0
+
+
 def cmd_target(args) -> int:
     import pandas as pd
 
@@ -173,6 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("whatif", help="groups at risk if given customers leave")
+    _add_input_options(p)
+    p.add_argument("--leaves", required=True, metavar="ID[,ID...]",
+                   help="customer ids of the leavers, comma-separated")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
+    p.set_defaults(func=cmd_whatif)
+
+    p = sub.add_parser("watch", help="re-score affected neighbourhoods as departures stream in")
+    _add_input_options(p)
+    p.add_argument("--events", metavar="FILE",
+                   help="'customer_id,date' lines (default: standard input)")
+    p.add_argument("--top", type=_positive_int("--top"), default=5,
+                   help="alerts printed per event (default 5)")
+    p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("target", help="contact list that fits a budget")
     p.add_argument("--scores", required=True, metavar="FILE_OR_DIR",

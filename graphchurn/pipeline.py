@@ -32,6 +32,10 @@ from .windows import before, churn_labels, default_as_of, resolve_churn_definiti
 log = logging.getLogger("graphchurn")
 
 
+class NoChurnHistory(InputError):
+    """The log holds no labelled churn to learn from (too short, or nobody left)."""
+
+
 @dataclass
 class AnalyzeConfig:
     """Settings of one analysis; every field has a CLI flag of the same name."""
@@ -62,6 +66,7 @@ class Analysis:
     definition: str
     features: FeatureSet
     training: list[FeatureSet]
+    training_labels: list[pd.Series]
     model: ChurnModel
     scores: pd.DataFrame
     groups: pd.DataFrame
@@ -184,7 +189,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     cutoffs = [c for c in training_cutoffs(as_of, cfg.horizon_days, cfg.n_train_cutoffs)
                if c - history_needed >= first.normalize()]
     if not cutoffs:
-        raise InputError(
+        raise NoChurnHistory(
             f"the log spans too little time before {as_of.date()} for a horizon of "
             f"{cfg.horizon_days} days: training needs a labelled cut-off at "
             f"{(as_of - pd.Timedelta(days=cfg.horizon_days)).date()} with "
@@ -199,7 +204,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     labelled = [_labelled(interactions, customers, fs, cfg, definition) for fs in training]
     for fs, (_, y) in zip(training, labelled):
         if y.nunique() < 2:
-            raise InputError(f"the training cut-off {fs.cutoff.date()} has "
+            raise NoChurnHistory(f"the training cut-off {fs.cutoff.date()} has "
                              f"{'no' if y.sum() == 0 else 'only'} churners under the "
                              f"'{definition}' definition: nothing to learn from", file="--churn")
 
@@ -247,7 +252,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
                     "graph": scoring.graph.summary(), "timings_s": stages.timings,
                     "notes": notes})
     return Analysis(config=cfg, as_of=as_of, definition=definition, features=scoring,
-                    training=training, model=model, scores=scores, groups=groups,
+                    training=training, training_labels=[y for _, y in labelled], model=model, scores=scores, groups=groups,
                     influencers=influencers, metrics=metrics, lift=lift,
                     calibration=calibration, importance=backtest_model.feature_importances_,
                     notes=notes)
@@ -367,3 +372,101 @@ def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
                  importance=analysis.importance, graph_summary=analysis.metrics["graph"],
                  notes=analysis.notes)
     return paths
+
+
+# --------------------------------------------------------------------------- what-if
+def contagion_history(analysis: Analysis) -> list:
+    """The training cut-offs of an analysis as :class:`graphchurn.contagion.ContagionCutoff`.
+
+    Each holds the graph before the cut-off, the departures known then (with their age), the
+    influencer scores then, and who churned in the following horizon, so that the contagion
+    model is calibrated on exactly the history the churn model learned from.
+    """
+    from .contagion import ContagionCutoff, departure_ages
+
+    history = []
+    for fs, labels in zip(analysis.training, analysis.training_labels):
+        names = pd.Index(fs.graph.names)
+        label = labels.reindex(names).fillna(0).to_numpy(dtype=np.int8)
+        history.append(ContagionCutoff(
+            graph=fs.graph.graph,
+            departure_age_days=departure_ages(fs.graph.graph, fs.departures, fs.cutoff),
+            label=label,
+            eligible=names.isin(labels.index),
+            influencer_score=fs.influence["influencer_score"].to_numpy()))
+    return history
+
+
+@dataclass
+class WhatIfBasis:
+    """What a what-if starts from: the graph at as-of, current probabilities, the contagion
+    model, and a plain statement of where the probabilities came from."""
+
+    features: FeatureSet
+    base_probability: np.ndarray  # per vertex; NaN = not scored
+    value: np.ndarray | None
+    contagion: object
+    source: str
+
+
+#: Churn probability assumed for every customer when the log holds no churn history, so the
+#: what-if can still rank who is exposed (only the increase is meaningful then).
+PRIOR_BASE_PROBABILITY = 0.05
+
+
+def whatif_basis(interactions, customers=None, config: AnalyzeConfig | None = None) -> WhatIfBasis:
+    """Scores and a contagion model at as-of, falling back to a structural prior.
+
+    With churn history the churn model scores everyone and the contagion model is fitted on
+    the same training cut-offs (``method="auto"`` compares the diffusion models). Without it
+    (a log too short for a labelled cut-off, or nobody ever left) every active customer starts
+    from :data:`PRIOR_BASE_PROBABILITY` and the contagion model is the structural prior.
+    """
+    from .contagion import ContagionModel
+
+    cfg = config or AnalyzeConfig()
+    try:
+        analysis = analyze(interactions, customers, cfg)
+    except NoChurnHistory as why:
+        log.info("no churn history (%s): using the structural prior", why.reason)
+        as_of = pd.Timestamp(cfg.as_of) if cfg.as_of is not None else default_as_of(interactions)
+        definition = resolve_churn_definition(customers, cfg.definition)
+        past, known = cut_at(interactions, customers, as_of)
+        fs = build_features(past, known, as_of, **_feature_kwargs(cfg, definition))
+        base = pd.Series(PRIOR_BASE_PROBABILITY, index=fs.table.index)
+        model = ContagionModel(seed=cfg.seed).fit([])
+        source = f"structural prior (no churn history: {why.reason})"
+        customers = known
+    else:
+        fs = analysis.features
+        base = analysis.scores.set_index("customer_id")["churn_probability"]
+        model = ContagionModel(seed=cfg.seed).fit(contagion_history(analysis))
+        source = f"churn model + contagion {model.source_} ({model.method_})"
+    names = pd.Index(fs.graph.names)
+    value = None
+    if customers is not None:
+        value = customers.set_index("customer_id")["value"].reindex(names).to_numpy(dtype=float)
+    return WhatIfBasis(features=fs, base_probability=base.reindex(names).to_numpy(dtype=float),
+                       value=value, contagion=model, source=source)
+
+
+def what_if(basis: WhatIfBasis, leavers) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Groups and customers at risk if ``leavers`` (customer ids) leave now.
+
+    Returns the ``alerts`` and ``at_risk`` tables of :func:`graphchurn.contagion.what_if`.
+    """
+    from .contagion import what_if as contagion_what_if
+
+    fs = basis.features
+    return contagion_what_if(fs.graph.graph, fs.membership, basis.base_probability, basis.value,
+                             list(leavers), basis.contagion,
+                             influencer_score=fs.influence["influencer_score"].to_numpy())
+
+
+def watcher(basis: WhatIfBasis):
+    """A :class:`graphchurn.contagion.Watcher` over the basis, for departure streams."""
+    from .contagion import Watcher
+
+    fs = basis.features
+    return Watcher(fs.graph.graph, fs.membership, basis.base_probability, basis.value,
+                   basis.contagion, influencer_score=fs.influence["influencer_score"].to_numpy())
