@@ -102,7 +102,8 @@ def cut_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd
     return past, customers
 
 
-def _feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
+def feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
+    """Keyword arguments of :func:`build_features` for a config."""
     return dict(
         definition=definition,
         horizon_days=cfg.horizon_days,
@@ -116,7 +117,8 @@ def _feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
     )
 
 
-def _churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
+def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
+    """The churn model the pipeline uses, for a config."""
     # Fewer, larger boosting steps than ChurnModel's defaults: calibration folds and
     # per-feature reasons multiply the cost of every round.
     params = dict(estimator=cfg.estimator, max_iter=100, learning_rate=0.1,
@@ -125,14 +127,15 @@ def _churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     return ChurnModel(**params)
 
 
-def _labelled(interactions, customers, fs: FeatureSet, cfg: AnalyzeConfig, definition: str):
+def labelled_table(interactions, customers, fs: FeatureSet, cfg: AnalyzeConfig, definition: str):
+    """The feature table of a training cut-off and its churn labels, on the same customers."""
     labels = churn_labels(interactions, customers, fs.cutoff, cfg.horizon_days, definition,
                           cfg.active_window_days or cfg.horizon_days)
     ids = fs.table.index.intersection(labels.index, sort=False)
     return fs.table.loc[ids], labels.loc[ids].astype(int)
 
 
-def _add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str]) -> None:
+def add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str]) -> None:
     """GraphSAGE embeddings (unsupervised link objective) fitted on the latest training graph
     and applied inductively to every cut-off's graph, so all cut-offs share one space.
 
@@ -181,7 +184,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     interactions, customers = cut_at(interactions, customers, as_of)
     if interactions.empty:
         raise InputError(f"no interactions before {as_of.date()}", file="--as-of")
-    kwargs = _feature_kwargs(cfg, definition)
+    kwargs = feature_kwargs(cfg, definition)
 
     first = interactions["timestamp"].min()
     # A training cut-off needs a full activity window of history behind it.
@@ -199,9 +202,9 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     training = [stages.run(f"features at cut-off {c.date()}", build_features, interactions,
                            customers, c, **kwargs) for c in cutoffs]
     if cfg.embeddings:
-        stages.run("graph embeddings", _add_embeddings, [scoring] + training, cfg, notes)
+        stages.run("graph embeddings", add_embeddings, [scoring] + training, cfg, notes)
 
-    labelled = [_labelled(interactions, customers, fs, cfg, definition) for fs in training]
+    labelled = [labelled_table(interactions, customers, fs, cfg, definition) for fs in training]
     for fs, (_, y) in zip(training, labelled):
         if y.nunique() < 2:
             raise NoChurnHistory(f"the training cut-off {fs.cutoff.date()} has "
@@ -222,7 +225,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
         X_test, y_test = X_test[held], y_test[held]
         backtest_note = "only one labelled cut-off: backtest on a random 30% of its customers"
         notes.append(backtest_note)
-    backtest_model = stages.run("backtest model", _churn_model(cfg).fit, X_fit, y_fit)
+    backtest_model = stages.run("backtest model", churn_model(cfg).fit, X_fit, y_fit)
     p_test = backtest_model.predict_proba(X_test)[:, 1]
     metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(as_of.date()),
                "horizon_days": cfg.horizon_days, "definition": definition,
@@ -240,7 +243,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     y_all = pd.concat([y for _, y in labelled])
     # Feature importance comes from the backtest model (measured on held-out rows); the final
     # model skips it.
-    model = stages.run("final model", _churn_model(cfg, importance=None).fit, X_all, y_all)
+    model = stages.run("final model", churn_model(cfg, importance=None).fit, X_all, y_all)
     X_now = scoring.table
     probability = model.predict_proba(X_now)[:, 1] if len(X_now) else np.zeros(0)
     reasons = stages.run("reasons", lambda: describe_reasons(
@@ -432,7 +435,7 @@ def whatif_basis(interactions, customers=None, config: AnalyzeConfig | None = No
         as_of = pd.Timestamp(cfg.as_of) if cfg.as_of is not None else default_as_of(interactions)
         definition = resolve_churn_definition(customers, cfg.definition)
         past, known = cut_at(interactions, customers, as_of)
-        fs = build_features(past, known, as_of, **_feature_kwargs(cfg, definition))
+        fs = build_features(past, known, as_of, **feature_kwargs(cfg, definition))
         base = pd.Series(PRIOR_BASE_PROBABILITY, index=fs.table.index)
         model = ContagionModel(seed=cfg.seed).fit([])
         source = f"structural prior (no churn history: {why.reason})"
