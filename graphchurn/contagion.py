@@ -4,8 +4,22 @@ Algorithm functions take an undirected weighted :class:`igraph.Graph` (vertex at
 ``name`` and ``on_net``, edge attribute ``weight``; see ``docs/INTERNALS.md``) and return numpy
 arrays aligned with vertex order, or DataFrames indexed by vertex name in vertex order.
 
+How the pieces fit (the pipeline's side):
+
+1. History: for each past cut-off ``c`` whose horizon ends by as-of, a
+   :class:`ContagionCutoff` (graph of the interactions before ``c``, days since each departure
+   known at ``c``, next-horizon churn label, optional influencer score);
+   :meth:`ContagionCutoff.from_churn_dates` builds one from contract churn dates.
+2. ``model = ContagionModel(method="auto").fit(history)``: compares the diffusion models on
+   held-out cut-offs (``model.comparison_``) or, with no history, uses a structural prior
+   (``model.source_`` says which).
+3. ``alerts, at_risk = what_if(graph, membership, base_probability, value, leavers, model,
+   influencer_score)`` at as-of.
+4. ``Watcher(...)`` + ``update(customer_id, date)`` for a stream of departures.
+
 Everything on a hot path is vectorised over the edge list (``np.bincount``, ``scipy.sparse``);
-loops run over rounds or cut-offs, never over vertices or edges.
+loops run over rounds, hops or cut-offs, never over vertices or edges (only the plain-words
+reasons of the at-risk list are formatted row by row).
 """
 
 from __future__ import annotations

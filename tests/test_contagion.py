@@ -341,3 +341,19 @@ def test_watcher_equals_full_recompute(method, fitted):
     # a repeated departure changes nothing
     again_alerts, again_at_risk = watcher.update(leavers[0])
     assert again_alerts.empty and again_at_risk.empty
+
+
+def test_what_if_with_rescore_uses_the_churn_models_response():
+    g, membership, _ = _two_cliques()
+    base = np.full(9, 0.1)
+    adjacency = np.asarray(g.get_adjacency().data, dtype=bool)
+
+    def rescore(departed_mask):
+        # stand-in churn model: +0.2 for each departed contact
+        return base + 0.2 * adjacency[:, departed_mask].sum(axis=1)
+
+    alerts, at_risk = what_if(g, membership, base, None, ["a3"], rescore=rescore)
+    assert alerts.attrs["method"] == "churn model rescore"
+    assert sorted(at_risk["customer_id"]) == ["a0", "a1", "a2", "b0"]
+    np.testing.assert_allclose(at_risk["increase"], 0.2)
+    assert alerts.set_index("community").loc[0, "increase"] == pytest.approx(0.6)
