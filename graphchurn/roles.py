@@ -267,6 +267,7 @@ def select_seed_set(
         offset = np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)
         newly = members[np.repeat(set_ptr[sets], size) + offset]
         uncovered_count -= np.bincount(newly, minlength=n)
+        uncovered_count[best] = -1  # never picked twice, even once every set is covered
     scale = n / max(ris_samples, 1)
     marginal = np.asarray(gains, dtype=np.float64) * scale
     return pd.DataFrame(

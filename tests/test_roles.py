@@ -87,6 +87,8 @@ def test_greedy_seed_set_picks_the_centres_of_two_stars():
     assert seeds.index.tolist() == ["v0", "v6"]
     assert seeds["spread"].iloc[-1] == 10.0  # the two centres cover every RR set
     np.testing.assert_allclose(seeds["marginal_spread"], [6.0, 4.0], atol=0.4)
+    everyone = select_seed_set(graph, 10, ris_samples=500)
+    assert everyone.index.is_unique and (everyone["marginal_spread"].iloc[2:] == 0).all()
 
 
 # ---------------------------------------------------------------- centralities
