@@ -7,7 +7,7 @@ but not in the baseline world churned *because of* the forced departures: a real
 
 At as-of D (the leavers' churn date) we build everything the product would see: the graph of
 the interactions before D, detected groups, influencer scores, past cut-offs (D - 30, D - 45,
-D - 60, labels known by D) to fit the contagion model on; then ``what_if`` ranks customers by
+D - 60, labels known by D, departures before D) to fit the contagion model on; then ``what_if`` ranks customers by
 the predicted increase in churn probability and groups by the predicted extra churners. The
 predicted increase is compared with the naive rule "flag the leaver's whole group" (and, for
 reference, "flag the leaver's direct contacts"):
@@ -100,12 +100,16 @@ def run_world(seed, scenario, args):
     graph = cg.graph
     membership = detect_communities(graph, seed=seed)
     infl = _scores(graph, seed)
+    # History is the natural churn before D: the what-if leavers, who leave on D itself, are
+    # the question asked, not evidence (they would land in the last cut-off's labels).
+    known_before = known.where(known < as_of)
     history = []
     for offset in HISTORY_OFFSETS:
         cutoff = as_of - pd.Timedelta(days=offset)
         g_c = _graph_before(forced, customers_known, cutoff).graph
         history.append(ContagionCutoff.from_churn_dates(
-            g_c, known, cutoff, LABEL_HORIZON, known_until=as_of, influencer_score=_scores(g_c, seed)))
+            g_c, known_before, cutoff, LABEL_HORIZON, known_until=as_of,
+            influencer_score=_scores(g_c, seed)))
     t0 = time.perf_counter()
     fitted = ContagionModel(method="auto", n_simulations=args.simulations, seed=seed).fit(history)
     fit_seconds = time.perf_counter() - t0

@@ -802,9 +802,10 @@ class ContagionModel:
     A what-if adds the change of the fitted linear predictor to each customer's churn
     log-odds: ``p_after = sigmoid(logit(p_before) + coef . (x_after - x_before))``.
 
-    With ``method="auto"`` every method is fitted on the earlier cut-offs and scored on the
-    later ones (log-loss, AUC); the best by held-out log-loss is refitted on all of them and
-    the table is kept in ``comparison_``. Without churn history (no departure tied to an
+    With ``method="auto"`` every method is scored on held-out cut-offs in an expanding window
+    (each later cut-off predicted by a fit on all earlier ones; log-loss and AUC pooled over
+    the folds); the best by held-out log-loss is refitted on all cut-offs and the table is
+    kept in ``comparison_``. Without churn history (no departure tied to an
     example, or labels of one class only) the model falls back to a structural prior
     (:data:`PRIOR_TIE_LOG_ODDS`, :data:`PRIOR_GROUP_LOG_ODDS`) and says so in ``source_``.
 
@@ -1046,53 +1047,62 @@ class ContagionModel:
                 best = (config, fitted, loss)
         return best
 
-    def _split(self, prepared):
-        """Train/test parts: later cut-offs held out, or a seeded 30% of a single cut-off."""
+    def _folds(self, prepared):
+        """Held-out folds: an expanding window over the cut-offs (each later cut-off scored by
+        a fit on all earlier ones), or a seeded 30% of the customers of a single cut-off."""
         K = len(prepared)
+        whole = [(k, np.ones(len(prepared[k]["y"]), bool)) for k in range(K)]
         if K >= 2:
-            n_test = max(1, K // 3)
-            train = [(k, np.ones(len(prepared[k]["y"]), bool)) for k in range(K - n_test)]
-            test = [(k, np.ones(len(prepared[k]["y"]), bool)) for k in range(K - n_test, K)]
-            return train, test, f"later {n_test} of {K} cut-offs"
+            folds = [(whole[:k], whole[k:k + 1]) for k in range(1, K)]
+            return folds, f"expanding window: each of the later {K - 1} of {K} cut-offs"
         rng = np.random.default_rng(self.seed)
         held = rng.random(len(prepared[0]["y"])) < 0.3
-        return [(0, ~held)], [(0, held)], "30% of the customers of the only cut-off"
+        return [([(0, ~held)], [(0, held)])], "30% of the customers of the only cut-off"
 
     def _compare(self, prepared, methods, use_base):
         from sklearn.metrics import log_loss, roc_auc_score
 
-        train, test, how = self._split(prepared)
-        rows = []
+        folds, how = self._folds(prepared)
 
         def auc(y, p):
             return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
 
-        y_test = np.concatenate([prepared[k]["y"][m] for k, m in test])
-        exposed = np.concatenate([prepared[k]["exposed"][m] for k, m in test])
+        def pooled(parts, key):
+            return np.concatenate([prepared[k][key][m] for k, m in parts])
+
+        y_test = np.concatenate([pooled(test, "y") for _, test in folds])
+        exposed = np.concatenate([pooled(test, "exposed") for _, test in folds])
+        n_train = sum(len(pooled(train, "y")) for train, _ in folds)
         # reference: no contagion term at all (intercept, and the base score if any)
-        y_train = np.concatenate([prepared[k]["y"][m] for k, m in train])
-        if use_base:
-            xb_tr = np.concatenate([prepared[k]["base"][m] for k, m in train])[:, None]
-            xb_te = np.concatenate([prepared[k]["base"][m] for k, m in test])[:, None]
-            c, i = self._logistic(xb_tr, y_train)
-            p0 = _sigmoid(i + xb_te @ c)
-        else:
-            p0 = np.full(len(y_test), np.clip(y_train.mean(), 1e-6, 1 - 1e-6))
-        rows.append({"method": "no contagion", "half_life_days": np.nan, "beta": np.nan,
-                     "test_log_loss": log_loss(y_test, p0, labels=[0, 1]),
-                     "test_auc": auc(y_test, p0), "test_auc_exposed": auc(y_test[exposed], p0[exposed])})
+        p0 = []
+        for train, test in folds:
+            y_train = pooled(train, "y")
+            if use_base:
+                c, i = self._logistic(pooled(train, "base")[:, None], y_train)
+                p0.append(_sigmoid(i + pooled(test, "base") * c[0]))
+            else:
+                p0.append(np.full(len(pooled(test, "y")), np.clip(y_train.mean(), 1e-6, 1 - 1e-6)))
+        p0 = np.concatenate(p0)
+        rows = [{"method": "no contagion", "half_life_days": np.nan, "beta": np.nan,
+                 "test_log_loss": log_loss(y_test, p0, labels=[0, 1]), "test_auc": auc(y_test, p0),
+                 "test_auc_exposed": auc(y_test[exposed], p0[exposed])}]
         for method in methods:
-            config, (coef, intercept, base_coef), _ = self._best_config(prepared, method, train,
-                                                                        use_base)
-            x, y = self._stack(prepared, test, method, config, use_base)
-            full_coef = coef if base_coef is None else np.append(coef, base_coef)
-            p = _sigmoid(intercept + x @ full_coef)
+            p = []
+            for train, test in folds:
+                config, (coef, intercept, base_coef), _ = self._best_config(prepared, method,
+                                                                            train, use_base)
+                x, _ = self._stack(prepared, test, method, config, use_base)
+                full_coef = coef if base_coef is None else np.append(coef, base_coef)
+                p.append(_sigmoid(intercept + x @ full_coef))
+            p = np.concatenate(p)
+            # hyper-parameters of the last fold (the one trained on the most history)
             rows.append({"method": method, "half_life_days": config[0],
                          "beta": np.nan if config[1] is None else config[1],
-                         "test_log_loss": log_loss(y, p, labels=[0, 1]), "test_auc": auc(y, p),
-                         "test_auc_exposed": auc(y[exposed], p[exposed])})
+                         "test_log_loss": log_loss(y_test, p, labels=[0, 1]),
+                         "test_auc": auc(y_test, p),
+                         "test_auc_exposed": auc(y_test[exposed], p[exposed])})
         table = pd.DataFrame(rows)
-        table["n_train"] = len(y_train)
+        table["n_train"] = n_train
         table["n_test"] = len(y_test)
         table["evaluated_on"] = how
         candidates = table["method"].isin(methods)

@@ -263,14 +263,14 @@ def test_auto_compares_methods_on_held_out_cutoffs(history):
     model = ContagionModel(half_life_days=30.0, n_simulations=100).fit(history)
     table = model.comparison_
     assert table["method"].tolist() == ["no contagion", *METHODS]
-    assert table["evaluated_on"].iloc[0] == "later 1 of 3 cut-offs"
+    assert table["evaluated_on"].iloc[0] == "expanding window: each of the later 2 of 3 cut-offs"
     assert table["selected"].sum() == 1
     chosen = table.loc[table["selected"]].iloc[0]
     assert chosen["method"] == model.method_
     baseline = table.iloc[0]
     assert chosen["test_log_loss"] < baseline["test_log_loss"]
     exposure_row = table.loc[table["method"] == "exposure"].iloc[0]
-    assert exposure_row["test_auc"] > 0.6 and baseline["test_auc"] == 0.5
+    assert exposure_row["test_auc"] > max(0.6, baseline["test_auc"])
 
 
 def test_no_departures_in_history_falls_back_to_structural_prior():
