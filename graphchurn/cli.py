@@ -59,9 +59,13 @@ def _load_inputs(args):
     if args.customers:
         customers = load_customers(args.customers, args.customer_columns)
         check_customers_match(interactions, customers, args.customers)
+    return interactions, customers, as_of
+
+
+def _log_inputs(interactions, customers) -> None:
+    # Logged only once every input check has passed, so a bad input prints its one line only.
     log.info("read %d interactions%s", len(interactions),
              f" and {len(customers)} customers" if customers is not None else "")
-    return interactions, customers, as_of
 
 
 def _config(args, as_of):
@@ -82,6 +86,7 @@ def cmd_analyze(args) -> int:
     from .pipeline import analyze, write_outputs
 
     interactions, customers, as_of = _load_inputs(args)
+    _log_inputs(interactions, customers)
     analysis = analyze(interactions, customers, _config(args, as_of))
     paths = write_outputs(analysis, args.out)
     m = analysis.metrics
@@ -110,10 +115,20 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def _parse_leavers(text: str) -> list[str]:
+def _parse_leavers(text: str, interactions, customers) -> list[str]:
+    """The leaver ids, checked against the inputs before any heavy work (ids never echoed)."""
+    import pandas as pd
+
     leavers = [item.strip() for item in text.split(",") if item.strip()]
     if not leavers:
         raise InputError("give at least one customer id", file="--leaves")
+    known = pd.Index(pd.concat([interactions["src"], interactions["dst"]]).unique())
+    if customers is not None:
+        known = known.union(pd.Index(customers["customer_id"]))
+    missing = [i for i, leaver in enumerate(leavers, start=1) if leaver not in known]
+    if missing:
+        raise InputError(f"{len(missing)} of {len(leavers)} id(s) occur in neither the log nor "
+                         f"the customer table (first: item {missing[0]})", file="--leaves")
     return leavers
 
 
@@ -121,14 +136,16 @@ def cmd_whatif(args) -> int:
     from .pipeline import whatif_basis, what_if, write_csv, write_json
 
     interactions, customers, as_of = _load_inputs(args)
+    leavers = _parse_leavers(args.leaves, interactions, customers)
+    _log_inputs(interactions, customers)
     basis = whatif_basis(interactions, customers, _config(args, as_of))
-    alerts, at_risk = what_if(basis, _parse_leavers(args.leaves))
+    alerts, at_risk = what_if(basis, leavers)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(alerts, out / "alerts.csv")
     write_csv(at_risk, out / "at_risk.csv")
     write_json({"source": basis.source, "method": alerts.attrs.get("method"),
-                "leavers": len(_parse_leavers(args.leaves))}, out / "whatif.json")
+                "leavers": len(leavers)}, out / "whatif.json")
     print(f"probabilities from: {basis.source}")
     top = alerts.head(5)
     for row in top.itertuples(index=False):
@@ -163,6 +180,7 @@ def cmd_watch(args) -> int:
     from .pipeline import watcher, whatif_basis
 
     interactions, customers, as_of = _load_inputs(args)
+    _log_inputs(interactions, customers)
     basis = whatif_basis(interactions, customers, _config(args, as_of))
     watch = watcher(basis)
     log.info("watching departures (%s)", basis.source)
@@ -220,12 +238,19 @@ def cmd_serve(args) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (with a pointer to --help), exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="graphchurn",
         description="Predict customer churn from the social graph of call records.")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print results")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("analyze", help="score churn risk, groups and influencers")
     _add_input_options(p)

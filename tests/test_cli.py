@@ -1,0 +1,160 @@
+"""The command-line contract, end to end on a small generated world."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from graphchurn.cli import main
+from graphchurn.synth import generate_world, write_world
+
+SCORE_COLUMNS = ["customer_id", "churn_probability", "risk_rank", "community",
+                 "influencer_score", "susceptibility", "reasons"]
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world")
+    world = generate_world(n_customers=500, days=100, seed=11)
+    write_world(world, out)
+    # A customer who never called anyone must still get a score.
+    customers = pd.read_csv(out / "customers.csv", dtype=str)
+    silent = customers.iloc[[0]].copy()
+    silent["customer_id"] = "+440000000000"
+    silent["churn_date"] = ""
+    pd.concat([customers, silent]).to_csv(out / "customers.csv", index=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def analyzed(world_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("analysis")
+    code = main(["-q", "analyze", "--interactions", str(world_dir / "interactions.csv.gz"),
+                 "--customers", str(world_dir / "customers.csv"), "--no-embeddings",
+                 "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_analyze_writes_the_contract(analyzed, world_dir):
+    for name in ["scores.csv", "groups.csv", "influencers.csv", "metrics.json", "report.html"]:
+        assert (analyzed / name).stat().st_size > 0
+    scores = pd.read_csv(analyzed / "scores.csv", dtype={"customer_id": str}, keep_default_na=False)
+    assert list(scores.columns[:7]) == SCORE_COLUMNS
+    assert scores["churn_probability"].between(0, 1).all()
+    assert scores["risk_rank"].tolist() == list(range(1, len(scores) + 1))
+    assert scores["churn_probability"].is_monotonic_decreasing
+    # Every customer of the table still active at as-of is scored, the silent one included,
+    # and nobody else (off-net numbers never are).
+    customers = pd.read_csv(world_dir / "customers.csv", dtype=str, keep_default_na=False)
+    as_of = pd.Timestamp(json.loads((analyzed / "metrics.json").read_text())["as_of"])
+    churn = pd.to_datetime(customers["churn_date"].replace("", None))
+    active = set(customers.loc[churn.isna() | (churn > as_of), "customer_id"])
+    assert set(scores["customer_id"]) == active
+    assert "+440000000000" in active
+    assert (scores["reasons"].str.len() > 0).mean() > 0.9
+
+    groups = pd.read_csv(analyzed / "groups.csv")
+    assert {"community", "size", "expected_churners", "value_at_risk", "top_influencers"} <= set(groups.columns)
+    assert groups["expected_churners"].sum() == pytest.approx(scores["churn_probability"].sum(), rel=1e-3)
+    metrics = json.loads((analyzed / "metrics.json").read_text())
+    for key in ["roc_auc", "pr_auc", "lift_top_decile", "emp", "baseline_rfm_logistic"]:
+        assert key in metrics
+    html = (analyzed / "report.html").read_text()
+    assert "<img" in html and 'src="http' not in html
+
+
+def test_same_seed_same_scores(world_dir, analyzed, tmp_path):
+    code = main(["-q", "analyze", "--interactions", str(world_dir / "interactions.csv.gz"),
+                 "--customers", str(world_dir / "customers.csv"), "--no-embeddings",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    assert (tmp_path / "scores.csv").read_text() == (analyzed / "scores.csv").read_text()
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "graphchurn.cli", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "as_of", "horizon", "column"])
+def test_bad_input_is_one_line_and_exit_2(case, world_dir, tmp_path):
+    log = str(world_dir / "interactions.csv.gz")
+    args = {
+        "missing": ["--interactions", str(tmp_path / "nope.csv")],
+        "empty": ["--interactions", str(_write(tmp_path / "empty.csv", ""))],
+        "as_of": ["--interactions", log, "--as-of", "next tuesday"],
+        "horizon": ["--interactions", log, "--horizon", "-5"],
+        "column": ["--interactions", str(_write(tmp_path / "x.csv", "a,b,timestamp\n1,2,2025-01-01\n"))],
+    }[case]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "scores.csv").write_text("previous run\n")
+    result = run_cli("analyze", *args, "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert (out / "scores.csv").read_text() == "previous run\n"  # nothing overwritten
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_whatif_without_history_puts_the_leavers_group_first(tmp_path):
+    # Two tight groups of four joined by one weak tie; two weeks of calls, nobody has left.
+    rows = []
+    groups = [["a1", "a2", "a3", "a4"], ["b1", "b2", "b3", "b4"]]
+    for day in range(14):
+        for g in groups:
+            for i, u in enumerate(g):
+                for v in g[i + 1:]:
+                    rows.append((u, v, f"2025-03-{day + 1:02d}T10:00:00", 60))
+    rows.append(("a4", "b1", "2025-03-05T12:00:00", 5))
+    log = pd.DataFrame(rows, columns=["src", "dst", "timestamp", "duration"])
+    log.to_csv(tmp_path / "log.csv", index=False)
+    result = run_cli("whatif", "--interactions", str(tmp_path / "log.csv"), "--leaves", "a2",
+                     "--no-embeddings", "--out", str(tmp_path / "w"))
+    assert result.returncode == 0, result.stderr
+    alerts = pd.read_csv(tmp_path / "w" / "alerts.csv")
+    at_risk = pd.read_csv(tmp_path / "w" / "at_risk.csv")
+    assert "structural prior" in json.loads((tmp_path / "w" / "whatif.json").read_text())["source"]
+    leaver_group = alerts.iloc[0]["community"]
+    assert set(at_risk.loc[at_risk["community"] == leaver_group, "customer_id"]) == {"a1", "a3", "a4"}
+    assert alerts.iloc[0]["increase"] > alerts.iloc[1]["increase"]
+    assert "a2" not in set(at_risk["customer_id"])
+
+    # An unknown leaver is a one-line error naming the option, never echoing the id.
+    result = run_cli("whatif", "--interactions", str(tmp_path / "log.csv"), "--leaves", "+449999",
+                     "--no-embeddings", "--out", str(tmp_path / "w2"))
+    assert result.returncode == 2 and "+449999" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    # Watch mode on the same log: one JSON line per departure.
+    events = tmp_path / "events.csv"
+    events.write_text("customer_id,date\na2,2025-03-16\nb3,2025-03-17\n")
+    result = run_cli("watch", "--interactions", str(tmp_path / "log.csv"), "--events", str(events),
+                     "--no-embeddings")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["event"] for r in records] == [2, 3]
+    assert records[0]["alerts"][0]["community"] == leaver_group
+
+
+def test_target_fits_the_budget(analyzed, tmp_path):
+    out = tmp_path / "contacts.csv"
+    assert main(["-q", "target", "--scores", str(analyzed), "--budget", "25", "--out", str(out)]) == 0
+    contacts = pd.read_csv(out)
+    assert 0 < contacts["cost"].sum() <= 25 + 1e-9
+    assert set(contacts["channel"]) <= {"sms", "email", "call"}
+
+
+def test_generate_writes_a_world(tmp_path):
+    assert main(["-q", "generate", "--customers", "150", "--days", "30", "--seed", "2",
+                 "--out", str(tmp_path)]) == 0
+    customers = pd.read_csv(tmp_path / "customers.csv")
+    assert len(customers) == 150
+    assert (tmp_path / "interactions.csv.gz").exists() and (tmp_path / "truth.csv").exists()
