@@ -31,7 +31,9 @@ def seeded_igraph_rng(seed: int) -> Iterator[None]:
 
     igraph draws random numbers through a Python object (by default the ``random`` module).
     A private ``random.Random(seed)`` is installed for the block and the default generator is
-    put back afterwards, so the global ``random`` state is neither read nor advanced.
+    put back afterwards, so the global ``random`` state is neither read nor advanced. The
+    generator is process-wide igraph state: do not run seeded igraph calls from several
+    threads at once.
 
     Parameters
     ----------
@@ -213,8 +215,7 @@ def detect_communities(
     membership = np.asarray(clustering.membership, dtype=np.int64)
 
     # Whatever a method does with vertices that have no ties, they form their own groups.
-    strength = np.bincount(edge_array(graph).ravel(), weights=np.repeat(w, 2), minlength=n)
-    isolated = strength <= 0
+    isolated = np.asarray(graph.strength(weights=w_arg), dtype=np.float64) <= 0
     if isolated.any():
         membership = membership.copy()
         membership[isolated] = membership.max() + 1 + np.arange(int(isolated.sum()))
