@@ -51,13 +51,15 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 def _load_inputs(args):
     """Read and validate the log and the customer table named by the options."""
-    from .io import check_customers_match, load_customers, load_interactions, parse_date_option
+    from .io import (check_customers_match, load_customers, load_interactions,
+                     parse_column_mapping, parse_date_option)
 
     as_of = parse_date_option(args.as_of, "--as-of") if args.as_of else None
     interactions = load_interactions(args.interactions, args.columns)
     customers = None
     if args.customers:
-        customers = load_customers(args.customers, args.customer_columns)
+        customers = load_customers(args.customers, parse_column_mapping(
+            args.customer_columns, option="--customer-columns"))
         check_customers_match(interactions, customers, args.customers)
     return interactions, customers, as_of
 
