@@ -224,7 +224,7 @@ def _markdown(table: pd.DataFrame, infos, args, seconds) -> str:
         f"Generator worlds of {args.customers} customers, seeds {list(args.seeds)}; "
         f"{args.leavers} customers forced to leave on day {args.day}; followers = churn in "
         f"(D, D + H] in the forced world but not in the baseline world (same seed). "
-        f"Contagion model fitted at as-of D on cut-offs D-60, D-45, D-30 (labels known by D). "
+        f"Contagion model fitted at as-of D on cut-offs D-60, D-45, D-30 (natural churn before D, labels known by D). "
         f"Customer AUC pooled over worlds; precision and group precision averaged over worlds. "
         f"Generator contagion: {infos[0]['world_params']}. "
         f"Runtime {seconds:.0f} s (`experiments/whatif_followers.py`).",
