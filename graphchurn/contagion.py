@@ -1322,6 +1322,26 @@ def _at_risk_table(ctx, rows, p_before, p_after, departed, leaver_idx):
     return frame[AT_RISK_COLUMNS]
 
 
+def _hop_distance(index, sources, targets, max_hops=8):
+    """Hops from the nearest source to each target (-1 beyond ``max_hops``).
+
+    A breadth-first search from all sources at once that stops as soon as every target is
+    reached, so it only visits the ball the targets lie in (not the whole graph).
+    """
+    dist = np.full(index.n, -1, dtype=np.int64)
+    frontier = np.unique(np.asarray(sources, dtype=np.int64))
+    dist[frontier] = 0
+    targets = np.asarray(targets, dtype=np.int64)
+    hops = 0
+    while frontier.size and hops < max_hops and (dist[targets] < 0).any():
+        hops += 1
+        _, pos = index.expand(frontier)
+        nb = np.unique(index.indices[pos])
+        frontier = nb[dist[nb] < 0]
+        dist[frontier] = hops
+    return dist[targets]
+
+
 def _plural(n, one, many):
     return one if n == 1 else many
 
@@ -1354,12 +1374,10 @@ def _reasons(ctx, rows, departed, leaver_idx, top=4):
         leaver_groups = ctx.group_code[leaver_idx]
         same_group = np.isin(ctx.group_code[rows], leaver_groups)
         group_infl = np.isin(ctx.group_code[rows], leaver_groups[influencer[leaver_idx]])
-    distance = None
-    if (n_leaving == 0).any() and len(leaver_idx):
-        far = rows[n_leaving == 0]
-        d = np.asarray(index.graph.distances(source=np.unique(leaver_idx).tolist(),
-                                             target=far.tolist()), dtype=float)
-        distance = dict(zip(far.tolist(), d.min(axis=0)))
+    distance = np.full(m, -1, dtype=np.int64)
+    far = (n_leaving == 0) & ~same_group
+    if far.any() and len(leaver_idx):
+        distance[far] = _hop_distance(index, leaver_idx, rows[far])
     out = []
     for i in range(m):
         if n_leaving[i] > 0:
@@ -1378,8 +1396,7 @@ def _reasons(ctx, rows, departed, leaver_idx, top=4):
             text = ("an influencer of the group is leaving" if group_infl[i]
                     else "a member of the group is leaving")
         else:
-            hops = distance.get(int(rows[i]), np.inf) if distance else np.inf
-            text = (f"{int(hops)} steps from a leaver" if np.isfinite(hops)
+            text = (f"{distance[i]} steps from a leaver" if distance[i] > 0
                     else "exposed to leavers")
         out.append(text)
     return out

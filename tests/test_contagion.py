@@ -357,3 +357,19 @@ def test_what_if_with_rescore_uses_the_churn_models_response():
     assert sorted(at_risk["customer_id"]) == ["a0", "a1", "a2", "b0"]
     np.testing.assert_allclose(at_risk["increase"], 0.2)
     assert alerts.set_index("community").loc[0, "increase"] == pytest.approx(0.6)
+
+
+def test_what_if_reasons_for_contacts_of_contacts():
+    # a model with known coefficients: 5 log-odds per unit of log1p(energy received)
+    model = ContagionModel(spread_iterations=3)
+    model.method_, model.source_ = "spreading_activation", "fitted on history"
+    model.coef_, model.half_life_days_, model.beta_ = np.array([5.0, 0.0]), 30.0, None
+    g = _graph([(0, 1), (1, 2), (2, 3), (3, 4)])
+    alerts, at_risk = what_if(g, [0, 1, 2, 3, 4], np.full(5, 0.1), None, ["c0"], model)
+    assert at_risk["customer_id"].tolist() == ["c1", "c2", "c3"]  # 3 rounds reach 3 hops
+    assert at_risk["reason"].tolist() == [
+        "1 of 2 strongest contacts is leaving (50% of tie strength)",
+        "2 steps from a leaver",
+        "3 steps from a leaver",
+    ]
+    assert alerts["community"].tolist()[:3] == [1, 2, 3]
