@@ -48,7 +48,8 @@ NON_FEATURE_COLUMNS = ("customer_id", "churn_date")
 
 ACTIVITY_FEATURES = [
     "n_out", "n_in", "duration_out", "duration_in", "days_since_last_out", "days_since_last_any",
-    "active_days_out", "out_recent", "out_previous", "activity_trend", "out_share",
+    "active_days_out", "out_recent", "out_previous", "activity_trend", "out_last_week",
+    "out_week_ratio", "in_week_ratio", "out_share",
 ]
 STRUCTURE_FEATURES = [
     "distinct_contacts", "strength", "pagerank", "coreness", "clustering", "community_size",
@@ -215,7 +216,8 @@ def build_features(
         table = table.join(attributes, how="left")
     # Customers with no interaction in the window: no activity, no ties.
     count_like = [c for c in ACTIVITY_FEATURES + STRUCTURE_FEATURES + EXPOSURE_FEATURES
-                  if c not in ("days_since_last_out", "days_since_last_any", "out_share")]
+                  if c not in ("days_since_last_out", "days_since_last_any", "out_share",
+                               "out_week_ratio", "in_week_ratio")]
     table[count_like] = table[count_like].fillna(0)
     return FeatureSet(
         cutoff=cutoff,
@@ -279,6 +281,12 @@ def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 
         return const("close to a cluster of recent leavers")
     if feature == "group_churn_rate":
         return (100 * col(feature)).round().astype(np.int64).astype(str) + "% of their social group left recently"
+    if feature in ("out_week_ratio", "in_week_ratio", "out_last_week"):
+        ratio = col("out_week_ratio") if feature != "in_week_ratio" else col("in_week_ratio")
+        drop = (100 * (1 - ratio)).round()
+        who = "outgoing" if feature != "in_week_ratio" else "incoming"
+        text = f"{who} activity last week " + drop.fillna(0).astype(np.int64).astype(str) + "% below their usual"
+        return text.where(drop > 0, f"{who} activity last week below their usual")
     if feature in ("activity_trend", "out_recent", "out_previous"):
         recent, previous = col("out_recent").astype(float), col("out_previous").astype(float)
         drop = (100 * (1 - recent / previous.where(previous > 0))).round()

@@ -42,6 +42,9 @@ ACTIVITY_COLUMNS = [
     "out_recent",
     "out_previous",
     "activity_trend",
+    "out_last_week",
+    "out_week_ratio",
+    "in_week_ratio",
     "out_share",
 ]
 
@@ -184,7 +187,12 @@ class CustomerGraph:
         graph.es["count"] = e_count[keep_edge].tolist()
         graph.es["duration"] = e_duration[keep_edge].tolist()
 
-        activity = _activity(src, dst, duration, age_days, n_vertices, degree_all, trend_days)
+        if start is not None:
+            window_days = (end - pd.Timestamp(start)) / pd.Timedelta(days=1)
+        else:
+            window_days = float(np.ceil(age_days.max())) if len(age_days) else 1.0
+        activity = _activity(src, dst, duration, age_days, n_vertices, degree_all, trend_days,
+                             max(window_days, 1.0))
         activity.index = pd.Index(names, name="customer_id")
         return cls(graph=graph, activity=activity, start=start, end=end)
 
@@ -275,7 +283,7 @@ class CustomerGraph:
         return data
 
 
-def _activity(src, dst, duration, age_days, n, degree, trend_days) -> pd.DataFrame:
+def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days) -> pd.DataFrame:
     """Per-vertex activity over the window, from the row arrays (vectorised bincounts)."""
     n_out = np.bincount(src, minlength=n)
     n_in = np.bincount(dst, minlength=n)
@@ -304,6 +312,14 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days) -> pd.DataFra
     out_previous = np.bincount(src[previous], minlength=n)
     total = out_recent + out_previous
     trend = np.divide(out_recent - out_previous, total, out=np.zeros(n), where=total > 0)
+    # Last week against the customer's own weekly average over the window: a scale-free
+    # fade signal (a heavy user going quiet and a light user going quiet look alike).
+    last_week = age_days < 7
+    out_last_week = np.bincount(src[last_week], minlength=n)
+    in_last_week = np.bincount(dst[last_week], minlength=n)
+    weeks = window_days / 7.0
+    out_week_ratio = np.divide(out_last_week, n_out / weeks, out=np.full(n, np.nan), where=n_out > 0)
+    in_week_ratio = np.divide(in_last_week, n_in / weeks, out=np.full(n, np.nan), where=n_in > 0)
     all_count = n_out + n_in
     out_share = np.divide(n_out, all_count, out=np.full(n, np.nan), where=all_count > 0)
 
@@ -320,6 +336,9 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days) -> pd.DataFra
             "out_recent": out_recent,
             "out_previous": out_previous,
             "activity_trend": trend,
+            "out_last_week": out_last_week,
+            "out_week_ratio": out_week_ratio,
+            "in_week_ratio": in_week_ratio,
             "out_share": out_share,
         }
     )

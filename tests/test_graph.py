@@ -125,3 +125,14 @@ def test_default_end_is_day_after_last_interaction(log):
     cg = CustomerGraph.from_interactions(log)
     assert cg.end == pd.Timestamp("2025-02-06")
     assert "e" in set(cg.names)
+
+
+def test_last_week_against_usual(log):
+    cg = CustomerGraph.from_interactions(log, start=pd.Timestamp("2025-01-03"), end=END)
+    act = cg.activity
+    # a: 3 outgoing over a 28-day window (0.75 a week), 1 in the last 7 days.
+    assert act.loc["a", "out_last_week"] == 1
+    assert act.loc["a", "out_week_ratio"] == pytest.approx(1 / 0.75)
+    # d: 1 outgoing, none in the last week.
+    assert act.loc["d", "out_week_ratio"] == 0.0
+    assert np.isnan(act.loc["c", "out_week_ratio"])
