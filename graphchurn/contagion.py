@@ -1318,8 +1318,8 @@ def _at_risk_table(ctx, rows, p_before, p_after, departed, leaver_idx):
         "churn_probability_after": p_after,
         "increase": increase,
         "reason": _reasons(ctx, rows, departed, leaver_idx),
-    })
-    return frame[AT_RISK_COLUMNS]
+    }, columns=AT_RISK_COLUMNS)
+    return frame
 
 
 def _hop_distance(index, sources, targets, max_hops=8):
