@@ -40,9 +40,11 @@ INFLUENCER_SCORE_COMPONENTS = ("pagerank", "influence_spread", "strength", "core
 #: Default number of RR sets used by :func:`influencer_scores` and :func:`select_seed_set`.
 DEFAULT_RIS_SAMPLES = 20_000
 
-# Below this many vertices betweenness is exact; above it, sampled from this many sources.
+# Below this many vertices betweenness is exact; above it, sampled from
+# clip(budget / n_edges, min, max) sources, so its cost stays near budget edge visits.
 _EXACT_BETWEENNESS_MAX_VERTICES = 2_000
-_BETWEENNESS_SOURCES = 256
+_BETWEENNESS_EDGE_BUDGET = 10_000_000
+_BETWEENNESS_SOURCES = (16, 256)
 
 
 def _vertex_index(graph: igraph.Graph) -> pd.Index:
@@ -289,7 +291,8 @@ def _betweenness(graph, w, cutoff, samples, seed) -> np.ndarray:
     # Strong ties are short: shortest paths run along the ties customers use most.
     distance = (1.0 / np.maximum(w, 1e-12)).tolist() if w is not None else None
     if samples == "auto":
-        samples = None if n <= _EXACT_BETWEENNESS_MAX_VERTICES else _BETWEENNESS_SOURCES
+        budgeted = int(np.clip(_BETWEENNESS_EDGE_BUDGET // graph.ecount(), *_BETWEENNESS_SOURCES))
+        samples = None if n <= _EXACT_BETWEENNESS_MAX_VERTICES else budgeted
     if samples is None or int(samples) >= n:
         values = np.asarray(graph.betweenness(directed=False, cutoff=cutoff, weights=distance))
     else:
@@ -337,8 +340,10 @@ def influencer_scores(
     betweenness_samples : "auto", int or None
         Betweenness from this many uniformly sampled source vertices, scaled by
         ``n / samples`` (Brandes & Pich 2007; the same estimator as networkx's ``k``). None:
-        exact. "auto": exact up to 2,000 vertices, 256 sources above. Betweenness is reported
-        but not part of ``influencer_score``, so its approximation never changes the ranking.
+        exact. "auto": exact up to 2,000 vertices; above, ``10**7 / n_edges`` sources clipped
+        to [16, 256] (256 at 40k edges, 16 from 625k edges), as each source costs one
+        shortest-path tree. Betweenness is reported but not part of ``influencer_score``, so
+        its approximation never changes the ranking.
     ris_samples : int
         Number of RR sets for ``influence_spread``.
     activation : "weighted_cascade" or float
