@@ -61,19 +61,14 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 
-# Below this many nodes the torch kernels are too small to gain from threads, and on a
-# busy machine OpenMP threads waiting for each other made a 300-node fit 40x slower.
-_SINGLE_THREAD_BELOW = 20_000
-
-
 @contextlib.contextmanager
-def _seeded(seed: int, num_nodes: int):
+def _seeded(seed: int, n_jobs: int | None):
     """Run a block with torch's and Python's global RNGs seeded, then restore both.
 
     Module initialisation and dropout read torch's global generator and
     ``torch_geometric.utils.negative_sampling`` reads Python's :mod:`random`; forking both keeps
-    a fit reproducible without disturbing the caller's random state. Small graphs run on one
-    thread; the caller's thread count is restored afterwards.
+    a fit reproducible without disturbing the caller's random state. ``n_jobs`` sets torch's
+    thread count for the block (None: leave it); the caller's count is restored afterwards.
     """
     py_state = random.getstate()
     was_deterministic = torch.are_deterministic_algorithms_enabled()
@@ -87,8 +82,8 @@ def _seeded(seed: int, num_nodes: int):
         torch.manual_seed(seed)
         random.seed(seed)
         torch.use_deterministic_algorithms(True, warn_only=True)
-        if num_nodes < _SINGLE_THREAD_BELOW:
-            torch.set_num_threads(1)
+        if n_jobs is not None:
+            torch.set_num_threads(max(1, int(n_jobs)))
         try:
             yield
         finally:
@@ -128,7 +123,7 @@ def mean_neighbour_weights(edge_index: Tensor, num_nodes: int, edge_weight: Tens
     >>> mean_neighbour_weights(ei, 3, torch.tensor([1.0, 3.0, 1.0, 1.0]))
     tensor([0.2500, 0.7500, 1.0000, 1.0000])
     """
-    target = edge_index[1].as_subclass(Tensor) if isinstance(edge_index, Tensor) else edge_index[1]
+    target = edge_index[1].as_subclass(Tensor)  # a plain index even when given an EdgeIndex
     if edge_weight is None:
         edge_weight = torch.ones(target.numel(), dtype=torch.float32)
     edge_weight = edge_weight.to(torch.float32)
@@ -272,6 +267,10 @@ class GraphSAGEEmbedder:
         epoch; None uses them all. Message passing stays full-batch either way.
     weighted : bool, default True
         Weight the neighbour mean by tie strength (``data.edge_weight``).
+    n_jobs : int or None, default 1
+        Torch threads while fitting and embedding (None: torch's current setting). With the
+        default, results are bit-identical on any machine (threads add partial sums in another
+        order); it was also the faster setting on the shared 2-core development box.
 
     Attributes
     ----------
@@ -302,6 +301,7 @@ class GraphSAGEEmbedder:
         seed: int = 0,
         batch_size: int | None = None,
         weighted: bool = True,
+        n_jobs: int | None = 1,
     ):
         self.dim = dim
         self.hidden = hidden
@@ -311,6 +311,7 @@ class GraphSAGEEmbedder:
         self.seed = seed
         self.batch_size = batch_size
         self.weighted = weighted
+        self.n_jobs = n_jobs
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -368,7 +369,7 @@ class GraphSAGEEmbedder:
                 raise ValueError("link objective needs at least one edge")
 
         self.loss_history_ = []
-        with _seeded(self.seed, n):
+        with _seeded(self.seed, self.n_jobs):
             if self.objective == "supervised":
                 self.model_ = ChurnGNN(self.n_features_in_, self.hidden, self.dim)
                 self.encoder_ = self.model_.encoder
@@ -413,7 +414,7 @@ class GraphSAGEEmbedder:
         self._check_fitted()
         x = self._features(data)
         edge_index, edge_weight = self._graph(data, training=False)
-        with _seeded(self.seed, x.shape[0]):
+        with _seeded(self.seed, self.n_jobs):
             return self.encoder_(x, edge_index, edge_weight).numpy()
 
     def fit_transform(self, data) -> np.ndarray:
@@ -433,7 +434,7 @@ class GraphSAGEEmbedder:
             raise RuntimeError("predict_proba needs objective='supervised'")
         x = self._features(data)
         edge_index, edge_weight = self._graph(data, training=False)
-        with _seeded(self.seed, x.shape[0]):
+        with _seeded(self.seed, self.n_jobs):
             return torch.sigmoid(self.model_(x, edge_index, edge_weight)).double().numpy()
 
 
@@ -612,6 +613,10 @@ class Node2VecEmbedder:
         Walks per optimisation step. An epoch makes ``N * walks_per_node / batch_size`` steps;
         on graphs of a few thousand nodes raise ``epochs`` (or lower ``batch_size``) so that
         every vector gets enough updates.
+    n_jobs : int or None, default 1
+        Torch threads while fitting and embedding (None: torch's current setting). With the
+        default, results are bit-identical on any machine (threads add partial sums in another
+        order); it was also the faster setting on the shared 2-core development box.
 
     Attributes
     ----------
@@ -649,6 +654,7 @@ class Node2VecEmbedder:
         negative: int = 1,
         lr: float = 0.01,
         batch_size: int = 512,
+        n_jobs: int | None = 1,
     ):
         self.dim = dim
         self.walk_length = walk_length
@@ -661,6 +667,7 @@ class Node2VecEmbedder:
         self.negative = negative
         self.lr = lr
         self.batch_size = batch_size
+        self.n_jobs = n_jobs
 
     def fit(self, data) -> Node2VecEmbedder:
         """Generate walks on ``data``'s graph and train the skip-gram model. Returns self."""
@@ -679,7 +686,7 @@ class Node2VecEmbedder:
 
         rng = np.random.default_rng(self.seed)
         self.loss_history_ = []
-        with _seeded(self.seed, n):
+        with _seeded(self.seed, self.n_jobs):
             node_vectors = torch.nn.Embedding(n, self.dim)
             context_vectors = torch.nn.Embedding(n, self.dim)
             with torch.no_grad():

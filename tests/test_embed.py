@@ -110,6 +110,21 @@ def test_encoder_layer_is_weighted_graphsage_mean():
     assert torch.allclose(encoder(x, edge_index, weight), encoder(x, index, sorted_weight), atol=1e-6)
 
 
+def test_encoder_layer_equals_sageconv_mean_when_weights_are_equal():
+    from torch_geometric.nn import SAGEConv
+
+    torch.manual_seed(1)
+    x = torch.randn(5, 3)
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])  # path 0-1-2-3, node 4 alone
+    ours = SAGEEncoder(3, 4, 2).conv1
+    sage = SAGEConv(3, 4, aggr="mean")
+    with torch.no_grad():
+        sage.lin_l.weight.copy_(ours.lin_rel.weight)
+        sage.lin_l.bias.copy_(ours.lin_rel.bias)
+        sage.lin_r.weight.copy_(ours.lin_root.weight)
+    assert torch.allclose(ours(x, edge_index, mean_neighbour_weights(edge_index, 5)), sage(x, edge_index), atol=1e-6)
+
+
 def test_churn_gnn_gives_one_logit_per_node():
     model = ChurnGNN(3, 8, 4)
     logits = model(torch.randn(6, 3), torch.tensor([[0, 1, 2], [1, 2, 0]]))
@@ -156,8 +171,11 @@ def test_graphsage_same_seed_same_embeddings_and_no_global_rng_side_effects(flag
     expected_torch, expected_py = torch.rand(1), random.random()
     torch.manual_seed(123)
     random.seed(123)
-    first = GraphSAGEEmbedder(dim=4, hidden=8, epochs=5, seed=7, objective="link").fit(train)
+    threads = torch.get_num_threads()
+    first = GraphSAGEEmbedder(dim=4, hidden=8, epochs=5, seed=7, objective="link", n_jobs=1).fit(train)
+    # The caller's random streams and thread count are as they were.
     assert torch.rand(1) == expected_torch and random.random() == expected_py
+    assert torch.get_num_threads() == threads
     second = GraphSAGEEmbedder(dim=4, hidden=8, epochs=5, seed=7, objective="link").fit(train)
     third = GraphSAGEEmbedder(dim=4, hidden=8, epochs=5, seed=8, objective="link").fit(train)
     assert np.array_equal(first.transform(other), second.transform(other))
