@@ -146,8 +146,11 @@ def cmd_whatif(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_csv(alerts, out / "alerts.csv")
     write_csv(at_risk, out / "at_risk.csv")
+    comparison = getattr(basis.contagion, "comparison_", None)
     write_json({"source": basis.source, "method": alerts.attrs.get("method"),
-                "leavers": len(leavers)}, out / "whatif.json")
+                "leavers": len(leavers),
+                "method_comparison": None if comparison is None else comparison.to_dict("records")},
+               out / "whatif.json")
     print(f"probabilities from: {basis.source}")
     top = alerts.head(5)
     for row in top.itertuples(index=False):
