@@ -95,7 +95,8 @@ def cmd_analyze(args) -> int:
     base = m["baseline_rfm_logistic"]
     print(f"as-of {m['as_of']}, horizon {m['horizon_days']} days, churn definition "
           f"'{m['definition']}': scored {m['n_scored']} customers")
-    print(f"backtest on cut-off {m['cutoff']} (n={m['n']}, churn rate {m['base_rate']:.3f}): "
+    print(f"backtest ({m['estimator']}) on cut-off {m['cutoff']} (n={m['n']}, "
+          f"churn rate {m['base_rate']:.3f}): "
           f"ROC-AUC {m['roc_auc']:.3f}  PR-AUC {m['pr_auc']:.3f}  "
           f"top-decile lift {m['lift_top_decile']:.2f}  EMP {m['emp']:.3f}")
     print(f"  RFM-only logistic baseline:  ROC-AUC {base['roc_auc']:.3f}  "
@@ -260,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="score churn risk, groups and influencers")
     _add_input_options(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--estimator", choices=["gbm", "logistic"], default="gbm")
+    p.add_argument("--estimator", choices=["auto", "gbm", "logistic"], default="auto",
+                   help="churn model; auto picks by validation on the training cut-offs")
     p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
     p.add_argument("--community-method", default="leiden",
                    choices=["leiden", "louvain", "label_propagation", "infomap"])

@@ -46,7 +46,7 @@ class AnalyzeConfig:
     active_window_days: int | None = None
     n_train_cutoffs: int = 3
     window_days: int = 90
-    estimator: str = "gbm"
+    estimator: str = "auto"
     embeddings: bool = True
     embedding_dim: int = 8
     embedding_epochs: int = 30
@@ -125,6 +125,47 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
                   random_state=cfg.seed)
     params.update(overrides)
     return ChurnModel(**params)
+
+
+ESTIMATORS = ("gbm", "logistic")
+
+
+def choose_estimator(labelled: list, cfg: AnalyzeConfig, known: dict | None = None):
+    """Pick the estimator by temporal validation when ``cfg.estimator == "auto"``.
+
+    Candidates (:data:`ESTIMATORS`) are fitted on all cut-offs but the newest of ``labelled``
+    (newest first) and compared by ROC-AUC on the newest. Gradient boosting wins on large,
+    rich tables; regularised logistic regression on small or sparse ones (a few thousand rows
+    of a real log), so neither is right everywhere.
+
+    Parameters
+    ----------
+    labelled : list of (X, y)
+        Labelled cut-offs, newest first.
+    cfg : AnalyzeConfig
+    known : dict, optional
+        ROC-AUCs already measured on the same split, by estimator (not refitted).
+
+    Returns
+    -------
+    (estimator, table) : the chosen name and {name: validation ROC-AUC} (None when fixed).
+    """
+    if cfg.estimator != "auto":
+        return cfg.estimator, None
+    if len(labelled) < 2:
+        return ESTIMATORS[0], None
+    X_val, y_val = labelled[0]
+    X_fit = pd.concat([x for x, _ in labelled[1:]])
+    y_fit = pd.concat([y for _, y in labelled[1:]])
+    if y_fit.nunique() < 2 or y_val.nunique() < 2:
+        return ESTIMATORS[0], None
+    scores = dict(known or {})
+    for name in ESTIMATORS:
+        if name not in scores:
+            model = churn_model(cfg, estimator=name, importance=None).fit(X_fit, y_fit)
+            scores[name] = evaluate(y_val.to_numpy(), model.predict_proba(X_val)[:, 1])["roc_auc"]
+    best = max(ESTIMATORS, key=lambda name: (scores[name] is not None, scores[name] or 0.0))
+    return best, {k: (None if v is None else round(float(v), 4)) for k, v in scores.items()}
 
 
 def labelled_table(interactions, customers, fs: FeatureSet, cfg: AnalyzeConfig, definition: str):
@@ -225,11 +266,16 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
         X_test, y_test = X_test[held], y_test[held]
         backtest_note = "only one labelled cut-off: backtest on a random 30% of its customers"
         notes.append(backtest_note)
-    backtest_model = stages.run("backtest model", churn_model(cfg).fit, X_fit, y_fit)
+    # Estimator choice ("auto"): each candidate is fitted on older cut-offs and compared on
+    # the next one, never on the cut-off it is then measured on.
+    backtest_estimator, inner = choose_estimator(labelled[1:], cfg)
+    backtest_model = stages.run("backtest model", churn_model(cfg, estimator=backtest_estimator).fit,
+                                X_fit, y_fit)
     p_test = backtest_model.predict_proba(X_test)[:, 1]
     metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(as_of.date()),
                "horizon_days": cfg.horizon_days, "definition": definition,
-               **evaluate(y_test.to_numpy(), p_test), "backtest": backtest_note}
+               **evaluate(y_test.to_numpy(), p_test), "backtest": backtest_note,
+               "estimator": backtest_estimator}
     rfm = [c for c in ACTIVITY_FEATURES if c in X_fit.columns]
     baseline = ChurnModel(estimator="logistic", importance=None,
                           random_state=cfg.seed).fit(X_fit[rfm], y_fit)
@@ -239,11 +285,17 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     calibration = calibration_table(y_test.to_numpy(), p_test)
 
     # ---- final model on all training cut-offs, scored at as-of
+    final_estimator, outer = choose_estimator(labelled, cfg, known={backtest_estimator: metrics["roc_auc"]})
+    metrics["estimator_selection"] = {"backtest": inner, "final": outer}
+    if final_estimator != backtest_estimator:
+        notes.append(f"the scoring model uses {final_estimator} (better on the latest labelled "
+                     f"cut-off); the backtest measured {backtest_estimator}")
     X_all = pd.concat([x for x, _ in labelled])
     y_all = pd.concat([y for _, y in labelled])
     # Feature importance comes from the backtest model (measured on held-out rows); the final
     # model skips it.
-    model = stages.run("final model", churn_model(cfg, importance=None).fit, X_all, y_all)
+    model = stages.run("final model", churn_model(cfg, estimator=final_estimator,
+                                                  importance=None).fit, X_all, y_all)
     X_now = scoring.table
     probability = model.predict_proba(X_now)[:, 1] if len(X_now) else np.zeros(0)
     reasons = stages.run("reasons", lambda: describe_reasons(
