@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-degree", type=_positive_int("--max-degree"), metavar="N",
                    help="drop hub numbers (call centres) with more than N contacts")
     p.add_argument("--train-cutoffs", dest="n_train_cutoffs", type=_positive_int("--train-cutoffs"),
-                   default=3, metavar="N", help="number of earlier training cut-offs (default 3)")
+                   default=4, metavar="N", help="earlier training cut-offs, where the log reaches (default 4)")
     p.add_argument("--window", dest="window_days", type=_positive_int("--window"), default=90,
                    metavar="DAYS", help="days of interactions behind each cut-off (default 90)")
     p.set_defaults(func=cmd_analyze)

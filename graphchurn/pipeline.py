@@ -44,7 +44,7 @@ class AnalyzeConfig:
     horizon_days: int = 30
     definition: str | None = None
     active_window_days: int | None = None
-    n_train_cutoffs: int = 3
+    n_train_cutoffs: int = 4
     window_days: int = 90
     estimator: str = "auto"
     embeddings: bool = True
