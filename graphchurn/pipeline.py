@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .atomic import atomic_write
 from .errors import InputError
 from .features import ACTIVITY_FEATURES, FeatureSet, build_features, describe_reasons
 from .model import ChurnModel, calibration_table, evaluate, lift_curve, top_reasons
@@ -368,21 +369,8 @@ def _tables(fs: FeatureSet, probability, reasons, customers):
 
 
 # --------------------------------------------------------------------------- outputs
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` to a temporary name, then rename into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    _atomic_write(Path(path), lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
 
 
 def write_json(obj, path: Path) -> None:
@@ -390,7 +378,7 @@ def write_json(obj, path: Path) -> None:
         with open(tmp, "w") as fh:
             json.dump(obj, fh, indent=2, default=_json_default)
             fh.write("\n")
-    _atomic_write(Path(path), dump)
+    atomic_write(path, dump)
 
 
 def _json_default(value):

@@ -71,7 +71,6 @@ PNAS 104, 7332-7336.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +80,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from graphchurn.atomic import atomic_write
 from graphchurn.errors import InputError
 
 __all__ = ["World", "generate_world", "write_world"]
@@ -346,17 +346,17 @@ def write_world(world: World, out_dir, fmt: str = "csv") -> dict:
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     if fmt == "csv":
-        paths["interactions"] = _atomic(out / "interactions.csv.gz",
+        paths["interactions"] = atomic_write(out / "interactions.csv.gz",
                                         lambda p: _write_interactions_csv(world.interactions, p))
     else:
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(world.interactions, preserve_index=False)
-        paths["interactions"] = _atomic(out / "interactions.parquet",
+        paths["interactions"] = atomic_write(out / "interactions.parquet",
                                         lambda p: pq.write_table(table, p))
-    paths["customers"] = _atomic(out / "customers.csv",
+    paths["customers"] = atomic_write(out / "customers.csv",
                                  lambda p: _dated_csv(world.customers, p))
-    paths["truth"] = _atomic(out / "truth.csv", lambda p: _dated_csv(world.truth, p))
+    paths["truth"] = atomic_write(out / "truth.csv", lambda p: _dated_csv(world.truth, p))
     return paths
 
 
@@ -992,17 +992,6 @@ def _ties_frame(net: _Network, ids: np.ndarray) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- writing
-def _atomic(path: Path, write) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _write_interactions_csv(frame: pd.DataFrame, path: Path, batch_rows: int = 2_000_000):
     import pyarrow.csv as pacsv
 
