@@ -2,23 +2,20 @@
 
 The stage is: build the graph, find communities, score centralities, pick leaders and compute
 susceptibility. Both implementations run on the same graphs -- the true social network
-(``world.ties``) of generator worlds with 27,000 and 270,000 customers (about 100k and 1M
+(``world.ties``) of generator worlds with 27,000 and 270,000 customers (about 150k and 1.5M
 weighted edges; degree-corrected planted partition with heavy-tailed degrees) -- in a fresh
 child process each, so that timings and memory do not leak between them.
 
-Steps (like for like):
+Steps (like for like), ours vs networkx:
 
-=================  ====================================  ===========================================
-step               ours                                  networkx
-=================  ====================================  ===========================================
-build              ``igraph.Graph`` + name/weight attrs  ``nx.Graph.add_weighted_edges_from``
-communities        ``detect_communities(method=louvain)``  ``nx.community.louvain_communities``
-centralities       ``influencer_scores`` without RIS:    ``pagerank``, ``eigenvector_centrality_numpy``,
-                   pagerank, eigenvector, strength,      weighted degree, ``core_number``,
-                   coreness, betweenness (k sources)     ``betweenness_centrality(k=...)``
-leaders+suscept.   ``leaders_and_followers`` +           the same rules over ``G.adjacency()``
-                   ``susceptibility``                    in plain Python
-=================  ====================================  ===========================================
+* build: ``igraph.Graph`` with name/weight attributes vs ``nx.Graph.add_weighted_edges_from``;
+* communities: ``detect_communities(method="louvain")`` vs ``nx.community.louvain_communities``;
+* centralities: ``influencer_scores`` without RIS (pagerank, eigenvector, strength, coreness,
+  betweenness from k sources) vs ``pagerank``, ``eigenvector_centrality_numpy`` (on the giant
+  component: networkx refuses disconnected graphs), weighted degree, ``core_number``,
+  ``betweenness_centrality(k=...)``;
+* leaders + susceptibility: ``leaders_and_followers`` + ``susceptibility`` vs the same rules
+  over ``G.adjacency()`` in plain Python.
 
 Betweenness uses the same number ``k`` of sampled sources and distances ``1 / weight`` on
 both sides. Ours also runs two steps networkx has no counterpart for, reported apart and left
@@ -26,10 +23,11 @@ out of the ratios: Leiden (the default community method) and the RR-set influenc
 (20,000 sets).
 
 Time: wall-clock per step. Memory: peak resident set size of the child up to the end of the
-like-for-like steps minus its resident size just before building the graph (igraph and numpy allocate outside Python's
-heap, so ``tracemalloc`` would miss them). The machine is shared with other jobs, so absolute
-times are inflated and noisy; ratios come from runs made back to back. A networkx run that
-exceeds ``--timeout`` is stopped and only its finished steps are reported.
+like-for-like steps minus its resident size just before building the graph (igraph and numpy
+allocate outside Python's heap, so ``tracemalloc`` would miss them). The machine is shared
+with other jobs, so absolute times are inflated and noisy; the two runs of one size are made
+back to back. A networkx run that exceeds ``--timeout`` is stopped and only its finished steps
+are reported.
 
 Writes ``results/bench_social.{json,md,png}``. Run:
 ``nice python experiments/bench_social.py`` (tens of minutes; ``--sizes 27000`` for the
@@ -182,7 +180,10 @@ def child_networkx(data, k: int, log_path: Path) -> None:
     def centralities():
         return {
             "pagerank": nx.pagerank(graph, weight="weight"),
-            "eigenvector": nx.eigenvector_centrality_numpy(graph, weight="weight"),
+            # networkx refuses disconnected graphs here; like igraph's result, take the
+            # component with the largest eigenvalue (the giant one) and 0 elsewhere.
+            "eigenvector": nx.eigenvector_centrality_numpy(
+                graph.subgraph(max(nx.connected_components(graph), key=len)), weight="weight"),
             "strength": dict(graph.degree(weight="weight")),
             "coreness": nx.core_number(graph),
             "betweenness": nx.betweenness_centrality(graph, k=k, weight="distance", seed=0),
@@ -231,19 +232,27 @@ def child_main(args) -> None:
 # ------------------------------------------------------------------------------ parent side
 
 
-def run_child(impl: str, graph_path: Path, k: int, timeout: float) -> dict:
+def run_child(impl: str, graph_path: Path, k: int, timeout: float, reuse: bool = False) -> dict:
     log_path = DATA / f"bench_social_{impl}_{graph_path.stem}.json"
+    if reuse and log_path.exists():
+        record = json.loads(log_path.read_text())
+        if all(step in record["steps"] for step in LIKE_FOR_LIKE):
+            record.update(timed_out=False, reused=True)
+            return record
     log_path.unlink(missing_ok=True)
     command = [sys.executable, __file__, "--child", impl, "--graph", str(graph_path),
                "--k", str(k), "--log", str(log_path)]
     start = time.perf_counter()
+    error = None
     try:
         subprocess.run(command, check=True, timeout=timeout)
         timed_out = False
     except subprocess.TimeoutExpired:
         timed_out = True
+    except subprocess.CalledProcessError as failure:
+        timed_out, error = False, f"child exited with status {failure.returncode}"
     record = json.loads(log_path.read_text()) if log_path.exists() else {"steps": {}}
-    record.update(timed_out=timed_out, wall_seconds=time.perf_counter() - start)
+    record.update(timed_out=timed_out, error=error, wall_seconds=time.perf_counter() - start)
     return record
 
 
@@ -266,12 +275,13 @@ def summarise(runs: list[dict]) -> str:
     ]
     for run in runs:
         ours, theirs = run["ours"]["steps"], run["networkx"]["steps"]
-        label = f"{run['vertices']:,} v / {run['edges']:,} e"
+        label = f"{run['vertices']:,} v / {run['edges']:,} e, k={run['betweenness_k']}"
         for step in LIKE_FOR_LIKE:
             mine = ours.get(step)
             other = theirs.get(step)
             other_text = (f"{other:.2f}" if other is not None
-                          else f"> timeout ({run['timeout']:.0f} s run)")
+                          else "not reached (run stopped at the "
+                          f"{run['timeout']:.0f} s timeout)")
             ratio = f"{other / mine:.1f}x" if other is not None and mine else "-"
             lines.append(f"| {label} | {step} | {mine:.2f} | {other_text} | {ratio} |")
         total_ours = sum(ours[s] for s in LIKE_FOR_LIKE)
@@ -316,12 +326,14 @@ def plot(runs: list[dict], path: Path) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[27_000, 270_000],
-                        help="customers of the generator worlds (about 3.7 edges each)")
+                        help="customers of the generator worlds (graph: their social network)")
     parser.add_argument("--k", type=int, nargs="+", default=[64, 16],
                         help="betweenness source samples per size")
     parser.add_argument("--timeout", type=float, nargs="+", default=[900, 1500],
                         help="seconds allowed to each child run, per size")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--reuse", nargs="*", default=[], choices=["ours", "networkx"],
+                        help="reuse finished child logs of these implementations")
     parser.add_argument("--child", choices=["ours", "networkx"], help=argparse.SUPPRESS)
     parser.add_argument("--graph", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--log", type=Path, help=argparse.SUPPRESS)
@@ -332,7 +344,10 @@ def main(argv=None) -> None:
         return
 
     args.out.mkdir(parents=True, exist_ok=True)
-    runs = []
+    # Runs of other sizes already in the results file are kept (re-running one size must not
+    # drop the others); a size measured now replaces its old entry.
+    previous = args.out / "bench_social.json"
+    runs = json.loads(previous.read_text()) if previous.exists() else []
     for i, n_customers in enumerate(args.sizes):
         k = args.k[min(i, len(args.k) - 1)]
         timeout = args.timeout[min(i, len(args.timeout) - 1)]
@@ -342,9 +357,10 @@ def main(argv=None) -> None:
         run = dict(customers=n_customers, vertices=vertices, edges=edges,
                    betweenness_k=k, timeout=timeout)
         for impl in ("ours", "networkx"):
-            run[impl] = run_child(impl, graph_path, k, timeout)
+            run[impl] = run_child(impl, graph_path, k, timeout, reuse=impl in args.reuse)
             print(impl, n_customers, json.dumps(run[impl]), flush=True)
-        runs.append(run)
+        runs = sorted([r for r in runs if r["customers"] != n_customers] + [run],
+                      key=lambda r: r["customers"])
         # Rewrite after every graph so a long run leaves usable results behind.
         write_atomic(args.out / "bench_social.json",
                      lambda tmp: tmp.write_text(json.dumps(runs, indent=2)))
