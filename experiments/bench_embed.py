@@ -113,6 +113,15 @@ def run_one(n_nodes: int, method: str, epochs: int, threads: int) -> dict:
         out["fit_s"] = round(time.perf_counter() - start, 2)
         out["per_epoch_s"] = round(out["fit_s"] / epochs, 2)
         out["final_loss"] = round(model.loss_history_[-1], 4)
+        # Sanity check of what was learned: edges should score above random pairs.
+        rng = np.random.default_rng(1)
+        edges = data.edge_index.numpy()[:, rng.integers(0, data.edge_index.size(1), 100_000)]
+        pairs = rng.integers(0, n_nodes, (2, 100_000))
+        score = np.r_[(z[edges[0]] * z[edges[1]]).sum(1), (z[pairs[0]] * z[pairs[1]]).sum(1)]
+        truth = np.r_[np.ones(edges.shape[1]), np.zeros(pairs.shape[1])]
+        from sklearn.metrics import roc_auc_score
+
+        out["edge_vs_random_pair_auc"] = round(float(roc_auc_score(truth, score)), 4)
     out["embedding_shape"] = list(z.shape)
     out["embedding_finite"] = bool(np.isfinite(z).all())
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -190,6 +199,11 @@ def _markdown(report: dict) -> str:
         "  graph, before embedding; *peak RSS*: `ru_maxrss` of that run's own process.",
     ]
     for run in report["runs"]:
+        if "edge_vs_random_pair_auc" in run:
+            lines.append(
+                f"- node2vec on {run['nodes']:,} nodes: dot products of the embeddings rank 100k sampled "
+                f"edges above 100k random node pairs with AUC {run['edge_vs_random_pair_auc']}."
+            )
         if "default_fit_estimate_s" in run:
             lines.append(
                 f"- GraphSAGE with the default {run['default_epochs']} epochs on {run['nodes']:,} nodes: "

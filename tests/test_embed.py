@@ -210,6 +210,8 @@ def test_graphsage_input_errors(flag_graphs):
         GraphSAGEEmbedder().transform(train)
     with pytest.raises(ValueError, match="objective"):
         GraphSAGEEmbedder(objective="magic").fit(train)
+    with pytest.raises(ValueError, match="labels"):
+        GraphSAGEEmbedder(epochs=1).fit(_data(3, [0, 1], [1, 2]))
     one_class = _data(3, [0, 1], [1, 2], y=[0, 0, 0])
     with pytest.raises(ValueError, match="both"):
         GraphSAGEEmbedder(epochs=1).fit(one_class)
@@ -264,7 +266,7 @@ def test_random_walks_same_seed_same_walks():
 # -- node2vec --------------------------------------------------------------------------------
 
 
-N2V_SMALL = dict(dim=8, walks_per_node=10, epochs=3, lr=0.05, batch_size=64)
+N2V_SMALL = dict(dim=8)  # library defaults otherwise
 
 
 def test_node2vec_separates_planted_communities():
