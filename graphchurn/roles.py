@@ -308,10 +308,18 @@ def _betweenness(graph, w, cutoff, samples, seed) -> np.ndarray:
 
 
 def percentile_rank(values: np.ndarray) -> np.ndarray:
-    """Percentile rank in (0, 1] (ties share their average rank)."""
+    """Percentile rank in (0, 1] (ties share their average rank).
+
+    Values are compared at 9 significant digits relative to the largest: iterative solvers
+    (PageRank, eigenvector) differ in the last bits between processes, and a rank must not
+    turn that noise into a different order.
+    """
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return values
+    scale = np.nanmax(np.abs(values))
+    if np.isfinite(scale) and scale > 0:
+        values = np.round(values / scale, 9)
     return rankdata(values, method="average") / values.size
 
 
