@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -54,6 +53,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from torch_geometric.data import Batch
 
+from _common import library_version  # noqa: E402
 from graphchurn import pipeline
 from graphchurn.atomic import atomic_write_text
 from graphchurn.embed import ChurnGNN
@@ -635,19 +635,6 @@ def markdown(result: dict) -> str:
               "\"Fading\": churners who decided before the cut-off (the true hazard gives them 1).",
               ""]
     return "\n".join(lines + findings(result))
-
-
-def library_version() -> str:
-    """The commit the library was at, and whether graphchurn/ had uncommitted changes."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "graphchurn"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" + uncommitted changes in graphchurn/" if dirty else "")
 
 
 def main(argv=None):

@@ -38,13 +38,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from graphchurn.atomic import atomic_write as write_atomic  # noqa: E402
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
@@ -52,12 +52,6 @@ RESULTS = HERE / "results"
 DATA = HERE / "data"
 LIKE_FOR_LIKE = ["build", "communities", "centralities", "leaders_susceptibility"]
 OURS_ONLY = ["leiden", "influence_spread"]
-
-
-def write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def rss_bytes() -> int:

@@ -20,7 +20,6 @@ Run: ``python experiments/communities_recovery.py`` (about a minute).
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -34,6 +33,8 @@ import pandas as pd  # noqa: E402
 from networkx.generators.community import LFR_benchmark_graph  # noqa: E402
 from sklearn.metrics import normalized_mutual_info_score  # noqa: E402
 
+from _common import markdown_table  # noqa: E402
+from graphchurn.atomic import atomic_write as write_atomic  # noqa: E402
 from graphchurn.community import detect_communities  # noqa: E402
 from graphchurn.graph import CustomerGraph  # noqa: E402
 from graphchurn.synth import generate_world  # noqa: E402
@@ -48,13 +49,6 @@ METHODS = [
     ("label_propagation", "label_propagation", {}),
     ("infomap", "infomap", {}),
 ]
-
-
-def write_atomic(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` to a temporary name, then move into place."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def world_graph(seed: int) -> tuple[igraph.Graph, np.ndarray, np.ndarray]:
@@ -103,20 +97,6 @@ def score_methods(graph, labels, scored, **row) -> list[dict]:
             seconds=seconds,
         ))
     return rows
-
-
-def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A pipe table of ``frame`` with its index as the first column."""
-    def cell(value) -> str:
-        if isinstance(value, (float, np.floating)):
-            return "" if np.isnan(value) else format(value, floatfmt)
-        return str(value)
-
-    header = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for key, row in frame.iterrows():
-        lines.append("| " + " | ".join([cell(key)] + [cell(v) for v in row]) + " |")
-    return "\n".join(lines)
 
 
 def markdown_tables(results: pd.DataFrame, world_seeds, lfr_seeds) -> str:

@@ -24,7 +24,6 @@ Writes ``results/influencers_recovery.{csv,md,png}``. Run:
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import matplotlib
@@ -34,6 +33,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from _common import markdown_table  # noqa: E402
+from graphchurn.atomic import atomic_write as write_atomic  # noqa: E402
 from graphchurn.graph import CustomerGraph  # noqa: E402
 from graphchurn.roles import influencer_scores, select_seed_set  # noqa: E402
 from graphchurn.synth import generate_world  # noqa: E402
@@ -42,25 +43,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TOP_K = 50
 SCORE_COLUMNS = ["influencer_score", "pagerank", "influence_spread", "strength", "coreness",
                  "eigenvector", "degree", "betweenness"]
-
-
-def write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    def cell(value) -> str:
-        if isinstance(value, (float, np.floating)):
-            return "" if np.isnan(value) else format(value, floatfmt)
-        return str(value)
-
-    header = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for key, row in frame.iterrows():
-        lines.append("| " + " | ".join([cell(key)] + [cell(v) for v in row]) + " |")
-    return "\n".join(lines)
 
 
 def precision_at(ranking: pd.Series, planted: pd.Series, k: int) -> float:

@@ -25,7 +25,6 @@ Writes ``results/karate_split.{csv,md,png}``. Run: ``python experiments/karate_s
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import igraph
@@ -37,17 +36,12 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from graphchurn.atomic import atomic_write as write_atomic  # noqa: E402
 from graphchurn.community import detect_communities  # noqa: E402
 from graphchurn.roles import influencer_scores, leaders_and_followers, susceptibility  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 INSTRUCTOR, ADMINISTRATOR = 0, 33
-
-
-def write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def karate() -> tuple[igraph.Graph, np.ndarray, nx.Graph]:

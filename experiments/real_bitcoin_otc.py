@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _common import library_version  # noqa: E402
 from graphchurn import pipeline
 from graphchurn.atomic import atomic_write_text
 from graphchurn.features import ACTIVITY_FEATURES
@@ -308,18 +309,6 @@ def markdown(result: dict) -> str:
             lines += ["", "stderr (last lines):", "", "```"] + cli["stderr_tail"] + ["```"]
     lines.append("")
     return "\n".join(lines)
-
-
-def library_version() -> str:
-    """The commit the library was at, and whether graphchurn/ had uncommitted changes."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "graphchurn"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" + uncommitted changes in graphchurn/" if dirty else "")
 
 
 def main(argv=None):
