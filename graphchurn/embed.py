@@ -54,6 +54,7 @@ __all__ = [
     "mean_neighbour_weights",
     "weighted_adjacency",
     "random_walks",
+    "skipgram_loss_and_gradients",
 ]
 
 
@@ -507,55 +508,74 @@ def random_walks(
     Grover & Leskovec (2016). node2vec: Scalable Feature Learning for Networks. KDD.
     Yang et al. (2019). KnightKing: A Fast Distributed Graph Random Walk Engine. SOSP.
     """
-    if p <= 0 or q <= 0:
-        raise ValueError("p and q must be positive")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    n = adjacency.shape[0]
-    indptr = adjacency.indptr.astype(np.int64)
-    indices = adjacency.indices.astype(np.int64)
-    cumulative = np.cumsum(adjacency.data, dtype=np.float64)
-    row_start = np.concatenate([[0.0], cumulative])[indptr[:-1]]  # weight mass before each row
-    row_mass = np.concatenate([[0.0], cumulative])[indptr[1:]] - row_start
-    degree = np.diff(indptr)
+    return _WalkSampler(adjacency).walk(starts, walk_length, p, q, seed)
 
-    biased = p != 1.0 or q != 1.0
-    if biased:
-        # Edge (t, x) exists iff t * n + x is among the CSR keys (sorted: rows, then columns).
-        edge_keys = np.repeat(np.arange(n, dtype=np.int64), degree) * n + indices
+
+class _WalkSampler:
+    """The CSR arrays :func:`random_walks` needs, computed once per graph (a fit walks in blocks)."""
+
+    def __init__(self, adjacency: sp.csr_matrix):
+        self.n = adjacency.shape[0]
+        self.indptr = adjacency.indptr.astype(np.int64)
+        self.indices = adjacency.indices.astype(np.int64)
+        self.cumulative = np.cumsum(adjacency.data, dtype=np.float64)
+        padded = np.concatenate([[0.0], self.cumulative])
+        self.row_start = padded[self.indptr[:-1]]  # weight mass before each row
+        self.row_mass = padded[self.indptr[1:]] - self.row_start
+        self.degree = np.diff(self.indptr)
+        self._edge_keys = None
+
+    @property
+    def edge_keys(self) -> np.ndarray:
+        # Edge (t, x) exists iff t * n + x is among these keys (sorted: rows, then columns).
+        if self._edge_keys is None:
+            rows = np.repeat(np.arange(self.n, dtype=np.int64), self.degree)
+            self._edge_keys = rows * self.n + self.indices
+        return self._edge_keys
+
+    def step_by_weight(self, current: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One neighbour of each node in ``current``, drawn with probability proportional to weight."""
+        # Inverse-CDF sampling inside each node's row of the global cumulative weights. The
+        # targets are searched in sorted order: consecutive binary searches then walk the 80 MB
+        # cumulative array (1M nodes) forwards, which measured 3.5x faster than random order.
+        target = self.row_start[current] + rng.random(current.size) * self.row_mass[current]
+        order = np.argsort(target)
+        pos = np.empty(current.size, dtype=np.int64)
+        pos[order] = np.searchsorted(self.cumulative, target[order], side="right")
+        return self.indices[np.clip(pos, self.indptr[current], self.indptr[current + 1] - 1)]
+
+    def walk(self, starts, walk_length: int, p: float = 1.0, q: float = 1.0, seed=0) -> np.ndarray:
+        if p <= 0 or q <= 0:
+            raise ValueError("p and q must be positive")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        biased = p != 1.0 or q != 1.0
         max_alpha = max(1.0 / p, 1.0, 1.0 / q)
-
-    def step_by_weight(current):
-        # Inverse-CDF sampling within each current node's row of the global cumulative weights.
-        target = row_start[current] + rng.random(current.size) * row_mass[current]
-        pos = np.searchsorted(cumulative, target, side="right")
-        return indices[np.clip(pos, indptr[current], indptr[current + 1] - 1)]
-
-    starts = np.asarray(starts, dtype=np.int64)
-    walks = np.full((starts.size, walk_length), -1, dtype=np.int64)
-    if walk_length == 0:
+        starts = np.asarray(starts, dtype=np.int64)
+        walks = np.full((starts.size, walk_length), -1, dtype=np.int64)
+        if walk_length == 0:
+            return walks
+        walks[:, 0] = starts
+        for k in range(1, walk_length):
+            current = walks[:, k - 1]
+            alive = np.flatnonzero(current >= 0)
+            alive = alive[self.degree[current[alive]] > 0]
+            if alive.size == 0:
+                break
+            if not biased or k == 1:
+                walks[alive, k] = self.step_by_weight(current[alive], rng)
+                continue
+            # node2vec bias by rejection: propose by weight, accept with alpha / max(alpha).
+            edge_keys, pending = self.edge_keys, alive
+            while pending.size:
+                previous = walks[pending, k - 2]
+                proposal = self.step_by_weight(current[pending], rng)
+                keys = previous * self.n + proposal
+                pos = np.minimum(np.searchsorted(edge_keys, keys), edge_keys.size - 1)
+                alpha = np.where(proposal == previous, 1.0 / p, np.where(edge_keys[pos] == keys, 1.0, 1.0 / q))
+                accept = rng.random(pending.size) * max_alpha < alpha
+                walks[pending[accept], k] = proposal[accept]
+                pending = pending[~accept]
         return walks
-    walks[:, 0] = starts
-    for k in range(1, walk_length):
-        current = walks[:, k - 1]
-        alive = np.flatnonzero(current >= 0)
-        alive = alive[degree[current[alive]] > 0]
-        if alive.size == 0:
-            break
-        if not biased or k == 1:
-            walks[alive, k] = step_by_weight(current[alive])
-            continue
-        pending = alive
-        while pending.size:
-            cur = current[pending]
-            previous = walks[pending, k - 2]
-            proposal = step_by_weight(cur)
-            keys = previous * n + proposal
-            pos = np.minimum(np.searchsorted(edge_keys, keys), edge_keys.size - 1)
-            alpha = np.where(proposal == previous, 1.0 / p, np.where(edge_keys[pos] == keys, 1.0, 1.0 / q))
-            accept = rng.random(pending.size) * max_alpha < alpha
-            walks[pending[accept], k] = proposal[accept]
-            pending = pending[~accept]
-    return walks
 
 
 def _skipgram_pairs(walks: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -568,7 +588,7 @@ def _skipgram_pairs(walks: np.ndarray, window: int, rng: np.random.Generator) ->
     and taking both orders (as word2vec does on text) would double the cost for the same
     statistics.
     """
-    reach = rng.integers(1, window + 1, size=walks.shape, dtype=np.int8) if window > 0 else None
+    reach = rng.integers(1, window + 1, size=walks.shape, dtype=np.int32) if window > 0 else None
     centres, contexts = [], []
     for offset in range(1, min(window, walks.shape[1] - 1) + 1):
         a, b = walks[:, :-offset], walks[:, offset:]
@@ -578,6 +598,48 @@ def _skipgram_pairs(walks: np.ndarray, window: int, rng: np.random.Generator) ->
     if not centres:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate(centres), np.concatenate(contexts)
+
+
+def skipgram_loss_and_gradients(u: Tensor, v: Tensor, v_noise: Tensor) -> tuple[float, Tensor, Tensor, Tensor]:
+    r"""Skip-gram negative-sampling loss of a batch of pairs and its gradients, in closed form.
+
+    .. math::
+        L = -\sum_b \Big[\log\sigma(u_b \cdot v_b) + \sum_k \log\sigma(-u_b \cdot n_{bk})\Big]
+
+    The gradients are word2vec's: ``dL/du = (sigma(u.v) - 1) v + sum_k sigma(u.n_k) n_k``,
+    ``dL/dv = (sigma(u.v) - 1) u``, ``dL/dn_k = sigma(u.n_k) u``. Written out because they
+    measured twice as fast as autograd through the gathers on CPU; a test checks them against
+    autograd.
+
+    Parameters
+    ----------
+    u : Tensor [B, D]
+        Centre-node vectors.
+    v : Tensor [B, D]
+        Context-node vectors.
+    v_noise : Tensor [B, K, D]
+        Context vectors of the K noise nodes of each pair.
+
+    Returns
+    -------
+    loss : float
+        Summed over the batch.
+    grad_u, grad_v, grad_noise : Tensor [B, D], [B, D], [B, K, D]
+
+    References
+    ----------
+    Mikolov et al. (2013). Distributed Representations of Words and Phrases and their
+    Compositionality. NeurIPS.
+    """
+    score = (u * v).sum(-1)
+    noise_score = torch.bmm(v_noise, u.unsqueeze(-1)).squeeze(-1)
+    loss = -(F.logsigmoid(score).sum() + F.logsigmoid(-noise_score).sum())
+    pull = torch.sigmoid(score) - 1.0  # dL/d score
+    push = torch.sigmoid(noise_score)  # dL/d noise_score
+    grad_u = pull.unsqueeze(-1) * v + torch.bmm(push.unsqueeze(1), v_noise).squeeze(1)
+    grad_v = pull.unsqueeze(-1) * u
+    grad_noise = push.unsqueeze(-1) * u.unsqueeze(1)
+    return loss.item(), grad_u, grad_v, grad_noise
 
 
 def _rowwise_adagrad_(table: Tensor, state: Tensor, rows: Tensor, grad: Tensor, lr: float) -> None:
@@ -703,6 +765,7 @@ class Node2VecEmbedder:
         if noise_table.size == 0:
             noise_table = np.arange(n, dtype=np.int64)
 
+        sampler = _WalkSampler(adjacency)
         rng = np.random.default_rng(self.seed)
         self.loss_history_ = []
         with _seeded(self.seed, self.n_jobs):
@@ -714,9 +777,8 @@ class Node2VecEmbedder:
                 batch_size = max(1, min(self.batch_size, -(-starts.size // self._MIN_STEPS_PER_EPOCH)))
                 total, pairs_seen = 0.0, 0
                 for block_start in range(0, starts.size, self._WALK_BLOCK):
-                    walks = random_walks(
-                        adjacency, starts[block_start : block_start + self._WALK_BLOCK],
-                        self.walk_length, self.p, self.q, rng,
+                    walks = sampler.walk(
+                        starts[block_start : block_start + self._WALK_BLOCK], self.walk_length, self.p, self.q, rng
                     )
                     for batch_start in range(0, walks.shape[0], batch_size):
                         centre, context = _skipgram_pairs(walks[batch_start : batch_start + batch_size], self.window, rng)
@@ -736,26 +798,22 @@ class Node2VecEmbedder:
     def _step(self, node_vectors, context_vectors, node_state, context_state, centre, context, noise) -> float:
         """One row-wise Adagrad step on the skip-gram loss of a batch of pairs; returns the loss sum.
 
-        The loss is differentiated with respect to the batch's distinct rows only
-        (``torch.unique`` + ``index_select``), so the cost is proportional to the batch, not to N.
+        Only the batch's distinct rows are read and written (``torch.unique`` +
+        ``index_select``), so the cost is proportional to the batch, not to N.
         """
         centre_rows, centre_at = torch.unique(centre, return_inverse=True)
         context_rows, context_at = torch.unique(torch.cat([context, noise]), return_inverse=True)
-        # index_select / F.embedding rather than t[idx]: advanced indexing (and its index_put
-        # backward) was ~9x slower on CPU.
-        u_rows = torch.index_select(node_vectors, 0, centre_rows).requires_grad_()
-        c_rows = torch.index_select(context_vectors, 0, context_rows).requires_grad_()
+        u_rows = torch.index_select(node_vectors, 0, centre_rows)
+        c_rows = torch.index_select(context_vectors, 0, context_rows)
         u = F.embedding(centre_at, u_rows)
         v = F.embedding(context_at[: centre.numel()], c_rows)
         v_noise = F.embedding(context_at[centre.numel() :], c_rows).view(centre.numel(), self.negative, self.dim)
-        positive = F.logsigmoid((u * v).sum(-1))
-        negative = F.logsigmoid(-(v_noise @ u.unsqueeze(-1)).squeeze(-1)).sum(-1)
-        loss = -(positive + negative).sum()
-        loss.backward()
-        with torch.no_grad():
-            _rowwise_adagrad_(node_vectors, node_state, centre_rows, u_rows.grad, self.lr)
-            _rowwise_adagrad_(context_vectors, context_state, context_rows, c_rows.grad, self.lr)
-        return loss.item()
+        loss, grad_u, grad_v, grad_noise = skipgram_loss_and_gradients(u, v, v_noise)
+        u_grad = torch.zeros_like(u_rows).index_add_(0, centre_at, grad_u)
+        c_grad = torch.zeros_like(c_rows).index_add_(0, context_at, torch.cat([grad_v, grad_noise.reshape(-1, self.dim)]))
+        _rowwise_adagrad_(node_vectors, node_state, centre_rows, u_grad, self.lr)
+        _rowwise_adagrad_(context_vectors, context_state, context_rows, c_grad, self.lr)
+        return loss
 
     def transform(self, data=None) -> np.ndarray:
         """The fitted embeddings, ndarray [N, dim] float32.

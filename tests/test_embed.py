@@ -18,6 +18,7 @@ from graphchurn.embed import (
     SAGEEncoder,
     mean_neighbour_weights,
     random_walks,
+    skipgram_loss_and_gradients,
     weighted_adjacency,
 )
 
@@ -264,6 +265,22 @@ def test_random_walks_same_seed_same_walks():
 
 
 # -- node2vec --------------------------------------------------------------------------------
+
+
+def test_skipgram_gradients_match_autograd():
+    torch.manual_seed(0)
+    u, v, noise = torch.randn(7, 4), torch.randn(7, 4), torch.randn(7, 3, 4)
+    loss, grad_u, grad_v, grad_noise = skipgram_loss_and_gradients(u, v, noise)
+    leaves = [t.clone().requires_grad_() for t in (u, v, noise)]
+    lu, lv, ln = leaves
+    expected = -(
+        torch.nn.functional.logsigmoid((lu * lv).sum(-1)).sum()
+        + torch.nn.functional.logsigmoid(-(ln @ lu.unsqueeze(-1)).squeeze(-1)).sum()
+    )
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-6)
+    for mine, leaf in zip((grad_u, grad_v, grad_noise), leaves):
+        assert torch.allclose(mine, leaf.grad, atol=1e-6)
 
 
 N2V_SMALL = dict(dim=8)  # library defaults otherwise
