@@ -225,7 +225,9 @@ def cmd_target(args) -> int:
         raise InputError("no such file (run `graphchurn analyze` first)", file=scores_path)
     if args.budget < 0:
         raise InputError("the budget must be >= 0", file="--budget")
-    scores = pd.read_csv(scores_path, dtype={"customer_id": str})
+    # Ids stay text exactly as written ("NA" and "0123" are phone-like ids, not missing/numbers).
+    scores = pd.read_csv(scores_path, dtype={"customer_id": str}, keep_default_na=False,
+                         na_values={"value": [""], "churn_probability": [""]})
     channels = json.loads(args.channels) if args.channels else None
     contacts = contact_list(scores, args.budget, **({"channels": channels} if channels else {}))
     write_csv(contacts, Path(args.out))
