@@ -269,6 +269,15 @@ class GraphSAGEEmbedder:
         epoch; None uses them all. Message passing stays full-batch either way.
     weighted : bool, default True
         Weight the neighbour mean by tie strength (``data.edge_weight``).
+    dropout : float, default 0.0
+        Dropout on the hidden layer while training.
+    weight_decay : float, default 0.0
+        Adam's L2 penalty.
+    validation_fraction : float, optional
+        Supervised only: hold out this share of the labelled nodes (seeded), score them by ROC
+        AUC after every epoch, keep the best epoch's weights and stop after ``patience`` epochs
+        without improvement. A full-batch GNN otherwise memorises its training labels.
+    patience : int, default 20
     n_jobs : int or None, default 1
         Torch threads while fitting and embedding (None: torch's current setting). With the
         default, results are bit-identical on any machine (threads add partial sums in another
@@ -282,6 +291,12 @@ class GraphSAGEEmbedder:
     n_features_in_ : int
     loss_history_ : list of float
         Training loss per epoch.
+    n_iter_ : int
+        Epochs run.
+    validation_scores_ : list of float
+        Validation ROC AUC per epoch (empty without ``validation_fraction``).
+    best_validation_score_, best_epoch_ : float, int
+        The kept epoch (0-based) and its validation AUC (None without ``validation_fraction``).
 
     Example
     -------
@@ -303,6 +318,10 @@ class GraphSAGEEmbedder:
         seed: int = 0,
         batch_size: int | None = None,
         weighted: bool = True,
+        dropout: float = 0.0,
+        weight_decay: float = 0.0,
+        validation_fraction: float | None = None,
+        patience: int = 20,
         n_jobs: int | None = 1,
     ):
         self.dim = dim
@@ -313,6 +332,10 @@ class GraphSAGEEmbedder:
         self.seed = seed
         self.batch_size = batch_size
         self.weighted = weighted
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
         self.n_jobs = n_jobs
 
     # -- helpers ---------------------------------------------------------------------------
@@ -354,6 +377,7 @@ class GraphSAGEEmbedder:
         edge_index, edge_weight = self._graph(data, training=True)
         n = x.shape[0]
 
+        validation_idx = None
         if self.objective == "supervised":
             if getattr(data, "y", None) is None:
                 raise ValueError("objective='supervised' needs node labels data.y (or use objective='link')")
@@ -361,6 +385,13 @@ class GraphSAGEEmbedder:
             mask = getattr(data, "train_mask", None)
             mask = torch.isfinite(y) if mask is None else torch.as_tensor(mask, dtype=torch.bool) & torch.isfinite(y)
             train_idx = mask.nonzero().view(-1)
+            if self.validation_fraction:
+                held_out = np.random.default_rng(self.seed).random(train_idx.numel()) < self.validation_fraction
+                held_out = torch.from_numpy(held_out)
+                validation_idx, train_idx = train_idx[held_out], train_idx[~held_out]
+                y_validation = y[validation_idx].numpy()
+                if not 0 < y_validation.sum() < y_validation.size:
+                    raise ValueError("validation_fraction leaves no churner or no non-churner in the validation share")
             n_pos = int((y[train_idx] > 0.5).sum())
             n_neg = train_idx.numel() - n_pos
             if n_pos == 0 or n_neg == 0:
@@ -372,17 +403,20 @@ class GraphSAGEEmbedder:
             if positive.size(1) == 0:
                 raise ValueError("link objective needs at least one edge")
 
-        self.loss_history_ = []
+        validating = validation_idx is not None
+        self.loss_history_, self.validation_scores_ = [], []
+        self.best_validation_score_, self.best_epoch_ = None, None
         with _seeded(self.seed, self.n_jobs):
             if self.objective == "supervised":
-                self.model_ = ChurnGNN(self.n_features_in_, self.hidden, self.dim)
+                self.model_ = ChurnGNN(self.n_features_in_, self.hidden, self.dim, self.dropout)
                 self.encoder_ = self.model_.encoder
             else:
-                self.model_ = SAGEEncoder(self.n_features_in_, self.hidden, self.dim)
+                self.model_ = SAGEEncoder(self.n_features_in_, self.hidden, self.dim, self.dropout)
                 self.encoder_ = self.model_
-            optimiser = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
+            optimiser = torch.optim.Adam(self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            best_state = None
             self.model_.train()
-            for _ in range(self.epochs):
+            for epoch in range(self.epochs):
                 optimiser.zero_grad()
                 if self.objective == "supervised":
                     batch = train_idx
@@ -404,8 +438,28 @@ class GraphSAGEEmbedder:
                 loss.backward()
                 optimiser.step()
                 self.loss_history_.append(loss.item())
+                if validating:
+                    score = self._validation_auc(x, edge_index, edge_weight, validation_idx, y_validation)
+                    self.validation_scores_.append(score)
+                    if self.best_validation_score_ is None or score > self.best_validation_score_:
+                        self.best_validation_score_, self.best_epoch_ = score, epoch
+                        best_state = {k: v.clone() for k, v in self.model_.state_dict().items()}
+                    elif epoch - self.best_epoch_ >= self.patience:
+                        break
+            if best_state is not None:
+                self.model_.load_state_dict(best_state)
+            self.n_iter_ = len(self.loss_history_)
             self.model_.eval()
         return self
+
+    def _validation_auc(self, x, edge_index, edge_weight, validation_idx, y_validation) -> float:
+        from sklearn.metrics import roc_auc_score
+
+        self.model_.eval()
+        with torch.no_grad():
+            logits = self.model_(x, edge_index, edge_weight)[validation_idx].numpy()
+        self.model_.train()
+        return float(roc_auc_score(y_validation, logits))
 
     @torch.no_grad()
     def transform(self, data) -> np.ndarray:

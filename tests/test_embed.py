@@ -197,6 +197,24 @@ def test_graphsage_link_objective_recovers_planted_communities():
         model.predict_proba(data)
 
 
+def test_graphsage_early_stopping_keeps_it_from_memorising_noise(flag_graphs):
+    train, _ = flag_graphs
+    noise = train.clone()
+    noise.y = train.y[torch.from_numpy(np.random.default_rng(0).permutation(train.num_nodes))]
+    # Without a validation share, 200 full-batch epochs memorise shuffled labels.
+    memorised = GraphSAGEEmbedder(epochs=200).fit(noise)
+    assert memorised.n_iter_ == 200 and memorised.best_epoch_ is None
+    assert roc_auc_score(noise.y, memorised.predict_proba(noise)) > 0.95
+    # With one, it stops early near chance and keeps the best epoch.
+    stopped = GraphSAGEEmbedder(epochs=200, validation_fraction=0.3, patience=10).fit(noise)
+    assert stopped.n_iter_ < 200 and len(stopped.validation_scores_) == stopped.n_iter_
+    assert stopped.best_validation_score_ == max(stopped.validation_scores_) < 0.75
+    assert roc_auc_score(noise.y, stopped.predict_proba(noise)) < 0.9
+    # On the real neighbourhood labels the held-out share is predicted well.
+    real = GraphSAGEEmbedder(epochs=200, validation_fraction=0.3, patience=10).fit(train)
+    assert real.best_validation_score_ > 0.95
+
+
 def test_graphsage_handles_isolated_nodes_and_missing_values():
     x = np.array([[1.0, np.nan], [2.0, 1.0], [3.0, 2.0], [4.0, 3.0], [0.0, 0.0]])
     data = _data(5, [0, 1, 2], [1, 2, 3], x=x, y=[1, 0, 1, 0, 0])  # node 4 is isolated
