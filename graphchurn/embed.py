@@ -719,9 +719,11 @@ class Node2VecEmbedder:
     (node strength) to the power 3/4, as in word2vec. Training uses row-wise Adagrad on the rows
     present in each batch (as PyTorch-BigGraph does): the adaptive step keeps hubs, which recur
     many times in a batch, from taking outsized steps, and with one scalar of state per node it
-    was 2.5x faster per step at 1M nodes than ``nn.Embedding(sparse=True)`` + ``SparseAdam``
-    (which took 25 min for one epoch at 1M nodes on the shared 2-core box). Isolated
-    nodes appear in no walk and keep their small random initial vectors.
+    was 2.5x faster per step at 1M nodes than ``nn.Embedding(sparse=True)`` + ``SparseAdam``.
+    One epoch at 1M nodes / 5M edges took 25 min that way and 6 min with this class (row-wise
+    Adagrad, closed-form gradients, sorted CDF searches; 1 thread on a shared 2-core box, see
+    ``experiments/results/bench_embed.md``). Isolated nodes appear in no walk and keep their
+    small random initial vectors.
 
     Transductive: the vectors belong to the nodes of the fitted graph; to embed another
     cut-off's graph, fit again (or use :class:`GraphSAGEEmbedder`, which is inductive).
