@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from graphchurn.atomic import atomic_write_text as _write  # noqa: E402
 from graphchurn import contagion as C
 from graphchurn.community import detect_communities
 from graphchurn.graph import CustomerGraph
@@ -122,12 +122,6 @@ def bench_method(name, model, graph, membership, base, value, infl, leavers, n_f
         "speedup_vs_what_if": round(float(np.median(whatif_times)) / watch, 1),
         "equal_to_full_recompute": bool(same),
     }
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv=None):

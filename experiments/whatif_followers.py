@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from graphchurn.atomic import atomic_write_text as _write  # noqa: E402
 from graphchurn.community import detect_communities
 from graphchurn.contagion import METHODS, ContagionCutoff, ContagionModel, what_if
 from graphchurn.graph import CustomerGraph
@@ -244,12 +245,6 @@ def _markdown(table: pd.DataFrame, infos, args, seconds) -> str:
 
 def _fmt(x):
     return "–" if not np.isfinite(x) else f"{x:.3f}"
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv=None):
