@@ -146,10 +146,9 @@ def build_features(
     if active_window_days is None:
         active_window_days = horizon_days
     past = before(interactions, cutoff)
-    departures = known_departures(past, _known_customers(customers, cutoff), cutoff, definition,
-                                  horizon_days)
-    active = active_at(past, _known_customers(customers, cutoff), cutoff, definition,
-                       active_window_days)
+    known = known_customers(customers, cutoff)
+    departures = known_departures(past, known, cutoff, definition, horizon_days)
+    active = active_at(past, known, cutoff, definition, active_window_days)
 
     cg = CustomerGraph.from_interactions(
         past,
@@ -233,7 +232,7 @@ def build_features(
     )
 
 
-def _known_customers(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -> pd.DataFrame | None:
+def known_customers(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -> pd.DataFrame | None:
     """The customer table as it was knowable at ``cutoff``: churn dates after it are blanked."""
     if customers is None or "churn_date" not in customers.columns:
         return customers

@@ -26,7 +26,8 @@ import pandas as pd
 
 from .atomic import atomic_write
 from .errors import InputError
-from .features import ACTIVITY_FEATURES, FeatureSet, build_features, describe_reasons
+from .features import (ACTIVITY_FEATURES, FeatureSet, build_features, describe_reasons,
+                       known_customers)
 from .model import ChurnModel, calibration_table, evaluate, lift_curve, top_reasons
 from .windows import before, churn_labels, default_as_of, resolve_churn_definition, training_cutoffs
 
@@ -96,11 +97,7 @@ class _Stages:
 
 def cut_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd.Timestamp):
     """Inputs as they were knowable at ``as_of``: later rows dropped, later churn dates blanked."""
-    past = before(interactions, as_of)
-    if customers is not None and "churn_date" in customers.columns:
-        customers = customers.copy()
-        customers.loc[customers["churn_date"] > as_of, "churn_date"] = pd.NaT
-    return past, customers
+    return before(interactions, as_of), known_customers(customers, as_of)
 
 
 def feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
