@@ -78,7 +78,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.polynomial.hermite_e import hermegauss
 from scipy import sparse
+from scipy.special import logsumexp
+from scipy.stats import poisson
 
 from graphchurn.atomic import atomic_write
 from graphchurn.errors import InputError
@@ -154,6 +157,13 @@ class World:
         With ``hazard_days``: index ``customer_id``, one column per requested day ``d`` holding
         the true daily hazard at cut-off ``start + d`` (1.0 for customers who have decided to
         leave but not yet left, NaN for customers already gone).
+    log_forecast_snapshots : DataFrame or None
+        With ``hazard_days``: same shape, the best forecast a model could make from the data:
+        ``P(churn date in (start + d, start + d + 30 days] | the log before start + d, the
+        customer table, the generator's parameters)``, a Bayes posterior that integrates out
+        what the data do not show (frailty, whether and when a customer has already decided
+        to leave). This, not ``hazard_snapshots``, is the ceiling for a model of the log. NaN
+        for customers already gone and for days ``d <= fade_days[1]``.
     """
 
     interactions: pd.DataFrame
@@ -165,6 +175,7 @@ class World:
     seed: int
     params: dict = field(default_factory=dict)
     hazard_snapshots: pd.DataFrame | None = None
+    log_forecast_snapshots: pd.DataFrame | None = None
 
     @property
     def end(self) -> pd.Timestamp:
@@ -292,25 +303,24 @@ def generate_world(
     n = people.n_customers
     snap_days = _check_hazard_days(hazard_days, days)
     forced_day = _forced_days(forced_departures, people, n)
-    log, churn, snapshots = _simulate(people, net, attrs, hazard, params, start_ts, days,
+    log, churn, snapshots, forecasts = _simulate(people, net, attrs, hazard, params, start_ts, days,
                                       int(seed), snap_days, forced_day)
 
     interactions = _interactions_frame(log, people.ids, start_ts)
     customers = _customers_frame(people, attrs, churn, start_ts, days)
     truth = _truth_frame(people, net, attrs, hazard, churn, start_ts, days, params)
     ties = _ties_frame(net, people.ids)
-    snap_frame = None
+    snap_frame = forecast_frame = None
     if snap_days:
-        snap_frame = pd.DataFrame(
-            {d: snapshots[d] for d in snap_days},
-            index=pd.Index(customers["customer_id"], name="customer_id"),
-        )
-        snap_frame.columns.name = "day"
+        index = pd.Index(customers["customer_id"], name="customer_id")
+        snap_frame = pd.DataFrame({d: snapshots[d] for d in snap_days}, index=index)
+        forecast_frame = pd.DataFrame({d: forecasts[d] for d in snap_days}, index=index)
+        snap_frame.columns.name = forecast_frame.columns.name = "day"
     params["hazard_days"] = list(snap_days)
     params["forced_departures"] = len(forced_departures or {})
     return World(interactions=interactions, customers=customers, truth=truth, ties=ties,
                  start=start_ts, days=days, seed=int(seed), params=params,
-                 hazard_snapshots=snap_frame)
+                 hazard_snapshots=snap_frame, log_forecast_snapshots=forecast_frame)
 
 
 def write_world(world: World, out_dir, fmt: str = "csv") -> dict:
@@ -802,6 +812,9 @@ def _simulate(people, net, attrs, hazard: _Hazard, p, start_ts, days, seed, snap
     src_e, dst_e, rate_e, p_sms_e, log_dur_e = _traffic_arrays(people, net, p)
     cum_rate = np.cumsum(rate_e, dtype=np.float64)
     del rate_e
+    forecaster = (_LogForecast(people, attrs, hazard, p, snap_days, src_e, dst_e, cum_rate)
+                  if snap_days else None)
+    forecasts = {}
     hour_cdf = [np.cumsum(h) / h.sum() for h in (_HOURS_WEEKDAY, _HOURS_WEEKEND)]
     dow0 = start_ts.day_of_week
     log = _Log([], [], [], [], [])
@@ -811,6 +824,8 @@ def _simulate(people, net, attrs, hazard: _Hazard, p, start_ts, days, seed, snap
         h, h0, e = hazard.hazard(t, churn_day)
         if t in snap_days:
             snapshots[t] = _snapshot(h, t, churn_day, decision_day)
+            forecasts[t] = (forecaster.forecast(t, churn_day) if t in forecaster.snap_days
+                            else np.full(n, np.nan))
         if t == days:
             break
         u = churn_rng.random(n)
@@ -828,12 +843,134 @@ def _simulate(people, net, attrs, hazard: _Hazard, p, start_ts, days, seed, snap
         day_rng = np.random.default_rng([seed, 2, t])
         _day_traffic(log, day_rng, t, cum_rate, _WEEKDAY_FACTOR[dow], level, src_e, dst_e,
                      p_sms_e, log_dur_e, hour_cdf[1 if dow >= 5 else 0])
+        if forecaster is not None:
+            forecaster.record_day(t, e, level, _WEEKDAY_FACTOR[dow], log.src[-1], log.dst[-1])
 
     h_end, h0_end, e_end = h, h0, e
     p30 = _p_churn_30d(hazard, churn_day, decision_day, fade, days, int(p["fade_days"][0]))
     churn = _Churn(churn_day=churn_day, decision_day=decision_day, h_end=h_end, h0_end=h0_end,
                    e_end=e_end, p30=p30)
-    return log, churn, snapshots
+    return log, churn, snapshots, forecasts
+
+
+
+class _LogForecast:
+    """The best 30-day churn forecast a model could make from the log: a Bayes posterior.
+
+    At cut-off day ``s`` it computes, for every customer still there,
+    ``P(churn date in (s, s + 30] | what the log and the customer table show up to s)``,
+    knowing the generator's parameters. What a model cannot see is integrated out: the hidden
+    ``frailty`` (prior N(0, 1), updated by the customer's support contacts and by its survival
+    so far), the fade length ``L`` and whether, and on which day ``D``, the customer has already
+    decided to leave. The traffic of the last ``fade_days[1]`` days is the evidence on ``D``: the
+    customer's daily count of interactions is Poisson with mean ``level(t) * mu(t)``, ``mu(t)``
+    its expected count at full activity given its contacts' activity that day and ``level(t) =
+    (D + L - t) / L`` once it has decided. Exposure uses the true tie strengths and the
+    departures scheduled by ``s``, and the baseline uses the true coefficients: the reference
+    knows more than the log, never less, so no model should beat it by more than noise.
+
+    Only cut-offs later than ``fade_days[1]`` get a forecast (earlier ones are NaN): before
+    that, the log is too short to show a whole fade.
+    """
+
+    def __init__(self, people, attrs, hazard: "_Hazard", p: dict, snap_days, src_e, dst_e,
+                 cum_rate, n_frailty: int = 31):
+        n = hazard.n
+        self.n, self.hazard = n, hazard
+        self.f_lo, self.f_hi = (int(x) for x in p["fade_days"])
+        self.fades = np.arange(self.f_lo, self.f_hi + 1)
+        self.snap_days = [s for s in snap_days if s > self.f_hi]
+        self.keep = {t for s in self.snap_days for t in range(s - self.f_hi, s)}
+        self.src_e, self.dst_e = src_e, dst_e
+        self.rate_e = np.diff(cum_rate, prepend=0.0)
+        self.n_people = len(people.activity)
+        # Frailty on Gauss-Hermite nodes; prior times the likelihood of the support contacts
+        # (drawn as Poisson(0.5 exp(0.8 f + 0.3 prepaid)) in _attributes).
+        nodes, weights = hermegauss(n_frailty)
+        self.frailty_shift = 0.5 * (nodes[None, :] - attrs.frailty[:, None])  # log h(f)/h
+        support_mean = 0.5 * np.exp(0.8 * nodes[None, :] + 0.3 * (attrs.plan == 0)[:, None])
+        self.log_prior = (np.log(weights / weights.sum())[None, :]
+                          + poisson.logpmf(attrs.support[:, None], support_mean))
+        # Not having decided before day 0 (pre-start days at the baseline, at risk only when
+        # the departure would fall on day 1 or later): one n x F array per fade length.
+        self.log_survival_pre = {}
+        cum = np.zeros((n, n_frailty))
+        for t in range(-1, -self.f_hi - 1, -1):
+            cum += self._log1m(self._by_frailty(hazard.baseline(t)))
+            if 1 - t >= self.f_lo:
+                self.log_survival_pre[1 - t] = cum.copy()  # no decision on days 1-L .. -1
+        if self.f_lo == 1:
+            self.log_survival_pre[1] = np.zeros((n, n_frailty))
+        self.log_survival = np.zeros((n, n_frailty))  # no decision on days 0 .. t-1
+        self.days: dict[int, tuple] = {}
+
+    def _by_frailty(self, h: np.ndarray) -> np.ndarray:
+        """Daily hazards ``h`` (one per customer) as they would be at every frailty node."""
+        return np.minimum(h[:, None] * np.exp(self.frailty_shift), 1.0)
+
+    @staticmethod
+    def _log1m(h: np.ndarray) -> np.ndarray:
+        return np.log1p(-np.minimum(h, 1.0 - 1e-12))
+
+    def record_day(self, t: int, exposure: np.ndarray, level: np.ndarray, day_factor: float,
+                   src: np.ndarray, dst: np.ndarray) -> None:
+        """Day ``t`` is over: its hazard, the traffic it showed and what traffic was expected."""
+        h_f = self._by_frailty(self._unclipped(t, exposure))
+        if t in self.keep:
+            n = self.n
+            counts = (np.bincount(src[src < n], minlength=n)
+                      + np.bincount(dst[dst < n], minlength=n)).astype(np.float64)
+            # Expected count at full own activity, given every contact's level that day.
+            expected = day_factor * (
+                np.bincount(self.src_e, self.rate_e * level[self.dst_e], self.n_people)
+                + np.bincount(self.dst_e, self.rate_e * level[self.src_e], self.n_people))[:n]
+            log_decide = np.log(np.maximum(h_f, 1e-300)) + self.log_survival
+            self.days[t] = (log_decide, counts, expected)
+        self.log_survival = self.log_survival + self._log1m(h_f)
+        for old in [d for d in self.days if d < t - self.f_hi]:
+            del self.days[old]
+
+    def forecast(self, s: int, churn_day: np.ndarray) -> np.ndarray:
+        """P(churn date in (s, s + 30]) for every customer given the log before day ``s``.
+
+        ``churn_day`` holds the departures known or scheduled by then (for future exposure).
+        """
+        n, horizon = self.n, 30
+        # Future daily hazards of a customer who has not decided yet, per frailty node.
+        future = [self._by_frailty(self._unclipped(t, self.hazard.exposure(t, churn_day)))
+                  for t in range(s, s + horizon - self.f_lo + 1)]
+        log_terms, log_churn_terms = [], []
+        for fade in self.fades:
+            base = self.log_prior + self.log_survival_pre[int(fade)] - np.log(len(self.fades))
+            # Not decided yet: churns in the horizon if it decides on s .. s + 30 - L.
+            log_stay = np.zeros_like(base)
+            for t in range(s, s + horizon - int(fade) + 1):
+                log_stay += self._log1m(future[t - s])
+            undecided = base + self.log_survival
+            log_terms.append(undecided)
+            log_churn_terms.append(undecided + np.log(np.maximum(-np.expm1(log_stay), 1e-300)))
+            # Decided on day D (still here on day s: D + L > s), read from the traffic.
+            for decision in range(s - int(fade) + 1, s):
+                log_decide, _, _ = self.days[decision]
+                evidence = np.zeros(n)
+                for t in range(decision, s):
+                    _, counts, expected = self.days[t]
+                    level = (decision + fade - t) / fade
+                    evidence += counts * np.log(level) - expected * (level - 1.0)
+                term = base + log_decide + evidence[:, None]
+                log_terms.append(term)
+                if decision + fade <= s + horizon:
+                    log_churn_terms.append(term)
+        total = logsumexp(np.stack(log_terms, axis=1).reshape(n, -1), axis=1)
+        churn = logsumexp(np.stack(log_churn_terms, axis=1).reshape(n, -1), axis=1)
+        out = np.exp(churn - total)
+        out[churn_day <= s] = np.nan
+        return out
+
+    def _unclipped(self, t: int, exposure: np.ndarray) -> np.ndarray:
+        """The daily hazard before it is capped at 1 (the frailty shift applies before the cap)."""
+        hz = self.hazard
+        return np.exp(hz.log_b) * hz.relative(t) * (1.0 + hz.gamma * exposure)
 
 
 def _snapshot(h: np.ndarray, t: int, churn_day: np.ndarray, decision_day: np.ndarray):

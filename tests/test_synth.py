@@ -24,8 +24,8 @@ COLUMNS = ["src", "dst", "timestamp", "duration", "kind"]
 
 @pytest.fixture(scope="module")
 def world() -> World:
-    """The default world (2,000 customers, 120 days, seed 0), with a hazard snapshot."""
-    return generate_world(hazard_days=[60, 120])
+    """The default world (2,000 customers, 120 days, seed 0), with hazard snapshots."""
+    return generate_world(hazard_days=[60, 90, 120])
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +316,7 @@ def test_contagion_is_visible_in_churn_dates():
 
 def test_hazard_snapshots_and_true_30_day_probability(world, short):
     snaps = world.hazard_snapshots
-    assert list(snaps.columns) == [60, 120]
+    assert list(snaps.columns) == [60, 90, 120]
     assert snaps.index.equals(pd.Index(world.customers["customer_id"], name="customer_id"))
     np.testing.assert_array_equal(snaps[120].to_numpy(), world.truth["hazard_end"].to_numpy())
     gone_at_60 = (world.customers["churn_date"] <= world.start + pd.Timedelta(days=60))
@@ -330,12 +330,38 @@ def test_hazard_snapshots_and_true_30_day_probability(world, short):
     assert roc_auc_score(happened[active], p[active]) > 0.85
 
 
+def test_log_forecast_is_calibrated_and_sits_between_the_hidden_and_the_full_truth(world, short):
+    """The best forecast from the log: calibrated on what happens next, better than a model
+    blind to who is fading out, worse than knowing every decision."""
+    forecast = world.log_forecast_snapshots
+    assert list(forecast.columns) == [60, 90, 120]
+    assert forecast.index.equals(world.hazard_snapshots.index)
+    np.testing.assert_array_equal(forecast.isna().to_numpy(), world.hazard_snapshots.isna().to_numpy())
+    p = forecast[90].to_numpy()
+    active = ~np.isnan(p)
+    assert ((p[active] > 0) & (p[active] < 1)).all()
+    date = world.customers["churn_date"]
+    cut = short.end
+    happened = ((date > cut) & (date <= cut + pd.Timedelta(days=30))).to_numpy()[active]
+    assert abs(p[active].sum() - happened.sum()) < 3 * np.sqrt(happened.sum()) + 3
+    truth = short.truth
+    gamma = short.params["contagion_strength"]
+    hidden = np.minimum(truth["baseline_hazard_end"] * (1 + gamma * truth["exposure_end"]), 1)
+    auc = {name: roc_auc_score(happened, score[active]) for name, score in (
+        ("forecast", p), ("decision hidden", hidden.to_numpy()),
+        ("full truth", truth["p_churn_30d"].to_numpy()))}
+    assert auc["decision hidden"] + 0.01 < auc["forecast"] < auc["full truth"] - 0.05
+    # The traffic fade is what lifts it: customers who had decided by day 90 score higher.
+    decided = (truth["decision_date"] < cut).to_numpy()[active]
+    assert p[active][decided].mean() > 2 * p[active][~decided].mean()
+
+
 def test_forced_departure_happens_on_the_given_day(world):
     truth = world.truth
     candidates = truth[truth["is_influencer"] & truth["true_churn_date"].isna()]
     who = candidates["customer_id"].iloc[0]
     fade = int(candidates["fade_days"].iloc[0])
-    forced = generate_world(hazard_days=[60, 120], forced_departures={who: 40})
+    forced = generate_world(hazard_days=[60, 90, 120], forced_departures={who: 40})
     day40 = world.start + pd.Timedelta(days=40)
     cust = forced.customers.set_index("customer_id")
     assert cust.loc[who, "churn_date"] == day40
