@@ -49,7 +49,7 @@ NON_FEATURE_COLUMNS = ("customer_id", "churn_date")
 ACTIVITY_FEATURES = [
     "n_out", "n_in", "duration_out", "duration_in", "days_since_last_out", "days_since_last_any",
     "active_days_out", "out_recent", "out_previous", "activity_trend", "out_last_week",
-    "out_week_ratio", "in_week_ratio", "out_share",
+    "out_week_ratio", "in_week_ratio", "activity_drop_evidence", "out_share",
 ]
 STRUCTURE_FEATURES = [
     "distinct_contacts", "strength", "pagerank", "coreness", "clustering", "community_size",
@@ -157,6 +157,7 @@ def build_features(
         end=cutoff,
         max_degree=max_degree,
         extra_vertices=active,
+        departed=departures.index,
     )
     g = cg.graph
     names = cg.names
@@ -291,6 +292,8 @@ def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 
         drop = (100 * (1 - recent / previous.where(previous > 0))).round()
         text = "outgoing activity down " + drop.fillna(0).astype(np.int64).astype(str) + "% in the last 2 weeks"
         return text.where(drop > 0, "outgoing activity falling")
+    if feature == "activity_drop_evidence":
+        return const("calls and messages fell off in recent weeks, more than chance explains")
     if feature in ("days_since_last_out", "days_since_last_any"):
         text = "no outgoing calls or messages for " + _count_words(col(feature), "day")
         return text.where(col(feature).notna(), "no outgoing calls or messages in the window")

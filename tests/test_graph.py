@@ -136,3 +136,56 @@ def test_last_week_against_usual(log):
     # d: 1 outgoing, none in the last week.
     assert act.loc["d", "out_week_ratio"] == 0.0
     assert np.isnan(act.loc["c", "out_week_ratio"])
+
+
+def _daily_log(counts_by_days_ago: dict[str, list[int]], end: pd.Timestamp) -> pd.DataFrame:
+    """``counts[i]`` calls from each customer to an off-net number, ``i`` days before ``end``."""
+    rows = []
+    for who, counts in counts_by_days_ago.items():
+        for days_ago, k in enumerate(counts):
+            for j in range(k):
+                at = end - pd.Timedelta(days=days_ago) + pd.Timedelta(hours=-12 + j)
+                rows.append((who, "offnet", at, 60.0, "call"))
+    return pd.DataFrame(rows, columns=["src", "dst", "timestamp", "duration", "kind"])
+
+
+def test_activity_drop_evidence_by_hand():
+    end = pd.Timestamp("2025-03-01")
+    start = end - pd.Timedelta(days=70)
+    log = _daily_log({
+        "quiet": [0] * 10 + [2] * 60,    # 2 a day, then silent for the last 10 days
+        "steady": [2] * 70,               # never changes
+        "light": [0] * 7 + [1] * 63,      # a light user silent for a week
+    }, end)
+    act = CustomerGraph.from_interactions(log, start=start, end=end).activity
+    # Onset 10 days ago: 0 seen where 120 / 60 * 10 = 20 were expected -> 20 - 0 = 20; later
+    # onsets add days with traffic and score less (onset 11: 2 seen, 22 expected, 15.2).
+    assert act.loc["quiet", "activity_drop_evidence"] == pytest.approx(20.0)
+    assert act.loc["steady", "activity_drop_evidence"] == pytest.approx(0.0)
+    # Onset 7 days ago: 0 seen, 63 / 63 * 7 = 7 expected -> 7.
+    assert act.loc["light", "activity_drop_evidence"] == pytest.approx(7.0)
+    # The week-ratio features call the two the same (no traffic last week, 100% below their
+    # usual); the drop evidence weighs the heavy user's silence as the stronger sign.
+    assert act.loc["quiet", "out_week_ratio"] == act.loc["light", "out_week_ratio"] == 0
+    # The off-net end counts its incoming traffic too: it saw the drop of "quiet" and "light".
+    assert act.loc["offnet", "activity_drop_evidence"] > 0
+
+
+def test_a_departed_contact_does_not_read_as_the_customers_own_fade():
+    end = pd.Timestamp("2025-03-01")
+    start = end - pd.Timedelta(days=70)
+    rows = []
+    for days_ago in range(70):
+        at = end - pd.Timedelta(days=days_ago) + pd.Timedelta(hours=-12)
+        rows.append(("a", "c", at, 60.0, "call"))          # a keeps calling c every day
+        if days_ago >= 10:                                 # b left 10 days ago
+            rows.append(("a", "b", at, 60.0, "call"))
+    log = pd.DataFrame(rows, columns=["src", "dst", "timestamp", "duration", "kind"])
+    blind = CustomerGraph.from_interactions(log, start=start, end=end).activity
+    aware = CustomerGraph.from_interactions(log, start=start, end=end, departed=["b"]).activity
+    # Without knowing b left, a's traffic halved 10 days ago: 10 seen where 20 were expected.
+    assert blind.loc["a", "activity_drop_evidence"] == pytest.approx(20 - 10 + 10 * math.log(10 / 20))
+    # Knowing it, a's traffic with those still here never changed.
+    assert aware.loc["a", "activity_drop_evidence"] == pytest.approx(0.0)
+    # Only the drop evidence reads `departed`: the counts are the same.
+    assert aware.loc["a", "n_out"] == blind.loc["a", "n_out"] == 70 + 60
