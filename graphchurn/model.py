@@ -28,6 +28,8 @@ References
 .. [6] M. Robnik-Sikonja, I. Kononenko, "Explaining classifications for individual instances",
    IEEE Transactions on Knowledge and Data Engineering 20(5) (2008) 589-600 (prediction
    difference when a feature's value is replaced).
+.. [7] L. I. Kuncheva, "Combining Pattern Classifiers: Methods and Algorithms", Wiley (2004),
+   ch. 5 (averaging the class probabilities of diverse classifiers).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from scipy.special import betainc
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
@@ -96,14 +98,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
       (categories ordinal-encoded, rare ones pooled) and native missing-value handling;
     - ``estimator="logistic"``: median imputation with missing indicators + standard scaling for
       numbers, one-hot encoding (missing as its own level, rare levels pooled) for categories,
-      then L2 logistic regression.
+      then L2 logistic regression;
+    - ``estimator="ensemble"``: both, soft voting (the mean of their probabilities) [7]_.
 
     Probabilities are calibrated with :class:`~sklearn.calibration.CalibratedClassifierCV`
     (stratified, shuffled, seeded folds; the fold models are averaged) [4]_.
 
     Parameters
     ----------
-    estimator : {"gbm", "logistic"}, default "gbm"
+    estimator : {"gbm", "logistic", "ensemble"}, default "gbm"
     calibration : {"isotonic", "sigmoid"} or None, default "isotonic"
         None fits the base pipeline on all the data, uncalibrated.
     cv : int, default 3
@@ -230,36 +233,49 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if not categorical and not numeric:
             raise ValueError("every feature column is empty in the training rows")
         if self.estimator == "gbm":
-            # Categories first, so the boosting's categorical mask is a simple prefix.
-            encode = ColumnTransformer(
-                [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                        encoded_missing_value=np.nan, max_categories=250),
-                  categorical),
-                 ("num", "passthrough", numeric)],
-                verbose_feature_names_out=False)
-            mask = [True] * len(categorical) + [False] * len(numeric)
-            classifier = HistGradientBoostingClassifier(
-                max_iter=self.max_iter, learning_rate=self.learning_rate,
-                max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
-                l2_regularization=self.l2_regularization,
-                categorical_features=mask if categorical else None,
-                random_state=self.random_state)
-        elif self.estimator == "logistic":
-            numbers = Pipeline([
-                ("impute", SimpleImputer(strategy="median", add_indicator=True,
-                                         keep_empty_features=True)),
-                ("scale", StandardScaler())])
-            categories = Pipeline([
-                ("impute", SimpleImputer(strategy="constant", fill_value=_MISSING_LABEL,
-                                         keep_empty_features=True)),
-                ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5,
-                                         max_categories=50, sparse_output=False))])
-            encode = ColumnTransformer([("num", numbers, numeric), ("cat", categories, categorical)],
-                                       verbose_feature_names_out=False)
-            classifier = LogisticRegression(C=self.C, max_iter=2000)
-        else:
-            raise ValueError(f"estimator must be 'gbm' or 'logistic', got {self.estimator!r}")
+            return self._gbm_pipeline(categorical, numeric)
+        if self.estimator == "logistic":
+            return self._logistic_pipeline(categorical, numeric)
+        if self.estimator == "ensemble":
+            # Soft voting: the mean of the two models' probabilities. Boosting finds
+            # interactions and thresholds, the linear model is smooth and hard to overfit;
+            # their errors differ, so the average often ranks better than either.
+            return VotingClassifier([("gbm", self._gbm_pipeline(categorical, numeric)),
+                                     ("logistic", self._logistic_pipeline(categorical, numeric))],
+                                    voting="soft")
+        raise ValueError(f"estimator must be 'gbm', 'logistic' or 'ensemble', got {self.estimator!r}")
+
+    def _gbm_pipeline(self, categorical: list, numeric: list) -> Pipeline:
+        # Categories first, so the boosting's categorical mask is a simple prefix.
+        encode = ColumnTransformer(
+            [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                    encoded_missing_value=np.nan, max_categories=250),
+              categorical),
+             ("num", "passthrough", numeric)],
+            verbose_feature_names_out=False)
+        mask = [True] * len(categorical) + [False] * len(numeric)
+        classifier = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            categorical_features=mask if categorical else None,
+            random_state=self.random_state)
         return Pipeline([("encode", encode), ("classify", classifier)])
+
+    def _logistic_pipeline(self, categorical: list, numeric: list) -> Pipeline:
+        numbers = Pipeline([
+            ("impute", SimpleImputer(strategy="median", add_indicator=True,
+                                     keep_empty_features=True)),
+            ("scale", StandardScaler())])
+        categories = Pipeline([
+            ("impute", SimpleImputer(strategy="constant", fill_value=_MISSING_LABEL,
+                                     keep_empty_features=True)),
+            ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5,
+                                     max_categories=50, sparse_output=False))])
+        encode = ColumnTransformer([("num", numbers, numeric), ("cat", categories, categorical)],
+                                   verbose_feature_names_out=False)
+        return Pipeline([("encode", encode),
+                         ("classify", LogisticRegression(C=self.C, max_iter=2000))])
 
     # ------------------------------------------------------------------ fit / predict
 

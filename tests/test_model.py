@@ -61,13 +61,13 @@ def world():
 def fitted(world):
     X_train, y_train, _, _ = world
     return {name: _model(name, random_state=0).fit(X_train, y_train)
-            for name in ("gbm", "logistic")}
+            for name in ("gbm", "logistic", "ensemble")}
 
 
 # ----------------------------------------------------------------------------- ChurnModel
 
 
-@pytest.mark.parametrize("name", ["gbm", "logistic"])
+@pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
 def test_both_estimators_learn_the_signal_with_calibrated_probabilities(world, fitted, name):
     _, _, X_test, y_test = world
     proba = fitted[name].predict_proba(X_test)
@@ -81,7 +81,7 @@ def test_both_estimators_learn_the_signal_with_calibrated_probabilities(world, f
     assert fitted[name].categorical_features_ == ["plan", "region"]
 
 
-@pytest.mark.parametrize("name", ["gbm", "logistic"])
+@pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
 def test_importances_rank_the_informative_features_above_noise(fitted, name):
     importance = fitted[name].feature_importances_
     assert isinstance(importance, pd.Series)
@@ -90,7 +90,7 @@ def test_importances_rank_the_informative_features_above_noise(fitted, name):
     assert importance["plan"] > max(importance["noise"], importance["region"], importance["flag"])
 
 
-@pytest.mark.parametrize("name", ["gbm", "logistic"])
+@pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
 def test_same_seed_same_probabilities(world, name):
     X_train, y_train, X_test, _ = world
     first = _model(name, random_state=7, importance=None).fit(X_train, y_train)
@@ -98,7 +98,7 @@ def test_same_seed_same_probabilities(world, name):
     np.testing.assert_array_equal(first.predict_proba(X_test), second.predict_proba(X_test))
 
 
-@pytest.mark.parametrize("name", ["gbm", "logistic"])
+@pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
 def test_unseen_categories_missing_values_and_column_order(world, fitted, name):
     model = fitted[name]
     _, _, X_test, _ = world
@@ -114,6 +114,16 @@ def test_unseen_categories_missing_values_and_column_order(world, fitted, name):
     # Columns are matched by name, not position.
     shuffled = X_test[["flag", "region", "noise", "plan", "drops"]]
     np.testing.assert_array_equal(model.predict_proba(shuffled), model.predict_proba(X_test))
+
+
+def test_ensemble_is_the_mean_of_the_two_models(world):
+    """Soft voting, uncalibrated: exactly the average of boosting's and the logistic
+    regression's probabilities, each fitted on the same rows."""
+    X_train, y_train, X_test, _ = world
+    p = {name: _model(name, calibration=None, importance=None).fit(X_train, y_train)
+         .predict_proba(X_test)[:, 1] for name in ("gbm", "logistic", "ensemble")}
+    np.testing.assert_allclose(p["ensemble"], (p["gbm"] + p["logistic"]) / 2, rtol=1e-12)
+    assert not np.allclose(p["gbm"], p["logistic"], atol=1e-3)
 
 
 def test_rejects_single_class_and_falls_back_without_enough_churners():
@@ -133,7 +143,7 @@ def test_rejects_single_class_and_falls_back_without_enough_churners():
 # ----------------------------------------------------------------------------- reasons
 
 
-@pytest.mark.parametrize("name", ["gbm", "logistic"])
+@pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
 def test_top_reasons_name_the_informative_features_not_noise(fitted, name):
     model = fitted[name]
     rows = pd.DataFrame({
@@ -295,7 +305,7 @@ def test_calibration_table_by_hand():
     assert quantile["customers"].sum() == 6
 
 
-@pytest.mark.parametrize("name", ["gbm", "logistic"])
+@pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
 def test_empty_and_nullable_columns_are_handled(name):
     rng = np.random.default_rng(2)
     n = 240
