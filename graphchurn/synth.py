@@ -257,7 +257,11 @@ def generate_world(
         traffic fades to zero over it.
     hazard_days : sequence of int, optional
         Days (0..days, counted from ``start``) at which to record every customer's true
-        hazard in ``World.hazard_snapshots``.
+        hazard in ``World.hazard_snapshots`` and the best forecast from the log in
+        ``World.log_forecast_snapshots``. The forecast keeps the last ``fade_days[1]`` days of
+        per-customer evidence on a grid of 31 frailty values; measured on 20,000 customers x
+        180 days with one snapshot day: 13 s and 523 MB peak instead of 4 s and 473 MB, so ask
+        for it on experiment-sized worlds.
     forced_departures : dict, optional
         ``{customer_id: day}``: these customers leave on that day (>= 1) whatever their
         hazard; their traffic fades over the ``L_i`` days before. Everything else is drawn as
@@ -936,33 +940,39 @@ class _LogForecast:
         ``churn_day`` holds the departures known or scheduled by then (for future exposure).
         """
         n, horizon = self.n, 30
-        # Future daily hazards of a customer who has not decided yet, per frailty node.
-        future = [self._by_frailty(self._unclipped(t, self.hazard.exposure(t, churn_day)))
-                  for t in range(s, s + horizon - self.f_lo + 1)]
-        log_terms, log_churn_terms = [], []
+        # log P(no decision on days s .. s + 30 - L | frailty) of a customer who has not
+        # decided yet, for every fade length L, from one running sum over the future days.
+        log_stay, running = {}, np.zeros_like(self.log_survival)
+        for t in range(s, s + horizon - self.f_lo + 1):
+            running += self._log1m(self._by_frailty(
+                self._unclipped(t, self.hazard.exposure(t, churn_day))))
+            fade = s + horizon - t
+            if fade in self.log_survival_pre:
+                log_stay[fade] = running.copy()
+        # Per customer, log of the total posterior mass and of the mass that churns in the
+        # horizon, accumulated term by term (memory stays a few n x frailty arrays).
+        total = np.full(n, -np.inf)
+        churn = np.full(n, -np.inf)
         for fade in self.fades:
-            base = self.log_prior + self.log_survival_pre[int(fade)] - np.log(len(self.fades))
+            fade = int(fade)
+            base = self.log_prior + self.log_survival_pre[fade] - np.log(len(self.fades))
             # Not decided yet: churns in the horizon if it decides on s .. s + 30 - L.
-            log_stay = np.zeros_like(base)
-            for t in range(s, s + horizon - int(fade) + 1):
-                log_stay += self._log1m(future[t - s])
             undecided = base + self.log_survival
-            log_terms.append(undecided)
-            log_churn_terms.append(undecided + np.log(np.maximum(-np.expm1(log_stay), 1e-300)))
+            total = np.logaddexp(total, logsumexp(undecided, axis=1))
+            churn = np.logaddexp(churn, logsumexp(
+                undecided + np.log(np.maximum(-np.expm1(log_stay[fade]), 1e-300)), axis=1))
             # Decided on day D (still here on day s: D + L > s), read from the traffic.
-            for decision in range(s - int(fade) + 1, s):
+            for decision in range(s - fade + 1, s):
                 log_decide, _, _ = self.days[decision]
                 evidence = np.zeros(n)
                 for t in range(decision, s):
                     _, counts, expected = self.days[t]
                     level = (decision + fade - t) / fade
                     evidence += counts * np.log(level) - expected * (level - 1.0)
-                term = base + log_decide + evidence[:, None]
-                log_terms.append(term)
+                mass = logsumexp(base + log_decide, axis=1) + evidence
+                total = np.logaddexp(total, mass)
                 if decision + fade <= s + horizon:
-                    log_churn_terms.append(term)
-        total = logsumexp(np.stack(log_terms, axis=1).reshape(n, -1), axis=1)
-        churn = logsumexp(np.stack(log_churn_terms, axis=1).reshape(n, -1), axis=1)
+                    churn = np.logaddexp(churn, mass)
         out = np.exp(churn - total)
         out[churn_day <= s] = np.nan
         return out
