@@ -46,11 +46,16 @@ from .windows import active_at, before, known_departures
 #: Columns of the customer table that are identifiers or future information, never features.
 NON_FEATURE_COLUMNS = ("customer_id", "churn_date")
 
-ACTIVITY_FEATURES = [
+# Recency, frequency, duration and trend of the customer's own traffic: what the RFM-only
+# baseline of the backtest sees.
+RFM_FEATURES = [
     "n_out", "n_in", "duration_out", "duration_in", "days_since_last_out", "days_since_last_any",
     "active_days_out", "out_recent", "out_previous", "activity_trend", "out_last_week",
-    "out_week_ratio", "in_week_ratio", "activity_drop_evidence", "out_share",
+    "out_week_ratio", "in_week_ratio", "out_share",
 ]
+# Plus the activity-drop evidence, which counts only traffic with contacts still there (it
+# reads the departures of the customer's contacts, so it is not in the RFM baseline).
+ACTIVITY_FEATURES = RFM_FEATURES + ["activity_drop_evidence"]
 STRUCTURE_FEATURES = [
     "distinct_contacts", "strength", "pagerank", "coreness", "clustering", "community_size",
     "influencer_score", "is_leader", "share_to_leaders", "embeddedness", "susceptibility",

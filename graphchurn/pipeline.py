@@ -26,7 +26,7 @@ import pandas as pd
 
 from .atomic import atomic_write
 from .errors import InputError
-from .features import (ACTIVITY_FEATURES, FeatureSet, build_features, describe_reasons,
+from .features import (RFM_FEATURES, FeatureSet, build_features, describe_reasons,
                        known_customers)
 from .model import ChurnModel, calibration_table, evaluate, lift_curve, top_reasons
 from .windows import before, churn_labels, default_as_of, resolve_churn_definition, training_cutoffs
@@ -275,7 +275,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
                "horizon_days": cfg.horizon_days, "definition": definition,
                **evaluate(y_test.to_numpy(), p_test), "backtest": backtest_note,
                "estimator": backtest_estimator}
-    rfm = [c for c in ACTIVITY_FEATURES if c in X_fit.columns]
+    rfm = [c for c in RFM_FEATURES if c in X_fit.columns]
     baseline = ChurnModel(estimator="logistic", importance=None,
                           random_state=cfg.seed).fit(X_fit[rfm], y_fit)
     metrics["baseline_rfm_logistic"] = evaluate(y_test.to_numpy(),
