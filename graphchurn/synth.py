@@ -848,7 +848,7 @@ def _simulate(people, net, attrs, hazard: _Hazard, p, start_ts, days, seed, snap
         _day_traffic(log, day_rng, t, cum_rate, _WEEKDAY_FACTOR[dow], level, src_e, dst_e,
                      p_sms_e, log_dur_e, hour_cdf[1 if dow >= 5 else 0])
         if forecaster is not None:
-            forecaster.record_day(t, e, level, _WEEKDAY_FACTOR[dow], log.src[-1], log.dst[-1])
+            forecaster.record_day(t, e, churn_day, _WEEKDAY_FACTOR[dow], log.src[-1], log.dst[-1])
 
     h_end, h0_end, e_end = h, h0, e
     p30 = _p_churn_30d(hazard, churn_day, decision_day, fade, days, int(p["fade_days"][0]))
@@ -868,10 +868,13 @@ class _LogForecast:
     so far), the fade length ``L`` and whether, and on which day ``D``, the customer has already
     decided to leave. The traffic of the last ``fade_days[1]`` days is the evidence on ``D``: the
     customer's daily count of interactions is Poisson with mean ``level(t) * mu(t)``, ``mu(t)``
-    its expected count at full activity given its contacts' activity that day and ``level(t) =
-    (D + L - t) / L`` once it has decided. Exposure uses the true tie strengths and the
-    departures scheduled by ``s``, and the baseline uses the true coefficients: the reference
-    knows more than the log, never less, so no model should beat it by more than noise.
+    its expected count at full activity from the contacts still there that day and ``level(t) =
+    (D + L - t) / L`` once it has decided. What the reference knows beyond the data are the
+    generator's *parameters* (coefficients, tie strengths, traffic rates, influencers), which a
+    model could learn from unlimited data; of the *state* it sees only what the data show
+    (departures done by ``s``, the log, the customer table). Two simplifications: contacts who
+    are fading out (a hidden state) count at full activity, and the forecast ignores the
+    exposure that departures after ``s`` would add within the horizon.
 
     Only cut-offs later than ``fade_days[1]`` get a forecast (earlier ones are NaN): before
     that, the log is too short to show a whole fade.
@@ -916,7 +919,7 @@ class _LogForecast:
     def _log1m(h: np.ndarray) -> np.ndarray:
         return np.log1p(-np.minimum(h, 1.0 - 1e-12))
 
-    def record_day(self, t: int, exposure: np.ndarray, level: np.ndarray, day_factor: float,
+    def record_day(self, t: int, exposure: np.ndarray, churn_day: np.ndarray, day_factor: float,
                    src: np.ndarray, dst: np.ndarray) -> None:
         """Day ``t`` is over: its hazard, the traffic it showed and what traffic was expected."""
         h_f = self._by_frailty(self._unclipped(t, exposure))
@@ -925,9 +928,13 @@ class _LogForecast:
             counts = (np.bincount(src[src < n], minlength=n)
                       + np.bincount(dst[dst < n], minlength=n)).astype(np.float64)
             # Expected count at full own activity, given every contact's level that day.
+            # Expected count at full own activity from the contacts still there that day (a
+            # departure is in the data; a contact's private decision to leave is not).
+            here = np.ones(self.n_people)
+            here[:n][churn_day <= t] = 0.0
             expected = day_factor * (
-                np.bincount(self.src_e, self.rate_e * level[self.dst_e], self.n_people)
-                + np.bincount(self.dst_e, self.rate_e * level[self.src_e], self.n_people))[:n]
+                np.bincount(self.src_e, self.rate_e * here[self.dst_e], self.n_people)
+                + np.bincount(self.dst_e, self.rate_e * here[self.src_e], self.n_people))[:n]
             log_decide = np.log(np.maximum(h_f, 1e-300)) + self.log_survival
             self.days[t] = (log_decide, counts, expected)
         self.log_survival = self.log_survival + self._log1m(h_f)
@@ -937,15 +944,17 @@ class _LogForecast:
     def forecast(self, s: int, churn_day: np.ndarray) -> np.ndarray:
         """P(churn date in (s, s + 30]) for every customer given the log before day ``s``.
 
-        ``churn_day`` holds the departures known or scheduled by then (for future exposure).
+        ``churn_day`` holds the departures done or scheduled by then; only those done by day
+        ``s`` (in the data) feed the future exposure.
         """
         n, horizon = self.n, 30
+        known = np.where(churn_day <= s, churn_day, _NEVER)
         # log P(no decision on days s .. s + 30 - L | frailty) of a customer who has not
         # decided yet, for every fade length L, from one running sum over the future days.
         log_stay, running = {}, np.zeros_like(self.log_survival)
         for t in range(s, s + horizon - self.f_lo + 1):
             running += self._log1m(self._by_frailty(
-                self._unclipped(t, self.hazard.exposure(t, churn_day))))
+                self._unclipped(t, self.hazard.exposure(t, known))))
             fade = s + horizon - t
             if fade in self.log_survival_pre:
                 log_stay[fade] = running.copy()
