@@ -37,7 +37,7 @@ import pandas as pd
 from _common import library_version  # noqa: E402
 from graphchurn import pipeline
 from graphchurn.atomic import atomic_write_text
-from graphchurn.features import ACTIVITY_FEATURES
+from graphchurn.features import RFM_FEATURES
 from graphchurn.io import load_interactions
 from graphchurn.model import ChurnModel, evaluate
 
@@ -77,7 +77,7 @@ def backtest_predictions(analysis: pipeline.Analysis):
     X_test, y_test = tables[0], analysis.training_labels[0]
     X_fit = pd.concat(tables[1:])
     y_fit = pd.concat(analysis.training_labels[1:])
-    rfm = [c for c in ACTIVITY_FEATURES if c in X_fit.columns]
+    rfm = [c for c in RFM_FEATURES if c in X_fit.columns]
     baseline = ChurnModel(estimator="logistic", importance=None,
                           random_state=cfg.seed).fit(X_fit[rfm], y_fit)
     estimator = analysis.metrics.get("estimator", cfg.estimator)
