@@ -687,11 +687,19 @@ def _attributes(people: _People, net: _Network, p: dict, rng) -> _Attributes:
     moved = rng.random(n) < 0.1
     region[moved] = rng.choice(len(REGIONS), size=int(moved.sum()), p=_REGION_WEIGHTS)
     frailty = rng.normal(0.0, 1.0, n)
-    support = rng.poisson(0.5 * np.exp(0.8 * frailty + 0.3 * (plan == 0)))
+    support = rng.poisson(_support_mean(frailty, plan))
     f_lo, f_hi = p["fade_days"]
     fade = rng.integers(f_lo, f_hi + 1, size=n)
     return _Attributes(plan=plan, tenure=tenure, value=value, region=region.astype(np.int8),
                        support=support.astype(np.int64), frailty=frailty, fade=fade)
+
+
+_FRAILTY_EFFECT = 0.5  # coefficient of the hidden frailty in log h0
+
+
+def _support_mean(frailty, plan):
+    """Mean number of support contacts: frail customers (and prepaid ones) call support more."""
+    return 0.5 * np.exp(0.8 * frailty + 0.3 * (plan == 0))
 
 
 def _calibrate(relative: np.ndarray, monthly: float) -> float:
@@ -721,7 +729,7 @@ class _Hazard:
         self.window = int(p["contagion_window"])
         self.tenure = attrs.tenure.astype(np.float64)
         self.static = (0.7 * (attrs.plan == 0) - 0.4 * (attrs.plan == 2)
-                       + 0.2 * attrs.support + 0.5 * attrs.frailty
+                       + 0.2 * attrs.support + _FRAILTY_EFFECT * attrs.frailty
                        - 0.4 * np.log(attrs.value / 25.0))
         self.log_b = _calibrate(self.relative(0), p["monthly_churn"])
         # Customer-to-customer tie strengths (symmetric) and each customer's total strength.
@@ -892,12 +900,13 @@ class _LogForecast:
         self.rate_e = np.diff(cum_rate, prepend=0.0)
         self.n_people = len(people.activity)
         # Frailty on Gauss-Hermite nodes; prior times the likelihood of the support contacts
-        # (drawn as Poisson(0.5 exp(0.8 f + 0.3 prepaid)) in _attributes).
+        # (drawn from the frailty in _attributes).
         nodes, weights = hermegauss(n_frailty)
-        self.frailty_shift = 0.5 * (nodes[None, :] - attrs.frailty[:, None])  # log h(f)/h
-        support_mean = 0.5 * np.exp(0.8 * nodes[None, :] + 0.3 * (attrs.plan == 0)[:, None])
+        # log h(f) - log h: the hazard at frailty node f relative to the customer's own.
+        self.frailty_shift = _FRAILTY_EFFECT * (nodes[None, :] - attrs.frailty[:, None])
         self.log_prior = (np.log(weights / weights.sum())[None, :]
-                          + poisson.logpmf(attrs.support[:, None], support_mean))
+                          + poisson.logpmf(attrs.support[:, None],
+                                           _support_mean(nodes[None, :], attrs.plan[:, None])))
         # Not having decided before day 0 (pre-start days at the baseline, at risk only when
         # the departure would fall on day 1 or later): one n x F array per fade length.
         self.log_survival_pre = {}
@@ -927,7 +936,6 @@ class _LogForecast:
             n = self.n
             counts = (np.bincount(src[src < n], minlength=n)
                       + np.bincount(dst[dst < n], minlength=n)).astype(np.float64)
-            # Expected count at full own activity, given every contact's level that day.
             # Expected count at full own activity from the contacts still there that day (a
             # departure is in the data; a contact's private decision to leave is not).
             here = np.ones(self.n_people)
