@@ -337,11 +337,15 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     in_week_ratio = np.divide(in_last_week, n_in / weeks, out=np.full(n, np.nan), where=n_in > 0)
     all_count = n_out + n_in
     out_share = np.divide(n_out, all_count, out=np.full(n, np.nan), where=all_count > 0)
-    present_src, present_dst = src[between_present], dst[between_present]
-    present_day = day_index[between_present]
-    drop_evidence = activity_drop_evidence(np.concatenate([present_src, present_dst]),
-                                           np.concatenate([present_day, present_day]), n,
-                                           window_days)
+    # Only the last weeks' rows are passed on (with the window totals), which keeps the extra
+    # memory to a fraction of the log's.
+    present_total = (np.bincount(src[between_present], minlength=n)
+                     + np.bincount(dst[between_present], minlength=n))
+    recent_present = between_present & (day_index < DROP_ONSET_DAYS)
+    recent_day = day_index[recent_present]
+    drop_evidence = activity_drop_evidence(
+        np.concatenate([src[recent_present], dst[recent_present]]),
+        np.concatenate([recent_day, recent_day]), n, window_days, total=present_total)
 
     return pd.DataFrame(
         {
@@ -365,8 +369,12 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     )
 
 
+DROP_ONSET_DAYS = 28  # latest onset of a drop that activity_drop_evidence looks for
+
+
 def activity_drop_evidence(vertex: np.ndarray, day_index: np.ndarray, n: int,
-                           window_days: float, max_onset_days: int = 28) -> np.ndarray:
+                           window_days: float, max_onset_days: int = DROP_ONSET_DAYS,
+                           total: np.ndarray | None = None) -> np.ndarray:
     """Evidence that each vertex's daily interaction rate fell in the last few weeks.
 
     The Poisson generalised likelihood ratio for a drop in rate with an unknown onset (a
@@ -392,6 +400,9 @@ def activity_drop_evidence(vertex: np.ndarray, day_index: np.ndarray, n: int,
         half so that the baseline rate rests on at least as many days as the drop.
     max_onset_days : int
         Latest onset considered, in days before the cut-off.
+    total : ndarray of int, optional
+        Each vertex's count over the whole window. When given, ``vertex`` and ``day_index``
+        need only hold the entries of the last ``max_onset_days`` days (the rest are not read).
 
     Returns
     -------
@@ -419,7 +430,7 @@ def activity_drop_evidence(vertex: np.ndarray, day_index: np.ndarray, n: int,
     best = np.zeros(n)
     if onsets < 1 or len(vertex) == 0:
         return best
-    total = np.bincount(vertex, minlength=n).astype(np.float64)
+    total = (np.bincount(vertex, minlength=n) if total is None else np.asarray(total)).astype(np.float64)
     recent = day_index < onsets
     by_day = np.argsort(day_index[recent], kind="stable")
     recent_vertex = vertex[recent][by_day]
