@@ -342,9 +342,9 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     present_total = (np.bincount(src[between_present], minlength=n)
                      + np.bincount(dst[between_present], minlength=n))
     recent_present = between_present & (day_index < DROP_ONSET_DAYS)
-    recent_day = day_index[recent_present]
+    recent_day = day_index[recent_present].astype(np.int32)
     drop_evidence = activity_drop_evidence(
-        np.concatenate([src[recent_present], dst[recent_present]]),
+        np.concatenate([src[recent_present], dst[recent_present]]).astype(np.int32),
         np.concatenate([recent_day, recent_day]), n, window_days, total=present_total)
 
     return pd.DataFrame(
