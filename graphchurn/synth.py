@@ -4,7 +4,9 @@ A world is a population of people (customers of the operator and off-net contact
 social network between them, a daily log of calls and SMS drawn from that network, and a churn
 process in discrete days in which leaving is contagious. Everything a model could be asked to
 recover is kept as ``truth``: community and household of every customer, who the influencers
-are, and the true churn hazard at the end (and at chosen days).
+are, and the true churn hazard at the end (and at chosen days), together with the best
+forecast a model of the data could make at those days (a Bayes posterior, see
+``World.log_forecast_snapshots``).
 
 The model
 ---------
