@@ -197,7 +197,7 @@ class CustomerGraph:
             window_days = (end - pd.Timestamp(start)) / pd.Timedelta(days=1)
         else:
             window_days = float(np.ceil(age_days.max())) if len(age_days) else 1.0
-        still_here = np.ones(n_rows, dtype=bool)
+        still_here = None  # every row counts
         if departed is not None:
             gone = pd.Index(names).isin(pd.Index(list(departed), dtype=object).astype(str))
             still_here = ~gone[src] & ~gone[dst]
@@ -298,7 +298,7 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     """Per-vertex activity over the window, from the row arrays (vectorised bincounts).
 
     ``between_present`` marks the rows whose two ends are both still there at the end of the
-    window; only those feed ``activity_drop_evidence``.
+    window; only those feed ``activity_drop_evidence`` (None: every row).
     """
     n_out = np.bincount(src, minlength=n)
     n_in = np.bincount(dst, minlength=n)
@@ -339,9 +339,13 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     out_share = np.divide(n_out, all_count, out=np.full(n, np.nan), where=all_count > 0)
     # Only the last weeks' rows are passed on (with the window totals), which keeps the extra
     # memory to a fraction of the log's.
-    present_total = (np.bincount(src[between_present], minlength=n)
-                     + np.bincount(dst[between_present], minlength=n))
-    recent_present = between_present & (day_index < DROP_ONSET_DAYS)
+    if between_present is None:
+        present_total = all_count
+        recent_present = day_index < DROP_ONSET_DAYS
+    else:
+        present_total = (np.bincount(src[between_present], minlength=n)
+                         + np.bincount(dst[between_present], minlength=n))
+        recent_present = between_present & (day_index < DROP_ONSET_DAYS)
     recent_day = day_index[recent_present].astype(np.int32)
     drop_evidence = activity_drop_evidence(
         np.concatenate([src[recent_present], dst[recent_present]]).astype(np.int32),
