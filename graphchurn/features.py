@@ -53,6 +53,9 @@ RFM_FEATURES = [
     "active_days_out", "out_recent", "out_previous", "activity_trend", "out_last_week",
     "out_week_ratio", "in_week_ratio", "out_share",
 ]
+# Totals that grow with the length of the window (the rest are rates, shares, fixed-length
+# counts or structural).
+WINDOW_TOTALS = ["n_out", "n_in", "duration_out", "duration_in", "active_days_out", "strength"]
 # Plus the activity-drop evidence, which counts only traffic with contacts still there (it
 # reads the departures of the customer's contacts, so it is not in the RFM baseline).
 ACTIVITY_FEATURES = RFM_FEATURES + ["activity_drop_evidence"]
@@ -124,7 +127,9 @@ def build_features(
     active_window_days : int, optional
         Inactivity definition: activity window before the cut-off (default: horizon).
     window_days : int
-        Length of the interaction window the graph and activity are built from.
+        Length of the interaction window the graph and activity are built from. When the log
+        starts less than ``window_days`` before the cut-off, the window starts at the log's
+        first day and the totals in :data:`WINDOW_TOTALS` are scaled up to a full window.
     recent_departure_days : int
         A departure counts as "recent" for exposure features this many days back.
     community_method, resolution : str, float
@@ -155,10 +160,17 @@ def build_features(
     departures = known_departures(past, known, cutoff, definition, horizon_days)
     active = active_at(past, known, cutoff, definition, active_window_days)
 
+    # The window starts where the log does when the log covers less than window_days (an
+    # early training cut-off): rates and the drop evidence's baseline then describe the days
+    # the log covers instead of being diluted by days before its first row.
+    start = cutoff - pd.Timedelta(days=window_days)
+    if len(past) and past["timestamp"].min().normalize() > start:
+        start = past["timestamp"].min().normalize()
+    covered_share = (cutoff - start) / pd.Timedelta(days=window_days)
     cg = CustomerGraph.from_interactions(
         past,
         customers=customers,
-        start=cutoff - pd.Timedelta(days=window_days),
+        start=start,
         end=cutoff,
         max_degree=max_degree,
         extra_vertices=active,
@@ -212,6 +224,11 @@ def build_features(
         index=pd.Index(names, name="customer_id"),
     )
 
+    if covered_share < 1.0:
+        # Totals over the window are extrapolated to a full window, so that a customer's totals
+        # at a cut-off with a short log behind it are on the same scale as at later cut-offs
+        # (training stacks cut-offs of both kinds).
+        vertex_features[WINDOW_TOTALS] = vertex_features[WINDOW_TOTALS] / covered_share
     table = vertex_features.reindex(pd.Index(active, name="customer_id"))
     attribute_columns: list[str] = []
     if customers is not None:

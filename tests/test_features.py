@@ -75,6 +75,27 @@ def test_exposure_features_by_hand():
     assert t.loc["c", "spreading_activation_energy"] > t.loc["d", "spreading_activation_energy"]
 
 
+def test_a_log_shorter_than_the_window_gives_full_window_scales():
+    # x and y text each other once a day, every day from Jan 1. At a cut-off 30 days into the
+    # log (window 60), the steady pair must look as it does with a full window behind it:
+    # 60 messages each way per window, last week equal to the weekly average, no drop.
+    days = pd.date_range("2025-01-01 12:00", "2025-03-31 12:00", freq="D")
+    rows = [(a, b, str(d)) for d in days for a, b in (("x", "y"), ("y", "x"))]
+    customers = pd.DataFrame({"customer_id": pd.Series(["x", "y"], dtype="str"),
+                              "churn_date": pd.to_datetime([None, None])})
+    tables = {cutoff: build_features(_log(rows), customers, pd.Timestamp(cutoff),
+                                     definition="contract", horizon_days=30,
+                                     window_days=60).table
+              for cutoff in ("2025-01-31", "2025-03-31")}
+    for table in tables.values():
+        assert table.loc["x", "n_out"] == pytest.approx(60)
+        assert table.loc["x", "active_days_out"] == pytest.approx(60)
+        assert table.loc["x", "out_week_ratio"] == pytest.approx(1.0)
+        assert table.loc["x", "activity_drop_evidence"] == pytest.approx(0.0)
+    assert tables["2025-01-31"].loc["x", "strength"] == pytest.approx(
+        tables["2025-03-31"].loc["x", "strength"])
+
+
 def test_reasons_are_plain_words():
     table = pd.DataFrame({"n_departed_contacts": [3, 0], "distinct_contacts": [5, 2],
                           "share_to_departed": [0.4, 0.0], "out_recent": [4, 0],
