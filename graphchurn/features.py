@@ -232,8 +232,7 @@ def build_features(
     table = vertex_features.reindex(pd.Index(active, name="customer_id"))
     attribute_columns: list[str] = []
     if customers is not None:
-        attributes = customers.set_index("customer_id").drop(
-            columns=[c for c in NON_FEATURE_COLUMNS if c in customers.columns and c != "customer_id"])
+        attributes = attributes_at(customers, cutoff)
         attribute_columns = list(attributes.columns)
         table = table.join(attributes, how="left")
     # Customers with no interaction in the window: no activity, no ties.
@@ -253,6 +252,45 @@ def build_features(
         vertex_features=vertex_features,
         attribute_columns=attribute_columns,
     )
+
+
+def attributes_at(customers: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """The customer attributes as features at ``cutoff``, indexed by ``customer_id``.
+
+    Every column but ``customer_id`` and ``churn_date`` is an attribute. A date attribute
+    (datetime64, e.g. a contract ``start_date``) becomes ``days_since_<name>``: its age in
+    days at the cut-off, so that it means the same at every stacked cut-off (a tenure grows
+    with the cut-off; the date does not). A date at or after the cut-off is not known yet by
+    the time contract and is missing.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        A validated customer table (:func:`graphchurn.io.load_customers`).
+    cutoff : Timestamp
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, attribute columns as given except date ones.
+
+    Example
+    -------
+    >>> customers = pd.DataFrame({"customer_id": ["a"], "plan": ["prepaid"],
+    ...                           "start_date": pd.to_datetime(["2025-01-01"])})
+    >>> attributes_at(customers, pd.Timestamp("2025-03-02")).loc["a"].to_dict()
+    {'plan': 'prepaid', 'days_since_start_date': 60.0}
+    """
+    attributes = customers.set_index("customer_id").drop(
+        columns=[c for c in NON_FEATURE_COLUMNS if c in customers.columns and c != "customer_id"])
+    renamed = {}
+    for name in attributes.columns:
+        if pd.api.types.is_datetime64_any_dtype(attributes[name]):
+            date = attributes[name]
+            age = (pd.Timestamp(cutoff) - date) / pd.Timedelta(days=1)
+            attributes[name] = age.where(date < cutoff).astype(np.float64)
+            renamed[name] = f"days_since_{name}"
+    return attributes.rename(columns=renamed)
 
 
 def known_customers(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -> pd.DataFrame | None:
@@ -328,6 +366,10 @@ def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 
         return const("strongly tied to their group's leaders")
     if feature.startswith("embedding_"):
         return const("network position resembles past leavers")
+    if feature.startswith("days_since_"):  # a date attribute (see attributes_at)
+        what = feature[len("days_since_"):].replace("_", " ")
+        text = what + " " + _count_words(col(feature), "day") + " ago"
+        return text.where(col(feature).notna(), what + " not known")
     label = feature.replace("_", " ")
     values = col(feature)
     if pd.api.types.is_numeric_dtype(values):

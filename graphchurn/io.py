@@ -14,7 +14,8 @@ The frames returned follow docs/INTERNALS.md:
 * interactions: ``src, dst`` (str), ``timestamp`` (datetime64[ns], naive UTC),
   ``duration`` (float64 seconds >= 0), ``kind`` (call | sms | message | referral);
 * customers: ``customer_id`` (str, unique), ``churn_date`` (datetime64[ns] or NaT),
-  ``value`` (float64 or NaN), then every other column as an attribute.
+  ``value`` (float64 or NaN), then every other column as an attribute (float64, a date as
+  datetime64[ns], or str).
 
 Foreign files are mapped, not rewritten: ``--columns src=Source,dst=Target,timestamp=time``.
 Values that are 0-based positions (``src=0,dst=1,timestamp=3``) mean the file has no header row.
@@ -64,6 +65,9 @@ _SNIFF_BYTES = 1 << 16
 # Numbers as text: optional sign, digits with an optional fraction, optional exponent.
 _NUMBER_RE = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 _INTEGER_RE = r"^[+-]?\d+$"
+# An ISO 8601 date or date-time (what makes a customer attribute a date attribute).
+_ISO_DATE_RE = (r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+                r"(?:Z|[+-]\d{2}:?\d{2})?\s*$")
 # datetime64[ns] holds instants up to 2262-04-11; epoch seconds beyond this overflow.
 _MAX_EPOCH_SECONDS = 9.2e9
 _NS_PER_SECOND = 1_000_000_000
@@ -529,13 +533,15 @@ def _numbers(table: _Table, key: str, values, *, what: str) -> tuple[np.ndarray,
     return out, empty_np
 
 
-def _timestamps(table: _Table, key: str, *, allow_empty: bool, what: str) -> np.ndarray:
+def _timestamps(table: _Table, key: str, *, allow_empty: bool, what: str,
+                values: pa.ChunkedArray | None = None) -> np.ndarray:
     """Parse a time column to int64 nanoseconds since the epoch (UTC); empty -> NaT.
 
     Text columns are either all ISO 8601 or all Unix epoch seconds, decided by the first
-    non-empty value; anything else is an error naming its row.
+    non-empty value; anything else is an error naming its row. ``values`` defaults to
+    ``table.arrays[key]`` (pass it for an attribute column, named by its label ``key``).
     """
-    values = table.arrays[key]
+    values = table.arrays[key] if values is None else values
     kind = values.type
     nat = np.iinfo(np.int64).min
     if pa.types.is_timestamp(kind):
@@ -769,14 +775,16 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
         ``customer_id`` (str, unique), ``churn_date`` (datetime64[ns] at midnight, NaT when
         empty or absent: the customer is gone from that day on), ``value`` (float64, NaN when
         empty or absent), then every other column as an attribute: float64 when all its
-        non-empty cells are numbers, else str (empty cells missing). In headerless files
-        attributes are named ``column_<position>``.
+        non-empty cells are numbers, datetime64[ns] (naive UTC) when all are ISO 8601 dates or
+        date-times (or the Parquet column is a date/timestamp), else str (empty cells
+        missing). In headerless files attributes are named ``column_<position>``.
 
     Raises
     ------
     InputError
         For the file problems listed in :func:`load_interactions`, plus: duplicate
-        ``customer_id`` (naming both rows), unparseable ``churn_date``, non-numeric ``value``.
+        ``customer_id`` (naming both rows), unparseable ``churn_date``, non-numeric ``value``,
+        an impossible date in a date attribute (e.g. 2015-02-30).
 
     Example
     -------
@@ -809,24 +817,37 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
     frame = {"customer_id": id_series, "churn_date": churn, "value": value.astype(np.float64)}
     for label, values in table.extra.items():
         name = label if label not in frame else f"attr_{label}"
-        frame[name] = _attribute(values)
+        frame[name] = _attribute(table, label, values)
     return pd.DataFrame(frame)
 
 
-def _attribute(values: pa.ChunkedArray) -> pd.Series:
-    """A customer attribute: float64 when every non-empty cell is a number, else str."""
+def _attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
+    """A customer attribute: float64 when every non-empty cell is a number, datetime64[ns]
+    (naive UTC) when every non-empty cell is an ISO 8601 date or date-time (or the column is
+    a Parquet date/timestamp), else str."""
     kind = values.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         return pd.Series(values.cast(pa.float64()).to_numpy(zero_copy_only=False))
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return _date_attribute(table, label, values)
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return pd.Series(values.to_pandas())
     text = _text(values)
     empty = _is_empty(text)
+    dated = pc.or_(pc.match_substring_regex(text, _ISO_DATE_RE), empty)
+    if pc.all(pc.fill_null(dated, True)).as_py() and not pc.all(empty).as_py():
+        return _date_attribute(table, label, values)
     numeric = pc.or_(pc.match_substring_regex(text, _NUMBER_RE), empty)
     if pc.all(pc.fill_null(numeric, True)).as_py() and not pc.all(empty).as_py():
         parsed = pc.if_else(empty, pa.scalar(None, pa.string()), text).cast(pa.float64())
         return pd.Series(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
     return pd.Series(pc.if_else(empty, pa.scalar(None, pa.string()), text), dtype="str")
+
+
+def _date_attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
+    ns = _timestamps(table, label, allow_empty=True, what="date attribute",
+                     values=values)
+    return pd.Series(ns.view("datetime64[ns]"))
 
 
 def check_customers_match(interactions: pd.DataFrame, customers: pd.DataFrame,

@@ -96,6 +96,25 @@ def test_a_log_shorter_than_the_window_gives_full_window_scales():
         tables["2025-03-31"].loc["x", "strength"])
 
 
+def test_date_attributes_are_ages_at_the_cutoff():
+    rows = [("x", "y", "2025-01-05"), ("y", "x", "2025-02-10"), ("x", "y", "2025-03-20")]
+    customers = pd.DataFrame({"customer_id": pd.Series(["x", "y"], dtype="str"),
+                              "start_date": pd.to_datetime(["2024-12-01", "2025-03-01"]),
+                              "plan": ["prepaid", "contract"]})
+    early, late = (build_features(_log(rows), customers, pd.Timestamp(c), definition="inactivity",
+                                  horizon_days=60, window_days=90)
+                   for c in ("2025-02-15", "2025-04-01"))
+    assert "days_since_start_date" in early.attribute_columns
+    assert early.table.loc["x", "days_since_start_date"] == 76.0
+    assert late.table.loc["x", "days_since_start_date"] == 121.0
+    # y's start date lies after the first cut-off: not known there yet.
+    assert np.isnan(early.table.loc["y", "days_since_start_date"])
+    assert late.table.loc["y", "days_since_start_date"] == 31.0
+    assert late.table.loc["y", "plan"] == "contract"
+    assert list(reason_texts("days_since_start_date", early.table)) == [
+        "start date 76 days ago", "start date not known"]
+
+
 def test_reasons_are_plain_words():
     table = pd.DataFrame({"n_departed_contacts": [3, 0], "distinct_contacts": [5, 2],
                           "share_to_departed": [0.4, 0.0], "out_recent": [4, 0],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +200,35 @@ def test_customers_good_path(tmp_path):
     np.testing.assert_array_equal(customers["value"].to_numpy(), [29.9, 9.5, np.nan])
     assert customers["age"].dtype == np.float64 and np.isnan(customers["age"].iloc[1])
     assert list(customers["plan"]) == ["gold", "basic", "gold"]
+
+
+def test_date_attributes_are_dates(tmp_path):
+    path = write(tmp_path, "cust.csv", "customer_id,start_date,last_upgrade,note\n"
+                 f"{A},2015-03-01,2015-06-01T10:30:00Z,2015-01-01\n"
+                 f"{B},2014-12-31,,call back\n{C},,2015-07-02 08:00,\n")
+    customers = load_customers(path)
+    assert customers["start_date"].dtype == np.dtype("datetime64[ns]")
+    assert list(customers["start_date"].iloc[:2]) == [pd.Timestamp("2015-03-01"),
+                                                      pd.Timestamp("2014-12-31")]
+    assert pd.isna(customers["start_date"].iloc[2])
+    assert list(customers["last_upgrade"].dropna()) == [pd.Timestamp("2015-06-01 10:30"),
+                                                        pd.Timestamp("2015-07-02 08:00")]
+    # One cell that is not a date keeps the column categorical.
+    assert list(customers["note"].fillna("")) == ["2015-01-01", "call back", ""]
+    # Parquet dates and timestamps are date attributes too.
+    pq.write_table(pa.table({"customer_id": [A, B],
+                             "start_date": pa.array([date(2015, 3, 1), None], pa.date32())}),
+                   tmp_path / "cust.parquet")
+    from_parquet = load_customers(tmp_path / "cust.parquet")
+    assert from_parquet["start_date"].iloc[0] == pd.Timestamp("2015-03-01")
+    assert pd.isna(from_parquet["start_date"].iloc[1])
+
+
+def test_impossible_date_in_a_date_attribute_names_its_row(tmp_path):
+    path = write(tmp_path, "c.csv", f"customer_id,start_date\n{A},2015-03-01\n{B},2015-02-30\n")
+    with pytest.raises(InputError) as info:
+        load_customers(path)
+    check_error(info, file=path, row=2, column="start_date", words=("date attribute", "iso 8601"))
 
 
 def test_customers_without_optional_columns(tmp_path):
