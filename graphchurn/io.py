@@ -65,6 +65,9 @@ _SNIFF_BYTES = 1 << 16
 # Numbers as text: optional sign, digits with an optional fraction, optional exponent.
 _NUMBER_RE = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 _INTEGER_RE = r"^[+-]?\d+$"
+# pyarrow parses CSV in blocks of this many bytes (in parallel); a quoted value that spans
+# lines and straddles a block boundary makes the fast parser fail (see _read_csv).
+_CSV_BLOCK_BYTES = 1 << 24
 # An ISO 8601 date or date-time (what makes a customer attribute a date attribute).
 _ISO_DATE_RE = (r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
                 r"(?:Z|[+-]\d{2}:?\d{2})?\s*$")
@@ -351,7 +354,7 @@ def _read_csv(path, display, compression, mapping, keys, required, headerless, a
     auto = [f"f{i}" for i in range(len(fields))]
     read_options = pacsv.ReadOptions(
         autogenerate_column_names=True, skip_rows=leading_blank + (0 if headerless else 1),
-        block_size=1 << 24, encoding="utf8")
+        block_size=_CSV_BLOCK_BYTES, encoding="utf8")
     parse_options = pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                        ignore_empty_lines=True)
     convert_options = pacsv.ConvertOptions(
@@ -365,8 +368,16 @@ def _read_csv(path, display, compression, mapping, keys, required, headerless, a
     except (pa.ArrowInvalid, OSError, EOFError, zlib.error) as err:
         # pyarrow's message quotes the offending row (phone numbers) and has no row number:
         # never pass it on; find the row with a slow but exact scan (error path only).
-        raise _locate_csv_problem(path, display, compression, delimiter, len(fields),
-                                  headerless, names, err) from None
+        problem = _locate_csv_problem(path, display, compression, delimiter, len(fields),
+                                      headerless, names, err)
+        if problem is not None:
+            raise problem from None
+        # Well-formed CSV whose quoted values span lines (RFC 4180 allows it, e.g. a note
+        # column): read again with the slower parser that accepts them.
+        parse_options.newlines_in_values = True
+        source = pa.input_stream(str(path), compression=compression)
+        table = pacsv.read_csv(source, read_options=read_options, parse_options=parse_options,
+                               convert_options=convert_options)
     arrays = {key: table.column(auto[pos]) for key, pos in positions.items()}
     extra = {}
     if all_columns:
@@ -379,10 +390,14 @@ def _read_csv(path, display, compression, mapping, keys, required, headerless, a
 
 
 def _locate_csv_problem(path, display, compression, delimiter, ncols, headerless, names,
-                        err) -> InputError:
-    """Scan the file with Python's csv module to name the first bad row (error path only)."""
+                        err) -> InputError | None:
+    """Scan the file with Python's csv module to name the first bad row (error path only).
+
+    Returns None when the file is well-formed and only has quoted values that span lines.
+    """
     data_row = 0          # 1-based data rows seen so far; the header is row 0
     header_pending = not headerless
+    multiline = False     # a well-formed record spans lines (a quoted newline)
     try:
         with _open_text(path, compression) as handle:
             reader = csv.reader(handle, delimiter=delimiter, strict=True)
@@ -402,6 +417,7 @@ def _locate_csv_problem(path, display, compression, delimiter, ncols, headerless
                                else f"expected {ncols} fields, found {len(fields)} "
                                     "(a stray delimiter or quote?)")
                         return InputError(f"broken row: {why}", file=display, row=data_row)
+                    multiline = multiline or spans > 0
                     for i, field in enumerate(fields):
                         if any("\udc80" <= ch <= "\udcff" for ch in field):
                             return InputError(
@@ -418,6 +434,8 @@ def _locate_csv_problem(path, display, compression, delimiter, ncols, headerless
         return InputError("gzip data is corrupt or truncated", file=display)
     if data_row == 0:
         return InputError("no data rows (the file has a header only)", file=display)
+    if multiline:
+        return None
     text = str(err)
     if "UTF8" in text or "UTF-8" in text:
         return InputError("not valid UTF-8 text", file=display)

@@ -407,6 +407,28 @@ def test_unterminated_quote(tmp_path):
     check_error(info, file=path, row=2, words=("quot",))
 
 
+@pytest.mark.parametrize("block_bytes", [1 << 24, 150, 300])
+def test_quoted_values_may_span_lines(tmp_path, monkeypatch, block_bytes):
+    # RFC 4180: a quoted value may hold a newline (a free-text note in a customer table).
+    # With small parser blocks (150 and 300 bytes here) the value straddles a block boundary,
+    # as it would somewhere in a large file, and pyarrow's fast parser gives up.
+    monkeypatch.setattr("graphchurn.io._CSV_BLOCK_BYTES", block_bytes)
+    before = "".join(f"{i},,{i}\n" for i in range(40))
+    after = "".join(f"{i},,{i}\n" for i in range(40, 80))
+    text = f'customer_id,note,value\n{before}{A},"called twice\nwants a discount",9\n{after}'
+    customers = load_customers(write(tmp_path, "c.csv", text))
+    assert len(customers) == 81
+    assert customers["note"].iloc[40] == "called twice\nwants a discount"
+    assert customers["value"].iloc[40] == 9.0
+    assert customers["value"].iloc[42] == 41.0
+    # Row numbers in errors count records, not lines: the bad value is on line 45 of the
+    # file, in data row 43.
+    path = write(tmp_path, "bad.csv", text.replace("\n41,,41\n", "\n41,,one\n"))
+    with pytest.raises(InputError) as info:
+        load_customers(path)
+    check_error(info, file=path, row=43, column="value", words=("value",))
+
+
 def test_wrong_number_of_fields(tmp_path):
     path = write(tmp_path, "n.csv", f"src,dst,timestamp\n{A},{B},1\n{B},{C}\n")
     with pytest.raises(InputError) as info:
