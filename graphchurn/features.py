@@ -257,7 +257,8 @@ def build_features(
 def attributes_at(customers: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     """The customer attributes as features at ``cutoff``, indexed by ``customer_id``.
 
-    Every column but ``customer_id`` and ``churn_date`` is an attribute. A date attribute
+    Every column but ``customer_id`` and ``churn_date`` is an attribute (one named like a
+    computed feature is renamed ``attr_<name>``). A date attribute
     (datetime64, e.g. a contract ``start_date``) becomes ``days_since_<name>``: its age in
     days at the cut-off, so that it means the same at every stacked cut-off (a tenure grows
     with the cut-off; the date does not). A date at or after the cut-off is not known yet by
@@ -290,6 +291,13 @@ def attributes_at(customers: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame
             age = (pd.Timestamp(cutoff) - date) / pd.Timedelta(days=1)
             attributes[name] = age.where(date < cutoff).astype(np.float64)
             renamed[name] = f"days_since_{name}"
+    # An attribute named like a computed feature (a customer table with its own "strength"
+    # or "days_since_last_out") keeps its values under attr_<name>.
+    reserved = set(ACTIVITY_FEATURES + STRUCTURE_FEATURES + EXPOSURE_FEATURES)
+    for name in attributes.columns:
+        new = renamed.get(name, name)
+        if new in reserved or new.startswith("embedding_"):
+            renamed[name] = f"attr_{new}"
     return attributes.rename(columns=renamed)
 
 

@@ -115,6 +115,21 @@ def test_date_attributes_are_ages_at_the_cutoff():
         "start date 76 days ago", "start date not known"]
 
 
+def test_attributes_named_like_features_are_kept_apart():
+    rows = [("x", "y", "2025-01-05"), ("y", "x", "2025-02-10"), ("x", "y", "2025-03-20")]
+    customers = pd.DataFrame({"customer_id": pd.Series(["x", "y"], dtype="str"),
+                              "strength": [7.0, 8.0], "embedding_0": ["a", "b"],
+                              "last_out": pd.to_datetime(["2025-03-01", "2025-03-02"])})
+    fs = build_features(_log(rows), customers, pd.Timestamp("2025-04-01"),
+                        definition="inactivity", horizon_days=60)
+    assert fs.attribute_columns == ["attr_strength", "attr_embedding_0", "attr_days_since_last_out"]
+    assert fs.table.loc["x", "attr_strength"] == 7.0
+    # Three SMS between x and y, the log covering 86 of the 90 window days.
+    assert fs.table.loc["x", "strength"] == pytest.approx(3 * 90 / 86)
+    assert fs.table.loc["y", "attr_days_since_last_out"] == 30.0
+    assert fs.table.loc["x", "days_since_last_out"] == 12.0
+
+
 def test_reasons_are_plain_words():
     table = pd.DataFrame({"n_departed_contacts": [3, 0], "distinct_contacts": [5, 2],
                           "share_to_departed": [0.4, 0.0], "out_recent": [4, 0],
