@@ -11,7 +11,8 @@ Feature families
 ----------------
 activity
     Counts, durations, recency, active days and the two-week trend of outgoing activity
-    (from :class:`graphchurn.graph.CustomerGraph`); classic RFM.
+    (from :class:`graphchurn.graph.CustomerGraph`); classic RFM. Totals describe a full
+    ``window_days`` window even at a cut-off with less log behind it (:data:`WINDOW_TOTALS`).
 structure
     Tie strength, degree, weighted PageRank, coreness, local clustering, community size, the
     combined influencer score and whether the customer leads its group.
@@ -20,7 +21,8 @@ exposure
     departed contact was an influencer, the share of the group that left, and the energy
     received by spreading activation from recent leavers (Dasgupta et al. 2008).
 attributes
-    Every other column of the customer table (numeric or categorical), as given.
+    Every other column of the customer table (numeric or categorical) as given; a date
+    column as its age in days at the cut-off (:func:`attributes_at`).
 
 References
 ----------
