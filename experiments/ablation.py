@@ -31,7 +31,7 @@ References, from the generator's planted truth at the test cut-off:
 
 Investigation rows (``--no-investigation`` skips them) compare the estimators behind
 ``analyze``'s temporal choice (boosting, logistic regression, their soft-voting ensemble), the
-activity-drop evidence feature, one training cut-off fewer / more, and an oracle model given the
+fade-out evidence feature, one training cut-off fewer / more, and an oracle model given the
 true hazard ingredients as extra features.
 
 Run:   nice .venv/bin/python experiments/ablation.py                 (10 worlds, about 15 minutes)
@@ -68,32 +68,34 @@ from graphchurn.atomic import atomic_write_text
 from graphchurn.embed import ChurnGNN
 from graphchurn.features import (ACTIVITY_FEATURES, EXPOSURE_FEATURES, RFM_FEATURES,
                                  STRUCTURE_FEATURES, build_features)
-from graphchurn.graph import activity_drop_evidence
+from graphchurn.graph import fade_out_evidence
 from graphchurn.model import ChurnModel, evaluate
 from graphchurn.synth import generate_world
 from graphchurn.windows import resolve_churn_definition, training_cutoffs
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TABULAR_DROP = "activity_drop_evidence_all_traffic"
+TABULAR_FADE = "fade_out_evidence_all_traffic"
 METRICS = ("roc_auc", "pr_auc", "lift_top_decile", "emp")
 
 
 # --------------------------------------------------------------------------- tabular rows
-def blind_drop_evidence(interactions: pd.DataFrame, fs, window_days: int) -> pd.Series:
-    """``activity_drop_evidence`` over all of a customer's traffic, blind to which contacts
-    left: the version a tabular model (no knowledge of the customer's contacts) can have. The
+def blind_fade_out_evidence(interactions: pd.DataFrame, fs, window_days: int) -> pd.Series:
+    """``fade_out_evidence`` over all of a customer's traffic, blind to which contacts left:
+    the version a tabular model (no knowledge of the customer's contacts) can have. The
     library's feature leaves out traffic with departed contacts, which is graph knowledge."""
     names = pd.Index(fs.graph.names)
     ts = interactions["timestamp"]
-    rows = interactions[(ts >= fs.cutoff - pd.Timedelta(days=window_days)) & (ts < fs.cutoff)]
+    start = max(fs.cutoff - pd.Timedelta(days=window_days), ts.min().normalize())
+    rows = interactions[(ts >= start) & (ts < fs.cutoff)]
     day = np.floor((fs.cutoff - rows["timestamp"]) / pd.Timedelta(days=1)).to_numpy().astype(np.int64)
+    span = (fs.cutoff - start) / pd.Timedelta(days=1)
     ends = np.concatenate([names.get_indexer(rows["src"]), names.get_indexer(rows["dst"])])
     days = np.concatenate([day, day])
     keep = ends >= 0
-    span = (fs.cutoff - max(fs.cutoff - pd.Timedelta(days=window_days), ts.min().normalize())) \
-        / pd.Timedelta(days=1)
-    return pd.Series(activity_drop_evidence(ends[keep], days[keep], len(names), span),
-                     index=names, name=TABULAR_DROP)
+    volume = np.bincount(day, minlength=int(np.ceil(span)))
+    return pd.Series(fade_out_evidence(ends[keep], days[keep], len(names), span,
+                                       day_volume=volume),
+                     index=names, name=TABULAR_FADE)
 
 
 # --------------------------------------------------------------------------- end-to-end GNN
@@ -255,7 +257,7 @@ def run_world(seed: int, args) -> dict:
     pipeline.add_embeddings([scoring] + sets + extra, cfg, notes)  # fitted on sets[0]'s graph
     labelled = [pipeline.labelled_table(interactions, customers, fs, cfg, definition)
                 for fs in sets + extra]
-    labelled = [(X.join(blind_drop_evidence(interactions, fs, cfg.window_days)), lab)
+    labelled = [(X.join(blind_fade_out_evidence(interactions, fs, cfg.window_days)), lab)
                 for fs, (X, lab) in zip(sets + extra, labelled)]
     extra_labelled = labelled[len(sets):]
     labelled = labelled[:len(sets)]
@@ -266,7 +268,7 @@ def run_world(seed: int, args) -> dict:
     attributes = sets[0].attribute_columns
     embedding = [c for c in X_test.columns if c.startswith("embedding_")]
     # Tabular: the customer's own attributes and activity, nothing that needs its contacts.
-    tabular = attributes + RFM_FEATURES + [TABULAR_DROP]
+    tabular = attributes + RFM_FEATURES + [TABULAR_FADE]
     graph = attributes + ACTIVITY_FEATURES + STRUCTURE_FEATURES
     exposure = graph + EXPOSURE_FEATURES
     analyze_columns = list(sets[0].table.columns)  # what analyze's backtest model sees
@@ -345,8 +347,8 @@ def run_world(seed: int, args) -> dict:
         record_model("full, always GBM", full, estimator="gbm")
         record_model("full, logistic regression", full, estimator="logistic")
         record_model("full, ensemble (GBM + logistic)", full, estimator="ensemble")
-        record_model("full without activity-drop evidence",
-                     [c for c in full if c != "activity_drop_evidence"])
+        record_model("full without fade-out evidence",
+                     [c for c in full if c != "fade_out_evidence"])
         record_model("full, one training cut-off fewer", full, train_sets=train[:-1])
         if extra_labelled:
             record_model("full, one training cut-off more", full, train_sets=train + extra_labelled)
@@ -411,7 +413,7 @@ PAIRED = [(ANALYZE, "tabular (attributes + activity)"),
           ("full, always GBM", ANALYZE),
           ("full, logistic regression", ANALYZE),
           ("full, ensemble (GBM + logistic)", ANALYZE),
-          (ANALYZE, "full without activity-drop evidence"),
+          (ANALYZE, "full without fade-out evidence"),
           (ANALYZE, "full, one training cut-off fewer"),
           ("full, one training cut-off more", ANALYZE),
           ("oracle: full + true hazard ingredients", ANALYZE)]
@@ -480,8 +482,8 @@ def findings(result: dict) -> list[str]:
             f"regression {diff('full, logistic regression')}, always the soft-voting ensemble "
             f"{diff('full, ensemble (GBM + logistic)')}, each against analyze's temporal choice "
             f"among the three ({estimators(worlds, ANALYZE)}).",
-            f"- **Activity-drop evidence** (Poisson change-point statistic, "
-            f"`graph.activity_drop_evidence`): {diff(ANALYZE, 'full without activity-drop evidence')}.",
+            f"- **Fade-out evidence** (Bayes factor for traffic tapering off, "
+            f"`graph.fade_out_evidence`): {diff(ANALYZE, 'full without fade-out evidence')}.",
             f"- **Training rows**: one training cut-off fewer costs "
             f"{diff(ANALYZE, 'full, one training cut-off fewer')}"
             + (f"; one more (an older cut-off with a shorter history behind it) gives "

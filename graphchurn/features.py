@@ -13,6 +13,9 @@ activity
     Counts, durations, recency, active days and the two-week trend of outgoing activity
     (from :class:`graphchurn.graph.CustomerGraph`); classic RFM. Totals describe a full
     ``window_days`` window even at a cut-off with less log behind it (:data:`WINDOW_TOTALS`).
+    Plus the fade-out evidence (:func:`graphchurn.graph.fade_out_evidence`): a Bayes factor
+    for traffic tapering off towards zero, as it does between a decision to leave and the
+    churn date.
 structure
     Tie strength, degree, weighted PageRank, coreness, local clustering, community size, the
     combined influencer score and whether the customer leads its group.
@@ -58,9 +61,9 @@ RFM_FEATURES = [
 # Totals that grow with the length of the window (the rest are rates, shares, fixed-length
 # counts or structural).
 WINDOW_TOTALS = ["n_out", "n_in", "duration_out", "duration_in", "active_days_out", "strength"]
-# Plus the activity-drop evidence, which counts only traffic with contacts still there (it
-# reads the departures of the customer's contacts, so it is not in the RFM baseline).
-ACTIVITY_FEATURES = RFM_FEATURES + ["activity_drop_evidence"]
+# Plus the fade-out evidence, which counts only traffic with contacts still there (it reads
+# the departures of the customer's contacts, so it is not in the RFM baseline).
+ACTIVITY_FEATURES = RFM_FEATURES + ["fade_out_evidence"]
 STRUCTURE_FEATURES = [
     "distinct_contacts", "strength", "pagerank", "coreness", "clustering", "community_size",
     "influencer_score", "is_leader", "share_to_leaders", "embeddedness", "susceptibility",
@@ -163,7 +166,7 @@ def build_features(
     active = active_at(past, known, cutoff, definition, active_window_days)
 
     # The window starts where the log does when the log covers less than window_days (an
-    # early training cut-off): rates and the drop evidence's baseline then describe the days
+    # early training cut-off): rates and the fade-out evidence's baseline then describe the days
     # the log covers instead of being diluted by days before its first row.
     start = cutoff - pd.Timedelta(days=window_days)
     if len(past) and past["timestamp"].min().normalize() > start:
@@ -362,8 +365,8 @@ def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 
         drop = (100 * (1 - recent / previous.where(previous > 0))).round()
         text = "outgoing activity down " + drop.fillna(0).astype(np.int64).astype(str) + "% in the last 2 weeks"
         return text.where(drop > 0, "outgoing activity falling")
-    if feature == "activity_drop_evidence":
-        return const("calls and messages fell off in recent weeks, more than chance explains")
+    if feature == "fade_out_evidence":
+        return const("calls and messages tapering off in recent weeks, more than chance explains")
     if feature in ("days_since_last_out", "days_since_last_any"):
         text = "no outgoing calls or messages for " + _count_words(col(feature), "day")
         return text.where(col(feature).notna(), "no outgoing calls or messages in the window")

@@ -45,7 +45,7 @@ ACTIVITY_COLUMNS = [
     "out_last_week",
     "out_week_ratio",
     "in_week_ratio",
-    "activity_drop_evidence",
+    "fade_out_evidence",
     "out_share",
 ]
 
@@ -119,7 +119,7 @@ class CustomerGraph:
             More ids to include as (possibly isolated) vertices.
         departed : iterable of str, optional
             Ids known to have left by ``end``. Their traffic is left out of
-            ``activity_drop_evidence``, so that a contact's departure does not read as the
+            ``fade_out_evidence``, so that a contact's departure does not read as the
             customer's own fade.
 
         Returns
@@ -298,7 +298,7 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     """Per-vertex activity over the window, from the row arrays (vectorised bincounts).
 
     ``between_present`` marks the rows whose two ends are both still there at the end of the
-    window; only those feed ``activity_drop_evidence`` (None: every row).
+    window; only those feed ``fade_out_evidence`` (None: every row).
     """
     n_out = np.bincount(src, minlength=n)
     n_in = np.bincount(dst, minlength=n)
@@ -337,19 +337,25 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     in_week_ratio = np.divide(in_last_week, n_in / weeks, out=np.full(n, np.nan), where=n_in > 0)
     all_count = n_out + n_in
     out_share = np.divide(n_out, all_count, out=np.full(n, np.nan), where=all_count > 0)
-    # Only the last weeks' rows are passed on (with the window totals), which keeps the extra
+    # The fade-out evidence reads only traffic with contacts still there, day by day over the
+    # last weeks (plus window totals and the network's daily volume), which keeps the extra
     # memory to a fraction of the log's.
     if between_present is None:
         present_total = all_count
-        recent_present = day_index < DROP_ONSET_DAYS
+        present = np.ones(len(src), dtype=bool)
     else:
         present_total = (np.bincount(src[between_present], minlength=n)
                          + np.bincount(dst[between_present], minlength=n))
-        recent_present = between_present & (day_index < DROP_ONSET_DAYS)
+        present = between_present
+    n_window_days = max(int(np.ceil(window_days)), 1)
+    day_volume = np.bincount(np.minimum(day_index[present], n_window_days - 1),
+                             minlength=n_window_days)
+    recent_present = present & (day_index < FADE_DAYS[1])
     recent_day = day_index[recent_present].astype(np.int32)
-    drop_evidence = activity_drop_evidence(
+    fade_evidence = fade_out_evidence(
         np.concatenate([src[recent_present], dst[recent_present]]).astype(np.int32),
-        np.concatenate([recent_day, recent_day]), n, window_days, total=present_total)
+        np.concatenate([recent_day, recent_day]), n, window_days, total=present_total,
+        day_volume=day_volume)
 
     return pd.DataFrame(
         {
@@ -368,27 +374,39 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
             "out_week_ratio": out_week_ratio,
             "in_week_ratio": in_week_ratio,
             "out_share": out_share,
-            "activity_drop_evidence": drop_evidence,
+            "fade_out_evidence": fade_evidence,
         }
     )
 
 
-DROP_ONSET_DAYS = 28  # latest onset of a drop that activity_drop_evidence looks for
+FADE_DAYS = (7, 28)  # shortest and longest taper that fade_out_evidence considers, in days
+_FADE_CHUNK = 16_384  # vertices per block of the likelihood-ratio matrix (memory ~ block x 380)
 
 
-def activity_drop_evidence(vertex: np.ndarray, day_index: np.ndarray, n: int,
-                           window_days: float, max_onset_days: int = DROP_ONSET_DAYS,
-                           total: np.ndarray | None = None) -> np.ndarray:
-    """Evidence that each vertex's daily interaction rate fell in the last few weeks.
+def fade_out_evidence(vertex: np.ndarray, day_index: np.ndarray, n: int, window_days: float,
+                      fade_days: tuple[int, int] = FADE_DAYS, total: np.ndarray | None = None,
+                      day_volume: np.ndarray | None = None) -> np.ndarray:
+    """Evidence that each vertex's traffic is tapering off: a Bayes factor for a fade-out.
 
-    The Poisson generalised likelihood ratio for a drop in rate with an unknown onset (a
-    one-sided change-point test): for every onset ``d`` in ``1..max_onset_days`` days before
-    the cut-off, the ``k`` interactions of the last ``d`` days are compared with the ``e``
-    expected from the vertex's own rate before the onset, and the statistic is
-    ``max_d [k log(k / e) - (k - e)]`` over onsets with ``k < e`` (0 when no onset shows a
-    drop). Unlike a ratio of recent to past activity, it weighs a drop by how unlikely it is
-    by chance: a heavy user halving its traffic is strong evidence, a light user missing two
-    calls is none.
+    A customer who has decided to leave rarely stops from one day to the next: traffic moves to
+    the new number over days or weeks. This is the log Bayes factor of that against steady
+    use. Under "steady", each day's count is Poisson with mean ``mu_t``: the vertex's rate over
+    the rest of the window times the day's share of the network's traffic (so that a quiet
+    Sunday or a bank holiday is not read as a fade). Under "fading since ``D`` days, over ``L``
+    days", the mean is ``mu_t * (L - m) / L`` on the ``m``-th day after the onset (a straight
+    line down to zero at the churn date), for every onset that leaves the vertex still active
+    (``D < L``) and every taper length ``L`` in ``fade_days``; the onset and the length are
+    integrated out with a uniform prior::
+
+        log BF = log mean_{L, D} exp(sum_{m < D} [k_m log((L - m) / L) - mu_m ((L - m) / L - 1)])
+
+    Positive values favour a fade. A vertex whose traffic is steady gets a small negative value
+    (the onsets of the last days are still possible: one day of traffic cannot rule out a
+    decision taken yesterday), a heavy user with steady traffic a lower one than a light user
+    (more traffic, more evidence), and a vertex without traffic 0 (no evidence either way).
+    Unlike a ratio of recent to past counts, the statistic weighs a dip by how unlikely it is
+    by chance, and unlike a test for a sudden drop, it accumulates the gradual decline the days
+    after a decision show.
 
     Parameters
     ----------
@@ -400,51 +418,95 @@ def activity_drop_evidence(vertex: np.ndarray, day_index: np.ndarray, n: int,
     n : int
         Number of vertices.
     window_days : float
-        Length of the window the interactions come from; the onset stays within its first
-        half so that the baseline rate rests on at least as many days as the drop.
-    max_onset_days : int
-        Latest onset considered, in days before the cut-off.
+        Length of the window the interactions come from. The onset stays within its first
+        half, so that the baseline rate rests on at least as many days as the fade.
+    fade_days : (int, int)
+        Shortest and longest taper considered (days from the decision to zero traffic).
     total : ndarray of int, optional
         Each vertex's count over the whole window. When given, ``vertex`` and ``day_index``
-        need only hold the entries of the last ``max_onset_days`` days (the rest are not read).
+        need only hold the entries of the last ``fade_days[1] - 1`` days (the rest are not read).
+    day_volume : ndarray, optional
+        The network's count on each day of the window (index = ``day_index``); None treats
+        every day alike.
 
     Returns
     -------
     ndarray of float, shape (n,)
-        The statistic; 0 for vertices without a drop.
 
     Example
     -------
-    Two interactions a day for 60 days, then 10 silent days: the drop from 20 expected
-    interactions to none scores 20.
+    Three interactions a day for three weeks, then none on the last day; with tapers of three
+    days only, the onsets are yesterday (likelihood ratio 1) or the day before (the last day
+    should have had 2 of the usual 3: ratio ``exp(3 * (1 - 2/3))`` for its 0):
 
     >>> import numpy as np
-    >>> days = np.repeat(np.arange(10, 70), 2)
-    >>> float(activity_drop_evidence(np.zeros(len(days), dtype=int), days, 1, 70.0)[0])
-    20.0
+    >>> days = np.repeat(np.arange(1, 21), 3)
+    >>> bf = fade_out_evidence(np.zeros(len(days), dtype=int), days, 1, 21.0, fade_days=(3, 3))
+    >>> round(float(bf[0]), 4), round(float(np.log((1 + np.e) / 2)), 4)
+    (0.6201, 0.6201)
 
     References
     ----------
-    Lorden, G. (1971). Procedures for reacting to a change in distribution. Annals of
-    Mathematical Statistics 42, 1897-1908.
-    Siegmund, D. & Venkatraman, E. S. (1995). Using the generalized likelihood ratio statistic
-    for sequential detection of a change-point. Annals of Statistics 23, 255-271.
+    Raftery, A. E. & Akman, V. E. (1986). Bayesian analysis of a Poisson process with a
+    change-point. Biometrika 73, 85-89.
+    Kass, R. E. & Raftery, A. E. (1995). Bayes factors. Journal of the American Statistical
+    Association 90, 773-795.
     """
-    onsets = int(min(max_onset_days, np.floor(window_days / 2.0)))
-    best = np.zeros(n)
-    if onsets < 1 or len(vertex) == 0:
-        return best
-    total = (np.bincount(vertex, minlength=n) if total is None else np.asarray(total)).astype(np.float64)
-    recent = day_index < onsets
-    by_day = np.argsort(day_index[recent], kind="stable")
-    recent_vertex = vertex[recent][by_day]
-    bounds = np.searchsorted(day_index[recent][by_day], np.arange(onsets + 1))
-    after = np.zeros(n)
-    for d in range(1, onsets + 1):  # one day at a time: memory stays O(n) at any log size
-        after += np.bincount(recent_vertex[bounds[d - 1]:bounds[d]], minlength=n)
-        expected = (total - after) / (window_days - d) * d
-        drop = after < expected
-        k, e = after[drop], expected[drop]
-        glr = e - k + k * np.log(np.divide(k, e, out=np.ones_like(k), where=k > 0))
-        best[drop] = np.maximum(best[drop], glr)
-    return best
+    from scipy.special import logsumexp
+
+    out = np.zeros(n)
+    shortest, longest = int(fade_days[0]), int(fade_days[1])
+    if shortest < 2 or longest < shortest:
+        raise ValueError(f"fade_days must be (min, max) with 2 <= min <= max, got {fade_days}")
+    # Days after an onset that can be seen while the vertex is still active: at most L - 1.
+    recent = int(min(longest - 1, np.floor(window_days / 2.0)))
+    if recent < 1 or n == 0:
+        return out
+    n_days = max(int(np.ceil(window_days)), recent + 1)
+    if day_volume is None:
+        volume = np.ones(n_days)
+    else:
+        volume = np.zeros(n_days)
+        given = np.asarray(day_volume, dtype=np.float64)[:n_days]
+        volume[:len(given)] = given
+        mean = volume.mean()
+        volume = volume / mean if mean > 0 else np.ones(n_days)
+    baseline_volume = volume[recent:].sum()
+    if baseline_volume <= 0:
+        return out
+
+    vertex = np.asarray(vertex, dtype=np.int64)
+    day_index = np.asarray(day_index, dtype=np.int64)
+    in_recent = day_index < recent
+    total = (np.bincount(vertex, minlength=n) if total is None else np.asarray(total)
+             ).astype(np.float64)
+
+    # One column per hypothesis (L, D): the weights of each recent day's count and expected
+    # count in its log-likelihood ratio, so that all hypotheses are two matrix products.
+    count_weight, expected_weight = [], []
+    for length in range(shortest, longest + 1):
+        for onset in range(1, min(length - 1, recent) + 1):
+            days_after = onset - 1 - np.arange(recent)       # m on each recent day (< 0: before)
+            after = days_after >= 0
+            level = np.where(after, (length - days_after) / length, 1.0)
+            count_weight.append(np.where(after, np.log(level), 0.0))
+            expected_weight.append(np.where(after, 1.0 - level, 0.0))
+    count_weight = np.array(count_weight).T                  # recent days x hypotheses
+    # Expected counts enter as rate x sum over days of volume x (1 - level): one row.
+    expected_weight = (np.array(expected_weight) * volume[None, :recent]).sum(axis=1)
+    log_hypotheses = np.log(count_weight.shape[1])
+
+    # Blocks of vertices: the per-hypothesis matrix stays small at any graph size.
+    order = np.argsort(vertex[in_recent], kind="stable")
+    recent_vertex = vertex[in_recent][order]
+    recent_day = day_index[in_recent][order]
+    bounds = np.searchsorted(recent_vertex, np.arange(0, n + _FADE_CHUNK, _FADE_CHUNK))
+    for block, first in enumerate(range(0, n, _FADE_CHUNK)):
+        last = min(first + _FADE_CHUNK, n)
+        lo, hi = bounds[block], bounds[block + 1]
+        counts = np.bincount((recent_vertex[lo:hi] - first) * recent + recent_day[lo:hi],
+                             minlength=(last - first) * recent).reshape(last - first, recent)
+        rate = (total[first:last] - counts.sum(axis=1)) / baseline_volume
+        log_ratio = counts @ count_weight + np.maximum(rate, 0.0)[:, None] * expected_weight
+        out[first:last] = logsumexp(log_ratio, axis=1) - log_hypotheses
+    return out

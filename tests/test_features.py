@@ -78,7 +78,7 @@ def test_exposure_features_by_hand():
 def test_a_log_shorter_than_the_window_gives_full_window_scales():
     # x and y text each other once a day, every day from Jan 1. At a cut-off 30 days into the
     # log (window 60), the steady pair must look as it does with a full window behind it:
-    # 60 messages each way per window, last week equal to the weekly average, no drop.
+    # 60 messages each way per window, last week equal to the weekly average, no sign of a fade.
     days = pd.date_range("2025-01-01 12:00", "2025-03-31 12:00", freq="D")
     rows = [(a, b, str(d)) for d in days for a, b in (("x", "y"), ("y", "x"))]
     customers = pd.DataFrame({"customer_id": pd.Series(["x", "y"], dtype="str"),
@@ -91,7 +91,7 @@ def test_a_log_shorter_than_the_window_gives_full_window_scales():
         assert table.loc["x", "n_out"] == pytest.approx(60)
         assert table.loc["x", "active_days_out"] == pytest.approx(60)
         assert table.loc["x", "out_week_ratio"] == pytest.approx(1.0)
-        assert table.loc["x", "activity_drop_evidence"] == pytest.approx(0.0)
+        assert table.loc["x", "fade_out_evidence"] < 0
     assert tables["2025-01-31"].loc["x", "strength"] == pytest.approx(
         tables["2025-03-31"].loc["x", "strength"])
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.graph import CustomerGraph
+from graphchurn.graph import CustomerGraph, fade_out_evidence
 
 END = pd.Timestamp("2025-01-31")
 
@@ -149,26 +149,91 @@ def _daily_log(counts_by_days_ago: dict[str, list[int]], end: pd.Timestamp) -> p
     return pd.DataFrame(rows, columns=["src", "dst", "timestamp", "duration", "kind"])
 
 
-def test_activity_drop_evidence_by_hand():
+def _background(days: int, per_day: int = 5, callers: int = 20, quiet_last_day=False):
+    """Steady callers that make a network's daily volume (the fade-out evidence reads a
+    customer's days against the network's, so a tiny log of a few fading customers would
+    otherwise read as a quiet network)."""
+    counts = [0 if (quiet_last_day and d == 0) else per_day for d in range(days)]
+    return {f"background{i:02d}": counts for i in range(callers)}
+
+
+def _daily_log_with_background(counts_by_days_ago, end, days, **background):
+    """``_daily_log`` plus steady background callers who call a number of their own."""
+    noise = _daily_log(_background(days, **background), end).assign(dst="background_peer")
+    return pd.concat([_daily_log(counts_by_days_ago, end), noise], ignore_index=True)
+
+
+def _fade_out_reference(daily_counts, day_volume, window_days, fade_days):
+    """fade_out_evidence spelled out hypothesis by hypothesis (``daily_counts[d]`` = count
+    ``d`` days before the cut-off), to check the vectorised version against."""
+    recent = int(min(fade_days[1] - 1, window_days // 2))
+    volume = np.asarray(day_volume, dtype=float) / np.mean(day_volume)
+    rate = sum(daily_counts[recent:]) / volume[recent:].sum()
+    ratios = []
+    for length in range(fade_days[0], fade_days[1] + 1):
+        for onset in range(1, min(length - 1, recent) + 1):
+            log_ratio = 0.0
+            for d in range(onset):                       # d days before the cut-off
+                level = (length - (onset - 1 - d)) / length
+                mu = rate * volume[d]
+                log_ratio += daily_counts[d] * math.log(level) - mu * (level - 1)
+            ratios.append(math.exp(log_ratio))
+    return math.log(sum(ratios) / len(ratios))
+
+
+def test_fade_out_evidence_matches_the_formula_term_by_term():
+    rng = np.random.default_rng(3)
+    window = 40
+    volume = rng.uniform(0.5, 1.5, size=window)
+    counts = {v: rng.poisson(2.0 * volume * np.r_[np.linspace(0.3, 1, 9), np.ones(window - 9)])
+              for v in range(3)}
+    counts[3] = np.zeros(window, dtype=int)              # no traffic at all
+    vertex = np.concatenate([np.repeat(v, c.sum()) for v, c in counts.items()])
+    day = np.concatenate([np.repeat(np.arange(window), c) for c in counts.values()])
+    got = fade_out_evidence(vertex, day, 4, float(window), fade_days=(4, 15), day_volume=volume)
+    for v in range(3):
+        assert got[v] == pytest.approx(_fade_out_reference(counts[v], volume, window, (4, 15)))
+    assert got[3] == 0.0                                 # no evidence either way
+
+
+def test_fade_out_evidence_ranks_a_taper_above_steady_traffic():
     end = pd.Timestamp("2025-03-01")
     start = end - pd.Timedelta(days=70)
-    log = _daily_log({
-        "quiet": [0] * 10 + [2] * 60,    # 2 a day, then silent for the last 10 days
-        "steady": [2] * 70,               # never changes
-        "light": [0] * 7 + [1] * 63,      # a light user silent for a week
-    }, end)
+    taper = [round(4 * (d + 1) / 15) for d in range(14)]  # 4 a day, down to 0 over 15 days
+    log = _daily_log_with_background({
+        "fading": taper + [4] * 56,
+        "steady": [4] * 70,
+        "light": [1] * 70,
+        "silent_week": [0] * 7 + [4] * 63,
+    }, end, 70)
     act = CustomerGraph.from_interactions(log, start=start, end=end).activity
-    # Onset 10 days ago: 0 seen where 120 / 60 * 10 = 20 were expected -> 20 - 0 = 20; later
-    # onsets add days with traffic and score less (onset 11: 2 seen, 22 expected, 15.2).
-    assert act.loc["quiet", "activity_drop_evidence"] == pytest.approx(20.0)
-    assert act.loc["steady", "activity_drop_evidence"] == pytest.approx(0.0)
-    # Onset 7 days ago: 0 seen, 63 / 63 * 7 = 7 expected -> 7.
-    assert act.loc["light", "activity_drop_evidence"] == pytest.approx(7.0)
-    # The week-ratio features call the two the same (no traffic last week, 100% below their
-    # usual); the drop evidence weighs the heavy user's silence as the stronger sign.
-    assert act.loc["quiet", "out_week_ratio"] == act.loc["light", "out_week_ratio"] == 0
-    # The off-net end counts its incoming traffic too: it saw the drop of "quiet" and "light".
-    assert act.loc["offnet", "activity_drop_evidence"] > 0
+    evidence = act["fade_out_evidence"]
+    assert evidence["fading"] > 5                        # a strong case for a fade
+    assert evidence["silent_week"] > 5
+    # Steady traffic is evidence against a fade, the more so the more traffic there is.
+    assert evidence["steady"] < evidence["light"] < 0
+    # The off-net end counts its incoming traffic too: it saw two of its callers fade.
+    assert evidence["offnet"] > evidence["steady"]
+
+
+def test_fade_out_evidence_reads_a_quiet_day_of_the_whole_network_as_no_evidence():
+    end = pd.Timestamp("2025-03-01")
+    start = end - pd.Timedelta(days=60)
+    # Everyone is quiet on the last day (a holiday, or a day not fully loaded): the network's
+    # volume says so, and nobody's evidence moves towards a fade.
+    counts = [0] + [3] * 59
+    busy = CustomerGraph.from_interactions(_daily_log_with_background({"a": [3] * 60}, end, 60),
+                                           start=start, end=end).activity
+    quiet = CustomerGraph.from_interactions(
+        _daily_log_with_background({"a": counts}, end, 60, quiet_last_day=True),
+        start=start, end=end).activity
+    # (The silent day only stops counting as evidence against a fade.)
+    assert quiet.loc["a", "fade_out_evidence"] == pytest.approx(
+        busy.loc["a", "fade_out_evidence"], abs=0.2)
+    # The same silent day for one customer while the network is busy is evidence.
+    alone = CustomerGraph.from_interactions(_daily_log_with_background({"a": counts}, end, 60),
+                                            start=start, end=end).activity
+    assert alone.loc["a", "fade_out_evidence"] > busy.loc["a", "fade_out_evidence"] + 0.5
 
 
 def test_a_departed_contact_does_not_read_as_the_customers_own_fade():
@@ -180,12 +245,13 @@ def test_a_departed_contact_does_not_read_as_the_customers_own_fade():
         rows.append(("a", "c", at, 60.0, "call"))          # a keeps calling c every day
         if days_ago >= 10:                                 # b left 10 days ago
             rows.append(("a", "b", at, 60.0, "call"))
-    log = pd.DataFrame(rows, columns=["src", "dst", "timestamp", "duration", "kind"])
+    log = pd.concat([pd.DataFrame(rows, columns=["src", "dst", "timestamp", "duration", "kind"]),
+                     _daily_log_with_background({}, end, 70)], ignore_index=True)
     blind = CustomerGraph.from_interactions(log, start=start, end=end).activity
     aware = CustomerGraph.from_interactions(log, start=start, end=end, departed=["b"]).activity
-    # Without knowing b left, a's traffic halved 10 days ago: 10 seen where 20 were expected.
-    assert blind.loc["a", "activity_drop_evidence"] == pytest.approx(20 - 10 + 10 * math.log(10 / 20))
-    # Knowing it, a's traffic with those still here never changed.
-    assert aware.loc["a", "activity_drop_evidence"] == pytest.approx(0.0)
-    # Only the drop evidence reads `departed`: the counts are the same.
+    # Without knowing b left, a's traffic halved 10 days ago, which reads as a fade.
+    assert blind.loc["a", "fade_out_evidence"] > 1
+    # Knowing it, a's traffic with those still here never changed: steady traffic.
+    assert aware.loc["a", "fade_out_evidence"] < 0
+    # Only the fade-out evidence reads `departed`: the counts are the same.
     assert aware.loc["a", "n_out"] == blind.loc["a", "n_out"] == 70 + 60
