@@ -49,7 +49,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import (GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold,
+                                     train_test_split)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -112,11 +113,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     cv : int, default 3
         Calibration folds (reduced to the smaller class count when that is lower; calibration is
         skipped with a warning when a class has fewer than 2 rows).
-    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
+    max_iter, learning_rate, max_leaf_nodes, l2_regularization
         Gradient boosting hyper-parameters (see
         :class:`~sklearn.ensemble.HistGradientBoostingClassifier`).
+    min_samples_leaf : int or float, default 20
+        Smallest leaf of a boosting tree: a count, or a share of the training rows when a
+        float in (0, 1) (never fewer than 20 rows), so that the same setting regularises a
+        small log and a large one alike.
     C : float, default 1.0
-        Inverse L2 strength of the logistic regression.
+        Inverse regularisation strength of the logistic regression.
+    l1_ratio : float, default 0.0
+        Mix of the logistic regression's penalty: 0 = L2 (ridge), 1 = L1 (lasso, which sets
+        the coefficients of uninformative features to exactly 0), in between = elastic net.
     importance : {"permutation"} or None, default "permutation"
         How ``feature_importances_`` is computed: permutation importance [5]_ -- the mean drop in
         ROC AUC when a column is shuffled -- measured on a held-out, stratified
@@ -145,6 +153,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     reference_values_ : dict
         Training median (numbers) or mode (categories) of each feature; used by
         :func:`top_reasons`.
+    n_fit_rows_ : int
+        Training rows (what a fractional ``min_samples_leaf`` is a share of).
     classes_ : ndarray, ``[0, 1]``
     estimator_ : the fitted scikit-learn model (calibrated or not)
     calibrated_ : bool
@@ -163,7 +173,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, estimator="gbm", calibration="isotonic", cv=3, max_iter=200,
                  learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
-                 l2_regularization=1.0, C=1.0, importance="permutation",
+                 l2_regularization=1.0, C=1.0, l1_ratio=0.0, importance="permutation",
                  importance_holdout=0.25, importance_repeats=3, random_state=0, n_threads="auto"):
         self.estimator = estimator
         self.calibration = calibration
@@ -174,6 +184,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.C = C
+        self.l1_ratio = l1_ratio
         self.importance = importance
         self.importance_holdout = importance_holdout
         self.importance_repeats = importance_repeats
@@ -256,7 +267,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         mask = [True] * len(categorical) + [False] * len(numeric)
         classifier = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self._min_samples_leaf(),
             l2_regularization=self.l2_regularization,
             categorical_features=mask if categorical else None,
             random_state=self.random_state)
@@ -275,17 +286,41 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         encode = ColumnTransformer([("num", numbers, numeric), ("cat", categories, categorical)],
                                    verbose_feature_names_out=False)
         return Pipeline([("encode", encode),
-                         ("classify", LogisticRegression(C=self.C, max_iter=2000))])
+                         ("classify", self._logistic())])
+
+    def _min_samples_leaf(self) -> int:
+        leaf = self.min_samples_leaf
+        if isinstance(leaf, float) and 0 < leaf < 1:
+            return max(20, int(round(leaf * self.n_fit_rows_)))
+        if int(leaf) != leaf or leaf < 1:
+            raise ValueError(f"min_samples_leaf must be a count >= 1 or a share in (0, 1), "
+                             f"got {leaf!r}")
+        return int(leaf)
+
+    def _logistic(self) -> LogisticRegression:
+        if not 0.0 <= self.l1_ratio <= 1.0:
+            raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
+        # lbfgs for the smooth L2 penalty; liblinear's coordinate descent for pure L1; saga
+        # for the elastic net in between.
+        solver = {0.0: "lbfgs", 1.0: "liblinear"}.get(float(self.l1_ratio), "saga")
+        return LogisticRegression(C=self.C, l1_ratio=float(self.l1_ratio), solver=solver,
+                                  max_iter=2000)
 
     # ------------------------------------------------------------------ fit / predict
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Fit on a feature table and 0/1 churn labels.
 
         Parameters
         ----------
         X : pandas.DataFrame (or 2-D array) of shape (n, m)
         y : array-like of shape (n,), values in {0, 1}
+        groups : array-like of shape (n,), optional
+            Rows with the same group (the same customer at several stacked cut-offs) are kept
+            in the same calibration fold and on the same side of the importance holdout.
+            Without it, a fold model sees a customer's near-identical rows from neighbouring
+            cut-offs and is scored on the rest: its held-out predictions are optimistic, and
+            the calibration fitted on them is too confident.
 
         Returns
         -------
@@ -304,7 +339,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         counts = np.bincount(y, minlength=2)
         if counts.min() == 0:
             raise ValueError("training labels hold a single class; need churners and stayers")
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (len(y),):
+                raise ValueError(f"groups must be 1-D with one entry per row ({len(y)}), "
+                                 f"got {groups.shape}")
 
+        self.n_fit_rows_ = len(y)
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         if len(set(self.feature_names_in_)) != len(self.feature_names_in_):
             raise ValueError("feature names must be unique")
@@ -318,9 +359,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
         base = self._make_pipeline()
         n_splits = int(min(self.cv, counts.min()))
+        if groups is not None:
+            # Each fold needs a churner: no more folds than groups holding one.
+            n_splits = int(min(n_splits, len(np.unique(groups[y == 1]))))
         self.calibrated_ = self.calibration is not None and n_splits >= 2
         if self.calibrated_:
-            folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
+            if groups is None:
+                folds = StratifiedKFold(n_splits=n_splits, shuffle=True,
+                                        random_state=self.random_state)
+            else:
+                folds = list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True,
+                                                  random_state=self.random_state)
+                             .split(prepared, y, groups))
             self.estimator_ = CalibratedClassifierCV(base, method=self.calibration, cv=folds,
                                                      ensemble=True)
         else:
@@ -330,7 +380,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             self.estimator_ = base
         with self._threads(len(prepared)):
             self.estimator_.fit(prepared, y)
-            self.feature_importances_ = self._importances(base, prepared, y, counts)
+            self.feature_importances_ = self._importances(base, prepared, y, counts, groups)
         return self
 
     def _reference_values(self, prepared: pd.DataFrame) -> dict:
@@ -344,7 +394,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 reference[name] = float(column.median()) if column.notna().any() else np.nan
         return reference
 
-    def _importances(self, base, prepared, y, counts) -> pd.Series:
+    def _importances(self, base, prepared, y, counts, groups=None) -> pd.Series:
         names = list(self.feature_names_in_)
         if self.importance is None:
             return pd.Series(np.nan, index=names, name="importance")
@@ -353,8 +403,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         n_hold = int(round(self.importance_holdout * len(y)))
         if counts.min() < 2 or n_hold < 2 or len(y) - n_hold < 2:
             return pd.Series(np.nan, index=names, name="importance")
-        X_fit, X_hold, y_fit, y_hold = train_test_split(
-            prepared, y, test_size=n_hold, stratify=y, random_state=self.random_state)
+        if groups is None:
+            X_fit, X_hold, y_fit, y_hold = train_test_split(
+                prepared, y, test_size=n_hold, stratify=y, random_state=self.random_state)
+        else:
+            # Whole groups on either side, about importance_holdout of the rows held out.
+            fit_rows, hold_rows = next(GroupShuffleSplit(
+                n_splits=1, test_size=self.importance_holdout,
+                random_state=self.random_state).split(prepared, y, groups))
+            if len(np.unique(y[hold_rows])) < 2 or len(np.unique(y[fit_rows])) < 2:
+                return pd.Series(np.nan, index=names, name="importance")
+            X_fit, X_hold = prepared.iloc[fit_rows], prepared.iloc[hold_rows]
+            y_fit, y_hold = y[fit_rows], y[hold_rows]
         held_out_model = clone(base).fit(X_fit, y_fit)
         result = permutation_importance(held_out_model, X_hold, y_hold, scoring="roc_auc",
                                         n_repeats=self.importance_repeats,

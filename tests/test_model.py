@@ -140,6 +140,58 @@ def test_rejects_single_class_and_falls_back_without_enough_churners():
     assert model.predict_proba(X)[:, 1].argmax() == 19
 
 
+def test_grouped_calibration_folds_do_not_trust_a_memorised_customer():
+    """Each customer appears at three stacked cut-offs with the same label and the same
+    (pure-noise) features. Split by row, every calibration fold model has seen the held-out
+    customers' twins, so their held-out predictions look perfect and the calibration learns to
+    trust scores that mean nothing; split by customer, it learns they carry no signal."""
+    rng = np.random.default_rng(5)
+    n = 300
+    X1 = pd.DataFrame(rng.normal(size=(n, 4)), columns=list("abcd"),
+                      index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+    y1 = (rng.random(n) < 0.3).astype(int)
+    X = pd.concat([X1, X1, X1])
+    y = np.concatenate([y1, y1, y1])
+    fresh = pd.DataFrame(rng.normal(size=(2000, 4)), columns=list("abcd"))
+    memorising = dict(max_iter=150, learning_rate=0.3, max_leaf_nodes=31, min_samples_leaf=2,
+                      l2_regularization=0.0, importance=None)
+    by_row = _model(**memorising).fit(X, y).predict_proba(fresh)[:, 1]
+    by_customer = _model(**memorising).fit(X, y, groups=X.index).predict_proba(fresh)[:, 1]
+    # The truth for a fresh customer is the base rate (0.3) whatever its features.
+    assert np.abs(by_customer - y1.mean()).mean() < 0.5 * np.abs(by_row - y1.mean()).mean()
+    assert by_customer.std() < 0.1
+    with pytest.raises(ValueError, match="groups"):
+        _model().fit(X, y, groups=X.index[:10])
+
+
+def test_l1_logistic_sets_noise_coefficients_to_zero():
+    rng = np.random.default_rng(2)
+    n = 2000
+    X = pd.DataFrame(rng.normal(size=(n, 6)), columns=["signal"] + [f"noise{i}" for i in range(5)])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1.0 + 1.5 * X["signal"])))).astype(int)
+    coefficients = {}
+    for l1_ratio in (0.0, 1.0):
+        model = ChurnModel(estimator="logistic", calibration=None, importance=None, C=0.02,
+                           l1_ratio=l1_ratio).fit(X, y)
+        encode, classify = model.estimator_.named_steps["encode"], model.estimator_.named_steps["classify"]
+        coefficients[l1_ratio] = pd.Series(classify.coef_[0], index=encode.get_feature_names_out())
+    assert coefficients[1.0]["signal"] > 0.5
+    assert (coefficients[1.0].filter(like="noise") == 0).all()
+    assert (coefficients[0.0].filter(like="noise") != 0).all()     # ridge only shrinks them
+    with pytest.raises(ValueError, match="l1_ratio"):
+        ChurnModel(estimator="logistic", l1_ratio=2.0, importance=None).fit(X, y)
+
+
+def test_min_samples_leaf_as_a_share_of_the_training_rows(world):
+    X_train, y_train, _, _ = world
+    model = _model(calibration=None, importance=None, min_samples_leaf=0.1).fit(X_train, y_train)
+    assert model.estimator_.named_steps["classify"].min_samples_leaf == 60     # 10% of 600
+    small = _model(calibration=None, importance=None, min_samples_leaf=0.01).fit(X_train, y_train)
+    assert small.estimator_.named_steps["classify"].min_samples_leaf == 20     # the floor
+    with pytest.raises(ValueError, match="min_samples_leaf"):
+        _model(min_samples_leaf=1.5, importance=None).fit(X_train, y_train)
+
+
 # ----------------------------------------------------------------------------- reasons
 
 
