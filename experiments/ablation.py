@@ -320,7 +320,7 @@ def run_world(seed: int, args) -> dict:
     rfm = [c for c in RFM_FEATURES if c in X_test.columns]
     X_fit = pd.concat([X[rfm] for X, _ in train])
     baseline = ChurnModel(estimator="logistic", importance=None, random_state=cfg.seed).fit(
-        X_fit, pd.concat([lab for _, lab in train]))
+        X_fit, pd.concat([lab for _, lab in train]), groups=X_fit.index.to_numpy())
     record("RFM-only logistic (analyze's baseline)", baseline.predict_proba(X_test[rfm])[:, 1])
     record_model("tabular (attributes + activity)", tabular)
     record_model("+ graph structure", graph)

@@ -78,14 +78,14 @@ def backtest_predictions(analysis: pipeline.Analysis):
     X_fit = pd.concat(tables[1:])
     y_fit = pd.concat(analysis.training_labels[1:])
     rfm = [c for c in RFM_FEATURES if c in X_fit.columns]
-    baseline = ChurnModel(estimator="logistic", importance=None,
-                          random_state=cfg.seed).fit(X_fit[rfm], y_fit)
+    baseline = ChurnModel(estimator="logistic", importance=None, random_state=cfg.seed).fit(
+        X_fit[rfm], y_fit, groups=X_fit.index.to_numpy())
     estimator = analysis.metrics.get("estimator", cfg.estimator)
-    model = pipeline.churn_model(cfg, estimator=estimator, importance=None).fit(X_fit, y_fit)
+    model = pipeline.fit_churn_model(cfg, X_fit, y_fit, estimator=estimator, importance=None)
     variants = {ANALYZE: model.predict_proba(X_test)[:, 1]}
     for name, (embeddings, overrides) in VARIANTS.items():
         columns = [c for c in X_fit.columns if embeddings or not c.startswith("embedding_")]
-        model = pipeline.churn_model(cfg, importance=None, **overrides).fit(X_fit[columns], y_fit)
+        model = pipeline.fit_churn_model(cfg, X_fit[columns], y_fit, importance=None, **overrides)
         variants[name] = model.predict_proba(X_test[columns])[:, 1]
     return y_test.to_numpy(dtype=int), baseline.predict_proba(X_test[rfm])[:, 1], variants
 
