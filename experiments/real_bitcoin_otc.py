@@ -59,6 +59,7 @@ VARIANTS = {  # name: (use embeddings, churn_model overrides)
     "GBM, no embeddings": (False, {"estimator": "gbm"}),
     "regularised GBM, all features": (True, {"estimator": "gbm", **REGULARISED_GBM}),
     "regularised GBM, no embeddings": (False, {"estimator": "gbm", **REGULARISED_GBM}),
+    "ensemble, all features": (True, {"estimator": "ensemble"}),
     "logistic, all features": (True, {"estimator": "logistic"}),
     "logistic, no embeddings": (False, {"estimator": "logistic"}),
 }
