@@ -303,8 +303,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         # lbfgs for the smooth L2 penalty; liblinear's coordinate descent for pure L1; saga
         # for the elastic net in between.
         solver = {0.0: "lbfgs", 1.0: "liblinear"}.get(float(self.l1_ratio), "saga")
+        # liblinear and saga visit the rows in a random order: seeded, for reproducibility.
         return LogisticRegression(C=self.C, l1_ratio=float(self.l1_ratio), solver=solver,
-                                  max_iter=2000)
+                                  max_iter=2000, random_state=self.random_state)
 
     # ------------------------------------------------------------------ fit / predict
 

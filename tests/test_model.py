@@ -91,10 +91,12 @@ def test_importances_rank_the_informative_features_above_noise(fitted, name):
 
 
 @pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
-def test_same_seed_same_probabilities(world, name):
+@pytest.mark.parametrize("l1_ratio", [0.0, 1.0, 0.5])
+def test_same_seed_same_probabilities(world, name, l1_ratio):
     X_train, y_train, X_test, _ = world
-    first = _model(name, random_state=7, importance=None).fit(X_train, y_train)
-    second = _model(name, random_state=7, importance=None).fit(X_train, y_train)
+    first = _model(name, random_state=7, importance=None, l1_ratio=l1_ratio, C=0.1).fit(X_train, y_train)
+    np.random.seed(123)  # the libraries' global state must not matter
+    second = _model(name, random_state=7, importance=None, l1_ratio=l1_ratio, C=0.1).fit(X_train, y_train)
     np.testing.assert_array_equal(first.predict_proba(X_test), second.predict_proba(X_test))
 
 
