@@ -120,8 +120,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Smallest leaf of a boosting tree: a count, or a share of the training rows when a
         float in (0, 1) (never fewer than 20 rows), so that the same setting regularises a
         small log and a large one alike.
-    C : float, default 1.0
-        Inverse regularisation strength of the logistic regression.
+    C : float or "auto", default 1.0
+        Inverse regularisation strength of the logistic regression. "auto" picks it from
+        ``Cs`` by ROC-AUC in a 3-fold cross-validation of the logistic regression alone (folds
+        by ``groups`` when given), once per fit: how strongly to regularise depends on how
+        many rows there are and how many features carry signal, which differs between logs.
+    Cs : tuple of float, default (0.02, 0.05, 0.2, 1.0)
+        The candidates of ``C="auto"``.
     l1_ratio : float, default 0.0
         Mix of the logistic regression's penalty: 0 = L2 (ridge), 1 = L1 (lasso, which sets
         the coefficients of uninformative features to exactly 0), in between = elastic net.
@@ -155,6 +160,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         :func:`top_reasons`.
     n_fit_rows_ : int
         Training rows (what a fractional ``min_samples_leaf`` is a share of).
+    C_ : float or None
+        The logistic regression's C (chosen from ``Cs`` when ``C="auto"``; None for "gbm").
+    C_scores_ : dict or None
+        With ``C="auto"``: the cross-validated ROC-AUC of each candidate.
     classes_ : ndarray, ``[0, 1]``
     estimator_ : the fitted scikit-learn model (calibrated or not)
     calibrated_ : bool
@@ -173,7 +182,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, estimator="gbm", calibration="isotonic", cv=3, max_iter=200,
                  learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
-                 l2_regularization=1.0, C=1.0, l1_ratio=0.0, importance="permutation",
+                 l2_regularization=1.0, C=1.0, Cs=(0.02, 0.05, 0.2, 1.0), l1_ratio=0.0,
+                 importance="permutation",
                  importance_holdout=0.25, importance_repeats=3, random_state=0, n_threads="auto"):
         self.estimator = estimator
         self.calibration = calibration
@@ -184,6 +194,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.C = C
+        self.Cs = Cs
         self.l1_ratio = l1_ratio
         self.importance = importance
         self.importance_holdout = importance_holdout
@@ -235,7 +246,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ pipelines
 
-    def _make_pipeline(self) -> Pipeline:
+    def _make_pipeline(self, C=None, estimator=None) -> Pipeline:
         # Columns missing in every training row carry nothing (and break binning): skip them.
         unused = set(self.empty_features_)
         categorical = [c for c in self.categorical_features_ if c not in unused]
@@ -243,18 +254,20 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                    if c not in set(self.categorical_features_) and c not in unused]
         if not categorical and not numeric:
             raise ValueError("every feature column is empty in the training rows")
-        if self.estimator == "gbm":
+        C = self.C_ if C is None else C
+        estimator = self.estimator if estimator is None else estimator
+        if estimator == "gbm":
             return self._gbm_pipeline(categorical, numeric)
-        if self.estimator == "logistic":
-            return self._logistic_pipeline(categorical, numeric)
-        if self.estimator == "ensemble":
+        if estimator == "logistic":
+            return self._logistic_pipeline(categorical, numeric, C)
+        if estimator == "ensemble":
             # Soft voting: the mean of the two models' probabilities. Boosting finds
             # interactions and thresholds, the linear model is smooth and hard to overfit;
             # their errors differ, so the average often ranks better than either.
             return VotingClassifier([("gbm", self._gbm_pipeline(categorical, numeric)),
-                                     ("logistic", self._logistic_pipeline(categorical, numeric))],
+                                     ("logistic", self._logistic_pipeline(categorical, numeric, C))],
                                     voting="soft")
-        raise ValueError(f"estimator must be 'gbm', 'logistic' or 'ensemble', got {self.estimator!r}")
+        raise ValueError(f"estimator must be 'gbm', 'logistic' or 'ensemble', got {estimator!r}")
 
     def _gbm_pipeline(self, categorical: list, numeric: list) -> Pipeline:
         # Categories first, so the boosting's categorical mask is a simple prefix.
@@ -273,7 +286,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             random_state=self.random_state)
         return Pipeline([("encode", encode), ("classify", classifier)])
 
-    def _logistic_pipeline(self, categorical: list, numeric: list) -> Pipeline:
+    def _logistic_pipeline(self, categorical: list, numeric: list, C: float) -> Pipeline:
         numbers = Pipeline([
             ("impute", SimpleImputer(strategy="median", add_indicator=True,
                                      keep_empty_features=True)),
@@ -286,7 +299,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         encode = ColumnTransformer([("num", numbers, numeric), ("cat", categories, categorical)],
                                    verbose_feature_names_out=False)
         return Pipeline([("encode", encode),
-                         ("classify", self._logistic())])
+                         ("classify", self._logistic(C))])
 
     def _min_samples_leaf(self) -> int:
         leaf = self.min_samples_leaf
@@ -297,14 +310,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                              f"got {leaf!r}")
         return int(leaf)
 
-    def _logistic(self) -> LogisticRegression:
+    def _logistic(self, C: float) -> LogisticRegression:
         if not 0.0 <= self.l1_ratio <= 1.0:
             raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
         # lbfgs for the smooth L2 penalty; liblinear's coordinate descent for pure L1; saga
         # for the elastic net in between.
         solver = {0.0: "lbfgs", 1.0: "liblinear"}.get(float(self.l1_ratio), "saga")
         # liblinear and saga visit the rows in a random order: seeded, for reproducibility.
-        return LogisticRegression(C=self.C, l1_ratio=float(self.l1_ratio), solver=solver,
+        return LogisticRegression(C=C, l1_ratio=float(self.l1_ratio), solver=solver,
                                   max_iter=2000, random_state=self.random_state)
 
     # ------------------------------------------------------------------ fit / predict
@@ -358,20 +371,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.empty_features_ = [c for c in self.feature_names_in_ if prepared[c].isna().all()]
         self.reference_values_ = self._reference_values(prepared)
 
+        with self._threads(len(prepared)):
+            self.C_, self.C_scores_ = self._choose_C(prepared, y, groups)
         base = self._make_pipeline()
-        n_splits = int(min(self.cv, counts.min()))
-        if groups is not None:
-            # Each fold needs a churner: no more folds than groups holding one.
-            n_splits = int(min(n_splits, len(np.unique(groups[y == 1]))))
-        self.calibrated_ = self.calibration is not None and n_splits >= 2
+        folds = self._folds(self.cv, prepared, y, groups)
+        self.calibrated_ = self.calibration is not None and folds is not None
         if self.calibrated_:
-            if groups is None:
-                folds = StratifiedKFold(n_splits=n_splits, shuffle=True,
-                                        random_state=self.random_state)
-            else:
-                folds = list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True,
-                                                  random_state=self.random_state)
-                             .split(prepared, y, groups))
             self.estimator_ = CalibratedClassifierCV(base, method=self.calibration, cv=folds,
                                                      ensemble=True)
         else:
@@ -383,6 +388,47 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             self.estimator_.fit(prepared, y)
             self.feature_importances_ = self._importances(base, prepared, y, counts, groups)
         return self
+
+    def _folds(self, n_splits, prepared, y, groups):
+        """Stratified, shuffled, seeded folds (by group when given); None if too few churners."""
+        n_splits = int(min(n_splits, np.bincount(y, minlength=2).min()))
+        if groups is not None:
+            # Each fold needs a churner: no more folds than groups holding one.
+            n_splits = int(min(n_splits, len(np.unique(groups[y == 1]))))
+        if n_splits < 2:
+            return None
+        if groups is None:
+            return list(StratifiedKFold(n_splits=n_splits, shuffle=True,
+                                        random_state=self.random_state).split(prepared, y))
+        return list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True,
+                                         random_state=self.random_state).split(prepared, y, groups))
+
+    def _choose_C(self, prepared, y, groups):
+        if self.estimator == "gbm":
+            return None, None
+        if self.C != "auto":
+            if not isinstance(self.C, (int, float)) or self.C <= 0:
+                raise ValueError(f"C must be a positive number or 'auto', got {self.C!r}")
+            return float(self.C), None
+        candidates = [float(c) for c in self.Cs]
+        if not candidates or min(candidates) <= 0:
+            raise ValueError(f"Cs must hold positive numbers, got {self.Cs!r}")
+        folds = self._folds(3, prepared, y, groups)
+        if folds is None:  # too few churners to compare: the middle of the grid
+            return sorted(candidates)[len(candidates) // 2], None
+        scores = {}
+        for C in candidates:  # the logistic regression alone, whatever the estimator
+            aucs = []
+            for fit_rows, held_rows in folds:
+                model = self._make_pipeline(C, "logistic").fit(prepared.iloc[fit_rows], y[fit_rows])
+                held = y[held_rows]
+                if held.min() < held.max():
+                    aucs.append(roc_auc_score(
+                        held, model.predict_proba(prepared.iloc[held_rows])[:, 1]))
+            scores[C] = float(np.mean(aucs)) if aucs else float("nan")
+        # Ties (and all-NaN) go to the stronger regularisation: the first of the sorted grid.
+        best = max(sorted(scores), key=lambda c: -np.inf if np.isnan(scores[c]) else scores[c])
+        return best, scores
 
     def _reference_values(self, prepared: pd.DataFrame) -> dict:
         reference = {}

@@ -184,6 +184,31 @@ def test_l1_logistic_sets_noise_coefficients_to_zero():
         ChurnModel(estimator="logistic", l1_ratio=2.0, importance=None).fit(X, y)
 
 
+def test_auto_C_regularises_a_few_signals_among_many_noise_features_harder():
+    """C="auto": two strong signals among 60 noise features on 400 rows want a strong L1
+    penalty; twelve weak signals and no noise on 4,000 rows want a light one."""
+    rng = np.random.default_rng(0)
+
+    def table(n, informative, noise, weight):
+        X = pd.DataFrame(rng.normal(size=(n, informative + noise)),
+                         columns=[f"x{i}" for i in range(informative + noise)])
+        logit = -1 + X.iloc[:, :informative].to_numpy() @ np.full(informative, weight)
+        return X, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+
+    chosen = {}
+    for name, shape in (("sparse", (400, 2, 60, 0.8)), ("dense", (4000, 12, 0, 0.15))):
+        X, y = table(*shape)
+        model = ChurnModel(estimator="logistic", C="auto", l1_ratio=1.0, importance=None,
+                           calibration=None).fit(X, y)
+        assert model.C_ in model.Cs and set(model.C_scores_) == set(model.Cs)
+        assert model.C_scores_[model.C_] == max(model.C_scores_.values())
+        chosen[name] = model.C_
+    assert chosen["sparse"] < chosen["dense"]
+    assert ChurnModel(estimator="gbm", C="auto", importance=None).fit(X, y).C_ is None
+    with pytest.raises(ValueError, match="C must be"):
+        ChurnModel(estimator="logistic", C=-1.0, importance=None).fit(X, y)
+
+
 def test_min_samples_leaf_as_a_share_of_the_training_rows(world):
     X_train, y_train, _, _ = world
     model = _model(calibration=None, importance=None, min_samples_leaf=0.1).fit(X_train, y_train)
