@@ -263,8 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="score churn risk, groups and influencers")
     _add_input_options(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--estimator", choices=["auto", "gbm", "logistic", "ensemble"], default="auto",
-                   help="churn model; auto picks by validation on the training cut-offs")
+    p.add_argument("--estimator", choices=["ensemble", "gbm", "logistic", "auto"],
+                   default="ensemble",
+                   help="churn model (default: the soft-voting ensemble of boosting and L1 "
+                        "logistic regression); auto picks one of the three by validation on "
+                        "the training cut-offs")
     p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
     p.add_argument("--community-method", default="leiden",
                    choices=["leiden", "louvain", "label_propagation", "infomap"])

@@ -48,7 +48,7 @@ class AnalyzeConfig:
     active_window_days: int | None = None
     n_train_cutoffs: int = 4
     window_days: int = 90
-    estimator: str = "auto"
+    estimator: str = "ensemble"
     embeddings: bool = True
     embedding_dim: int = 8
     embedding_epochs: int = 30
