@@ -884,7 +884,11 @@ class _LogForecast:
     model could learn from unlimited data; of the *state* it sees only what the data show
     (departures done by ``s``, the log, the customer table). Two simplifications: contacts who
     are fading out (a hidden state) count at full activity, and the forecast ignores the
-    exposure that departures after ``s`` would add within the horizon.
+    exposure that departures after ``s`` would add within the horizon. The first reads a
+    contact's fade as a little evidence of the customer's own, so the forecast overstates
+    churn more the longer fades last: its total over the actual churners, at 4,000 customers
+    without contagion, was 1.03-1.06 for fades of 7-24 days, 1.09 for 26-30, 1.14 for 31-35
+    and 1.32 for 45-50 days.
 
     Only cut-offs later than ``fade_days[1]`` get a forecast (earlier ones are NaN): before
     that, the log is too short to show a whole fade.
@@ -975,11 +979,13 @@ class _LogForecast:
         for fade in self.fades:
             fade = int(fade)
             base = self.log_prior + self.log_survival_pre[fade] - np.log(len(self.fades))
-            # Not decided yet: churns in the horizon if it decides on s .. s + 30 - L.
+            # Not decided yet: churns in the horizon if it decides on s .. s + 30 - L (never
+            # when the fade is longer than the horizon).
             undecided = base + self.log_survival
             total = np.logaddexp(total, logsumexp(undecided, axis=1))
-            churn = np.logaddexp(churn, logsumexp(
-                undecided + np.log(np.maximum(-np.expm1(log_stay[fade]), 1e-300)), axis=1))
+            if fade in log_stay:
+                churn = np.logaddexp(churn, logsumexp(
+                    undecided + np.log(np.maximum(-np.expm1(log_stay[fade]), 1e-300)), axis=1))
             # Decided on day D (still here on day s: D + L > s), read from the traffic.
             for decision in range(s - fade + 1, s):
                 log_decide, _, _ = self.days[decision]

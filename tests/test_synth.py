@@ -356,6 +356,22 @@ def test_log_forecast_is_calibrated_and_sits_between_the_hidden_and_the_full_tru
     assert p[active][decided].mean() > 2 * p[active][~decided].mean()
 
 
+def test_log_forecast_with_fades_longer_than_the_horizon():
+    """A fade of 35-40 days: whoever leaves within 30 days had decided before the cut-off, so
+    the forecast rests on the traffic evidence alone (and used to fail looking up a fade).
+    It overstates churn by about a third at such fades (see _LogForecast), hence the bounds."""
+    long = generate_world(n_customers=800, days=100, seed=3, monthly_churn=0.08,
+                          fade_days=(35, 40), hazard_days=[70])
+    p = long.log_forecast_snapshots[70].to_numpy()
+    active = ~np.isnan(p)
+    assert ((p[active] > 0) & (p[active] < 1)).all()
+    cut = long.start + pd.Timedelta(days=70)
+    date = long.customers["churn_date"]
+    happened = ((date > cut) & (date <= cut + pd.Timedelta(days=30))).to_numpy()[active]
+    assert 0.8 * happened.sum() < p[active].sum() < 1.6 * happened.sum()
+    assert roc_auc_score(happened, p[active]) > 0.8
+
+
 def test_forced_departure_happens_on_the_given_day(world):
     truth = world.truth
     candidates = truth[truth["is_influencer"] & truth["true_churn_date"].isna()]
