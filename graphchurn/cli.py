@@ -76,7 +76,8 @@ def _config(args, as_of):
     return AnalyzeConfig(
         as_of=as_of, horizon_days=args.horizon, definition=args.churn,
         active_window_days=args.active_window, seed=args.seed,
-        **{k: getattr(args, k) for k in ("n_train_cutoffs", "window_days", "estimator",
+        **{k: getattr(args, k) for k in ("n_train_cutoffs", "train_cutoff_step_days",
+                                         "window_days", "estimator",
                                          "community_method", "resolution", "max_degree")
            if hasattr(args, k)},
         **({"embeddings": not args.no_embeddings} if hasattr(args, "no_embeddings") else {}),
@@ -277,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop hub numbers (call centres) with more than N contacts")
     p.add_argument("--train-cutoffs", dest="n_train_cutoffs", type=_positive_int("--train-cutoffs"),
                    default=4, metavar="N", help="earlier training cut-offs, where the log reaches (default 4)")
+    p.add_argument("--train-cutoff-step", dest="train_cutoff_step_days",
+                   type=_positive_int("--train-cutoff-step"), metavar="DAYS",
+                   help="days between training cut-offs (default: the horizon)")
     p.add_argument("--window", dest="window_days", type=_positive_int("--window"), default=90,
                    metavar="DAYS", help="days of interactions behind each cut-off (default 90)")
     p.set_defaults(func=cmd_analyze)

@@ -47,6 +47,7 @@ class AnalyzeConfig:
     definition: str | None = None
     active_window_days: int | None = None
     n_train_cutoffs: int = 4
+    train_cutoff_step_days: int | None = None
     window_days: int = 90
     estimator: str = "ensemble"
     embeddings: bool = True
@@ -144,11 +145,72 @@ def fit_churn_model(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series, **overrid
 ESTIMATORS = ("gbm", "logistic", "ensemble")
 
 
-def choose_estimator(labelled: list, cfg: AnalyzeConfig, known: dict | None = None):
+def labelled_cutoffs(interactions: pd.DataFrame, as_of, cfg: AnalyzeConfig) -> list[pd.Timestamp]:
+    """The training cut-offs of an analysis, newest first: :func:`windows.training_cutoffs`
+    (``cfg.n_train_cutoffs`` of them, ``cfg.train_cutoff_step_days`` apart, the newest at
+    ``as_of - horizon``) that have a full activity window of log behind them.
+
+    Parameters
+    ----------
+    interactions : pandas.DataFrame
+        The log (only its first timestamp is read).
+    as_of : pandas.Timestamp
+    cfg : AnalyzeConfig
+
+    Returns
+    -------
+    list of pandas.Timestamp
+
+    Example
+    -------
+    >>> log = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01"])})
+    >>> cfg = AnalyzeConfig(n_train_cutoffs=4, train_cutoff_step_days=15)
+    >>> [str(c.date()) for c in labelled_cutoffs(log, pd.Timestamp("2024-04-01"), cfg)]
+    ['2024-03-02', '2024-02-16', '2024-02-01']
+    """
+    if len(interactions) == 0:
+        return []
+    first = interactions["timestamp"].min().normalize()
+    # A training cut-off needs a full activity window of history behind it.
+    history = pd.Timedelta(days=cfg.active_window_days or cfg.horizon_days)
+    return [c for c in training_cutoffs(as_of, cfg.horizon_days, cfg.n_train_cutoffs,
+                                        step_days=cfg.train_cutoff_step_days)
+            if c - history >= first]
+
+
+def backtest_training(cutoffs: list, horizon_days) -> list[int]:
+    """Positions of the cut-offs a backtest on ``cutoffs[0]`` may train on: those whose label
+    horizon has ended by ``cutoffs[0]`` (with cut-offs closer than a horizon apart, the next
+    older one still has churn to come after the test cut-off, so it would leak).
+
+    Parameters
+    ----------
+    cutoffs : list of pandas.Timestamp
+        Newest first.
+    horizon_days : int
+
+    Returns
+    -------
+    list of int
+
+    Example
+    -------
+    >>> days = pd.to_datetime(["2024-03-02", "2024-02-16", "2024-02-01", "2024-01-17"])
+    >>> backtest_training(list(days), 30)
+    [2, 3]
+    """
+    if not cutoffs:
+        return []
+    horizon = pd.Timedelta(days=horizon_days)
+    return [i for i, c in enumerate(cutoffs) if i > 0 and c + horizon <= cutoffs[0]]
+
+
+def choose_estimator(labelled: list, cutoffs: list, cfg: AnalyzeConfig, known: dict | None = None):
     """Pick the estimator by temporal validation when ``cfg.estimator == "auto"``.
 
-    Candidates (:data:`ESTIMATORS`) are fitted on all cut-offs but the newest of ``labelled``
-    (newest first) and compared by ROC-AUC on the newest. Gradient boosting wins on large,
+    Candidates (:data:`ESTIMATORS`) are fitted on the cut-offs of ``labelled`` (newest first)
+    whose labels were known at the newest (:func:`backtest_training`) and compared by ROC-AUC
+    on the newest. Gradient boosting wins on large,
     rich tables; regularised logistic regression on small or sparse ones (a few thousand rows
     of a real log), so neither is right everywhere; their soft-voting ensemble is often better
     than both in between (measured in experiments/ablation.py).
@@ -157,6 +219,8 @@ def choose_estimator(labelled: list, cfg: AnalyzeConfig, known: dict | None = No
     ----------
     labelled : list of (X, y)
         Labelled cut-offs, newest first.
+    cutoffs : list of pandas.Timestamp
+        Their dates.
     cfg : AnalyzeConfig
     known : dict, optional
         ROC-AUCs already measured on the same split, by estimator (not refitted).
@@ -167,11 +231,12 @@ def choose_estimator(labelled: list, cfg: AnalyzeConfig, known: dict | None = No
     """
     if cfg.estimator != "auto":
         return cfg.estimator, None
-    if len(labelled) < 2:
+    older = backtest_training(cutoffs, cfg.horizon_days) if labelled else []
+    if not older:
         return ESTIMATORS[0], None
     X_val, y_val = labelled[0]
-    X_fit = pd.concat([x for x, _ in labelled[1:]])
-    y_fit = pd.concat([y for _, y in labelled[1:]])
+    X_fit = pd.concat([labelled[i][0] for i in older])
+    y_fit = pd.concat([labelled[i][1] for i in older])
     if y_fit.nunique() < 2 or y_val.nunique() < 2:
         return ESTIMATORS[0], None
     scores = dict(known or {})
@@ -242,17 +307,14 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
         raise InputError(f"no interactions before {as_of.date()}", file="--as-of")
     kwargs = feature_kwargs(cfg, definition)
 
-    first = interactions["timestamp"].min()
-    # A training cut-off needs a full activity window of history behind it.
-    history_needed = pd.Timedelta(days=cfg.active_window_days or cfg.horizon_days)
-    cutoffs = [c for c in training_cutoffs(as_of, cfg.horizon_days, cfg.n_train_cutoffs)
-               if c - history_needed >= first.normalize()]
+    cutoffs = labelled_cutoffs(interactions, as_of, cfg)
     if not cutoffs:
+        history_needed = cfg.active_window_days or cfg.horizon_days
         raise NoChurnHistory(
             f"the log spans too little time before {as_of.date()} for a horizon of "
             f"{cfg.horizon_days} days: training needs a labelled cut-off at "
             f"{(as_of - pd.Timedelta(days=cfg.horizon_days)).date()} with "
-            f"{history_needed.days} days of history before it", file="--horizon")
+            f"{history_needed} days of history before it", file="--horizon")
 
     scoring = stages.run("features at as-of", build_features, interactions, customers, as_of, **kwargs)
     training = [stages.run(f"features at cut-off {c.date()}", build_features, interactions,
@@ -269,10 +331,11 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
 
     # ---- backtest on the latest fully labelled cut-off
     X_test, y_test = labelled[0]
-    if len(labelled) > 1:
-        X_fit = pd.concat([x for x, _ in labelled[1:]])
-        y_fit = pd.concat([y for _, y in labelled[1:]])
-        backtest_note = f"trained on cut-offs {', '.join(str(c.date()) for c in cutoffs[1:])}"
+    older = backtest_training(cutoffs, cfg.horizon_days)
+    if older:
+        X_fit = pd.concat([labelled[i][0] for i in older])
+        y_fit = pd.concat([labelled[i][1] for i in older])
+        backtest_note = f"trained on cut-offs {', '.join(str(cutoffs[i].date()) for i in older)}"
     else:
         # One labelled cut-off only: hold out a random 30% of its customers.
         rng = np.random.default_rng(cfg.seed)
@@ -283,7 +346,8 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
         notes.append(backtest_note)
     # Estimator choice ("auto"): each candidate is fitted on older cut-offs and compared on
     # the next one, never on the cut-off it is then measured on.
-    backtest_estimator, inner = choose_estimator(labelled[1:], cfg)
+    backtest_estimator, inner = choose_estimator([labelled[i] for i in older],
+                                                 [cutoffs[i] for i in older], cfg)
     backtest_model = stages.run("backtest model", fit_churn_model, cfg, X_fit, y_fit,
                                 estimator=backtest_estimator)
     p_test = backtest_model.predict_proba(X_test)[:, 1]
@@ -300,7 +364,8 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     calibration = calibration_table(y_test.to_numpy(), p_test)
 
     # ---- final model on all training cut-offs, scored at as-of
-    final_estimator, outer = choose_estimator(labelled, cfg, known={backtest_estimator: metrics["roc_auc"]})
+    final_estimator, outer = choose_estimator(labelled, cutoffs, cfg,
+                                              known={backtest_estimator: metrics["roc_auc"]})
     metrics["estimator_selection"] = {"backtest": inner, "final": outer}
     if final_estimator != backtest_estimator:
         notes.append(f"the scoring model uses {final_estimator} (better on the latest labelled "

@@ -1,0 +1,48 @@
+"""Which cut-offs an analysis trains and backtests on (pipeline.labelled_cutoffs,
+pipeline.backtest_training), by hand and on a small world."""
+
+import pandas as pd
+import pytest
+
+from graphchurn.pipeline import AnalyzeConfig, analyze, backtest_training, labelled_cutoffs
+from graphchurn.synth import generate_world
+
+T = pd.Timestamp
+
+
+def test_labelled_cutoffs_need_a_full_activity_window_behind_them():
+    log = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-03-30 08:00"])})
+    as_of = T("2024-04-01")
+    # 30 days before 2024-02-01 is 2024-01-02, inside the log; before 2024-01-02 it is not.
+    assert labelled_cutoffs(log, as_of, AnalyzeConfig(n_train_cutoffs=4)) == [
+        T("2024-03-02"), T("2024-02-01")]
+    assert labelled_cutoffs(log, as_of, AnalyzeConfig(
+        n_train_cutoffs=5, train_cutoff_step_days=15)) == [
+        T("2024-03-02"), T("2024-02-16"), T("2024-02-01")]
+    assert labelled_cutoffs(log, as_of, AnalyzeConfig(active_window_days=60)) == [T("2024-03-02")]
+    assert labelled_cutoffs(log.iloc[:0], as_of, AnalyzeConfig()) == []
+
+
+def test_backtest_trains_only_on_cut_offs_labelled_by_the_test_cut_off():
+    fortnightly = [T("2024-03-02"), T("2024-02-16"), T("2024-02-01"), T("2024-01-17")]
+    # 2024-02-16 + 30 days = 2024-03-17: its churners are still to come at 2024-03-02.
+    assert backtest_training(fortnightly, 30) == [2, 3]
+    assert backtest_training(fortnightly, 14) == [1, 2, 3]
+    assert backtest_training(fortnightly, 45) == [3]
+    assert backtest_training(fortnightly[:1], 30) == []
+    assert backtest_training([], 30) == []
+
+
+@pytest.mark.parametrize("step, n", [(None, 4), (15, 5)])
+def test_analyze_backtest_never_trains_on_labels_after_its_cut_off(step, n):
+    world = generate_world(n_customers=600, days=150, seed=4, monthly_churn=0.08)
+    cfg = AnalyzeConfig(n_train_cutoffs=n, train_cutoff_step_days=step, embeddings=False)
+    result = analyze(world.interactions, world.customers, cfg)
+    m = result.metrics
+    test_cutoff = T(m["cutoff"])
+    trained_on = [T(d) for d in m["backtest"].removeprefix("trained on cut-offs ").split(", ")]
+    assert trained_on and all(c + pd.Timedelta(days=30) <= test_cutoff for c in trained_on)
+    # The scoring model uses every labelled cut-off, the overlapping ones included.
+    expected = [str((world.end - pd.Timedelta(days=30 + i * (step or 30))).date()) for i in range(n)]
+    assert m["training_cutoffs"] == expected
+    assert len(trained_on) == 3  # days 30-90 of 150 monthly; days 60-90 fortnightly
