@@ -6,7 +6,7 @@ of the world, horizon 30 days, contract churn, features from
 :func:`graphchurn.features.build_features` at every cut-off, training on the labelled cut-offs
 as-of - 60, as-of - 90, ... (``AnalyzeConfig.n_train_cutoffs``, where the log reaches),
 testing on the latest fully labelled cut-off as-of - 30, with the
-pipeline's own model (:func:`graphchurn.pipeline.churn_model`) and GraphSAGE embeddings
+pipeline's own model (:func:`graphchurn.pipeline.fit_churn_model`) and GraphSAGE embeddings
 (:func:`graphchurn.pipeline.add_embeddings`). Feature sets compared:
 
 - tabular: customer attributes + activity/RFM;
@@ -72,7 +72,7 @@ from graphchurn.features import (ACTIVITY_FEATURES, EXPOSURE_FEATURES, RFM_FEATU
 from graphchurn.graph import fade_out_evidence
 from graphchurn.model import ChurnModel, evaluate
 from graphchurn.synth import generate_world
-from graphchurn.windows import resolve_churn_definition, training_cutoffs
+from graphchurn.windows import resolve_churn_definition
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TABULAR_FADE = "fade_out_evidence_all_traffic"
@@ -194,15 +194,6 @@ def train_churn_gnn(train_graphs, seed: int, hidden: int = 32, dim: int = 16,
 
 
 # --------------------------------------------------------------------------- one world
-def usable_cutoffs(interactions: pd.DataFrame, as_of: pd.Timestamp, cfg) -> list[pd.Timestamp]:
-    """The labelled cut-offs ``analyze`` uses, newest first: ``training_cutoffs`` that have a
-    full activity window of log behind them (the rule inside ``pipeline.analyze``, which has
-    no public function for it yet)."""
-    first = interactions["timestamp"].min().normalize()
-    history = pd.Timedelta(days=cfg.active_window_days or cfg.horizon_days)
-    return [c for c in training_cutoffs(as_of, cfg.horizon_days, cfg.n_train_cutoffs)
-            if c - history >= first]
-
 def _truth_at(world, day: int, knobs: dict) -> pd.DataFrame:
     """The generator's truth at ``start + day``: the same world simulated only up to ``day``.
 
@@ -237,20 +228,23 @@ def _split_auc(y: np.ndarray, p: np.ndarray, decided: np.ndarray) -> dict:
 
 def run_world(seed: int, args) -> dict:
     t_start = time.perf_counter()
-    knobs = dict(monthly_churn=args.monthly_churn, contagion_strength=args.contagion_strength)
+    knobs = dict(monthly_churn=args.monthly_churn, contagion_strength=args.contagion_strength,
+                 **dict(args.knob))
     world = generate_world(args.customers, args.days, seed=seed, hazard_days=[args.days - 30],
                            **knobs)
-    cfg = pipeline.AnalyzeConfig(as_of=world.end, horizon_days=30, seed=seed)
+    cfg = pipeline.AnalyzeConfig(as_of=world.end, horizon_days=30, seed=seed, **{
+        k: v for k, v in (("n_train_cutoffs", args.train_cutoffs),
+                          ("train_cutoff_step_days", args.train_cutoff_step)) if v is not None})
     definition = resolve_churn_definition(world.customers, cfg.definition)
     interactions, customers = pipeline.cut_at(world.interactions, world.customers, world.end)
     kwargs = pipeline.feature_kwargs(cfg, definition)
-    cutoffs = usable_cutoffs(interactions, world.end, cfg)
+    cutoffs = pipeline.labelled_cutoffs(interactions, world.end, cfg)
 
     # ---- features exactly as analyze builds them
     scoring = build_features(interactions, customers, world.end, **kwargs)
     sets = [build_features(interactions, customers, c, **kwargs) for c in cutoffs]
     # One labelled cut-off older than analyze uses, where the log reaches (investigation).
-    older = [c for c in usable_cutoffs(interactions, world.end, replace(
+    older = [c for c in pipeline.labelled_cutoffs(interactions, world.end, replace(
         cfg, n_train_cutoffs=cfg.n_train_cutoffs + 1)) if c < cutoffs[-1]]
     extra = ([build_features(interactions, customers, older[0], **kwargs)]
              if args.investigation and older else [])
@@ -263,7 +257,10 @@ def run_world(seed: int, args) -> dict:
     extra_labelled = labelled[len(sets):]
     labelled = labelled[:len(sets)]
     X_test, y_test = labelled[0]
-    train = labelled[1:]  # the cut-offs analyze's backtest trains on
+    # The cut-offs analyze's backtest trains on: labels known by the test cut-off.
+    train_at = pipeline.backtest_training(cutoffs, cfg.horizon_days)
+    train = [labelled[i] for i in train_at]
+    train_dates = [cutoffs[i] for i in train_at]
     y = y_test.to_numpy()
 
     attributes = sets[0].attribute_columns
@@ -290,7 +287,7 @@ def run_world(seed: int, args) -> dict:
     def record(name, p, **extra):
         rows[name] = {**evaluate(y, p), **_split_auc(y, np.asarray(p, float), decided), **extra}
 
-    def fit_predict(columns, train_sets=train, test=X_test, **overrides):
+    def fit_predict(columns, train_sets=train, test=X_test, dates=train_dates, **overrides):
         """Fit the pipeline's model on ``columns`` of the training cut-offs, score the test one.
 
         The estimator is chosen as ``analyze`` chooses it (``choose_estimator``: temporal
@@ -299,11 +296,10 @@ def run_world(seed: int, args) -> dict:
         """
         sets_ = [(X[columns], lab) for X, lab in train_sets]
         if "estimator" not in overrides:
-            choose = getattr(pipeline, "choose_estimator", None)
-            overrides["estimator"] = choose(sets_, cfg)[0] if choose else cfg.estimator
+            overrides["estimator"] = pipeline.choose_estimator(sets_, dates, cfg)[0]
         X_fit = pd.concat([X for X, _ in sets_])
         y_fit = pd.concat([lab for _, lab in sets_])
-        model = pipeline.churn_model(cfg, importance=None, **overrides).fit(X_fit, y_fit)
+        model = pipeline.fit_churn_model(cfg, X_fit, y_fit, importance=None, **overrides)
         return model.predict_proba(test[columns])[:, 1], overrides["estimator"]
 
     def record_model(name, columns, **kwargs):
@@ -333,7 +329,7 @@ def run_world(seed: int, args) -> dict:
                   for c in attributes if not pd.api.types.is_numeric_dtype(customers[c])}
     t_gnn = time.perf_counter()
     train_graphs = [graph_data(fs, customers, categories, lab)
-                    for fs, (_, lab) in zip(sets[1:], train)]
+                    for fs, (_, lab) in zip([sets[i] for i in train_at], train)]
     model, standardise, val_auc, epoch = train_churn_gnn(train_graphs, seed)
     test_graph = graph_data(sets[0], customers, categories)
     with torch.no_grad():
@@ -347,15 +343,17 @@ def run_world(seed: int, args) -> dict:
         full = exposure + embedding
         record_model("full, always GBM", full, estimator="gbm")
         record_model("full, logistic regression", full, estimator="logistic")
-        chosen = pipeline.choose_estimator([(X[full], lab) for X, lab in train],
+        chosen = pipeline.choose_estimator([(X[full], lab) for X, lab in train], train_dates,
                                            replace(cfg, estimator="auto"))[0]
         record_model(AUTO, full, estimator=chosen)
         record_model(PREVIOUS, full, **PREVIOUS_SETTINGS)
         record_model("full without fade-out evidence",
                      [c for c in full if c != "fade_out_evidence"])
-        record_model("full, one training cut-off fewer", full, train_sets=train[:-1])
+        record_model("full, one training cut-off fewer", full, train_sets=train[:-1],
+                     dates=train_dates[:-1])
         if extra_labelled:
-            record_model("full, one training cut-off more", full, train_sets=train + extra_labelled)
+            record_model("full, one training cut-off more", full, train_sets=train + extra_labelled,
+                         dates=train_dates + older[:1])
         # Oracle: the true hazard ingredients at each cut-off as extra features.
         oracle_sets = []
         for fs, (X, lab) in zip(sets, labelled):
@@ -364,12 +362,12 @@ def run_world(seed: int, args) -> dict:
                                          true_exposure=t["exposure_end"]), lab))
         oracle_columns = full + ["true_log_baseline_hazard", "true_exposure"]
         record_model("oracle: full + true hazard ingredients", oracle_columns,
-                     train_sets=oracle_sets[1:], test=oracle_sets[0][0])
+                     train_sets=[oracle_sets[i] for i in train_at], test=oracle_sets[0][0])
 
     return {
         "seed": seed,
         "test_cutoff": str(cutoffs[0].date()),
-        "training_cutoffs": [str(c.date()) for c in cutoffs[1:]],
+        "training_cutoffs": [str(c.date()) for c in train_dates],
         "n_test": int(len(y)),
         "test_churners": int(y.sum()),
         "training_rows": int(sum(len(lab) for _, lab in train)),
@@ -453,6 +451,8 @@ def findings(result: dict) -> list[str]:
     per_world = [(w["rows"][ANALYZE]["roc_auc"] - 0.5) / (w["rows"][BEST]["roc_auc"] - 0.5)
                  for w in worlds]
     share = s[ANALYZE]["share_of_best_forecast"]
+    fade = dict(result["args"].get("knob", [])).get(
+        "fade_days", inspect.signature(generate_world).parameters["fade_days"].default)
 
     def diff(a, b=ANALYZE):
         v = d[f"{a} − {b}"]
@@ -469,8 +469,9 @@ def findings(result: dict) -> list[str]:
         f"- **Why the true hazard is not the ceiling.** {decided} of {churners} test churners "
         f"({100 * decided / churners:.0f}%) had already *decided* to leave before the cut-off; the "
         f"true hazard gives them 1, but the log shows a decision only as a traffic fade over "
-        f"14-21 days, and {within7} of them decided at most 7 days before, when their traffic is "
-        f"still at least half of normal (median test customer: "
+        f"{fade[0]}-{fade[1]} days, and {within7} of them decided at most 7 days before"
+        + (f", when their traffic is still at least {1 - 7 / fade[0]:.0%} of normal"
+           if fade[0] > 7 else "") + " (median test customer: "
         f"{np.median([w['median_interactions_per_day'] for w in worlds]):.1f} interactions a "
         f"day). So even the Bayes-optimal forecast reaches ROC-AUC {auc(BEST):.3f}, not "
         f"{auc('true hazard at the cut-off'):.3f}; against the true hazard `analyze` captures "
@@ -537,10 +538,14 @@ def markdown(result: dict) -> str:
         "",
         f"{len(worlds)} worlds (seeds {args['seeds']}) of {args['customers']} customers × "
         f"{args['days']} days, `monthly_churn={args['monthly_churn']}`, "
-        f"`contagion_strength={args['contagion_strength']}` (other generator knobs at "
-        "their defaults). Backtest exactly as `pipeline.analyze`: as-of = end of the world, "
+        f"`contagion_strength={args['contagion_strength']}`"
+        + "".join(f", `{k}={v}`" for k, v in args.get("knob", []))
+        + " (other generator knobs at their defaults). Backtest exactly as `pipeline.analyze`: as-of = end of the world, "
         f"horizon 30 days, contract churn, {args['n_train_cutoffs']} labelled cut-offs "
-        f"(`AnalyzeConfig` default): trained on as-of − 60 and older "
+        f"{args.get('train_cutoff_step_days') or 30} days apart"
+        + (" (`AnalyzeConfig` default)" if not (args.get("train_cutoffs") or args.get("train_cutoff_step"))
+           else " (set for this run)")
+        + ": trained on as-of − 60 and older "
         f"({', '.join(worlds[0]['training_cutoffs'])} in seed {worlds[0]['seed']}), tested on "
         "as-of − 30. Mean ± sd over worlds. Share = (AUC − 0.5) / (AUC_ref − 0.5). "
         f"Runtime {result['seconds']:.0f} s (`experiments/ablation.py`, library at "
@@ -575,6 +580,20 @@ def markdown(result: dict) -> str:
     return "\n".join(lines + findings(result))
 
 
+def _knob(text: str) -> tuple:
+    """``name=json`` -> (name, value) for ``generate_world``; JSON lists become tuples."""
+    name, sep, value = text.partition("=")
+    parameters = inspect.signature(generate_world).parameters
+    if not sep or name not in parameters or name in ("n_customers", "days", "seed"):
+        raise argparse.ArgumentTypeError(f"expected NAME=JSON with NAME a generate_world "
+                                         f"keyword other than n_customers/days/seed, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"{name}: {value!r} is not JSON ({error.msg})")
+    return name, tuple(parsed) if isinstance(parsed, list) else parsed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=6000)
@@ -586,6 +605,12 @@ def main(argv=None):
     parser.add_argument("--contagion-strength", type=float,
                         default=inspect.signature(generate_world).parameters["contagion_strength"].default,
                         help="generator knob (default: the generator's)")
+    parser.add_argument("--train-cutoffs", type=int, help="AnalyzeConfig.n_train_cutoffs "
+                        "(default: analyze's)")
+    parser.add_argument("--train-cutoff-step", type=int, help="AnalyzeConfig."
+                        "train_cutoff_step_days (default: analyze's)")
+    parser.add_argument("--knob", type=_knob, action="append", default=[], metavar="NAME=JSON",
+                        help="any other generate_world keyword, e.g. fade_days=[2,5] (repeatable)")
     parser.add_argument("--no-investigation", dest="investigation", action="store_false")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--rewrite", action="store_true",
@@ -605,7 +630,9 @@ def main(argv=None):
               + ", ".join(f"{k}: {v['roc_auc']:.3f}" for k, v in worlds[-1]["rows"].items()),
               flush=True)
     result = {"args": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                       "n_train_cutoffs": pipeline.AnalyzeConfig().n_train_cutoffs},
+                       "n_train_cutoffs": args.train_cutoffs or pipeline.AnalyzeConfig().n_train_cutoffs,
+                       "train_cutoff_step_days": (args.train_cutoff_step
+                                                  or pipeline.AnalyzeConfig().train_cutoff_step_days)},
               "library": library,
               "seconds": round(time.perf_counter() - started, 1),
               "summary": summarise(worlds), "paired_differences": paired_differences(worlds),
