@@ -70,7 +70,7 @@ from graphchurn.embed import ChurnGNN
 from graphchurn.features import (ACTIVITY_FEATURES, EXPOSURE_FEATURES, RFM_FEATURES,
                                  STRUCTURE_FEATURES, build_features)
 from graphchurn.graph import fade_out_evidence
-from graphchurn.model import ChurnModel, evaluate
+from graphchurn.model import evaluate
 from graphchurn.synth import generate_world
 from graphchurn.windows import resolve_churn_definition
 
@@ -232,9 +232,7 @@ def run_world(seed: int, args) -> dict:
                  **dict(args.knob))
     world = generate_world(args.customers, args.days, seed=seed, hazard_days=[args.days - 30],
                            **knobs)
-    cfg = pipeline.AnalyzeConfig(as_of=world.end, horizon_days=30, seed=seed, **{
-        k: v for k, v in (("n_train_cutoffs", args.train_cutoffs),
-                          ("train_cutoff_step_days", args.train_cutoff_step)) if v is not None})
+    cfg = analyze_config(args, as_of=world.end, horizon_days=30, seed=seed)
     definition = resolve_churn_definition(world.customers, cfg.definition)
     interactions, customers = pipeline.cut_at(world.interactions, world.customers, world.end)
     kwargs = pipeline.feature_kwargs(cfg, definition)
@@ -314,11 +312,10 @@ def run_world(seed: int, args) -> dict:
     record("true P(churn in 30 days)", truth["p_churn_30d"].to_numpy())
     record("decision-hidden true hazard", truth["hazard_decision_hidden"].to_numpy())
     record("decision-hidden, contagion removed", truth["baseline_hazard_end"].to_numpy())
-    rfm = [c for c in RFM_FEATURES if c in X_test.columns]
-    X_fit = pd.concat([X[rfm] for X, _ in train])
-    baseline = ChurnModel(estimator="logistic", importance=None, random_state=cfg.seed).fit(
-        X_fit, pd.concat([lab for _, lab in train]), groups=X_fit.index.to_numpy())
-    record("RFM-only logistic (analyze's baseline)", baseline.predict_proba(X_test[rfm])[:, 1])
+    baseline = pipeline.fit_rfm_baseline(cfg, pd.concat([X for X, _ in train]),
+                                         pd.concat([lab for _, lab in train]))
+    record("RFM-only logistic (analyze's baseline)",
+           baseline.predict_proba(X_test[baseline.feature_names_in_])[:, 1])
     record_model("tabular (attributes + activity)", tabular)
     record_model("+ graph structure", graph)
     record_model("+ exposure", exposure)
@@ -580,6 +577,12 @@ def markdown(result: dict) -> str:
     return "\n".join(lines + findings(result))
 
 
+def analyze_config(args, **fields) -> pipeline.AnalyzeConfig:
+    """``analyze``'s defaults with the cut-off settings given on the command line."""
+    given = {"n_train_cutoffs": args.train_cutoffs, "train_cutoff_step_days": args.train_cutoff_step}
+    return pipeline.AnalyzeConfig(**fields, **{k: v for k, v in given.items() if v is not None})
+
+
 def _knob(text: str) -> tuple:
     """``name=json`` -> (name, value) for ``generate_world``; JSON lists become tuples."""
     name, sep, value = text.partition("=")
@@ -629,10 +632,10 @@ def main(argv=None):
         print(f"seed {seed}: {worlds[-1]['seconds']} s, "
               + ", ".join(f"{k}: {v['roc_auc']:.3f}" for k, v in worlds[-1]["rows"].items()),
               flush=True)
+    cfg = analyze_config(args)
     result = {"args": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                       "n_train_cutoffs": args.train_cutoffs or pipeline.AnalyzeConfig().n_train_cutoffs,
-                       "train_cutoff_step_days": (args.train_cutoff_step
-                                                  or pipeline.AnalyzeConfig().train_cutoff_step_days)},
+                       "n_train_cutoffs": cfg.n_train_cutoffs,
+                       "train_cutoff_step_days": cfg.train_cutoff_step_days},
               "library": library,
               "seconds": round(time.perf_counter() - started, 1),
               "summary": summarise(worlds), "paired_differences": paired_differences(worlds),

@@ -37,9 +37,8 @@ import pandas as pd
 from _common import library_version  # noqa: E402
 from graphchurn import pipeline
 from graphchurn.atomic import atomic_write_text
-from graphchurn.features import RFM_FEATURES
 from graphchurn.io import load_interactions
-from graphchurn.model import ChurnModel, evaluate
+from graphchurn.model import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "bitcoin-otc" / "soc-sign-bitcoinotc.csv.gz"
@@ -76,11 +75,10 @@ def backtest_predictions(analysis: pipeline.Analysis):
     cfg = analysis.config
     tables = [fs.table.loc[y.index] for fs, y in zip(analysis.training, analysis.training_labels)]
     X_test, y_test = tables[0], analysis.training_labels[0]
-    X_fit = pd.concat(tables[1:])
-    y_fit = pd.concat(analysis.training_labels[1:])
-    rfm = [c for c in RFM_FEATURES if c in X_fit.columns]
-    baseline = ChurnModel(estimator="logistic", importance=None, random_state=cfg.seed).fit(
-        X_fit[rfm], y_fit, groups=X_fit.index.to_numpy())
+    older = backtest_cutoffs(analysis)
+    X_fit = pd.concat([tables[i] for i in older])
+    y_fit = pd.concat([analysis.training_labels[i] for i in older])
+    baseline = pipeline.fit_rfm_baseline(cfg, X_fit, y_fit)
     estimator = analysis.metrics.get("estimator", cfg.estimator)
     model = pipeline.fit_churn_model(cfg, X_fit, y_fit, estimator=estimator, importance=None)
     variants = {ANALYZE: model.predict_proba(X_test)[:, 1]}
@@ -88,7 +86,14 @@ def backtest_predictions(analysis: pipeline.Analysis):
         columns = [c for c in X_fit.columns if embeddings or not c.startswith("embedding_")]
         model = pipeline.fit_churn_model(cfg, X_fit[columns], y_fit, importance=None, **overrides)
         variants[name] = model.predict_proba(X_test[columns])[:, 1]
-    return y_test.to_numpy(dtype=int), baseline.predict_proba(X_test[rfm])[:, 1], variants
+    return (y_test.to_numpy(dtype=int),
+            baseline.predict_proba(X_test[baseline.feature_names_in_])[:, 1], variants)
+
+
+def backtest_cutoffs(analysis: pipeline.Analysis) -> list[int]:
+    """Positions (in ``analysis.training``) of the cut-offs its backtest trained on."""
+    return pipeline.backtest_training([fs.cutoff for fs in analysis.training],
+                                      analysis.config.horizon_days)
 
 
 def _weighted_auc_ap(y: np.ndarray, p: np.ndarray, weights: np.ndarray):
@@ -143,9 +148,11 @@ def run_setting(log: pd.DataFrame, as_of: str, horizon: int, seed: int) -> dict:
     importance = analysis.importance.dropna().sort_values(ascending=False)
     return {
         "as_of": as_of, "horizon_days": horizon,
-        "test_cutoff": m["cutoff"], "training_cutoffs": m["training_cutoffs"][1:],
+        "test_cutoff": m["cutoff"],
+        "training_cutoffs": [m["training_cutoffs"][i] for i in backtest_cutoffs(analysis)],
         "n_test": m["n"], "test_churn_rate": m["base_rate"],
-        "n_training_rows": int(sum(len(y) for y in analysis.training_labels[1:])),
+        "n_training_rows": int(sum(len(analysis.training_labels[i])
+                                   for i in backtest_cutoffs(analysis))),
         "n_scored": m["n_scored"], "graph": m["graph"],
         "estimator": m.get("estimator", cfg.estimator),
         "estimator_selection": m.get("estimator_selection"),

@@ -142,6 +142,15 @@ def fit_churn_model(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series, **overrid
     return churn_model(cfg, **overrides).fit(X, y, groups=X.index.to_numpy())
 
 
+def fit_rfm_baseline(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series) -> ChurnModel:
+    """The backtest's reference: a logistic regression on the RFM columns of ``X`` alone
+    (:data:`features.RFM_FEATURES`), rows grouped by customer as in :func:`fit_churn_model`.
+    Score with ``model.predict_proba(X_test[model.feature_names_in_])``."""
+    rfm = [c for c in RFM_FEATURES if c in X.columns]
+    return ChurnModel(estimator="logistic", importance=None, random_state=cfg.seed).fit(
+        X[rfm], y, groups=X.index.to_numpy())
+
+
 ESTIMATORS = ("gbm", "logistic", "ensemble")
 
 
@@ -210,10 +219,10 @@ def choose_estimator(labelled: list, cutoffs: list, cfg: AnalyzeConfig, known: d
 
     Candidates (:data:`ESTIMATORS`) are fitted on the cut-offs of ``labelled`` (newest first)
     whose labels were known at the newest (:func:`backtest_training`) and compared by ROC-AUC
-    on the newest. Gradient boosting wins on large,
-    rich tables; regularised logistic regression on small or sparse ones (a few thousand rows
-    of a real log), so neither is right everywhere; their soft-voting ensemble is often better
-    than both in between (measured in experiments/ablation.py).
+    on the newest. Gradient boosting wins on large, rich tables; regularised logistic
+    regression on small or sparse ones (a few thousand rows of a real log), so neither is right
+    everywhere; their soft-voting ensemble is often better than both in between (measured in
+    experiments/ablation.py).
 
     Parameters
     ----------
@@ -355,11 +364,9 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
                "horizon_days": cfg.horizon_days, "definition": definition,
                **evaluate(y_test.to_numpy(), p_test), "backtest": backtest_note,
                "estimator": backtest_estimator}
-    rfm = [c for c in RFM_FEATURES if c in X_fit.columns]
-    baseline = ChurnModel(estimator="logistic", importance=None,
-                          random_state=cfg.seed).fit(X_fit[rfm], y_fit, groups=X_fit.index.to_numpy())
-    metrics["baseline_rfm_logistic"] = evaluate(y_test.to_numpy(),
-                                                baseline.predict_proba(X_test[rfm])[:, 1])
+    baseline = fit_rfm_baseline(cfg, X_fit, y_fit)
+    metrics["baseline_rfm_logistic"] = evaluate(
+        y_test.to_numpy(), baseline.predict_proba(X_test[baseline.feature_names_in_])[:, 1])
     lift = lift_curve(y_test.to_numpy(), p_test)
     calibration = calibration_table(y_test.to_numpy(), p_test)
 
