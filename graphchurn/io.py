@@ -868,6 +868,12 @@ def _date_attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Se
     return pd.Series(ns.view("datetime64[ns]"))
 
 
+def _arrow_strings(values: pd.Series) -> pa.Array:
+    """A column as one Arrow string array (no copy when it is already Arrow-backed)."""
+    array = pa.array(values.astype("str"))
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def check_customers_match(interactions: pd.DataFrame, customers: pd.DataFrame,
                           customers_path) -> None:
     """Reject a customer table none of whose ids occur in the interaction log.
@@ -893,9 +899,12 @@ def check_customers_match(interactions: pd.DataFrame, customers: pd.DataFrame,
     -------
     >>> check_customers_match(log, customers, "customers.csv")  # doctest: +SKIP
     """
-    ids = pd.Index(customers["customer_id"].astype("str"))
-    seen = ids.isin(interactions["src"]) | ids.isin(interactions["dst"])
-    if len(ids) and not seen.any():
+    ids = _arrow_strings(customers["customer_id"])
+    # Arrow's hash lookup over the log's columns: pandas' isin on Arrow strings turns every
+    # value into a Python object first (minutes on a 100M-row log).
+    seen = any(pc.any(pc.is_in(_arrow_strings(interactions[column]), value_set=ids)).as_py()
+               for column in ("src", "dst"))
+    if len(ids) and not seen:
         raise InputError(f"none of the {len(ids)} customer ids occur in the interaction log; "
                          "is this the customer table for this log?", file=str(customers_path),
                          column="customer_id")
