@@ -13,6 +13,7 @@ from graphchurn.model import (
     calibration_table,
     evaluate,
     expected_maximum_profit,
+    group_folds,
     lift_at,
     lift_curve,
     pr_auc,
@@ -164,6 +165,51 @@ def test_grouped_calibration_folds_do_not_trust_a_memorised_customer():
     assert by_customer.std() < 0.1
     with pytest.raises(ValueError, match="groups"):
         _model().fit(X, y, groups=X.index[:10])
+
+
+def _stacked_customers(n_customers, seed):
+    """Customers at up to three stacked cut-offs; a customer churns at most once (its last
+    row), as in the training tables."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(1, 4, n_customers)
+    groups = np.repeat(np.arange(n_customers), rows)
+    churner = rng.random(n_customers) < 0.1
+    last = np.cumsum(rows) - 1
+    y = np.zeros(len(groups), dtype=int)
+    y[last[churner]] = 1
+    return y, groups.astype(str)
+
+
+@pytest.mark.parametrize("limit", [None, 50])  # the greedy splitter, then the one for many groups
+def test_group_folds_keep_customers_together_and_balance_churners(monkeypatch, limit):
+    import graphchurn.model as model_module
+
+    if limit is not None:
+        monkeypatch.setattr(model_module, "_GREEDY_GROUP_FOLDS_MAX", limit)
+    y, groups = _stacked_customers(3000, seed=4)
+    folds = group_folds(y, groups, 5, random_state=7)
+    held = np.concatenate([h for _, h in folds])
+    assert np.array_equal(np.sort(held), np.arange(len(y)))  # every row held out once
+    for fit_rows, held_rows in folds:
+        assert np.array_equal(np.sort(np.concatenate([fit_rows, held_rows])), np.arange(len(y)))
+        assert not set(groups[fit_rows]) & set(groups[held_rows])
+    churners = [int(y[h].sum()) for _, h in folds]
+    assert max(churners) - min(churners) <= 1  # one churn row per churner: exact balance
+    sizes = [len(h) for _, h in folds]
+    assert max(sizes) - min(sizes) < 0.1 * len(y) / 5
+    again = group_folds(y, groups, 5, random_state=7)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds, again))
+    other = group_folds(y, groups, 5, random_state=8)
+    assert not all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds, other))
+
+
+def test_group_folds_are_stratified_group_k_fold_up_to_the_limit():
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y, groups = _stacked_customers(400, seed=1)
+    reference = StratifiedGroupKFold(3, shuffle=True, random_state=2).split(y, y, groups)
+    for (fit_a, held_a), (fit_b, held_b) in zip(group_folds(y, groups, 3, 2), reference):
+        assert np.array_equal(fit_a, fit_b) and np.array_equal(held_a, held_b)
 
 
 def test_l1_logistic_sets_noise_coefficients_to_zero():
