@@ -77,6 +77,9 @@ _SMALL_TABLE_ROWS = 50_000
 # Above this many customers, calibration folds split customers without StratifiedGroupKFold's
 # greedy balancing (see group_folds).
 _GREEDY_GROUP_FOLDS_MAX = 100_000
+# Rows per model call when explaining scores (see reason_contributions): big enough that the
+# fixed cost of a call vanishes, small enough to keep the stacked copies in memory.
+_REASON_BATCH_ROWS = 200_000
 
 
 # =========================================================================== the estimator
@@ -541,7 +544,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 # =========================================================================== explanations
 
 
-def _reason_candidates(model: ChurnModel, features, max_features) -> list:
+def _reason_candidates(model: ChurnModel, features, max_features, importance=None) -> list:
     """The features to test: given ones, else the ``max_features`` most important ones."""
     if features is not None:
         names = list(features)
@@ -550,7 +553,8 @@ def _reason_candidates(model: ChurnModel, features, max_features) -> list:
             raise ValueError(f"unknown feature(s): {unknown[:5]}")
         return names
     names = [c for c in model.feature_names_in_ if c not in set(model.empty_features_)]
-    importance = model.feature_importances_.reindex(names)
+    importance = (model.feature_importances_ if importance is None
+                  else pd.Series(importance, dtype=np.float64)).reindex(names)
     if max_features is None or len(names) <= max_features or importance.isna().all():
         return names
     ranked = importance.fillna(-np.inf).sort_values(ascending=False, kind="stable")
@@ -559,13 +563,16 @@ def _reason_candidates(model: ChurnModel, features, max_features) -> list:
 
 
 def reason_contributions(model: ChurnModel, X, *, features=None, max_features: int | None = 12,
-                         calibrated: bool = False) -> pd.DataFrame:
+                         calibrated: bool = False, importance=None) -> pd.DataFrame:
     """How much each feature's value raises each customer's risk above a typical value.
 
     Prediction difference [6]_: for feature ``j``, ``p(x) - p(x with x_j := reference_j)``, where
     the reference is the training median (numbers) or mode (categories). Positive means the
-    customer's value of ``j`` pushes the risk up. One batched prediction per feature over all
-    rows, never a prediction per row, so the cost is ``1 + len(features)`` model predictions.
+    customer's value of ``j`` pushes the risk up. The rows and their copies with one feature
+    set to its reference are stacked and scored together, in batches of about
+    :data:`_REASON_BATCH_ROWS` rows: a model call has a fixed cost (column checks and
+    encoding in every pipeline of every calibration fold) that a call per feature would pay
+    ``1 + len(features)`` times.
 
     Parameters
     ----------
@@ -584,6 +591,9 @@ def reason_contributions(model: ChurnModel, X, *, features=None, max_features: i
         Measure on the calibrated probability. The default uses the average of the fold base
         models' probabilities, which is smooth: isotonic calibration is a step function whose
         plateaus (often at the top of the risk range) would hide small contributions.
+    importance : pandas.Series, optional
+        Feature importances that choose the ``max_features`` candidates, instead of the model's
+        own ``feature_importances_`` (e.g. from a model fitted with ``importance=None``).
 
     Returns
     -------
@@ -593,22 +603,32 @@ def reason_contributions(model: ChurnModel, X, *, features=None, max_features: i
     """
     check_is_fitted(model, "estimator_")
     prepared = model._prepare(model._align(X))
-    names = _reason_candidates(model, features, max_features)
-    contributions = np.empty((len(prepared), len(names)), dtype=np.float64)
-    with model._threads(len(prepared)):
-        base = model._score_prepared(prepared, calibrated)
-        for j, name in enumerate(names):
-            # Shallow copy: with copy-on-write only the replaced column is new memory.
-            typical = prepared.copy(deep=False)
-            kind = object if name in model.categorical_features_ else np.float64
-            typical[name] = np.full(len(prepared), model.reference_values_[name], dtype=kind)
-            contributions[:, j] = base - model._score_prepared(typical, calibrated)
+    names = _reason_candidates(model, features, max_features, importance)
+    n_rows, n_copies = len(prepared), len(names) + 1
+    contributions = np.empty((n_rows, len(names)), dtype=np.float64)
+    step = max(1, _REASON_BATCH_ROWS // n_copies)
+    for start in range(0, n_rows, step):
+        chunk = prepared.iloc[start:start + step]
+        stacked = _with_reference_values(model, chunk, names)
+        with model._threads(len(stacked)):
+            scores = model._score_prepared(stacked, calibrated).reshape(n_copies, len(chunk))
+        contributions[start:start + len(chunk)] = (scores[0] - scores[1:]).T
     return pd.DataFrame(contributions, index=X.index if isinstance(X, pd.DataFrame) else None,
                         columns=names)
 
 
+def _with_reference_values(model: ChurnModel, prepared: pd.DataFrame, names: list) -> pd.DataFrame:
+    """``prepared``, then one copy of it per feature in ``names`` with that feature set to its
+    reference value, stacked (``(1 + len(names)) * len(prepared)`` rows)."""
+    n_rows, n_copies = len(prepared), len(names) + 1
+    columns = {c: np.tile(prepared[c].to_numpy(), n_copies) for c in prepared.columns}
+    for copy, name in enumerate(names, start=1):
+        columns[name][copy * n_rows:(copy + 1) * n_rows] = model.reference_values_[name]
+    return pd.DataFrame(columns, columns=prepared.columns)
+
+
 def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None,
-                max_features: int | None = 12, calibrated: bool = False
+                max_features: int | None = 12, calibrated: bool = False, importance=None
                 ) -> list[list[tuple[str, float]]]:
     """Per row, the (up to) ``k`` features that push the churn risk up the most.
 
@@ -621,7 +641,7 @@ def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None,
     model : ChurnModel
     X : pandas.DataFrame
     k : int, default 3
-    features, max_features, calibrated
+    features, max_features, calibrated, importance
         Passed to :func:`reason_contributions` (by default the 12 most important features are
         tested).
 
@@ -641,7 +661,7 @@ def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None,
     'drops'
     """
     contributions = reason_contributions(model, X, features=features, max_features=max_features,
-                                         calibrated=calibrated)
+                                         calibrated=calibrated, importance=importance)
     values = contributions.to_numpy()
     names = np.asarray(contributions.columns, dtype=object)
     k = min(int(k), values.shape[1])

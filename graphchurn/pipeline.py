@@ -385,8 +385,11 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
                        estimator=final_estimator, importance=None)
     X_now = scoring.table
     probability = model.predict_proba(X_now)[:, 1] if len(X_now) else np.zeros(0)
+    # The final model has no importances of its own: the backtest model's choose the features
+    # that reasons are sought among.
     reasons = stages.run("reasons", lambda: describe_reasons(
-        X_now, top_reasons(model, X_now, k=3), cfg.recent_departure_days) if len(X_now) else [])
+        X_now, top_reasons(model, X_now, k=3, importance=backtest_model.feature_importances_),
+        cfg.recent_departure_days) if len(X_now) else [])
 
     scores, groups, influencers = _tables(scoring, probability, reasons, customers)
     metrics.update({"n_scored": int(len(scores)), "n_training_rows": int(len(y_all)),

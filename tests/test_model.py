@@ -464,3 +464,29 @@ def test_reasons_test_only_the_most_important_features_when_capped(world, fitted
     pd.testing.assert_frame_equal(capped, full[["drops", "plan"]])
     reasons = top_reasons(model, X_test.iloc[:10], k=3, max_features=2)
     assert all(len(row) <= 2 and {f for f, _ in row} <= {"drops", "plan"} for row in reasons)
+
+
+def test_reasons_in_small_batches_equal_one_batch(monkeypatch, world, fitted):
+    """Stacking the rows with their reference copies is only a way of calling the model less
+    often: batches of any size give the same contributions, also at chunk edges."""
+    import graphchurn.model as model_module
+
+    _, _, X_test, _ = world
+    rows = X_test.iloc[:23]
+    whole = reason_contributions(fitted["gbm"], rows, max_features=None)
+    monkeypatch.setattr(model_module, "_REASON_BATCH_ROWS", 2 * (whole.shape[1] + 1) + 1)
+    batched = reason_contributions(fitted["gbm"], rows, max_features=None)  # 2 rows a batch
+    pd.testing.assert_frame_equal(batched, whole, atol=1e-12, rtol=0)
+    one_at_a_time = pd.concat([reason_contributions(fitted["gbm"], rows.iloc[[i]],
+                                                    max_features=None) for i in range(3)])
+    pd.testing.assert_frame_equal(one_at_a_time, whole.iloc[:3], atol=1e-12, rtol=0)
+
+
+def test_reasons_can_rank_candidates_by_another_models_importance(world, fitted):
+    _, _, X_test, _ = world
+    model = fitted["logistic"]
+    ranking = pd.Series({"noise": 1.0, "region": 0.5, "drops": 0.0, "plan": 0.0, "flag": 0.0})
+    chosen = reason_contributions(model, X_test.iloc[:5], max_features=2, importance=ranking)
+    assert list(chosen.columns) == ["noise", "region"]
+    reasons = top_reasons(model, X_test.iloc[:5], k=3, max_features=2, importance=ranking)
+    assert all({f for f, _ in row} <= {"noise", "region"} for row in reasons)
