@@ -91,6 +91,20 @@ def test_importances_rank_the_informative_features_above_noise(fitted, name):
     assert importance["plan"] > max(importance["noise"], importance["region"], importance["flag"])
 
 
+def test_importance_on_capped_held_out_rows(world, fitted):
+    """With more held-out rows than importance_max_rows, each shuffle is scored on a sample:
+    the estimate changes, the ranking of the strong signals does not."""
+    X_train, y_train, _, _ = world  # 150 held-out rows
+    capped = _model("logistic", importance_max_rows=80).fit(X_train, y_train)
+    uncapped = fitted["logistic"].feature_importances_
+    assert not np.allclose(capped.feature_importances_, uncapped)
+    assert capped.feature_importances_.idxmax() == "drops"
+    roomy = _model("logistic", importance_max_rows=150).fit(X_train, y_train)
+    pd.testing.assert_series_equal(roomy.feature_importances_, uncapped)
+    with pytest.raises(ValueError, match="importance_max_rows"):
+        _model("logistic", importance_max_rows=1).fit(X_train, y_train)
+
+
 @pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
 @pytest.mark.parametrize("l1_ratio", [0.0, 1.0, 0.5])
 def test_same_seed_same_probabilities(world, name, l1_ratio):
