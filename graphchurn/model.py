@@ -49,8 +49,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import (GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold,
-                                     train_test_split)
+from sklearn.model_selection import (GridSearchCV, GroupShuffleSplit, StratifiedGroupKFold,
+                                     StratifiedKFold, train_test_split)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -477,18 +477,16 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         folds = self._folds(3, prepared, y, groups)
         if folds is None:  # too few churners to compare: the middle of the grid
             return sorted(candidates)[len(candidates) // 2], None
-        scores = {}
-        for C in candidates:  # the logistic regression alone, whatever the estimator
-            aucs = []
-            for fit_rows, held_rows in folds:
-                model = self._make_pipeline(C, "logistic").fit(prepared.iloc[fit_rows], y[fit_rows])
-                held = y[held_rows]
-                if held.min() < held.max():
-                    aucs.append(roc_auc_score(
-                        held, model.predict_proba(prepared.iloc[held_rows])[:, 1]))
-            scores[C] = float(np.mean(aucs)) if aucs else float("nan")
-        # Ties (and all-NaN) go to the stronger regularisation: the first of the sorted grid.
-        best = max(sorted(scores), key=lambda c: -np.inf if np.isnan(scores[c]) else scores[c])
+        # The logistic regression alone, whatever the estimator; every fold refits the whole
+        # pipeline, so imputation and scaling never see the held-out rows.
+        grid = sorted(candidates)
+        search = GridSearchCV(self._make_pipeline(grid[0], "logistic"),
+                              {"classify__C": grid}, scoring="roc_auc", cv=folds, refit=False,
+                              error_score=np.nan).fit(prepared, y)
+        scores = {C: float(score) for C, score in zip(grid, search.cv_results_["mean_test_score"])}
+        # Ties go to the stronger regularisation (the first of the sorted grid), as do all-NaN
+        # scores (no fold with both classes held out).
+        best = max(grid, key=lambda c: -np.inf if np.isnan(scores[c]) else scores[c])
         return best, scores
 
     def _reference_values(self, prepared: pd.DataFrame) -> dict:
