@@ -96,10 +96,12 @@ def _is_categorical(series: pd.Series) -> bool:
                     "use numbers or strings (convert dates to ages in days)")
 
 
-def group_folds(y, groups, n_splits: int, random_state=0) -> list[tuple[np.ndarray, np.ndarray]]:
+def group_folds(y, groups, n_splits: int, random_state=0,
+                greedy_max_groups: int = _GREEDY_GROUP_FOLDS_MAX
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified folds that keep each group's rows together, as (fit rows, held rows) pairs.
 
-    Up to :data:`_GREEDY_GROUP_FOLDS_MAX` groups: :class:`~sklearn.model_selection.
+    Up to ``greedy_max_groups`` groups: :class:`~sklearn.model_selection.
     StratifiedGroupKFold`, which places the groups one by one to balance the class shares of
     the folds as well as it can. Its placement is a Python loop over the groups (about 0.2 ms
     each, minutes for a million customers), and with that many groups exact balancing buys
@@ -114,6 +116,8 @@ def group_folds(y, groups, n_splits: int, random_state=0) -> list[tuple[np.ndarr
     groups : array of shape (n,)
     n_splits : int
     random_state : int
+    greedy_max_groups : int, default 100_000
+        The most groups placed by StratifiedGroupKFold.
 
     Returns
     -------
@@ -129,7 +133,7 @@ def group_folds(y, groups, n_splits: int, random_state=0) -> list[tuple[np.ndarr
     """
     y, groups = np.asarray(y), np.asarray(groups)
     codes, uniques = pd.factorize(groups)
-    if len(uniques) <= _GREEDY_GROUP_FOLDS_MAX:
+    if len(uniques) <= greedy_max_groups:
         splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
         return list(splitter.split(np.zeros(len(y)), y, groups))
     group_has_positive = np.bincount(codes, weights=(y == 1), minlength=len(uniques)) > 0

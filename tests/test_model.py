@@ -194,14 +194,10 @@ def _stacked_customers(n_customers, seed):
     return y, groups.astype(str)
 
 
-@pytest.mark.parametrize("limit", [None, 50])  # the greedy splitter, then the one for many groups
-def test_group_folds_keep_customers_together_and_balance_churners(monkeypatch, limit):
-    import graphchurn.model as model_module
-
-    if limit is not None:
-        monkeypatch.setattr(model_module, "_GREEDY_GROUP_FOLDS_MAX", limit)
+@pytest.mark.parametrize("limit", [100_000, 50])  # the greedy splitter, the one for many groups
+def test_group_folds_keep_customers_together_and_balance_churners(limit):
     y, groups = _stacked_customers(3000, seed=4)
-    folds = group_folds(y, groups, 5, random_state=7)
+    folds = group_folds(y, groups, 5, random_state=7, greedy_max_groups=limit)
     held = np.concatenate([h for _, h in folds])
     assert np.array_equal(np.sort(held), np.arange(len(y)))  # every row held out once
     for fit_rows, held_rows in folds:
@@ -211,9 +207,9 @@ def test_group_folds_keep_customers_together_and_balance_churners(monkeypatch, l
     assert max(churners) - min(churners) <= 1  # one churn row per churner: exact balance
     sizes = [len(h) for _, h in folds]
     assert max(sizes) - min(sizes) < 0.1 * len(y) / 5
-    again = group_folds(y, groups, 5, random_state=7)
+    again = group_folds(y, groups, 5, random_state=7, greedy_max_groups=limit)
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds, again))
-    other = group_folds(y, groups, 5, random_state=8)
+    other = group_folds(y, groups, 5, random_state=8, greedy_max_groups=limit)
     assert not all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds, other))
 
 
