@@ -265,6 +265,35 @@ def test_auto_C_regularises_a_few_signals_among_many_noise_features_harder():
         ChurnModel(estimator="logistic", C=-1.0, importance=None).fit(X, y)
 
 
+def test_C_search_compares_on_a_sample_of_whole_customers_when_capped():
+    """Above C_search_max_rows the candidates are compared on a seeded sample of whole
+    customers: the same search as on those rows alone, and the chosen C fitted on all rows."""
+    y, groups = _stacked_customers(800, seed=6)
+    rng = np.random.default_rng(6)
+    signal = y + rng.normal(scale=1.5, size=len(y))
+    X = pd.DataFrame({"signal": signal, "noise": rng.normal(size=len(y))})
+    params = dict(estimator="logistic", C="auto", l1_ratio=1.0, importance=None,
+                  calibration=None)
+    capped = ChurnModel(C_search_max_rows=600, **params).fit(X, y, groups=groups)
+    assert 550 <= capped.n_C_search_rows_ <= 600
+    rows = capped._C_search_rows(y, groups)
+    assert len(rows) == capped.n_C_search_rows_
+    inside = set(groups[rows])
+    assert not inside & set(groups[np.setdiff1d(np.arange(len(y)), rows)])  # whole customers
+    alone = ChurnModel(C_search_max_rows=None, **params).fit(X.iloc[rows], y[rows],
+                                                             groups=groups[rows])
+    assert capped.C_scores_ == alone.C_scores_ and capped.C_ == alone.C_
+    assert capped.n_fit_rows_ == len(y)  # the chosen C is fitted on every row
+    uncapped = ChurnModel(C_search_max_rows=None, **params).fit(X, y, groups=groups)
+    roomy = ChurnModel(C_search_max_rows=len(y), **params).fit(X, y, groups=groups)
+    assert uncapped.n_C_search_rows_ == roomy.n_C_search_rows_ == len(y)
+    assert uncapped.C_scores_ == roomy.C_scores_
+    without_groups = ChurnModel(C_search_max_rows=600, **params).fit(X, y)
+    assert without_groups.n_C_search_rows_ == 600
+    with pytest.raises(ValueError, match="C_search_max_rows"):
+        ChurnModel(C_search_max_rows=1, **params).fit(X, y)
+
+
 def test_min_samples_leaf_as_a_share_of_the_training_rows(world):
     X_train, y_train, _, _ = world
     model = _model(calibration=None, importance=None, min_samples_leaf=0.1).fit(X_train, y_train)
