@@ -14,6 +14,11 @@ against the straightforward way of doing the same thing, in the same process.
 - **Customer-table check** (`io.check_customers_match`): does any customer id occur in the
   log? Reference: pandas ``Index.isin`` against the log's columns; measured: Arrow's
   ``is_in`` over the log.
+- **Penalty search on a sample** (``--c-search-customers N``, off by default: it builds a
+  generator world of N customers): the L1 logistic regression of `analyze` fitted on the
+  stacked older cut-offs with ``C="auto"``, its candidates compared on every row (reference)
+  and on at most ``--c-search-caps`` rows (whole customers); time of the fit (search
+  included), the chosen C and the ROC-AUC on the newest labelled cut-off.
 
 Times are wall clock (``time.perf_counter``) on this machine's 2 shared cores, best of
 ``--repeats``; ratios (reference / measured) are what carries over to other machines.
@@ -149,6 +154,37 @@ def bench_customer_check(log_rows, n_customers, repeats, seed) -> dict:
             "speed_up": round(reference_s / measured_s, 1)}
 
 
+def bench_C_search(n_customers, caps, seed) -> list[dict]:
+    from graphchurn.features import build_features
+    from graphchurn.model import roc_auc
+    from graphchurn.pipeline import (cut_at, feature_kwargs, fit_churn_model, labelled_cutoffs,
+                                     labelled_table, resolve_churn_definition)
+    from graphchurn.synth import generate_world
+
+    world = generate_world(n_customers=n_customers, days=120, seed=seed)
+    cfg = AnalyzeConfig(embeddings=False, seed=seed)
+    log, customers = cut_at(world.interactions, world.customers, world.end)
+    definition = resolve_churn_definition(customers, None)
+    tables = [labelled_table(log, customers, build_features(
+        log, customers, c, **feature_kwargs(cfg, definition)), cfg, definition)
+        for c in labelled_cutoffs(log, world.end, cfg)]
+    X = pd.concat([x for x, _ in tables[1:]])
+    y = pd.concat([y for _, y in tables[1:]])
+    X_test, y_test = tables[0]
+    out = []
+    for cap in [None, *caps]:
+        start = time.perf_counter()
+        model = fit_churn_model(cfg, X, y, estimator="logistic", calibration=None,
+                                importance=None, C_search_max_rows=cap)
+        elapsed = time.perf_counter() - start
+        out.append({"search_rows_cap": "all" if cap is None else f"{cap:,}",
+                    "training_rows": len(y), "search_rows": model.n_C_search_rows_,
+                    "fit_s": round(elapsed, 1), "chosen_C": model.C_,
+                    "test_roc_auc": round(roc_auc(y_test, model.predict_proba(X_test)[:, 1]), 5)})
+        print(out[-1], flush=True)
+    return out
+
+
 def table(rows: list[dict], index: str, floatfmt: str) -> str:
     """Counts with thousands separators (a row of mixed numbers would print them as floats)."""
     frame = pd.DataFrame(rows)
@@ -164,6 +200,9 @@ def main(argv=None):
     parser.add_argument("--reason-rows", type=int, nargs="+", default=[2_000, 20_000])
     parser.add_argument("--train-rows", type=int, default=8_000)
     parser.add_argument("--log-rows", type=int, default=1_000_000)
+    parser.add_argument("--c-search-customers", type=int, default=None,
+                        help="also time the penalty search on a world of this many customers")
+    parser.add_argument("--c-search-caps", type=int, nargs="+", default=[100_000, 50_000])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -173,9 +212,12 @@ def main(argv=None):
     reasons = bench_reasons(args.train_rows, args.reason_rows, args.repeats, args.seed)
     check = bench_customer_check(args.log_rows, 100_000, args.repeats, args.seed)
     print(check, flush=True)
+    c_search = (bench_C_search(args.c_search_customers, args.c_search_caps, args.seed)
+                if args.c_search_customers else None)
     payload = {"library": library_version(),
                "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-               "folds": folds, "reasons": reasons, "customer_check": check}
+               "folds": folds, "reasons": reasons, "customer_check": check,
+               "C_search": c_search}
     lines = [
         "# Model-stage bookkeeping against the straightforward way, same process",
         "",
@@ -196,6 +238,11 @@ def main(argv=None):
         "",
         table([check], "log_rows", ".4g"),
     ]
+    if c_search:
+        lines += ["", f"Penalty search of the L1 logistic regression on a generator world of "
+                  f"{args.c_search_customers:,} customers (120 days, older cut-offs stacked; "
+                  f"test = the newest labelled cut-off):", "",
+                  table(c_search, "search_rows_cap", ".5g")]
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "bench_model.json", json.dumps(payload, indent=2))
     atomic_write_text(args.out / "bench_model.md", "\n".join(lines) + "\n")
