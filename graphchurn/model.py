@@ -525,8 +525,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             return np.sort(rows)
         codes, uniques = pd.factorize(groups)
         order = np.random.default_rng(self.random_state).permutation(len(uniques))
-        # Groups in random order, as many as fit in the cap.
-        n_groups = int(np.searchsorted(np.cumsum(np.bincount(codes)[order]), cap, side="right"))
+        # Groups in random order, as many as fit in the cap (at least one).
+        n_groups = max(1, int(np.searchsorted(np.cumsum(np.bincount(codes)[order]), cap,
+                                              side="right")))
         chosen = np.zeros(len(uniques), dtype=bool)
         chosen[order[:n_groups]] = True
         return np.flatnonzero(chosen[codes])
