@@ -146,13 +146,13 @@ def run_setting(log: pd.DataFrame, as_of: str, horizon: int, seed: int) -> dict:
         if abs(evaluate(y, p)["roc_auc"] - reported) > 1e-9:
             raise RuntimeError("rebuilt backtest differs from analyze's metrics")
     importance = analysis.importance.dropna().sort_values(ascending=False)
+    trained_on = backtest_cutoffs(analysis)
     return {
         "as_of": as_of, "horizon_days": horizon,
         "test_cutoff": m["cutoff"],
-        "training_cutoffs": [m["training_cutoffs"][i] for i in backtest_cutoffs(analysis)],
+        "training_cutoffs": [m["training_cutoffs"][i] for i in trained_on],
         "n_test": m["n"], "test_churn_rate": m["base_rate"],
-        "n_training_rows": int(sum(len(analysis.training_labels[i])
-                                   for i in backtest_cutoffs(analysis))),
+        "n_training_rows": int(sum(len(analysis.training_labels[i]) for i in trained_on)),
         "n_scored": m["n_scored"], "graph": m["graph"],
         "estimator": m.get("estimator", cfg.estimator),
         "estimator_selection": m.get("estimator_selection"),
