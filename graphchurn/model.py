@@ -168,7 +168,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     ----------
     estimator : {"gbm", "logistic", "ensemble"}, default "gbm"
     calibration : {"isotonic", "sigmoid"} or None, default "isotonic"
-        None fits the base pipeline on all the data, uncalibrated.
+        ``"sigmoid"`` is Platt scaling of the base model's log-odds, ``P = 1 / (1 + exp(-(a
+        logit(p) + b)))`` fitted on each held-out fold [4]_ (scikit-learn would fit it on the
+        soft-voting ensemble's probability itself, which has no log-odds of its own). Being
+        strictly increasing, it keeps the base model's ranking; ``"isotonic"`` is a step
+        function, so customers on one of its plateaus tie. None fits the base pipeline on all
+        the data, uncalibrated.
     cv : int, default 3
         Calibration folds (reduced to the smaller class count when that is lower; calibration is
         skipped with a warning when a class has fewer than 2 rows).
@@ -455,7 +460,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         folds = self._folds(self.cv, prepared, y, groups)
         self.calibrated_ = self.calibration is not None and folds is not None
         if self.calibrated_:
-            self.estimator_ = CalibratedClassifierCV(base, method=self.calibration, cv=folds,
+            # Platt scaling reads decision_function when the model has one: give every
+            # estimator (the soft-voting ensemble too) the log-odds of its probability.
+            inner = _LogOdds(base) if self.calibration == "sigmoid" else base
+            self.estimator_ = CalibratedClassifierCV(inner, method=self.calibration, cv=folds,
                                                      ensemble=True)
         else:
             if self.calibration is not None:
@@ -593,6 +601,32 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             return self.estimator_.predict_proba(prepared)[:, 1]
         folds = self.estimator_.calibrated_classifiers_
         return np.mean([f.estimator.predict_proba(prepared)[:, 1] for f in folds], axis=0)
+
+
+class _LogOdds(ClassifierMixin, BaseEstimator):
+    """``estimator`` with ``decision_function`` = the log-odds of its churn probability.
+
+    What sigmoid calibration scales: the logit of a probability (for the logistic regression
+    and the boosting model, their own raw score) rather than the probability, on which a
+    two-parameter sigmoid cannot reach both a 1% and a 60% risk well.
+    """
+
+    _EPS = 1e-12
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def fit(self, X, y):
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.estimator_.predict_proba(X)
+
+    def decision_function(self, X) -> np.ndarray:
+        p = np.clip(self.estimator_.predict_proba(X)[:, 1], self._EPS, 1.0 - self._EPS)
+        return np.log(p) - np.log1p(-p)
 
 
 # =========================================================================== explanations

@@ -82,6 +82,53 @@ def test_both_estimators_learn_the_signal_with_calibrated_probabilities(world, f
     assert fitted[name].categorical_features_ == ["plan", "region"]
 
 
+def _fold_outputs(model, X):
+    """Per calibration fold: (base model's P(churn), calibrated P(churn)) on ``X``."""
+    prepared = model._prepare(model._align(X))
+    return [(f.estimator.predict_proba(prepared)[:, 1], f.predict_proba(prepared)[:, 1])
+            for f in model.estimator_.calibrated_classifiers_]
+
+
+def _logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+@pytest.mark.parametrize("name", ["gbm", "ensemble"])
+def test_sigmoid_calibration_is_platt_scaling_of_the_log_odds(world, name):
+    """Every fold's calibrated probability is sigmoid(a * logit(base) + b) with a > 0: the fold
+    model's ranking is kept whole (no ties added), while isotonic regression's plateaus tie
+    customers the base model had told apart."""
+    X_train, y_train, X_test, y_test = world
+    sigmoid = _model(name, calibration="sigmoid", importance=None).fit(X_train, y_train)
+    for base, calibrated in _fold_outputs(sigmoid, X_test):
+        slope, intercept = np.polyfit(_logit(base), _logit(calibrated), 1)
+        assert slope > 0
+        np.testing.assert_allclose(_logit(calibrated), slope * _logit(base) + intercept,
+                                   atol=1e-6)
+        assert len(np.unique(calibrated)) == len(np.unique(base))
+    isotonic = _model(name, calibration="isotonic", importance=None).fit(X_train, y_train)
+    for base, calibrated in _fold_outputs(isotonic, X_test):
+        assert len(np.unique(calibrated)) < len(np.unique(base)) / 2
+    proba = sigmoid.predict_proba(X_test)[:, 1]
+    assert roc_auc(y_test, proba) > 0.85
+    assert abs(proba.mean() - y_test.mean()) < 0.06
+
+
+def test_sigmoid_calibration_recovers_the_true_probabilities():
+    """On a world whose churn probability is known, the Platt-scaled ensemble's probabilities
+    are close to the truth: within 0.05 on average."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    x = rng.normal(size=n)
+    truth = 1 / (1 + np.exp(-(-2.5 + 1.5 * x)))
+    y = (rng.random(n) < truth).astype(int)
+    X = pd.DataFrame({"x": x, "noise": rng.normal(size=n)})
+    model = _model("ensemble", calibration="sigmoid", cv=5, importance=None).fit(
+        X.iloc[:3000], y[:3000])
+    error = np.abs(model.predict_proba(X.iloc[3000:])[:, 1] - truth[3000:])
+    assert error.mean() < 0.05
+
+
 @pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
 def test_importances_rank_the_informative_features_above_noise(fitted, name):
     importance = fitted[name].feature_importances_
