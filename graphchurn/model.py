@@ -677,8 +677,10 @@ def reason_contributions(model: ChurnModel, X, *, features=None, max_features: i
         almost no importance rarely move one customer's risk much, and each costs a prediction.
     calibrated : bool, default False
         Measure on the calibrated probability. The default uses the average of the fold base
-        models' probabilities, which is smooth: isotonic calibration is a step function whose
-        plateaus (often at the top of the risk range) would hide small contributions.
+        models' probabilities, which is smooth: with ``calibration="isotonic"`` the calibrated
+        probability is a step function whose plateaus (often at the top of the risk range)
+        would hide small contributions, and with Platt scaling it is a monotone map of each
+        fold model's, which ranks the features alike.
     importance : pandas.Series, optional
         Feature importances that choose the ``max_features`` candidates, instead of the model's
         own ``feature_importances_`` (e.g. from a model fitted with ``importance=None``).
