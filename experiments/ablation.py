@@ -39,7 +39,9 @@ Run:   nice .venv/bin/python experiments/ablation.py                 (10 worlds,
        .venv/bin/python experiments/ablation.py --customers 20000 --no-investigation \
            --seeds 2 3 4 5 6 --out experiments/results/ablation_20k      (world size, ~15 min)
        .venv/bin/python experiments/ablation.py --customers 60000 --no-investigation \
-           --seeds 2 3 4 --out experiments/results/ablation_60k          (~20 min)
+           --seeds 2 3 4 --out experiments/results/ablation_60k          (about an hour)
+       .venv/bin/python experiments/ablation.py --no-investigation --seeds $(seq 52 71) \
+           --out experiments/results/ablation_fresh        (worlds first run with the model as is)
        .venv/bin/python experiments/ablation.py --contagion-strength 0 --no-investigation \
            --seeds 2 3 4 5 6 --out experiments/results/ablation_contagion_0  (and 40: how the
            graph's contribution follows the strength of contagion)
