@@ -40,7 +40,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy.spatial import ConvexHull
-from scipy.special import betainc
+from scipy.special import betainc, logit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
@@ -625,8 +625,7 @@ class _LogOdds(ClassifierMixin, BaseEstimator):
         return self.estimator_.predict_proba(X)
 
     def decision_function(self, X) -> np.ndarray:
-        p = np.clip(self.estimator_.predict_proba(X)[:, 1], self._EPS, 1.0 - self._EPS)
-        return np.log(p) - np.log1p(-p)
+        return logit(np.clip(self.estimator_.predict_proba(X)[:, 1], self._EPS, 1.0 - self._EPS))
 
 
 # =========================================================================== explanations
