@@ -78,7 +78,8 @@ def _config(args, as_of):
         active_window_days=args.active_window, seed=args.seed,
         **{k: getattr(args, k) for k in ("n_train_cutoffs", "train_cutoff_step_days",
                                          "window_days", "estimator",
-                                         "community_method", "resolution", "max_degree")
+                                         "community_method", "resolution", "max_degree",
+                                         "pooled_churn_rate")
            if hasattr(args, k)},
         **({"embeddings": not args.no_embeddings} if hasattr(args, "no_embeddings") else {}),
     )
@@ -97,7 +98,7 @@ def cmd_analyze(args) -> int:
     print(f"as-of {m['as_of']}, horizon {m['horizon_days']} days, churn definition "
           f"'{m['definition']}': scored {m['n_scored']} customers")
     print(f"backtest ({m['estimator']}) on cut-off {m['cutoff']} (n={m['n']}, "
-          f"churn rate {m['base_rate']:.3f}): "
+          f"churn rate {m['base_rate']:.3f}, predicted {m['mean_probability']:.3f}): "
           f"ROC-AUC {m['roc_auc']:.3f}  PR-AUC {m['pr_auc']:.3f}  "
           f"top-decile lift {m['lift_top_decile']:.2f}  EMP {m['emp']:.3f}")
     print(f"  RFM-only logistic baseline:  ROC-AUC {base['roc_auc']:.3f}  "
@@ -283,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="days between training cut-offs (default: the horizon)")
     p.add_argument("--window", dest="window_days", type=_positive_int("--window"), default=90,
                    metavar="DAYS", help="days of interactions behind each cut-off (default 90)")
+    p.add_argument("--pooled-churn-rate", action="store_true",
+                   help="keep the average churn level of all training cut-offs instead of "
+                        "matching the newest one's rate (recalibration in the large)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("generate", help="write a synthetic telecom world with known truth")

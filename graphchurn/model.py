@@ -30,6 +30,10 @@ References
    difference when a feature's value is replaced).
 .. [7] L. I. Kuncheva, "Combining Pattern Classifiers: Methods and Algorithms", Wiley (2004),
    ch. 5 (averaging the class probabilities of diverse classifiers).
+.. [8] K. J. M. Janssen, K. G. M. Moons, C. J. Kalkman, D. E. Grobbee, Y. Vergouwe, "Updating
+   methods improved the performance of a clinical prediction model in new patients", Journal
+   of Clinical Epidemiology 61(1) (2008) 76-86 (recalibration in the large: a new intercept
+   for an existing model's log-odds).
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy.spatial import ConvexHull
-from scipy.special import betainc, logit
+from scipy.optimize import brentq
+from scipy.special import betainc, expit, logit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
@@ -48,7 +53,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from sklearn.model_selection import (GridSearchCV, GroupShuffleSplit, StratifiedGroupKFold,
                                      StratifiedKFold, train_test_split)
 from sklearn.pipeline import Pipeline
@@ -246,6 +251,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     classes_ : ndarray, ``[0, 1]``
     estimator_ : the fitted scikit-learn model (calibrated or not)
     calibrated_ : bool
+    level_shift_ : float
+        Added to the log-odds of every probability (0.0 unless ``fit`` was given ``latest``).
     feature_importances_ : pandas.Series
         Indexed by feature name, in ``feature_names_in_`` order.
 
@@ -405,7 +412,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit / predict
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, latest=None):
         """Fit on a feature table and 0/1 churn labels.
 
         Parameters
@@ -418,6 +425,16 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             Without it, a fold model sees a customer's near-identical rows from neighbouring
             cut-offs and is scored on the rest: its held-out predictions are optimistic, and
             the calibration fitted on them is too confident.
+        latest : array-like of bool, shape (n,), optional
+            The rows of the newest of several stacked cut-offs. After fitting, one constant
+            (``level_shift_``) is added to the model's log-odds so that its mean probability
+            over these rows equals their churn rate: recalibration in the large [8]_. Stacked
+            cut-offs pool churn rates from months apart, and when the rate drifts (in the
+            generator's worlds it falls from about 12% to 8% over the training cut-offs, as
+            the frailest customers leave first) the pooled level is stale; the newest cut-off's
+            rate is the nearest one to the scoring date. The ranking is unchanged (the shift
+            is the same for every row). Without churners or without stayers among these rows
+            there is no level to match and the shift stays 0.
 
         Returns
         -------
@@ -441,6 +458,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             if groups.shape != (len(y),):
                 raise ValueError(f"groups must be 1-D with one entry per row ({len(y)}), "
                                  f"got {groups.shape}")
+        if latest is not None:
+            latest = np.asarray(latest)
+            if latest.shape != (len(y),) or latest.dtype != bool:
+                raise ValueError(f"latest must be a boolean mask with one entry per row "
+                                 f"({len(y)}), got {latest.dtype} of shape {latest.shape}")
 
         self.n_fit_rows_ = len(y)
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
@@ -470,9 +492,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 warnings.warn("too few churners or stayers to calibrate; probabilities are "
                               "uncalibrated", RuntimeWarning, stacklevel=2)
             self.estimator_ = base
+        self.level_shift_ = 0.0
         with self._threads(len(prepared)):
             self.estimator_.fit(prepared, y)
             self.feature_importances_ = self._importances(base, prepared, y, counts, groups)
+            if latest is not None and 0 < y[latest].sum() < latest.sum():
+                p_latest = self.estimator_.predict_proba(prepared[latest])[:, 1]
+                self.level_shift_ = _level_shift(p_latest, y[latest].mean())
         return self
 
     def _folds(self, n_splits, prepared, y, groups):
@@ -589,7 +615,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "estimator_")
         prepared = self._prepare(self._align(X))
         with self._threads(len(prepared)):
-            return np.asarray(self.estimator_.predict_proba(prepared), dtype=np.float64)
+            churn = self._shifted(self.estimator_.predict_proba(prepared)[:, 1])
+        return np.column_stack([1.0 - churn, churn])
+
+    def _shifted(self, p: np.ndarray) -> np.ndarray:
+        """Probabilities with ``level_shift_`` added to their log-odds."""
+        p = np.asarray(p, dtype=np.float64)
+        return p if self.level_shift_ == 0.0 else expit(logit(p) + self.level_shift_)
 
     def predict(self, X) -> np.ndarray:
         """1 where the churn probability is at least 0.5."""
@@ -598,9 +630,31 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def _score_prepared(self, prepared: pd.DataFrame, calibrated: bool) -> np.ndarray:
         """P(churn) from the calibrated model, or the mean of the fold base models."""
         if calibrated or not self.calibrated_:
-            return self.estimator_.predict_proba(prepared)[:, 1]
+            return self._shifted(self.estimator_.predict_proba(prepared)[:, 1])
         folds = self.estimator_.calibrated_classifiers_
         return np.mean([f.estimator.predict_proba(prepared)[:, 1] for f in folds], axis=0)
+
+
+def _level_shift(p: np.ndarray, rate: float) -> float:
+    """The constant ``d`` for which ``mean(expit(logit(p) + d)) == rate``.
+
+    This is the maximum-likelihood intercept of a logistic model with ``logit(p)`` as offset
+    (its score equation is exactly that mean), found by bracketing the monotone mean.
+    ``rate`` must be strictly between 0 and 1.
+    """
+    log_odds = logit(np.asarray(p, dtype=np.float64))
+
+    def excess(shift):
+        return float(np.mean(expit(log_odds + shift))) - rate
+
+    low, high = -1.0, 1.0
+    while excess(low) > 0 and low > -50:
+        low *= 2
+    while excess(high) < 0 and high < 50:
+        high *= 2
+    if excess(low) > 0 or excess(high) < 0:  # probabilities pinned at 0 or 1 everywhere
+        return 0.0
+    return float(brentq(excess, low, high, xtol=1e-12))
 
 
 class _LogOdds(ClassifierMixin, BaseEstimator):
@@ -966,7 +1020,8 @@ def evaluate(y, p, **emp_kwargs) -> dict:
     Returns
     -------
     dict
-        ``n``, ``base_rate``, ``roc_auc``, ``pr_auc``, ``lift_top_decile``, ``emp``,
+        ``n``, ``base_rate``, ``mean_probability`` (to set against ``base_rate``: calibration
+        in the large), ``log_loss``, ``roc_auc``, ``pr_auc``, ``lift_top_decile``, ``emp``,
         ``emp_fraction`` as plain Python numbers; a metric undefined for the data (e.g. AUC with
         one class) is None, so the dict dumps to valid JSON.
 
@@ -985,6 +1040,9 @@ def evaluate(y, p, **emp_kwargs) -> dict:
     return {
         "n": int(len(y)),
         "base_rate": clean(y.mean()) if len(y) else None,
+        "mean_probability": clean(p.mean()) if len(y) else None,
+        "log_loss": clean(log_loss(y, np.clip(p, 1e-12, 1 - 1e-12), labels=[0, 1]))
+        if len(y) else None,
         "roc_auc": clean(roc_auc(y, p)),
         "pr_auc": clean(pr_auc(y, p)),
         "lift_top_decile": clean(lift_at(y, p, 0.1)),

@@ -57,6 +57,7 @@ class AnalyzeConfig:
     resolution: float = 1.0
     max_degree: int | None = None
     recent_departure_days: int = 30
+    pooled_churn_rate: bool = False
     seed: int = 0
 
 
@@ -136,14 +137,49 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     return ChurnModel(**params)
 
 
-def fit_churn_model(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series, **overrides) -> ChurnModel:
+def fit_churn_model(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series, latest=None,
+                    **overrides) -> ChurnModel:
     """Fit :func:`churn_model` on stacked cut-offs, keeping each customer's rows together.
 
     ``X`` is indexed by ``customer_id`` (one row per customer and cut-off): calibration folds
     and the importance holdout split by customer, so no fold model is scored on a customer
-    whose rows from a neighbouring cut-off it was trained on.
+    whose rows from a neighbouring cut-off it was trained on. ``latest`` (a boolean mask, see
+    :func:`stack_cutoffs`) marks the newest cut-off's rows: the model's level is matched to
+    their churn rate (``ChurnModel.fit``'s ``latest``) unless ``cfg.pooled_churn_rate``.
     """
-    return churn_model(cfg, **overrides).fit(X, y, groups=X.index.to_numpy())
+    latest = None if cfg.pooled_churn_rate else latest
+    return churn_model(cfg, **overrides).fit(X, y, groups=X.index.to_numpy(), latest=latest)
+
+
+def stack_cutoffs(labelled: list, positions=None):
+    """Stack labelled cut-offs into one training table.
+
+    Parameters
+    ----------
+    labelled : list of (X, y)
+        Labelled cut-offs, newest first.
+    positions : list of int, optional
+        Which of them to stack (newest first); default all.
+
+    Returns
+    -------
+    (X, y, latest) : the stacked table and labels, and a boolean mask of the rows that come
+    from the newest stacked cut-off (``positions[0]``).
+
+    Example
+    -------
+    >>> a = (pd.DataFrame({"f": [1.0, 2.0]}), pd.Series([0, 1]))
+    >>> b = (pd.DataFrame({"f": [3.0]}), pd.Series([1]))
+    >>> X, y, latest = stack_cutoffs([a, b])
+    >>> latest.tolist(), y.tolist()
+    ([True, True, False], [0, 1, 1])
+    """
+    positions = list(range(len(labelled))) if positions is None else list(positions)
+    X = pd.concat([labelled[i][0] for i in positions])
+    y = pd.concat([labelled[i][1] for i in positions])
+    latest = np.zeros(len(y), dtype=bool)
+    latest[:len(labelled[positions[0]][1])] = True
+    return X, y, latest
 
 
 def fit_rfm_baseline(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series) -> ChurnModel:
@@ -248,8 +284,8 @@ def choose_estimator(labelled: list, cutoffs: list, cfg: AnalyzeConfig, known: d
     if not older:
         return ESTIMATORS[0], None
     X_val, y_val = labelled[0]
-    X_fit = pd.concat([labelled[i][0] for i in older])
-    y_fit = pd.concat([labelled[i][1] for i in older])
+    # Compared by ROC-AUC, which the level (latest=) does not change.
+    X_fit, y_fit, _ = stack_cutoffs(labelled, older)
     if y_fit.nunique() < 2 or y_val.nunique() < 2:
         return ESTIMATORS[0], None
     scores = dict(known or {})
@@ -346,8 +382,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     X_test, y_test = labelled[0]
     older = backtest_training(cutoffs, cfg.horizon_days)
     if older:
-        X_fit = pd.concat([labelled[i][0] for i in older])
-        y_fit = pd.concat([labelled[i][1] for i in older])
+        X_fit, y_fit, latest_fit = stack_cutoffs(labelled, older)
         backtest_note = f"trained on cut-offs {', '.join(str(cutoffs[i].date()) for i in older)}"
     else:
         # One labelled cut-off only: hold out a random 30% of its customers.
@@ -355,6 +390,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
         held = rng.random(len(y_test)) < 0.3
         X_fit, y_fit = X_test[~held], y_test[~held]
         X_test, y_test = X_test[held], y_test[held]
+        latest_fit = None  # one cut-off: its level is already the pooled one
         backtest_note = "only one labelled cut-off: backtest on a random 30% of its customers"
         notes.append(backtest_note)
     # Estimator choice ("auto"): each candidate is fitted on older cut-offs and compared on
@@ -362,7 +398,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     backtest_estimator, inner = choose_estimator([labelled[i] for i in older],
                                                  [cutoffs[i] for i in older], cfg)
     backtest_model = stages.run("backtest model", fit_churn_model, cfg, X_fit, y_fit,
-                                estimator=backtest_estimator)
+                                latest=latest_fit, estimator=backtest_estimator)
     p_test = backtest_model.predict_proba(X_test)[:, 1]
     metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(as_of.date()),
                "horizon_days": cfg.horizon_days, "definition": definition,
@@ -381,11 +417,10 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     if final_estimator != backtest_estimator:
         notes.append(f"the scoring model uses {final_estimator} (better on the latest labelled "
                      f"cut-off); the backtest measured {backtest_estimator}")
-    X_all = pd.concat([x for x, _ in labelled])
-    y_all = pd.concat([y for _, y in labelled])
+    X_all, y_all, latest_all = stack_cutoffs(labelled)
     # Feature importance comes from the backtest model (measured on held-out rows); the final
     # model skips it.
-    model = stages.run("final model", fit_churn_model, cfg, X_all, y_all,
+    model = stages.run("final model", fit_churn_model, cfg, X_all, y_all, latest=latest_all,
                        estimator=final_estimator, importance=None)
     X_now = scoring.table
     probability = model.predict_proba(X_now)[:, 1] if len(X_now) else np.zeros(0)
@@ -399,6 +434,9 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     metrics.update({"n_scored": int(len(scores)), "n_training_rows": int(len(y_all)),
                     "training_cutoffs": [str(c.date()) for c in cutoffs],
                     "graph": scoring.graph.summary(), "timings_s": stages.timings,
+                    # Log-odds shifts matching each model's level to its newest cut-off's rate.
+                    "level_shift": {"backtest": round(backtest_model.level_shift_, 4),
+                                    "final": round(model.level_shift_, 4)},
                     "notes": notes})
     return Analysis(config=cfg, as_of=as_of, definition=definition, features=scoring,
                     training=training, training_labels=[y for _, y in labelled], model=model, scores=scores, groups=groups,

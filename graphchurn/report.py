@@ -56,6 +56,8 @@ input[type=number] { width: 6em; }
 METRIC_LABELS = {
     "n": "customers evaluated",
     "base_rate": "churn base rate",
+    "mean_probability": "mean predicted churn probability",
+    "log_loss": "log loss",
     "roc_auc": "ROC AUC",
     "pr_auc": "PR AUC",
     "lift_top_decile": "lift in top decile",

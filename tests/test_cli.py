@@ -60,10 +60,22 @@ def test_analyze_writes_the_contract(analyzed, world_dir):
     assert {"community", "size", "expected_churners", "value_at_risk", "top_influencers"} <= set(groups.columns)
     assert groups["expected_churners"].sum() == pytest.approx(scores["churn_probability"].sum(), rel=1e-3)
     metrics = json.loads((analyzed / "metrics.json").read_text())
-    for key in ["roc_auc", "pr_auc", "lift_top_decile", "emp", "baseline_rfm_logistic"]:
+    for key in ["roc_auc", "pr_auc", "lift_top_decile", "emp", "baseline_rfm_logistic",
+                "mean_probability", "log_loss", "level_shift"]:
         assert key in metrics
     html = (analyzed / "report.html").read_text()
     assert "<img" in html and 'src="http' not in html
+
+
+def test_analyze_options_reach_the_config():
+    from graphchurn.cli import _config, build_parser
+
+    base = ["analyze", "--interactions", "log.csv", "--out", "out"]
+    args = build_parser().parse_args(base)
+    assert _config(args, None).pooled_churn_rate is False
+    args = build_parser().parse_args(base + ["--pooled-churn-rate", "--train-cutoffs", "3"])
+    cfg = _config(args, None)
+    assert cfg.pooled_churn_rate is True and cfg.n_train_cutoffs == 3
 
 
 def test_same_seed_same_scores_in_another_process(world_dir, analyzed, tmp_path):

@@ -126,6 +126,69 @@ def test_sigmoid_calibration_recovers_the_true_probabilities():
     assert error.mean() < 0.05
 
 
+def _drifting_cutoffs(seed=4):
+    """Two stacked cut-offs with the same effect of ``x`` and a churn level that falls from
+    about 25% (older, 3000 rows) to about 7% (newest, 1500 rows), then a future cut-off at the
+    newest level."""
+    rng = np.random.default_rng(seed)
+
+    def cutoff(n, intercept):
+        x = rng.normal(size=n)
+        y = (rng.random(n) < 1 / (1 + np.exp(-(intercept + 1.2 * x)))).astype(int)
+        return pd.DataFrame({"x": x, "noise": rng.normal(size=n)}), y
+
+    (X_new, y_new), (X_old, y_old), (X_future, y_future) = (
+        cutoff(1500, -3.0), cutoff(3000, -1.3), cutoff(3000, -3.0))
+    X = pd.concat([X_new, X_old], ignore_index=True)
+    latest = np.r_[np.ones(len(y_new), bool), np.zeros(len(y_old), bool)]
+    return X, np.r_[y_new, y_old], latest, X_future, y_future
+
+
+@pytest.mark.parametrize("name", ["logistic", "ensemble"])
+def test_latest_rows_set_the_level_and_keep_the_ranking(name):
+    """Recalibration in the large: with ``latest`` the mean probability over the newest
+    cut-off's rows equals their churn rate exactly, every log-odds moves by the same
+    ``level_shift_`` (so the ranking is the pooled model's), and on a future cut-off at the
+    newest level the pooled model overstates churn by more than half while the shifted one is
+    within 15%."""
+    X, y, latest, X_future, y_future = _drifting_cutoffs()
+    pooled = _model(name, calibration="sigmoid", cv=5, importance=None).fit(X, y)
+    shifted = _model(name, calibration="sigmoid", cv=5, importance=None).fit(X, y, latest=latest)
+    assert pooled.level_shift_ == 0.0
+    assert shifted.level_shift_ < -0.5
+    np.testing.assert_allclose(shifted.predict_proba(X[latest])[:, 1].mean(), y[latest].mean(),
+                               rtol=1e-9)
+    p_pooled = pooled.predict_proba(X_future)[:, 1]
+    p_shifted = shifted.predict_proba(X_future)[:, 1]
+    np.testing.assert_allclose(logit(p_shifted) - logit(p_pooled), shifted.level_shift_,
+                               atol=1e-9)
+    assert p_pooled.mean() / y_future.mean() > 1.5
+    assert abs(p_shifted.mean() / y_future.mean() - 1.0) < 0.15
+
+
+def test_latest_rows_without_both_classes_leave_the_level_alone_and_bad_masks_fail():
+    X, y, latest, _, _ = _drifting_cutoffs()
+    no_churners = latest & (y == 0)
+    model = _model("logistic", importance=None).fit(X, y, latest=no_churners)
+    assert model.level_shift_ == 0.0
+    with pytest.raises(ValueError, match="latest must be a boolean mask"):
+        _model("logistic", importance=None).fit(X, y, latest=latest.astype(int))
+    with pytest.raises(ValueError, match="latest must be a boolean mask"):
+        _model("logistic", importance=None).fit(X, y, latest=latest[:-1])
+
+
+def test_level_shift_by_hand():
+    """Probabilities of 0.5 everywhere and a rate of 0.2: the shift is logit(0.2); a shift
+    found for mixed probabilities brings their mean to the rate."""
+    from graphchurn.model import _level_shift
+
+    assert _level_shift(np.full(10, 0.5), 0.2) == pytest.approx(logit(0.2), abs=1e-10)
+    p = np.array([0.01, 0.1, 0.3, 0.9])
+    shift = _level_shift(p, 0.1)
+    assert shift < 0
+    assert (1 / (1 + np.exp(-(logit(p) + shift)))).mean() == pytest.approx(0.1, abs=1e-10)
+
+
 @pytest.mark.parametrize("name", ["gbm", "logistic", "ensemble"])
 def test_importances_rank_the_informative_features_above_noise(fitted, name):
     importance = fitted[name].feature_importances_
@@ -482,9 +545,12 @@ def test_emp_edge_cases():
 
 def test_evaluate_keys_and_undefined_metrics():
     result = evaluate([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-    assert set(result) == {"n", "base_rate", "roc_auc", "pr_auc", "lift_top_decile", "emp",
-                           "emp_fraction"}
+    assert set(result) == {"n", "base_rate", "mean_probability", "log_loss", "roc_auc",
+                           "pr_auc", "lift_top_decile", "emp", "emp_fraction"}
     assert result["n"] == 4 and result["base_rate"] == 0.5 and result["roc_auc"] == 0.75
+    assert result["mean_probability"] == pytest.approx(0.4125)
+    # -mean(log 0.9, log 0.6, log 0.35, log 0.8)
+    assert result["log_loss"] == pytest.approx(-np.log([0.9, 0.6, 0.35, 0.8]).mean())
     # Top decile of 4 rows is 1 row (score 0.8, a churner): lift 1 / 0.5.
     assert result["lift_top_decile"] == pytest.approx(2.0)
     one_class = evaluate([0, 0, 0], [0.1, 0.2, 0.3])

@@ -1,10 +1,13 @@
 """Which cut-offs an analysis trains and backtests on (pipeline.labelled_cutoffs,
 pipeline.backtest_training), by hand and on a small world."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import logit
 
-from graphchurn.pipeline import AnalyzeConfig, analyze, backtest_training, labelled_cutoffs
+from graphchurn.pipeline import (AnalyzeConfig, analyze, backtest_training, labelled_cutoffs,
+                                 stack_cutoffs)
 from graphchurn.synth import generate_world
 
 T = pd.Timestamp
@@ -47,3 +50,39 @@ def test_analyze_backtest_never_trains_on_labels_after_its_cut_off(step, n):
     expected = [str((world.end - pd.Timedelta(days=30 + i * (step or 30))).date()) for i in range(n)]
     assert m["training_cutoffs"] == expected
     assert len(trained_on) == 3  # days 30-90 of 150 monthly; days 60-90 fortnightly
+
+
+def test_stack_cutoffs_marks_the_newest_stacked_cut_off():
+    cutoffs = [(pd.DataFrame({"f": [float(i)] * (i + 1)}, index=[f"c{j}" for j in range(i + 1)]),
+                pd.Series([i % 2] * (i + 1))) for i in range(3)]  # sizes 1, 2, 3
+    X, y, latest = stack_cutoffs(cutoffs)
+    assert X["f"].tolist() == [0.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    assert latest.tolist() == [True, False, False, False, False, False]
+    X, y, latest = stack_cutoffs(cutoffs, [2, 1])
+    assert X["f"].tolist() == [2.0, 2.0, 2.0, 1.0, 1.0]
+    assert latest.tolist() == [True, True, True, False, False]
+    assert y.tolist() == [0, 0, 0, 1, 1]
+
+
+def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering():
+    """The scoring model's mean probability over the newest labelled cut-off equals that
+    cut-off's churn rate; --pooled-churn-rate keeps the pooled level (no shift) and the same
+    ranking of customers."""
+    world = generate_world(n_customers=400, days=150, seed=5, monthly_churn=0.1)
+    cfg = AnalyzeConfig(embeddings=False, estimator="logistic")
+    shifted = analyze(world.interactions, world.customers, cfg)
+    pooled = analyze(world.interactions, world.customers,
+                     AnalyzeConfig(embeddings=False, estimator="logistic", pooled_churn_rate=True))
+    newest_y = shifted.training_labels[0]
+    newest_X = shifted.training[0].table.loc[newest_y.index]
+    np.testing.assert_allclose(shifted.model.predict_proba(newest_X)[:, 1].mean(),
+                               newest_y.mean(), rtol=1e-9)
+    assert shifted.metrics["level_shift"]["final"] != 0.0
+    assert pooled.metrics["level_shift"] == {"backtest": 0.0, "final": 0.0}
+    a = shifted.scores.set_index("customer_id")["churn_probability"]
+    b = pooled.scores.set_index("customer_id")["churn_probability"].reindex(a.index)
+    inside = (a > 1e-6) & (a < 1 - 1e-6)  # scores.csv rounds; compare where logit is defined
+    np.testing.assert_allclose(logit(a[inside]) - logit(b[inside]),
+                               shifted.metrics["level_shift"]["final"], atol=1e-3)
+    for key in ("roc_auc", "pr_auc", "lift_top_decile"):
+        assert shifted.metrics[key] == pytest.approx(pooled.metrics[key])
