@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 
 from _common import library_version  # noqa: E402
 from graphchurn import pipeline
@@ -76,15 +77,17 @@ def backtest_predictions(analysis: pipeline.Analysis):
     tables = [fs.table.loc[y.index] for fs, y in zip(analysis.training, analysis.training_labels)]
     X_test, y_test = tables[0], analysis.training_labels[0]
     older = backtest_cutoffs(analysis)
-    X_fit = pd.concat([tables[i] for i in older])
-    y_fit = pd.concat([analysis.training_labels[i] for i in older])
+    X_fit, y_fit, latest = pipeline.stack_cutoffs(
+        list(zip(tables, analysis.training_labels)), older)
     baseline = pipeline.fit_rfm_baseline(cfg, X_fit, y_fit)
     estimator = analysis.metrics.get("estimator", cfg.estimator)
-    model = pipeline.fit_churn_model(cfg, X_fit, y_fit, estimator=estimator, importance=None)
+    model = pipeline.fit_churn_model(cfg, X_fit, y_fit, latest=latest, estimator=estimator,
+                                     importance=None)
     variants = {ANALYZE: model.predict_proba(X_test)[:, 1]}
     for name, (embeddings, overrides) in VARIANTS.items():
         columns = [c for c in X_fit.columns if embeddings or not c.startswith("embedding_")]
-        model = pipeline.fit_churn_model(cfg, X_fit[columns], y_fit, importance=None, **overrides)
+        model = pipeline.fit_churn_model(cfg, X_fit[columns], y_fit, latest=latest,
+                                         importance=None, **overrides)
         variants[name] = model.predict_proba(X_test[columns])[:, 1]
     return (y_test.to_numpy(dtype=int),
             baseline.predict_proba(X_test[baseline.feature_names_in_])[:, 1], variants)
@@ -147,6 +150,10 @@ def run_setting(log: pd.DataFrame, as_of: str, horizon: int, seed: int) -> dict:
             raise RuntimeError("rebuilt backtest differs from analyze's metrics")
     importance = analysis.importance.dropna().sort_values(ascending=False)
     trained_on = backtest_cutoffs(analysis)
+    # The backtest model's level was matched to its newest training cut-off's churn rate;
+    # without that shift its probabilities are the pooled level of all its cut-offs.
+    shift = m["level_shift"]["backtest"]
+    p_pooled = expit(logit(p_model) - shift)
     return {
         "as_of": as_of, "horizon_days": horizon,
         "test_cutoff": m["cutoff"],
@@ -160,6 +167,11 @@ def run_setting(log: pd.DataFrame, as_of: str, horizon: int, seed: int) -> dict:
         "baseline_rfm_logistic": {k: m["baseline_rfm_logistic"][k]
                                   for k in METRICS + ("emp_fraction",)},
         "difference_95ci": paired_bootstrap(y, p_model, p_base, seed=seed),
+        "level": {"shift": shift,
+                  "training_churn_rates": [float(analysis.training_labels[i].mean())
+                                           for i in trained_on],
+                  "matched": {k: evaluate(y, p_model)[k] for k in ("mean_probability", "log_loss")},
+                  "pooled": {k: evaluate(y, p_pooled)[k] for k in ("mean_probability", "log_loss")}},
         "variants": {name: {**{k: evaluate(y, p)[k] for k in ("roc_auc", "pr_auc")},
                             "difference_95ci": paired_bootstrap(y, p, p_base, seed=seed)}
                      for name, p in variants.items()},
@@ -232,7 +244,23 @@ def reading(result: dict) -> list[str]:
         f"with the GBM and {emb_logit:+.3f} with logistic regression.",
         f"- **Best on average**: {best} ({summary(best)}); the differences between the variants "
         "are within the bootstrap intervals of a single setting.",
-    ]
+    ] + ([level_reading(settings)] if all("level" in r for r in settings) else [])
+
+
+def level_reading(settings: list) -> str:
+    matched = [r["level"]["matched"]["log_loss"] for r in settings]
+    pooled = [r["level"]["pooled"]["log_loss"] for r in settings]
+    better = sum(a < b for a, b in zip(matched, pooled))
+    return (f"- **Churn level**: matching the newest training cut-off's rate gives a log loss of "
+            f"{np.mean(matched):.4f} on average against {np.mean(pooled):.4f} for the pooled "
+            f"level, lower in {better} of {len(settings)} settings; the mean probability is "
+            f"within 10% of the test churn rate in {near(settings, 'matched')} settings matched "
+            f"and {near(settings, 'pooled')} pooled.")
+
+
+def near(settings: list, level: str) -> int:
+    return sum(abs(r["level"][level]["mean_probability"] / r["test_churn_rate"] - 1) < 0.1
+               for r in settings)
 
 
 def _f(value, digits=3):
@@ -301,6 +329,25 @@ def markdown(result: dict) -> str:
     lines.append("| mean | | " + _f(mean(lambda r: r["baseline_rfm_logistic"]["roc_auc"])) + " | "
                  + " | ".join(_f(mean(lambda r, k=k: r["variants"][k]["roc_auc"])) for k in names)
                  + " | |")
+    if all("level" in r for r in result["settings"]):
+        lines += ["", "## Churn level: the newest training cut-off's rate or the pooled one",
+                  "",
+                  "`analyze` shifts the model's log-odds so that its mean probability on the "
+                  "newest training cut-off equals that cut-off's churn rate (recalibration in "
+                  "the large); the pooled level is the same model without the shift. Same "
+                  "ranking, so only the level and the log loss differ:",
+                  "",
+                  "| as-of | horizon | training churn rates (newest first) | test churn rate | "
+                  "shift | mean probability, matched | pooled | log loss, matched | pooled |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in result["settings"]:
+            lv = r["level"]
+            lines.append(
+                f"| {r['as_of']} | {r['horizon_days']} | "
+                f"{', '.join(f'{x:.2f}' for x in lv['training_churn_rates'])} | "
+                f"{r['test_churn_rate']:.2f} | {lv['shift']:+.3f} | "
+                f"{lv['matched']['mean_probability']:.3f} | {lv['pooled']['mean_probability']:.3f} | "
+                f"{lv['matched']['log_loss']:.4f} | {lv['pooled']['log_loss']:.4f} |")
     lines += ["", "Most important features of the backtest model (permutation importance, "
               "drop in ROC-AUC):", ""]
     for r in result["settings"]:
