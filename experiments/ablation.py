@@ -481,7 +481,8 @@ def findings(result: dict) -> list[str]:
             f"{mean_of(POOLED, 'log_loss'):.4f}, mean prediction / observed churn rate "
             f"{mean_of(ANALYZE, 'mean_predicted_over_observed'):.2f} vs "
             f"{mean_of(POOLED, 'mean_predicted_over_observed'):.2f}; the ranking is the same "
-            f"(ROC-AUC {diff(ANALYZE, POOLED)}). The churn rate falls from the oldest "
+            f"(ROC-AUC difference {d[f'{ANALYZE} − {POOLED}'][0]:+.4f} ± "
+            f"{d[f'{ANALYZE} − {POOLED}'][1]:.4f}). The churn rate falls from the oldest "
             f"training cut-off to the test one (frail customers leave first), so the pooled "
             f"level overstates it.",
         ] if POOLED in s else []) + [
