@@ -14,8 +14,8 @@ The frames returned follow docs/INTERNALS.md:
 * interactions: ``src, dst`` (str), ``timestamp`` (datetime64[ns], naive UTC),
   ``duration`` (float64 seconds >= 0), ``kind`` (call | sms | message | referral);
 * customers: ``customer_id`` (str, unique), ``churn_date`` (datetime64[ns] or NaT),
-  ``value`` (float64 or NaN), then every other column as an attribute (float64, a date as
-  datetime64[ns], or str).
+  ``value`` (float64 or NaN), ``start_date`` when the table has one (datetime64[ns] or NaT),
+  then every other column as an attribute (float64, a date as datetime64[ns], or str).
 
 Foreign files are mapped, not rewritten: ``--columns src=Source,dst=Target,timestamp=time``.
 Values that are 0-based positions (``src=0,dst=1,timestamp=3``) mean the file has no header row.
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 INTERACTION_KEYS = ("src", "dst", "timestamp", "duration", "kind")
-CUSTOMER_KEYS = ("customer_id", "churn_date", "value")
+CUSTOMER_KEYS = ("customer_id", "churn_date", "value", "start_date")
 KINDS = ("call", "sms", "message", "referral")
 
 _COLUMNS_OPTION = "--columns"
@@ -785,14 +785,17 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
         lines skipped and not counted).
     columns : dict or str, optional
         Column mapping (see :func:`parse_column_mapping`); keys ``customer_id, churn_date,
-        value`` are used, interaction keys ignored.
+        value, start_date`` are used, interaction keys ignored.
 
     Returns
     -------
     pandas.DataFrame
         ``customer_id`` (str, unique), ``churn_date`` (datetime64[ns] at midnight, NaT when
         empty or absent: the customer is gone from that day on), ``value`` (float64, NaN when
-        empty or absent), then every other column as an attribute: float64 when all its
+        empty or absent), ``start_date`` only when the table has it (datetime64[ns] at
+        midnight, NaT when empty: the customer is one from that day on; it is also an
+        attribute, see :func:`graphchurn.features.attributes_at`), then every other column as
+        an attribute: float64 when all its
         non-empty cells are numbers, datetime64[ns] (naive UTC) when all are ISO 8601 dates or
         date-times (or the Parquet column is a date/timestamp), else str (empty cells
         missing). In headerless files attributes are named ``column_<position>``.
@@ -801,8 +804,9 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
     ------
     InputError
         For the file problems listed in :func:`load_interactions`, plus: duplicate
-        ``customer_id`` (naming both rows), unparseable ``churn_date``, non-numeric ``value``,
-        an impossible date in a date attribute (e.g. 2015-02-30).
+        ``customer_id`` (naming both rows), unparseable ``churn_date`` or ``start_date``, a
+        ``start_date`` after the row's ``churn_date``, non-numeric ``value``, an impossible
+        date in a date attribute (e.g. 2015-02-30).
 
     Example
     -------
@@ -833,6 +837,13 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
     else:
         value = np.full(n, np.nan)
     frame = {"customer_id": id_series, "churn_date": churn, "value": value.astype(np.float64)}
+    if "start_date" in table.arrays:
+        ns = _timestamps(table, "start_date", allow_empty=True, what="start_date")
+        start = pd.DatetimeIndex(ns.view("datetime64[ns]")).normalize().to_numpy()
+        late = _first_true((start > churn) & ~np.isnat(start) & ~np.isnat(churn))
+        if late is not None:
+            raise table.error("start_date is after churn_date", "start_date", late)
+        frame["start_date"] = start
     for label, values in table.extra.items():
         name = label if label not in frame else f"attr_{label}"
         frame[name] = _attribute(table, label, values)

@@ -261,7 +261,10 @@ def active_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, cutoff
         NaT or after ``cutoff``, in table order, including customers without interactions.
         ``inactivity``: identifiers with an outgoing interaction in the window; with a customer
         table only its ids (table order) that have not departed by ``churn_date <= cutoff``;
-        without one, every such identifier (sorted).
+        without one, every such identifier (sorted). With a ``start_date`` column, customers
+        whose contract starts on or after the cut-off's day are not customers there yet
+        (without it, a customer who joined later would look like a silent stayer at an
+        earlier training cut-off).
 
     Notes
     -----
@@ -280,7 +283,7 @@ def active_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, cutoff
     if definition == "contract":
         _require_contract_table(customers)
         d = customers["churn_date"]
-        keep = (d.isna() | (d > cutoff)).to_numpy()
+        keep = (d.isna() | (d > cutoff)).to_numpy() & _started(customers, cutoff)
         return _as_index(customers["customer_id"].to_numpy()[keep])
 
     window = _days(active_window_days, "--active-window")
@@ -291,7 +294,17 @@ def active_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, cutoff
     if "churn_date" in customers.columns:
         d = customers["churn_date"]
         keep &= d.isna() | (d > cutoff)
-    return _as_index(customers["customer_id"].to_numpy()[keep.to_numpy()])
+    keep = keep.to_numpy() & _started(customers, cutoff)
+    return _as_index(customers["customer_id"].to_numpy()[keep])
+
+
+def _started(customers: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray:
+    """Customers whose contract began before ``cutoff`` (all when there is no ``start_date``:
+    a customer without one counts as a customer all along)."""
+    if "start_date" not in customers.columns:
+        return np.ones(len(customers), dtype=bool)
+    start = customers["start_date"]
+    return (start.isna() | (start < cutoff)).to_numpy()
 
 
 def churn_labels(interactions: pd.DataFrame, customers: pd.DataFrame | None, cutoff, horizon_days,

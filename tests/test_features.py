@@ -107,12 +107,20 @@ def test_date_attributes_are_ages_at_the_cutoff():
     assert "days_since_start_date" in early.attribute_columns
     assert early.table.loc["x", "days_since_start_date"] == 76.0
     assert late.table.loc["x", "days_since_start_date"] == 121.0
-    # y's start date lies after the first cut-off: not known there yet.
-    assert np.isnan(early.table.loc["y", "days_since_start_date"])
+    # y's contract starts after the first cut-off: not a customer there yet, although it
+    # made a call before its start.
+    assert "y" not in early.table.index
     assert late.table.loc["y", "days_since_start_date"] == 31.0
     assert late.table.loc["y", "plan"] == "contract"
-    assert list(reason_texts("days_since_start_date", early.table)) == [
-        "start date 76 days ago", "start date not known"]
+    assert list(reason_texts("days_since_start_date", late.table)) == [
+        "start date 121 days ago", "start date 31 days ago"]
+    # Another date attribute after the cut-off is missing there, the customer still scored.
+    renewed = customers.rename(columns={"start_date": "renewed"})
+    fs = build_features(_log(rows), renewed, pd.Timestamp("2025-02-15"), definition="inactivity",
+                        horizon_days=60, window_days=90)
+    assert np.isnan(fs.table.loc["y", "days_since_renewed"])
+    assert list(reason_texts("days_since_renewed", fs.table)) == [
+        "renewed 76 days ago", "renewed not known"]
 
 
 def test_attributes_named_like_features_are_kept_apart():

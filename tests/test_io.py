@@ -225,10 +225,15 @@ def test_date_attributes_are_dates(tmp_path):
 
 
 def test_impossible_date_in_a_date_attribute_names_its_row(tmp_path):
-    path = write(tmp_path, "c.csv", f"customer_id,start_date\n{A},2015-03-01\n{B},2015-02-30\n")
+    path = write(tmp_path, "c.csv", f"customer_id,renewed\n{A},2015-03-01\n{B},2015-02-30\n")
     with pytest.raises(InputError) as info:
         load_customers(path)
-    check_error(info, file=path, row=2, column="start_date", words=("date attribute", "iso 8601"))
+    check_error(info, file=path, row=2, column="renewed", words=("date attribute", "iso 8601"))
+    # start_date is read as the contract's start, with its own message.
+    path = write(tmp_path, "s.csv", f"customer_id,start_date\n{A},2015-03-01\n{B},2015-02-30\n")
+    with pytest.raises(InputError) as info:
+        load_customers(path)
+    check_error(info, file=path, row=2, column="start_date", words=("start_date", "iso 8601"))
 
 
 def test_customers_without_optional_columns(tmp_path):
@@ -505,6 +510,24 @@ def test_unparseable_churn_date(tmp_path):
     with pytest.raises(InputError) as info:
         load_customers(path, "customer_id=id,churn_date=left")
     check_error(info, file=path, row=3, column="left", words=("churn_date",))
+
+
+def test_start_date_is_read_as_a_date_and_checked_against_churn_date(tmp_path):
+    path = write(tmp_path, "c.csv",
+                 f"id,joined,churn_date\n{A},2015-06-01,\n{B},,2016-01-10\n{C},2015-12-01 08:30,\n")
+    customers = load_customers(path, "customer_id=id,start_date=joined")
+    assert customers["start_date"].dtype == "datetime64[ns]"
+    assert customers["start_date"].tolist()[0] == pd.Timestamp("2015-06-01")
+    assert pd.isna(customers["start_date"].iloc[1])
+    assert customers["start_date"].iloc[2] == pd.Timestamp("2015-12-01")  # the day
+    late = write(tmp_path, "late.csv", f"customer_id,start_date,churn_date\n{A},2016-02-01,2016-01-10\n")
+    with pytest.raises(InputError) as info:
+        load_customers(late)
+    check_error(info, file=late, row=1, column="start_date", words=("after churn_date",))
+    bad = write(tmp_path, "bad.csv", f"customer_id,start_date\n{A},2015-06-01\n{B},soon\n")
+    with pytest.raises(InputError) as info:
+        load_customers(bad)
+    check_error(info, file=bad, row=2, column="start_date", words=("start_date",))
 
 
 def test_non_numeric_value(tmp_path):

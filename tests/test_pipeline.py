@@ -86,3 +86,24 @@ def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering():
                                shifted.metrics["level_shift"]["final"], atol=1e-3)
     for key in ("roc_auc", "pr_auc", "lift_top_decile"):
         assert shifted.metrics[key] == pytest.approx(pooled.metrics[key])
+
+
+def test_customers_who_join_later_are_left_out_of_earlier_cut_offs():
+    """Forty customers of a world 'join' on day 100 (their earlier rows removed, start_date
+    set): analyze leaves them out of the training cut-offs before that day, where they would
+    otherwise be labelled stayers without a single call, and scores them at as-of."""
+    world = generate_world(n_customers=400, days=150, seed=6, monthly_churn=0.08)
+    customers = world.customers.copy()
+    joined = world.start + pd.Timedelta(days=100)
+    newcomers = customers.loc[customers["churn_date"].isna(), "customer_id"].iloc[:40]
+    log = world.interactions
+    early = log["timestamp"] < joined
+    log = log[~(early & (log["src"].isin(newcomers) | log["dst"].isin(newcomers)))]
+    customers["start_date"] = pd.NaT
+    customers.loc[customers["customer_id"].isin(newcomers), "start_date"] = joined
+    result = analyze(log, customers, AnalyzeConfig(embeddings=False, estimator="logistic"))
+    for fs, labels in zip(result.training, result.training_labels):
+        inside = set(newcomers) & set(labels.index)
+        assert not inside if fs.cutoff <= joined else inside == set(newcomers)
+    assert any(fs.cutoff <= joined for fs in result.training)
+    assert set(newcomers) <= set(result.scores["customer_id"])

@@ -160,6 +160,24 @@ def test_contract_active_and_labels_at_boundaries(log):
     assert labels.to_dict() == {"a": 0, "d": 1, "e": 0, "z": 0, "y": 1}
 
 
+@pytest.mark.parametrize("definition", ["contract", "inactivity"])
+def test_customers_who_start_after_a_cut_off_are_not_customers_there(log, definition):
+    """a starts on C's day and z the day after: not in the population at C (a still calls,
+    z is silent and would otherwise be labelled a stayer); both are from C + 2 days on."""
+    customers = CUSTOMERS.assign(start_date=pd.to_datetime(
+        ["2024-02-01", None, None, "2023-06-01", None, "2024-02-02", None]))
+    active = active_at(log, customers, C, definition, H)
+    assert not {"a", "z"} & set(active)
+    assert set(active) == set(active_at(log, CUSTOMERS, C, definition, H)) - {"a", "z"}
+    later = active_at(log, customers, C + pd.Timedelta(days=2), definition, H)
+    assert ("a" in later) == ("a" in active_at(log, CUSTOMERS, C + pd.Timedelta(days=2),
+                                                  definition, H))
+    if definition == "contract":
+        assert {"a", "z"} <= set(later)
+        labels = churn_labels(log, customers, C, H, "contract")
+        assert labels.to_dict() == {"d": 1, "e": 0, "y": 1}
+
+
 def test_contract_known_departures(log):
     gone = known_departures(log, CUSTOMERS, C, "contract", H)
     assert gone.to_dict() == {"b": T("2024-02-01"), "c": T("2024-01-15")}
