@@ -170,8 +170,9 @@ def run_setting(log: pd.DataFrame, as_of: str, horizon: int, seed: int) -> dict:
         "level": {"shift": shift,
                   "training_churn_rates": [float(analysis.training_labels[i].mean())
                                            for i in trained_on],
-                  "matched": {k: evaluate(y, p_model)[k] for k in ("mean_probability", "log_loss")},
-                  "pooled": {k: evaluate(y, p_pooled)[k] for k in ("mean_probability", "log_loss")}},
+                  **{name: {k: scored[k] for k in ("mean_probability", "log_loss")}
+                     for name, scored in (("matched", evaluate(y, p_model)),
+                                          ("pooled", evaluate(y, p_pooled)))}},
         "variants": {name: {**{k: evaluate(y, p)[k] for k in ("roc_auc", "pr_auc")},
                             "difference_95ci": paired_bootstrap(y, p, p_base, seed=seed)}
                      for name, p in variants.items()},

@@ -795,10 +795,10 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
         empty or absent), ``start_date`` only when the table has it (datetime64[ns] at
         midnight, NaT when empty: the customer is one from that day on; it is also an
         attribute, see :func:`graphchurn.features.attributes_at`), then every other column as
-        an attribute: float64 when all its
-        non-empty cells are numbers, datetime64[ns] (naive UTC) when all are ISO 8601 dates or
-        date-times (or the Parquet column is a date/timestamp), else str (empty cells
-        missing). In headerless files attributes are named ``column_<position>``.
+        an attribute: float64 when all its non-empty cells are numbers, datetime64[ns] (naive
+        UTC) when all are ISO 8601 dates or date-times (or the Parquet column is a
+        date/timestamp), else str (empty cells missing). In headerless files attributes are
+        named ``column_<position>``.
 
     Raises
     ------
@@ -826,9 +826,7 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
         raise table.error(f"duplicate customer_id (also in row {first + 1})", "customer_id", dup)
     n = table.nrows
     if "churn_date" in table.arrays:
-        ns = _timestamps(table, "churn_date", allow_empty=True, what="churn_date")
-        churn = ns.view("datetime64[ns]")
-        churn = pd.DatetimeIndex(churn).normalize().to_numpy()  # a date: gone from that day on
+        churn = _day_column(table, "churn_date")  # a date: gone from that day on
     else:
         churn = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     if "value" in table.arrays:
@@ -838,8 +836,7 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
         value = np.full(n, np.nan)
     frame = {"customer_id": id_series, "churn_date": churn, "value": value.astype(np.float64)}
     if "start_date" in table.arrays:
-        ns = _timestamps(table, "start_date", allow_empty=True, what="start_date")
-        start = pd.DatetimeIndex(ns.view("datetime64[ns]")).normalize().to_numpy()
+        start = _day_column(table, "start_date")  # a customer from that day on
         late = _first_true((start > churn) & ~np.isnat(start) & ~np.isnat(churn))
         if late is not None:
             raise table.error("start_date is after churn_date", "start_date", late)
@@ -848,6 +845,12 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
         name = label if label not in frame else f"attr_{label}"
         frame[name] = _attribute(table, label, values)
     return pd.DataFrame(frame)
+
+
+def _day_column(table: _Table, key: str) -> np.ndarray:
+    """A date column of the customer table: datetime64[ns] at midnight, NaT when empty."""
+    ns = _timestamps(table, key, allow_empty=True, what=key)
+    return pd.DatetimeIndex(ns.view("datetime64[ns]")).normalize().to_numpy()
 
 
 def _attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
