@@ -367,9 +367,14 @@ def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 
         return text.where(drop > 0, "outgoing activity falling")
     if feature == "fade_out_evidence":
         return const("calls and messages tapering off in recent weeks, more than chance explains")
-    if feature in ("days_since_last_out", "days_since_last_any"):
+    if feature == "days_since_last_out":
         text = "no outgoing calls or messages for " + _count_words(col(feature), "day")
         return text.where(col(feature).notna(), "no outgoing calls or messages in the window")
+    if feature == "days_since_last_any":
+        # Incoming traffic counts here too, so the wording must not say "outgoing": next to
+        # days_since_last_out it would read as the same fact with a different number.
+        text = "no calls or messages either way for " + _count_words(col(feature), "day")
+        return text.where(col(feature).notna(), "no calls or messages either way in the window")
     if feature in ("n_out", "active_days_out", "duration_out", "n_in", "duration_in"):
         return "low usage (" + _count_words(col("active_days_out"), "active day") + " in the window)"
     if feature in ("distinct_contacts", "strength", "pagerank", "coreness", "clustering",

@@ -147,6 +147,10 @@ def test_reasons_are_plain_words():
     assert texts.iloc[0] == "3 of 5 contacts left in the last 30 days (40% of their calling)"
     assert reason_texts("activity_trend", table).iloc[0] == "outgoing activity down 60% in the last 2 weeks"
     assert reason_texts("days_since_last_out", table).iloc[1] == "no outgoing calls or messages in the window"
+    # Last outgoing 23 days ago, last incoming 22: two different facts, worded differently.
+    quiet = pd.DataFrame({"days_since_last_out": [23.0], "days_since_last_any": [22.0]})
+    assert describe_reasons(quiet, [[("days_since_last_out", 0.2), ("days_since_last_any", 0.1)]]) == [
+        "no outgoing calls or messages for 23 days; no calls or messages either way for 22 days"]
     assert reason_texts("plan", table).iloc[0] == "plan = prepaid"
     joined = describe_reasons(table, [[("share_to_departed", 0.2), ("n_departed_contacts", 0.1),
                                        ("out_recent", 0.05)], [("plan", 0.1)]])
