@@ -466,7 +466,6 @@ def _tables(fs: FeatureSet, probability, reasons, customers):
     scores.insert(2, "risk_rank", np.arange(1, len(scores) + 1))
     scores["community"] = scores["community"].astype("Int64")
 
-    on_net = pd.Series(fs.graph.on_net, index=names)
     member = pd.DataFrame({"community": fs.membership, "on_net": fs.graph.on_net,
                            "influencer_score": influence.to_numpy()}, index=names)
     scored = scores.set_index("customer_id")
@@ -477,15 +476,20 @@ def _tables(fs: FeatureSet, probability, reasons, customers):
         "expected_churners": scored.groupby("community")["churn_probability"].sum(),
         "value_at_risk": at_risk.groupby(scored["community"]).sum(),
     }).fillna(0.0)
-    top = (member[member["on_net"]].sort_values("influencer_score", ascending=False)
-           .groupby("community").head(3))
+    # The graph keeps customers who left (their ties carry the exposure features), and each
+    # one without traffic in the window is a group of its own. A group is listed only if
+    # someone in it is still a customer, and its influencers are named among those: the
+    # retention team acts on people it can still reach.
+    current = member.loc[member.index.isin(ids)]
+    groups = groups.loc[groups.index.isin(current["community"])]
+    top = current.sort_values("influencer_score", ascending=False).groupby("community").head(3)
     groups["top_influencers"] = top.groupby("community").apply(lambda g: ";".join(g.index))
     groups = groups.rename_axis("community").reset_index()
     groups["top_influencers"] = groups["top_influencers"].fillna("")
     groups = groups.sort_values(["expected_churners", "community"], ascending=[False, True])
 
     roles = fs.roles
-    infl = fs.influence.loc[on_net[on_net].index]
+    infl = fs.influence.loc[current.index]
     n_top = max(10, int(np.ceil(0.01 * len(infl))))
     infl = infl.sort_values("influencer_score", ascending=False).head(n_top)
     influencers = pd.DataFrame({

@@ -107,3 +107,23 @@ def test_customers_who_join_later_are_left_out_of_earlier_cut_offs():
         assert not inside if fs.cutoff <= joined else inside == set(newcomers)
     assert any(fs.cutoff <= joined for fs in result.training)
     assert set(newcomers) <= set(result.scores["customer_id"])
+
+
+def test_groups_and_influencers_name_only_current_customers():
+    """Leavers stay in the graph (their ties feed the exposure features), but groups.csv and
+    influencers.csv are for a retention team: no group made only of leavers, and nobody who
+    left is named as an influencer."""
+    world = generate_world(n_customers=400, days=150, seed=7, monthly_churn=0.1)
+    result = analyze(world.interactions, world.customers,
+                     AnalyzeConfig(embeddings=False, estimator="logistic"))
+    scored = set(result.scores["customer_id"])
+    in_graph = set(result.features.graph.names)
+    left = set(world.customers.loc[world.customers["churn_date"] <= result.as_of, "customer_id"])
+    assert len(left & in_graph) > 20  # the graph does hold leavers, so the test can fail
+    assert set(result.groups["community"]) == set(result.scores["community"].dropna())
+    named = {c for cell in result.groups["top_influencers"] for c in cell.split(";") if c}
+    assert named and named <= scored
+    assert set(result.influencers["customer_id"]) <= scored
+    # Every group's expected churners are its scored customers' probabilities.
+    assert result.groups["expected_churners"].sum() == pytest.approx(
+        result.scores["churn_probability"].sum())
