@@ -18,15 +18,82 @@ log = logging.getLogger("graphchurn")
 
 
 # --------------------------------------------------------------------------- shared options
-def _positive_int(option):
+# Day counts are bounded at a century so that cut-off, window and horizon arithmetic stays
+# within the dates pandas can represent (years 1677-2262); no log needs more.
+MAX_DAYS = 36500
+
+
+def _positive_int(option, maximum=None):
     def parse(text):
         from .io import check_positive_int
 
         try:
-            return check_positive_int(text, option)
+            return check_positive_int(text, option, maximum)
         except InputError as err:  # argparse prints this text and exits 2
             raise argparse.ArgumentTypeError(err.reason) from None
     return parse
+
+
+def _days(option):
+    return _positive_int(option, MAX_DAYS)
+
+
+def _seed(text):
+    # numpy and torch seeds are unsigned 32-bit integers.
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1}")
+    return value
+
+
+def _positive_float(text):
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError("must be a number above 0")
+    return value
+
+
+def _amount(text):
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError("must be a number of 0 or more")
+    return value
+
+
+def _port(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535")
+    return value
+
+
+def _check_out_dir(path) -> Path:
+    """Fail before any work when ``--out`` cannot become a directory."""
+    out = Path(path)
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError("exists and is not a directory"
+                                 + ("" if parent == out else f" (its parent {parent} is a file)"),
+                                 file="--out")
+            break
+    return out
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -40,13 +107,13 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="map the customer table's columns, e.g. customer_id=msisdn,churn_date=left")
     p.add_argument("--as-of", metavar="DATE",
                    help="scoring moment (default: the day after the last interaction)")
-    p.add_argument("--horizon", type=_positive_int("--horizon"), default=30, metavar="DAYS",
+    p.add_argument("--horizon", type=_days("--horizon"), default=30, metavar="DAYS",
                    help="predict churn in (as-of, as-of + DAYS] (default 30)")
     p.add_argument("--churn", choices=["contract", "inactivity"],
                    help="churn definition (default: contract when customers have churn_date)")
-    p.add_argument("--active-window", type=_positive_int("--active-window"), metavar="DAYS",
+    p.add_argument("--active-window", type=_days("--active-window"), metavar="DAYS",
                    help="inactivity churn: activity window before a cut-off (default: horizon)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random step (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of every random step (default 0)")
 
 
 def _load_inputs(args):
@@ -89,6 +156,7 @@ def _config(args, as_of):
 def cmd_analyze(args) -> int:
     from .pipeline import analyze, write_outputs
 
+    _check_out_dir(args.out)
     interactions, customers, as_of = _load_inputs(args)
     _log_inputs(interactions, customers)
     analysis = analyze(interactions, customers, _config(args, as_of))
@@ -111,6 +179,7 @@ def cmd_analyze(args) -> int:
 def cmd_generate(args) -> int:
     from .synth import generate_world, write_world
 
+    _check_out_dir(args.out)
     world = generate_world(n_customers=args.customers, days=args.days, seed=args.seed)
     written = write_world(world, args.out, fmt=args.format)
     print(f"generated {len(world.customers)} customers, {len(world.interactions)} interactions "
@@ -140,12 +209,12 @@ def _parse_leavers(text: str, interactions, customers) -> list[str]:
 def cmd_whatif(args) -> int:
     from .pipeline import whatif_basis, what_if, write_csv, write_json
 
+    out = _check_out_dir(args.out)
     interactions, customers, as_of = _load_inputs(args)
     leavers = _parse_leavers(args.leaves, interactions, customers)
     _log_inputs(interactions, customers)
     basis = whatif_basis(interactions, customers, _config(args, as_of))
     alerts, at_risk = what_if(basis, leavers)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(alerts, out / "alerts.csv")
     write_csv(at_risk, out / "at_risk.csv")
@@ -220,17 +289,24 @@ def cmd_target(args) -> int:
     from .campaign import contact_list
     from .pipeline import write_csv
 
+    if Path(args.out).is_dir():
+        raise InputError("is a directory; give the contact list's file name", file="--out")
+    channels = None
+    if args.channels:
+        try:
+            channels = json.loads(args.channels)
+        except json.JSONDecodeError as err:
+            raise InputError(f"not valid JSON ({err.msg} at character {err.pos + 1}); expected "
+                             'e.g. \'{"sms": {"cost": 0.05, "effect": 0.03}}\'',
+                             file="--channels") from None
     scores_path = Path(args.scores)
     if scores_path.is_dir():
         scores_path = scores_path / "scores.csv"
     if not scores_path.exists():
         raise InputError("no such file (run `graphchurn analyze` first)", file=scores_path)
-    if args.budget < 0:
-        raise InputError("the budget must be >= 0", file="--budget")
     # Ids stay text exactly as written ("NA" and "0123" are phone-like ids, not missing/numbers).
     scores = pd.read_csv(scores_path, dtype={"customer_id": str}, keep_default_na=False,
                          na_values={"value": [""], "churn_probability": [""]})
-    channels = json.loads(args.channels) if args.channels else None
     contacts = contact_list(scores, args.budget, **({"channels": channels} if channels else {}))
     write_csv(contacts, Path(args.out))
     spent = float(contacts["cost"].sum()) if len(contacts) else 0.0
@@ -273,16 +349,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
     p.add_argument("--community-method", default="leiden",
                    choices=["leiden", "louvain", "label_propagation", "infomap"])
-    p.add_argument("--resolution", type=float, default=1.0,
+    p.add_argument("--resolution", type=_positive_float, default=1.0,
                    help="community resolution: higher = smaller groups (default 1)")
     p.add_argument("--max-degree", type=_positive_int("--max-degree"), metavar="N",
                    help="drop hub numbers (call centres) with more than N contacts")
     p.add_argument("--train-cutoffs", dest="n_train_cutoffs", type=_positive_int("--train-cutoffs"),
                    default=4, metavar="N", help="earlier training cut-offs, where the log reaches (default 4)")
     p.add_argument("--train-cutoff-step", dest="train_cutoff_step_days",
-                   type=_positive_int("--train-cutoff-step"), metavar="DAYS",
+                   type=_days("--train-cutoff-step"), metavar="DAYS",
                    help="days between training cut-offs (default: the horizon)")
-    p.add_argument("--window", dest="window_days", type=_positive_int("--window"), default=90,
+    p.add_argument("--window", dest="window_days", type=_days("--window"), default=90,
                    metavar="DAYS", help="days of interactions behind each cut-off (default 90)")
     p.add_argument("--pooled-churn-rate", action="store_true",
                    help="keep the average churn level of all training cut-offs instead of "
@@ -291,8 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="write a synthetic telecom world with known truth")
     p.add_argument("--customers", type=_positive_int("--customers"), default=2000)
-    p.add_argument("--days", type=_positive_int("--days"), default=120)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--days", type=_days("--days"), default=120)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=cmd_generate)
@@ -317,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("target", help="contact list that fits a budget")
     p.add_argument("--scores", required=True, metavar="FILE_OR_DIR",
                    help="scores.csv from analyze, or its output directory")
-    p.add_argument("--budget", type=float, required=True)
+    p.add_argument("--budget", type=_amount, required=True)
     p.add_argument("--channels", metavar="JSON",
                    help='channel costs and effects, e.g. \'{"sms": {"cost": 0.05, "effect": 0.03}}\'')
     p.add_argument("--out", required=True, metavar="FILE")
@@ -326,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="web dashboard and REST API over an analysis directory")
     p.add_argument("--dir", required=True, metavar="DIR", help="output directory of analyze")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -965,8 +965,9 @@ def parse_date_option(text, option: str = "--as-of") -> pd.Timestamp:
     return stamp.as_unit("ns")
 
 
-def check_positive_int(value, option: str) -> int:
-    """Return ``value`` as an int >= 1, or raise an InputError naming ``option``.
+def check_positive_int(value, option: str, maximum: int | None = None) -> int:
+    """Return ``value`` as an int >= 1 (and <= ``maximum``), or raise an InputError naming
+    ``option``.
 
     Parameters
     ----------
@@ -974,6 +975,8 @@ def check_positive_int(value, option: str) -> int:
         E.g. the ``--horizon`` in days.
     option : str
         Named in the error.
+    maximum : int, optional
+        Largest accepted value (day counts are bounded so date arithmetic stays in range).
 
     Returns
     -------
@@ -996,6 +999,8 @@ def check_positive_int(value, option: str) -> int:
         raise InputError("expected a whole number of 1 or more", file=option)
     if number < 1:
         raise InputError("must be 1 or more", file=option)
+    if maximum is not None and number > maximum:
+        raise InputError(f"must be at most {maximum}", file=option)
     return number
 
 

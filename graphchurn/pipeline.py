@@ -222,9 +222,15 @@ def labelled_cutoffs(interactions: pd.DataFrame, as_of, cfg: AnalyzeConfig) -> l
     first = interactions["timestamp"].min().normalize()
     # A training cut-off needs a full activity window of history behind it.
     history = pd.Timedelta(days=cfg.active_window_days or cfg.horizon_days)
-    return [c for c in training_cutoffs(as_of, cfg.horizon_days, cfg.n_train_cutoffs,
-                                        step_days=cfg.train_cutoff_step_days)
-            if c - history >= first]
+    newest = as_of - pd.Timedelta(days=cfg.horizon_days)
+    if newest - history < first:
+        return []
+    # Only as many cut-offs as the log reaches are generated, so a large --train-cutoffs
+    # never steps past the dates pandas can represent.
+    step = pd.Timedelta(days=cfg.train_cutoff_step_days or cfg.horizon_days)
+    reachable = int((newest - history - first) // step) + 1
+    return training_cutoffs(as_of, cfg.horizon_days, min(cfg.n_train_cutoffs, reachable),
+                            step_days=cfg.train_cutoff_step_days)
 
 
 def backtest_training(cutoffs: list, horizon_days) -> list[int]:

@@ -113,6 +113,57 @@ def test_bad_input_is_one_line_and_exit_2(case, world_dir, tmp_path):
     assert (out / "scores.csv").read_text() == "previous run\n"  # nothing overwritten
 
 
+def _exit_code(argv):
+    try:
+        return main(argv)
+    except SystemExit as stop:  # argparse's own usage errors
+        return stop.code
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--horizon", "100000"), ("--window", "10000000"), ("--active-window", "9999999"),
+    ("--train-cutoff-step", "10000000"), ("--resolution", "0"), ("--resolution", "nan"),
+    ("--seed", "-1"), ("--seed", str(2**32)),
+])
+def test_out_of_range_options_are_one_line_errors(option, value, world_dir, tmp_path, capsys):
+    code = _exit_code(["analyze", "--interactions", str(world_dir / "interactions.csv.gz"),
+                       option, value, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and option in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_more_training_cutoffs_than_the_log_reaches_are_dropped(world_dir, tmp_path):
+    # A huge count used to step cut-offs past the dates pandas can hold; only reachable ones run.
+    assert main(["-q", "analyze", "--interactions", str(world_dir / "interactions.csv.gz"),
+                 "--customers", str(world_dir / "customers.csv"), "--no-embeddings",
+                 "--train-cutoffs", "10000000", "--out", str(tmp_path)]) == 0
+    cutoffs = json.loads((tmp_path / "metrics.json").read_text())["training_cutoffs"]
+    assert 1 <= len(cutoffs) < 10
+
+
+def test_out_that_is_a_file_fails_before_any_work(world_dir, tmp_path, capsys):
+    taken = _write(tmp_path / "taken", "keep me\n")
+    for out in (taken, taken / "sub"):
+        code = _exit_code(["analyze", "--interactions", str(tmp_path / "missing.csv"),
+                           "--out", str(out)])
+        # --out is checked first: the missing log is not even looked at.
+        assert code == 2 and "--out" in capsys.readouterr().err
+    assert taken.read_text() == "keep me\n"
+
+
+def test_target_rejects_bad_channels_json_and_a_directory_out(analyzed, tmp_path, capsys):
+    code = _exit_code(["target", "--scores", str(analyzed), "--budget", "5",
+                       "--channels", "notjson", "--out", str(tmp_path / "c.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--channels" in err and "Traceback" not in err
+    code = _exit_code(["target", "--scores", str(analyzed), "--budget", "5", "--out", str(tmp_path)])
+    assert code == 2 and "is a directory" in capsys.readouterr().err
+    code = _exit_code(["target", "--scores", str(analyzed), "--budget", "nan",
+                       "--out", str(tmp_path / "c.csv")])
+    assert code == 2 and "--budget" in capsys.readouterr().err
+
+
 def _write(path, text):
     path.write_text(text)
     return path
