@@ -118,15 +118,21 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 def _load_inputs(args):
     """Read and validate the log and the customer table named by the options."""
-    from .io import (check_customers_match, load_customers, load_interactions,
-                     parse_column_mapping, parse_date_option)
+    from .io import (CUSTOMER_KEYS, INTERACTION_KEYS, check_customers_match, load_customers,
+                     load_interactions, parse_column_mapping, parse_date_option)
 
     as_of = parse_date_option(args.as_of, "--as-of") if args.as_of else None
-    interactions = load_interactions(args.interactions, args.columns)
+    # Each option maps its own file: a customer key in --columns (or the reverse) is an error
+    # that names the right option, not a silently ignored entry.
+    log_columns = parse_column_mapping(args.columns, option="--columns", keys=INTERACTION_KEYS)
+    customer_columns = parse_column_mapping(args.customer_columns, option="--customer-columns",
+                                            keys=CUSTOMER_KEYS)
+    if customer_columns and not args.customers:
+        raise InputError("given without --customers", file="--customer-columns")
+    interactions = load_interactions(args.interactions, log_columns)
     customers = None
     if args.customers:
-        customers = load_customers(args.customers, parse_column_mapping(
-            args.customer_columns, option="--customer-columns"))
+        customers = load_customers(args.customers, customer_columns)
         check_customers_match(interactions, customers, args.customers)
     return interactions, customers, as_of
 
@@ -207,7 +213,7 @@ def _parse_leavers(text: str, interactions, customers) -> list[str]:
 
 
 def cmd_whatif(args) -> int:
-    from .pipeline import whatif_basis, what_if, write_csv, write_json
+    from .pipeline import whatif_basis, what_if, write_whatif_outputs
 
     out = _check_out_dir(args.out)
     interactions, customers, as_of = _load_inputs(args)
@@ -215,42 +221,46 @@ def cmd_whatif(args) -> int:
     _log_inputs(interactions, customers)
     basis = whatif_basis(interactions, customers, _config(args, as_of))
     alerts, at_risk = what_if(basis, leavers)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(alerts, out / "alerts.csv")
-    write_csv(at_risk, out / "at_risk.csv")
-    comparison = getattr(basis.contagion, "comparison_", None)
-    write_json({"source": basis.source, "method": alerts.attrs.get("method"),
-                "leavers": len(leavers),
-                "method_comparison": None if comparison is None else comparison.to_dict("records")},
-               out / "whatif.json")
+    paths = write_whatif_outputs(basis, alerts, at_risk, len(leavers), out)
     print(f"probabilities from: {basis.source}")
     top = alerts.head(5)
     for row in top.itertuples(index=False):
         print(f"  group {row.community}: {row.members} members, expected churners "
               f"{row.expected_churners_before:.2f} -> {row.expected_churners_after:.2f} "
               f"(+{row.increase:.2f})")
-    print(f"wrote {out / 'alerts.csv'}, {out / 'at_risk.csv'}")
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
 def _departure_events(stream, display: str):
-    """Yield (row number, customer_id, date) from `customer_id,date` lines (header optional)."""
+    """Yield (row, customer_id, date, error) from `customer_id,date` lines (header optional).
+
+    ``row`` is the 1-based data row (a header line is not counted), as in every input error;
+    ``error`` is an :class:`InputError` for a malformed line (then id and date are None), so a
+    stream can report a bad event and go on.
+    """
     from .io import parse_date_option
 
-    for row, line in enumerate(stream, start=1):
+    header_lines = 0
+    for line_number, line in enumerate(stream, start=1):
         line = line.strip()
+        parts = [p.strip() for p in line.split(",")]
+        if line_number == 1 and parts[0].lower() in ("customer_id", "id"):
+            header_lines = 1
+            continue
+        row = line_number - header_lines
         if not line or line.startswith("#"):
             continue
-        parts = [p.strip() for p in line.split(",")]
-        if row == 1 and parts[0].lower() in ("customer_id", "id"):
-            continue
         if len(parts) != 2 or not parts[0]:
-            raise InputError("expected 'customer_id,date'", file=display, row=row)
+            yield row, None, None, InputError("expected 'customer_id,date'", file=display, row=row)
+            continue
         try:
             date = parse_date_option(parts[1], "date")
         except InputError:
-            raise InputError("unparseable date", file=display, row=row, column="date") from None
-        yield row, parts[0], date
+            yield row, None, None, InputError("unparseable date", file=display, row=row,
+                                              column="date")
+            continue
+        yield row, parts[0], date, None
 
 
 def cmd_watch(args) -> int:
@@ -260,15 +270,30 @@ def cmd_watch(args) -> int:
     _log_inputs(interactions, customers)
     basis = whatif_basis(interactions, customers, _config(args, as_of))
     watch = watcher(basis)
+    scored_at = basis.features.cutoff
     log.info("watching departures (%s)", basis.source)
     display = args.events or "stdin"
     stream = open(args.events) if args.events else sys.stdin
+    seen: set = set()
+    skipped = 0
     try:
-        for row, customer_id, date in _departure_events(stream, display):
-            try:
-                alerts, at_risk = watch.update(customer_id, date)
-            except InputError as err:
-                raise InputError(err.reason, file=display, row=row, column="customer_id") from None
+        for row, customer_id, date, error in _departure_events(stream, display):
+            if error is None:
+                try:
+                    alerts, at_risk = watch.update(customer_id, date)
+                except InputError as err:
+                    error = InputError(err.reason, file=display, row=row, column="customer_id")
+            if error is not None:
+                # One bad event is reported and skipped; the stream goes on.
+                print(f"graphchurn: error: {error} (event skipped)", file=sys.stderr, flush=True)
+                skipped += 1
+                continue
+            notes = []
+            if customer_id in seen:
+                notes.append("already registered: nothing changes")
+            elif date < scored_at:
+                notes.append(f"dated before as-of {scored_at.date()}: applied as a departure now")
+            seen.add(customer_id)
             record = {
                 "event": row, "date": str(date.date()),
                 "affected_customers": int(len(at_risk)),
@@ -276,10 +301,15 @@ def cmd_watch(args) -> int:
                     {k: (v.item() if hasattr(v, "item") else v) for k, v in a.items()}
                     for a in alerts.head(args.top).to_dict("records")],
             }
+            if notes:
+                record["note"] = "; ".join(notes)
             print(json.dumps(record), flush=True)
     finally:
         if stream is not sys.stdin:
             stream.close()
+    if skipped:
+        print(f"graphchurn: error: {skipped} event(s) skipped (see above)", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -404,6 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8000)
     p.set_defaults(func=cmd_serve)
+    # -q is accepted after the subcommand too (`graphchurn analyze ... -q`); SUPPRESS keeps a
+    # -q given before the subcommand from being reset by the subcommand's default.
+    for command in sub.choices.values():
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="only print results")
     return parser
 
 

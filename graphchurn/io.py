@@ -81,7 +81,8 @@ _NS_PER_SECOND = 1_000_000_000
 # --------------------------------------------------------------------------------------------
 
 
-def parse_column_mapping(text: str | None, option: str = _COLUMNS_OPTION) -> dict[str, str]:
+def parse_column_mapping(text: str | None, option: str = _COLUMNS_OPTION,
+                         keys: tuple | None = None) -> dict[str, str]:
     """Parse the ``--columns`` option into ``{canonical key: column in the user's file}``.
 
     Parameters
@@ -95,6 +96,9 @@ def parse_column_mapping(text: str | None, option: str = _COLUMNS_OPTION) -> dic
     option : str, default "--columns"
         The option named in errors (e.g. ``--customer-columns`` when a CLI maps the customer
         table separately).
+    keys : tuple of str, optional
+        The keys this option may map (e.g. :data:`CUSTOMER_KEYS` for ``--customer-columns``);
+        by default the keys of both files.
 
     Returns
     -------
@@ -133,15 +137,18 @@ def parse_column_mapping(text: str | None, option: str = _COLUMNS_OPTION) -> dic
         if key in mapping:
             raise InputError(f"{key!r} is given more than once", file=option)
         mapping[key] = column
-    return _check_mapping(mapping, option)
+    return _check_mapping(mapping, option, keys)
 
 
-def _check_mapping(mapping: dict[str, str],
-                   option: str = _COLUMNS_OPTION) -> dict[str, str]:
-    known = INTERACTION_KEYS + CUSTOMER_KEYS
+def _check_mapping(mapping: dict[str, str], option: str = _COLUMNS_OPTION,
+                   keys: tuple | None = None) -> dict[str, str]:
+    known = INTERACTION_KEYS + CUSTOMER_KEYS if keys is None else tuple(keys)
     for key, column in mapping.items():
         if key not in known:
-            raise InputError(f"unknown key {key!r}; known keys are {', '.join(known)}",
+            other = ("--customer-columns" if key in CUSTOMER_KEYS
+                     else _COLUMNS_OPTION if key in INTERACTION_KEYS else None)
+            hint = f" ({key!r} maps the other file: use {other})" if other else ""
+            raise InputError(f"unknown key {key!r}; known keys are {', '.join(known)}{hint}",
                              file=option)
         if not isinstance(column, str) or not column.strip():
             raise InputError(f"no column given for {key!r}", file=option)
@@ -275,12 +282,13 @@ def _looks_like_data(names: list[str]) -> bool:
     return not filled or any(pattern.match(n) for n in filled)
 
 
-def _describe_columns(names: list[str]) -> str:
+def _describe_columns(names: list[str], option: str = _COLUMNS_OPTION) -> str:
     if _looks_like_data(names):
         # Never echo the row: it is data (phone numbers), not a header.
+        example = ("--customer-columns customer_id=0,churn_date=1"
+                   if option == "--customer-columns" else "--columns src=0,dst=1,timestamp=2")
         return (f"the first row looks like data, not a header ({len(names)} fields); "
-                "for a file without a header give positions, e.g. "
-                "--columns src=0,dst=1,timestamp=2")
+                f"for a file without a header give positions, e.g. {example}")
     shown = [n if len(n) <= 40 else n[:37] + "..." for n in names[:20]]
     more = f", ... ({len(names)} in all)" if len(names) > 20 else ""
     return "the file has columns: " + ", ".join(shown) + more
@@ -291,17 +299,19 @@ def _resolve(names: list[str] | None, ncols: int, mapping: dict[str, str], keys:
     """Map canonical keys to 0-based column positions; return (positions, labels)."""
     positions: dict[str, int] = {}
     labels: dict[str, str] = {}
+    # The option that maps this file's columns, named in every hint below.
+    option = "--customer-columns" if keys == CUSTOMER_KEYS else _COLUMNS_OPTION
     for key in keys:
         if names is None:  # headerless: the mapping gives positions
             if key not in mapping:
                 if key in required:
                     raise InputError(
-                        f"no position for {key!r} in --columns (the file is read without a "
+                        f"no position for {key!r} in {option} (the file is read without a "
                         "header because positions were given)", file=display, column=key)
                 continue
             pos = int(mapping[key])
             if pos >= ncols:
-                raise InputError(f"--columns puts {key!r} at position {pos} but the file has "
+                raise InputError(f"{option} puts {key!r} at position {pos} but the file has "
                                  f"{ncols} columns (positions start at 0)",
                                  file=display, column=str(pos))
             positions[key], labels[key] = pos, str(pos)
@@ -310,11 +320,11 @@ def _resolve(names: list[str] | None, ncols: int, mapping: dict[str, str], keys:
         pos = _find_name(names, wanted, display)
         if pos is None:
             if key in mapping:
-                raise InputError(f"column given in --columns for {key!r} is not in the file; "
-                                 + _describe_columns(names), file=display, column=wanted)
+                raise InputError(f"column given in {option} for {key!r} is not in the file; "
+                                 + _describe_columns(names, option), file=display, column=wanted)
             if key in required:
-                raise InputError(f"missing column {key!r} (map it with --columns "
-                                 f"{key}=NAME); " + _describe_columns(names),
+                raise InputError(f"missing column {key!r} (map it with {option} "
+                                 f"{key}=NAME); " + _describe_columns(names, option),
                                  file=display, column=key)
             continue
         positions[key], labels[key] = pos, names[pos]

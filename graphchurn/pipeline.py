@@ -18,13 +18,13 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_write
+from .atomic import atomic_output_set, atomic_write
 from .errors import InputError
 from .features import (RFM_FEATURES, FeatureSet, build_features, describe_reasons,
                        known_customers)
@@ -95,6 +95,49 @@ class _Stages:
         self.timings[name] = round(time.perf_counter() - start, 3)
         log.info("%s done in %.1f s", name, self.timings[name])
         return result
+
+
+def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig) -> pd.Timestamp:
+    """The scoring moment of an analysis: ``cfg.as_of``, else the day after the last interaction.
+
+    An as-of after the log ends reads the days in between as silence: every customer looks as
+    if they stopped calling. That is allowed (a month-end as-of for a log that stops a few days
+    earlier, or a log exported late) but warned about, with the size of the gap.
+
+    Parameters
+    ----------
+    interactions : pandas.DataFrame
+        The validated log.
+    cfg : AnalyzeConfig
+
+    Returns
+    -------
+    pandas.Timestamp
+
+    Example
+    -------
+    >>> log = pd.DataFrame({"timestamp": pd.to_datetime(["2024-03-01 09:00", "2024-03-05 10:00"])})
+    >>> resolve_as_of(log, AnalyzeConfig())
+    Timestamp('2024-03-06 00:00:00')
+    """
+    natural = default_as_of(interactions)
+    if cfg.as_of is None:
+        return natural
+    as_of = pd.Timestamp(cfg.as_of)
+    gap = log_gap_days(interactions, as_of)
+    if gap > 0:
+        longer = (f", longer than the {cfg.horizon_days}-day horizon: the newest training "
+                  "cut-off falls after the log too" if gap > cfg.horizon_days else "")
+        log.warning("as-of %s is %d day(s) after the log ends (%s): recency features read "
+                    "the gap as silence%s", as_of.date(), gap, natural.date(), longer)
+    return as_of
+
+
+def log_gap_days(interactions: pd.DataFrame, as_of) -> int:
+    """Whole days from the end of the log (the day after its last interaction) to ``as_of``;
+    0 when as-of is inside the log."""
+    gap = (pd.Timestamp(as_of) - default_as_of(interactions)) / pd.Timedelta(days=1)
+    return max(0, int(np.floor(gap)))
 
 
 def cut_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd.Timestamp):
@@ -355,7 +398,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     cfg = config or AnalyzeConfig()
     stages = _Stages()
     notes: list[str] = []
-    as_of = pd.Timestamp(cfg.as_of) if cfg.as_of is not None else default_as_of(interactions)
+    as_of = resolve_as_of(interactions, cfg)
     definition = resolve_churn_definition(customers, cfg.definition)
     interactions, customers = cut_at(interactions, customers, as_of)
     if interactions.empty:
@@ -378,11 +421,27 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
         stages.run("graph embeddings", add_embeddings, [scoring] + training, cfg, notes)
 
     labelled = [labelled_table(interactions, customers, fs, cfg, definition) for fs in training]
-    for fs, (_, y) in zip(training, labelled):
-        if y.nunique() < 2:
-            raise NoChurnHistory(f"the training cut-off {fs.cutoff.date()} has "
+    # An older cut-off with one class only (a quiet month, or the first weeks of a churn_date
+    # column) is dropped with a note; the newest one is what the backtest measures on, so
+    # without both classes there the run cannot go on.
+    one_class = [i for i, (_, y) in enumerate(labelled) if y.nunique() < 2]
+    if 0 in one_class:
+        y = labelled[0][1]
+        gap = log_gap_days(interactions, as_of)
+        raise NoChurnHistory(f"the newest training cut-off {cutoffs[0].date()} has "
                              f"{'no' if y.sum() == 0 else 'only'} churners under the "
-                             f"'{definition}' definition: nothing to learn from", file="--churn")
+                             f"'{definition}' definition: nothing to learn from"
+                             + (f" (--as-of is {gap} days after the log ends)" if gap else ""),
+                             file="--as-of" if gap > cfg.horizon_days else "--churn")
+    if one_class:
+        dropped = ", ".join(str(cutoffs[i].date()) for i in one_class)
+        log.warning("training cut-off(s) %s dropped: no churners (or only churners) there", dropped)
+        notes.append(f"training cut-off(s) {dropped} dropped: one class only under the "
+                     f"'{definition}' definition")
+        keep = [i for i in range(len(cutoffs)) if i not in one_class]
+        cutoffs = [cutoffs[i] for i in keep]
+        training = [training[i] for i in keep]
+        labelled = [labelled[i] for i in keep]
 
     # ---- backtest on the latest fully labelled cut-off
     X_test, y_test = labelled[0]
@@ -515,11 +574,24 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_json(obj, path: Path) -> None:
+    """Write ``obj`` as indented JSON; NaN and infinities become null (bare NaN is not JSON)."""
+    clean = _finite_json(obj)
+
     def dump(tmp):
         with open(tmp, "w") as fh:
-            json.dump(obj, fh, indent=2, default=_json_default)
+            json.dump(clean, fh, indent=2, default=_json_default, allow_nan=False)
             fh.write("\n")
     atomic_write(path, dump)
+
+
+def _finite_json(value):
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
 
 
 def _json_default(value):
@@ -535,27 +607,37 @@ def _json_default(value):
 def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
     """Write scores.csv, groups.csv, influencers.csv, metrics.json and report.html.
 
-    Each file is written to a temporary name and renamed, so a crash never leaves a
-    half-written file that looks complete.
+    The whole set is staged beside the old one and renamed into place at the end
+    (:func:`graphchurn.atomic.atomic_output_set`), so a crash or an interrupt never leaves a
+    half-written file, nor new scores next to an old report.
     """
     from .report import write_report
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "scores.csv", out / "groups.csv", out / "influencers.csv",
-             out / "metrics.json", out / "report.html"]
-    write_csv(analysis.scores, paths[0])
-    write_csv(analysis.groups, paths[1])
-    write_csv(analysis.influencers, paths[2])
+    names = ["scores.csv", "groups.csv", "influencers.csv", "metrics.json", "report.html"]
     metrics = dict(analysis.metrics)
     metrics["config"] = {k: (str(v) if isinstance(v, pd.Timestamp) else v)
-                         for k, v in asdict(analysis.config).items()}
-    write_json(metrics, paths[3])
-    write_report(paths[4], scores=analysis.scores, groups=analysis.groups, metrics=metrics,
-                 lift=analysis.lift, calibration=analysis.calibration,
-                 importance=analysis.importance, graph_summary=analysis.metrics["graph"],
-                 notes=analysis.notes)
-    return paths
+                         for k, v in asdict(resolved_config(analysis)).items()}
+    with atomic_output_set(out) as stage:
+        staged = [stage / name for name in names]
+        write_csv(analysis.scores, staged[0])
+        write_csv(analysis.groups, staged[1])
+        write_csv(analysis.influencers, staged[2])
+        write_json(metrics, staged[3])
+        write_report(staged[4], scores=analysis.scores, groups=analysis.groups, metrics=metrics,
+                     lift=analysis.lift, calibration=analysis.calibration,
+                     importance=analysis.importance, graph_summary=analysis.metrics["graph"],
+                     notes=analysis.notes)
+    return [out / name for name in names]
+
+
+def resolved_config(analysis: Analysis) -> AnalyzeConfig:
+    """The analysis settings with every default filled in (as-of, churn definition, windows),
+    so metrics.json says exactly what ran and the same settings can be passed back."""
+    cfg = analysis.config
+    return replace(cfg, as_of=analysis.as_of, definition=analysis.definition,
+                   active_window_days=cfg.active_window_days or cfg.horizon_days,
+                   train_cutoff_step_days=cfg.train_cutoff_step_days or cfg.horizon_days)
 
 
 # --------------------------------------------------------------------------- what-if
@@ -613,7 +695,7 @@ def whatif_basis(interactions, customers=None, config: AnalyzeConfig | None = No
         analysis = analyze(interactions, customers, cfg)
     except NoChurnHistory as why:
         log.info("no churn history (%s): using the structural prior", why.reason)
-        as_of = pd.Timestamp(cfg.as_of) if cfg.as_of is not None else default_as_of(interactions)
+        as_of = resolve_as_of(interactions, cfg)
         definition = resolve_churn_definition(customers, cfg.definition)
         past, known = cut_at(interactions, customers, as_of)
         fs = build_features(past, known, as_of, **feature_kwargs(cfg, definition))
@@ -645,6 +727,24 @@ def what_if(basis: WhatIfBasis, leavers) -> tuple[pd.DataFrame, pd.DataFrame]:
     return contagion_what_if(fs.graph.graph, fs.membership, basis.base_probability, basis.value,
                              list(leavers), basis.contagion,
                              influencer_score=fs.influence["influencer_score"].to_numpy())
+
+
+def write_whatif_outputs(basis: WhatIfBasis, alerts: pd.DataFrame, at_risk: pd.DataFrame,
+                         n_leavers: int, out_dir) -> list[Path]:
+    """Write alerts.csv, at_risk.csv and whatif.json of a what-if as one set (see
+    :func:`write_outputs`). whatif.json says where the probabilities came from, the diffusion
+    method used and, when fitted, the method comparison (NaN written as null)."""
+    out = Path(out_dir)
+    comparison = getattr(basis.contagion, "comparison_", None)
+    summary = {"source": basis.source, "method": alerts.attrs.get("method"),
+               "leavers": int(n_leavers),
+               "method_comparison": None if comparison is None else comparison.to_dict("records")}
+    names = ["alerts.csv", "at_risk.csv", "whatif.json"]
+    with atomic_output_set(out) as stage:
+        write_csv(alerts, stage / names[0])
+        write_csv(at_risk, stage / names[1])
+        write_json(summary, stage / names[2])
+    return [out / name for name in names]
 
 
 def watcher(basis: WhatIfBasis):

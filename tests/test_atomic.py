@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from graphchurn.atomic import atomic_write, atomic_write_text
+from graphchurn.atomic import atomic_output_set, atomic_write, atomic_write_text
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -29,3 +29,19 @@ def test_permissions_follow_the_umask(tmp_path):
         os.umask(old)
     assert path.read_text() == "<html></html>"
     assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_an_interrupted_output_set_leaves_the_old_set_whole(tmp_path):
+    (tmp_path / "scores.csv").write_text("old scores\n")
+    (tmp_path / "metrics.json").write_text("old metrics\n")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output_set(tmp_path) as stage:
+            (stage / "scores.csv").write_text("new scores\n")
+            raise KeyboardInterrupt  # e.g. Ctrl-C while the report is being drawn
+    assert (tmp_path / "scores.csv").read_text() == "old scores\n"
+    assert sorted(os.listdir(tmp_path)) == ["metrics.json", "scores.csv"]
+    with atomic_output_set(tmp_path) as stage:
+        (stage / "scores.csv").write_text("new scores\n")
+        (stage / "metrics.json").write_text("new metrics\n")
+    assert (tmp_path / "metrics.json").read_text() == "new metrics\n"
+    assert sorted(os.listdir(tmp_path)) == ["metrics.json", "scores.csv"]

@@ -63,6 +63,11 @@ def test_analyze_writes_the_contract(analyzed, world_dir):
     for key in ["roc_auc", "pr_auc", "lift_top_decile", "emp", "baseline_rfm_logistic",
                 "mean_probability", "log_loss", "level_shift"]:
         assert key in metrics
+    # The stored settings are the ones that ran, defaults resolved, not the nulls typed.
+    config = metrics["config"]
+    assert pd.Timestamp(config["as_of"]) == as_of and config["definition"] == "contract"
+    assert config["active_window_days"] == config["train_cutoff_step_days"] == 30
+    assert not [p.name for p in analyzed.iterdir() if p.name.startswith(".")]  # no staging left
     html = (analyzed / "report.html").read_text()
     assert "<img" in html and 'src="http' not in html
 
@@ -131,6 +136,34 @@ def test_out_of_range_options_are_one_line_errors(option, value, world_dir, tmp_
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and option in err
     assert not (tmp_path / "out").exists()
+
+
+def test_quiet_is_accepted_before_and_after_the_subcommand():
+    from graphchurn.cli import build_parser
+
+    parser = build_parser()
+    tail = ["--scores", "s.csv", "--budget", "1", "--out", "c.csv"]
+    assert parser.parse_args(["-q", "target", *tail]).quiet is True
+    assert parser.parse_args(["target", *tail, "-q"]).quiet is True
+    assert parser.parse_args(["target", *tail]).quiet is False
+
+
+def test_each_column_option_maps_its_own_file(world_dir, tmp_path, capsys):
+    log = str(world_dir / "interactions.csv.gz")
+    code = _exit_code(["analyze", "--interactions", log, "--columns", "customer_id=id",
+                       "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--columns" in err and "use --customer-columns" in err
+    code = _exit_code(["analyze", "--interactions", log, "--customers",
+                       str(world_dir / "customers.csv"), "--customer-columns", "src=a",
+                       "--out", str(tmp_path)])
+    assert code == 2 and "use --columns" in capsys.readouterr().err
+    # A customer table without customer_id: the hint names the option that maps it.
+    bad = _write(tmp_path / "c.csv", "msisdn,churn_date\nx,\n")
+    code = _exit_code(["analyze", "--interactions", log, "--customers", str(bad),
+                       "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--customer-columns customer_id=NAME" in err
 
 
 def test_more_training_cutoffs_than_the_log_reaches_are_dropped(world_dir, tmp_path):
@@ -205,8 +238,22 @@ def test_whatif_without_history_puts_the_leavers_group_first(tmp_path):
                      "--no-embeddings")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["event"] for r in records] == [2, 3]
+    assert [r["event"] for r in records] == [1, 2]  # data rows: the header is not counted
     assert records[0]["alerts"][0]["community"] == leaver_group
+    assert all("note" not in r for r in records)
+
+    # A bad event is reported on its row and skipped; the stream goes on; exit 2 at the end.
+    events.write_text("customer_id,date\na2,2025-03-16\nnot a row\n+449999,2025-03-17\n"
+                      "a2,2025-03-18\nb3,2025-03-19\n")
+    result = run_cli("watch", "--interactions", str(tmp_path / "log.csv"), "--events", str(events),
+                     "--no-embeddings", "-q")
+    assert result.returncode == 2
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["event"] for r in records] == [1, 4, 5]
+    assert "already registered" in records[1]["note"] and records[1]["alerts"] == []
+    errors = result.stderr.strip().splitlines()
+    assert "row 2" in errors[0] and "row 3" in errors[1] and "2 event(s) skipped" in errors[2]
+    assert "+449999" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_target_fits_the_budget(analyzed, tmp_path):

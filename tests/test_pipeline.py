@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from scipy.special import logit
 
+from graphchurn.errors import InputError
 from graphchurn.pipeline import (AnalyzeConfig, analyze, backtest_training, labelled_cutoffs,
-                                 stack_cutoffs)
+                                 resolve_as_of, stack_cutoffs, write_json)
 from graphchurn.synth import generate_world
 
 T = pd.Timestamp
@@ -127,3 +128,59 @@ def test_groups_and_influencers_name_only_current_customers():
     # Every group's expected churners are its scored customers' probabilities.
     assert result.groups["expected_churners"].sum() == pytest.approx(
         result.scores["churn_probability"].sum())
+
+
+def test_an_as_of_after_the_log_ends_warns_then_fails(caplog):
+    log = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01 09:00", "2024-03-05 10:00"])})
+    assert resolve_as_of(log, AnalyzeConfig()) == T("2024-03-06")
+    assert resolve_as_of(log, AnalyzeConfig(as_of=T("2024-02-01"))) == T("2024-02-01")
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        assert resolve_as_of(log, AnalyzeConfig(as_of=T("2024-03-16"))) == T("2024-03-16")
+    assert "10 day(s) after the log ends (2024-03-06)" in caplog.text
+    assert "horizon" not in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        resolve_as_of(log, AnalyzeConfig(as_of=T("2024-04-06")))
+    assert "31 day(s) after" in caplog.text and "longer than the 30-day horizon" in caplog.text
+
+
+def test_an_as_of_far_after_the_log_is_blamed_on_the_as_of():
+    world = generate_world(n_customers=200, days=120, seed=3, monthly_churn=0.1)
+    late = world.end + pd.Timedelta(days=60)
+    with pytest.raises(InputError, match=r"^--as-of: .*days after the log ends"):
+        analyze(world.interactions, None, AnalyzeConfig(as_of=late, definition="inactivity",
+                                                        embeddings=False, estimator="logistic"))
+
+
+def test_an_older_cut_off_without_churners_is_dropped_with_a_note():
+    """A quiet month among the older training cut-offs used to abort the run; it is left out
+    and said so. Without churners in the newest cut-off the backtest has nothing to measure."""
+    world = generate_world(n_customers=400, days=180, seed=8, monthly_churn=0.08)
+    customers = world.customers.copy()
+    as_of = world.end
+    oldest = as_of - pd.Timedelta(days=120)  # the 4th cut-off, 30 days apart
+    quiet = customers["churn_date"].between(oldest, oldest + pd.Timedelta(days=30),
+                                            inclusive="right")
+    assert quiet.sum() > 0
+    customers.loc[quiet, "churn_date"] = pd.NaT
+    cfg = AnalyzeConfig(as_of=as_of, embeddings=False, estimator="logistic")
+    result = analyze(world.interactions, customers, cfg)
+    assert str(oldest.date()) not in result.metrics["training_cutoffs"]
+    assert len(result.metrics["training_cutoffs"]) == 3
+    assert any(str(oldest.date()) in note and "dropped" in note for note in result.notes)
+
+    newest = as_of - pd.Timedelta(days=30)
+    customers.loc[customers["churn_date"].between(newest, as_of, inclusive="right"),
+                  "churn_date"] = pd.NaT
+    with pytest.raises(InputError, match="newest training cut-off"):
+        analyze(world.interactions, customers, cfg)
+
+
+def test_json_outputs_write_null_for_nan(tmp_path):
+    write_json({"beta": float("nan"), "rows": [{"auc": np.float64("inf")}, {"auc": 0.5}]},
+               tmp_path / "w.json")
+    text = (tmp_path / "w.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    import json
+    assert json.loads(text) == {"beta": None, "rows": [{"auc": None}, {"auc": 0.5}]}
