@@ -27,6 +27,7 @@ import csv
 import gzip
 import hashlib
 import io
+import logging
 import os
 import re
 import zlib
@@ -40,6 +41,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from graphchurn.errors import InputError
+
+log = logging.getLogger("graphchurn")
 
 __all__ = [
     "INTERACTION_KEYS",
@@ -197,6 +200,11 @@ class _Table:
         return InputError(message, file=self.display,
                           row=None if index is None else int(index) + 1,
                           column=None if key is None else self.labels.get(key, key))
+
+    def note(self, message: str, key: str | None = None, index: int | None = None) -> None:
+        """Log a warning about the input, placed like an error (file, row, column), that
+        does not stop the run: the data is usable but probably not what the user meant."""
+        log.warning("%s", self.error(message, key, index))
 
 
 def _sniff(path: Path, display: str) -> tuple[str, str | None]:
@@ -772,6 +780,8 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
                "duration": duration.astype(np.float64, copy=False), "kind": kind}
     self_loop = _numpy_bool(pc.equal(src, dst))
     if self_loop.any():
+        table.note(f"{int(self_loop.sum())} self-interaction row(s) (src equals dst) dropped",
+                   "src", _first_true(self_loop))
         keep = ~self_loop
         keep_pa = pa.array(keep)
         columns = {name: (values.filter(keep_pa) if isinstance(values, pa.ChunkedArray)
@@ -782,7 +792,20 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
     if frame.empty:
         raise InputError("every row is a self-interaction (src equals dst); nothing to use",
                          file=table.display)
+    repeated = frame.duplicated(keep="first").to_numpy()
+    if repeated.any():
+        # Kept: two identical CDR rows can be two real short calls in the same second, and
+        # dropping them would change the counts a user's own tools report.
+        log.info("%s: %d row(s) repeat an earlier row exactly (first: row %d); each is counted "
+                 "as an interaction", table.display, int(repeated.sum()),
+                 _row_of(self_loop, _first_true(repeated)))
     return frame
+
+
+def _row_of(dropped: np.ndarray, kept_index: int) -> int:
+    """1-based data row in the file of the ``kept_index``-th row kept after ``dropped``."""
+    kept_rows = np.flatnonzero(~dropped)
+    return int(kept_rows[kept_index]) + 1
 
 
 def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.DataFrame:
@@ -842,6 +865,11 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
     if "value" in table.arrays:
         value, empty = _numbers(table, "value", table.arrays["value"], what="value")
         value = np.where(empty, np.nan, value)
+        negative = value < 0
+        if negative.any():
+            table.note(f"value is negative in {int(negative.sum())} row(s) (first here); "
+                       "scores are unaffected, but `graphchurn target` needs values >= 0",
+                       "value", _first_true(negative))
     else:
         value = np.full(n, np.nan)
     frame = {"customer_id": id_series, "churn_date": churn, "value": value.astype(np.float64)}
@@ -883,6 +911,13 @@ def _attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
     if pc.all(pc.fill_null(numeric, True)).as_py() and not pc.all(empty).as_py():
         parsed = pc.if_else(empty, pa.scalar(None, pa.string()), text).cast(pa.float64())
         return pd.Series(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
+    not_numeric = ~_numpy_bool(numeric)
+    filled = int((~_numpy_bool(empty)).sum())
+    if filled and not_numeric.sum() <= 0.05 * filled:
+        # A stray "n/a" or "12,5" turns a number column into categories; say where.
+        table.note(f"read as text categories, though all but {int(not_numeric.sum())} of its "
+                   f"{filled} filled cells are numbers (first text cell here)", label,
+                   _first_true(not_numeric))
     return pd.Series(pc.if_else(empty, pa.scalar(None, pa.string()), text), dtype="str")
 
 

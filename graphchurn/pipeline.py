@@ -400,6 +400,13 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     notes: list[str] = []
     as_of = resolve_as_of(interactions, cfg)
     definition = resolve_churn_definition(customers, cfg.definition)
+    if cfg.definition is None and customers is not None and definition == "inactivity":
+        # Said out loud: a churn_date column that is present but empty (or misnamed) would
+        # otherwise switch the whole analysis to another definition without a word.
+        log.warning("the customer table has no churn dates: churn is inactivity (no outgoing "
+                    "interaction in the horizon); map the column with --customer-columns "
+                    "churn_date=NAME if it has another name")
+        notes.append("churn definition: inactivity (the customer table has no churn dates)")
     interactions, customers = cut_at(interactions, customers, as_of)
     if interactions.empty:
         raise InputError(f"no interactions before {as_of.date()}", file="--as-of")

@@ -564,3 +564,31 @@ def test_bad_horizon(value):
     with pytest.raises(InputError) as info:
         check_positive_int(value, "--horizon")
     check_error(info, file="--horizon")
+
+
+def test_usable_but_suspicious_input_is_noted_by_file_row_and_column(tmp_path, caplog):
+    """Self-calls dropped, exact repeats kept, a negative value, and a number column turned
+    into text by one stray cell are warned about (counts and rows, never the identifiers)."""
+    log_path = write(tmp_path, "log.csv", GOOD_CSV + f"{A},{B},2016-01-02T10:00:00,60,call\n")
+    with caplog.at_level("INFO", logger="graphchurn"):
+        log = load_interactions(log_path)
+    assert len(log) == 4  # the repeat is counted, the self-call is not
+    text = caplog.text
+    assert f"{log_path}, row 3, column 'src': 1 self-interaction row(s)" in text
+    assert "1 row(s) repeat an earlier row exactly (first: row 5)" in text
+    caplog.clear()
+    plan_rows = "".join(f"c{i},,{i * 1.5},{i}\n" for i in range(25))
+    table = write(tmp_path, "c.csv", "customer_id,churn_date,value,support_calls\n"
+                  + plan_rows + "c25,,-3,n/a\n")
+    with caplog.at_level("INFO", logger="graphchurn"):
+        customers = load_customers(table)
+    assert not pd.api.types.is_numeric_dtype(customers["support_calls"])  # categories, as before
+    assert f"{table}, row 26, column 'value': value is negative in 1 row(s)" in caplog.text
+    assert (f"{table}, row 26, column 'support_calls': read as text categories, though all "
+            "but 1 of its 26 filled cells are numbers") in caplog.text
+    for phone in PHONES:
+        assert phone not in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="graphchurn"):
+        load_customers(write(tmp_path, "ok.csv", "customer_id,plan\nc1,prepaid\nc2,\n"))
+    assert not caplog.records  # a real text column is not worth a word

@@ -184,3 +184,19 @@ def test_json_outputs_write_null_for_nan(tmp_path):
     assert "NaN" not in text and "Infinity" not in text
     import json
     assert json.loads(text) == {"beta": None, "rows": [{"auc": None}, {"auc": 0.5}]}
+
+
+def test_an_empty_churn_date_column_switches_to_inactivity_out_loud(caplog):
+    world = generate_world(n_customers=200, days=120, seed=3, monthly_churn=0.1)
+    customers = world.customers.assign(churn_date=pd.NaT)
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        result = analyze(world.interactions, customers,
+                         AnalyzeConfig(embeddings=False, estimator="logistic"))
+    assert result.definition == "inactivity"
+    assert "no churn dates: churn is inactivity" in caplog.text
+    assert any("inactivity" in note for note in result.notes)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        analyze(world.interactions, customers,
+                AnalyzeConfig(definition="inactivity", embeddings=False, estimator="logistic"))
+    assert "no churn dates" not in caplog.text  # asked for: nothing to warn about
