@@ -121,6 +121,16 @@ def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig) -> pd.Timestam
     Timestamp('2024-03-06 00:00:00')
     """
     natural = default_as_of(interactions)
+    early, late = stray_timestamps(interactions)
+    if early:
+        log.warning("%d interaction(s) lie far before the rest of the log (from %s; the rest "
+                    "starts %s): stray timestamps?", early["rows"], early["first"],
+                    early["bulk"])
+    if late:
+        log.warning("%d interaction(s) lie far after the rest of the log (up to %s; the rest "
+                    "ends %s)%s", late["rows"], late["last"], late["bulk"],
+                    ": the default as-of follows them; give --as-of, or fix the rows"
+                    if cfg.as_of is None else "")
     if cfg.as_of is None:
         return natural
     as_of = pd.Timestamp(cfg.as_of)
@@ -131,6 +141,51 @@ def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig) -> pd.Timestam
         log.warning("as-of %s is %d day(s) after the log ends (%s): recency features read "
                     "the gap as silence%s", as_of.date(), gap, natural.date(), longer)
     return as_of
+
+
+def stray_timestamps(interactions: pd.DataFrame, min_gap_days: int = 90) -> tuple[dict, dict]:
+    """Rows far outside the bulk of the log at either end (a 1970 epoch zero, a 2099 typo).
+
+    The bulk is the log without its extreme 0.1% at each end (at least one row); a row counts
+    as stray when it lies more than ``min_gap_days`` days *and* more than the bulk's own span
+    beyond the bulk. One such row moves the default as-of by decades, so it is worth a word.
+
+    Parameters
+    ----------
+    interactions : pandas.DataFrame
+        The validated log.
+    min_gap_days : int
+        Smallest gap that counts.
+
+    Returns
+    -------
+    (early, late) : dicts with ``rows`` (how many), the stray extreme (``first`` / ``last``)
+    and the bulk's end it is measured from (``bulk``), dates as text; empty when none.
+
+    Example
+    -------
+    >>> days = ["2024-01-%02d" % d for d in range(1, 29)] + ["2099-01-01"]
+    >>> early, late = stray_timestamps(pd.DataFrame({"timestamp": pd.to_datetime(days)}))
+    >>> early, late["rows"], late["last"], late["bulk"]
+    ({}, 1, '2099-01-01', '2024-01-28')
+    """
+    ts = np.sort(interactions["timestamp"].dropna().to_numpy())
+    n = len(ts)
+    if n < 3:
+        return {}, {}
+    k = max(1, n // 1000)
+    lo, hi = ts[k], ts[n - 1 - k]
+    threshold = max(np.timedelta64(min_gap_days, "D"), hi - lo)
+    early = late = {}
+    if lo - ts[0] > threshold:
+        rows = int(np.searchsorted(ts, lo - threshold, side="left"))
+        early = {"rows": rows, "first": str(pd.Timestamp(ts[0]).date()),
+                 "bulk": str(pd.Timestamp(ts[rows]).date())}
+    if ts[-1] - hi > threshold:
+        rows = int(n - np.searchsorted(ts, hi + threshold, side="right"))
+        late = {"rows": rows, "last": str(pd.Timestamp(ts[-1]).date()),
+                "bulk": str(pd.Timestamp(ts[n - 1 - rows]).date())}
+    return early, late
 
 
 def log_gap_days(interactions: pd.DataFrame, as_of) -> int:

@@ -8,7 +8,8 @@ from scipy.special import logit
 
 from graphchurn.errors import InputError
 from graphchurn.pipeline import (AnalyzeConfig, analyze, backtest_training, labelled_cutoffs,
-                                 resolve_as_of, stack_cutoffs, write_json)
+                                 resolve_as_of, stack_cutoffs, stray_timestamps,
+                                 write_json)
 from graphchurn.synth import generate_world
 
 T = pd.Timestamp
@@ -200,3 +201,20 @@ def test_an_empty_churn_date_column_switches_to_inactivity_out_loud(caplog):
         analyze(world.interactions, customers,
                 AnalyzeConfig(definition="inactivity", embeddings=False, estimator="logistic"))
     assert "no churn dates" not in caplog.text  # asked for: nothing to warn about
+
+
+def test_stray_timestamps_far_from_the_log_are_warned_about(caplog):
+    days = pd.date_range("2024-01-01", "2024-06-30", freq="6h")
+    log = pd.DataFrame({"timestamp": days})
+    assert stray_timestamps(log) == ({}, {})
+    odd = pd.DataFrame({"timestamp": days.append(pd.DatetimeIndex(["1970-01-01", "2099-03-01"]))})
+    early, late = stray_timestamps(odd)
+    assert early == {"rows": 1, "first": "1970-01-01", "bulk": "2024-01-01"}
+    assert late == {"rows": 1, "last": "2099-03-01", "bulk": "2024-06-30"}
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        assert resolve_as_of(odd, AnalyzeConfig()) == T("2099-03-02")
+    assert "far before the rest of the log (from 1970-01-01" in caplog.text
+    assert "the default as-of follows them" in caplog.text
+    # A log with a quiet spell in the middle is not stray at either end.
+    gap = pd.DataFrame({"timestamp": days.append(days + pd.Timedelta(days=400))})
+    assert stray_timestamps(gap) == ({}, {})
