@@ -213,7 +213,7 @@ def _parse_leavers(text: str, interactions, customers) -> list[str]:
 
 
 def cmd_whatif(args) -> int:
-    from .pipeline import whatif_basis, what_if, write_whatif_outputs
+    from .pipeline import leavers_not_current, whatif_basis, what_if, write_whatif_outputs
 
     out = _check_out_dir(args.out)
     interactions, customers, as_of = _load_inputs(args)
@@ -221,6 +221,11 @@ def cmd_whatif(args) -> int:
     _log_inputs(interactions, customers)
     basis = whatif_basis(interactions, customers, _config(args, as_of))
     alerts, at_risk = what_if(basis, leavers)
+    stale = leavers_not_current(basis, leavers)
+    if stale:
+        log.warning("%d of %d leaver(s) are not current customers at as-of (they left already, "
+                    "or are off-net numbers): their ties are counted as leaving now",
+                    stale, len(leavers))
     paths = write_whatif_outputs(basis, alerts, at_risk, len(leavers), out)
     print(f"probabilities from: {basis.source}")
     top = alerts.head(5)

@@ -739,6 +739,10 @@ _DEFAULT_HALF_LIFE = 30.0
 #: triples the odds. Of the order of the social effects in Nitzan & Libai (2011) and of the
 #: contagion planted in graphchurn.synth; a documented assumption, not an estimate.
 PRIOR_TIE_LOG_ODDS = math.log(3.0)
+
+#: Twice the held-out log-likelihood gain a fitted contagion model must show over "no
+#: contagion" to count as supported by the history: 3.84, the 5% point of chi-squared(1).
+LIKELIHOOD_RATIO_BAR = 3.84
 #: Log-odds per departed group member (same weighting), scaled by how embedded the customer
 #: is in its group (share of its tie strength inside the group): group churn beyond direct ties.
 PRIOR_GROUP_LOG_ODDS = math.log(1.5)
@@ -845,6 +849,14 @@ class ContagionModel:
         Coefficient of ``logit(base_probability)`` when the history carried one.
     comparison_ : pandas.DataFrame or None
         Held-out comparison of the methods (``method="auto"``).
+    heldout_gain_nats_ : float or None
+        Held-out log-likelihood of the selected method minus that of "no contagion", summed
+        over the test customers (``method="auto"``; None otherwise).
+    supported_ : bool or None
+        Whether that gain clears the likelihood-ratio bar ``2 * gain > 3.84`` (the 5% point
+        of chi-squared with one degree of freedom, used as a rule of thumb on held-out data):
+        False means the history does not show contagion beyond chance, and what-if increases
+        are the model's assumption more than evidence. None without a comparison.
 
     Example
     -------
@@ -945,6 +957,7 @@ class ContagionModel:
         n_neg = sum(int((1 - p["y"]).sum()) for p in prepared)
         n_exposed = sum(int(p["exposed"].sum()) for p in prepared)
         self.comparison_ = None
+        self.heldout_gain_nats_ = self.supported_ = None
         if not prepared or n_pos == 0 or n_neg == 0 or n_exposed == 0:
             return self._use_prior()
         self._cache = {}
@@ -953,6 +966,11 @@ class ContagionModel:
         if self.method == "auto":
             self.comparison_ = self._compare(prepared, methods, use_base)
             chosen = self.comparison_.loc[self.comparison_["selected"], "method"].iloc[0]
+            table = self.comparison_.set_index("method")
+            gain = float((table.loc["no contagion", "test_log_loss"]
+                          - table.loc[chosen, "test_log_loss"]) * table.loc[chosen, "n_test"])
+            self.heldout_gain_nats_ = gain
+            self.supported_ = bool(2 * gain > LIKELIHOOD_RATIO_BAR)
         else:
             chosen = methods[0]
         every = [(k, np.ones(len(p["y"]), dtype=bool)) for k, p in enumerate(prepared)]

@@ -770,6 +770,13 @@ def whatif_basis(interactions, customers=None, config: AnalyzeConfig | None = No
         base = analysis.scores.set_index("customer_id")["churn_probability"]
         model = ContagionModel(seed=cfg.seed).fit(contagion_history(analysis))
         source = f"churn model + contagion {model.source_} ({model.method_})"
+        if model.supported_ is False:
+            gain = model.heldout_gain_nats_
+            log.warning("the history shows no contagion beyond chance (held-out log-likelihood "
+                        "gain over no contagion: %.1f nats); the what-if increases rest on the "
+                        "fitted model's form more than on evidence", gain)
+            source += (f"; weak evidence: held-out gain over no contagion {gain:.1f} nats, "
+                       f"below the likelihood-ratio bar")
     names = pd.Index(fs.graph.names)
     value = None
     if customers is not None:
@@ -781,14 +788,28 @@ def whatif_basis(interactions, customers=None, config: AnalyzeConfig | None = No
 def what_if(basis: WhatIfBasis, leavers) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Groups and customers at risk if ``leavers`` (customer ids) leave now.
 
-    Returns the ``alerts`` and ``at_risk`` tables of :func:`graphchurn.contagion.what_if`.
+    Returns the ``alerts`` and ``at_risk`` tables of :func:`graphchurn.contagion.what_if`,
+    alerts kept for the groups the departures touch (expected churners up, or a leaver in it).
     """
     from .contagion import what_if as contagion_what_if
 
     fs = basis.features
-    return contagion_what_if(fs.graph.graph, fs.membership, basis.base_probability, basis.value,
-                             list(leavers), basis.contagion,
-                             influencer_score=fs.influence["influencer_score"].to_numpy())
+    alerts, at_risk = contagion_what_if(
+        fs.graph.graph, fs.membership, basis.base_probability, basis.value, list(leavers),
+        basis.contagion, influencer_score=fs.influence["influencer_score"].to_numpy())
+    # An alert is a group the departures touch: its expected churners rise, or a leaver was
+    # in it. The other groups (most of them, unchanged) would bury those in zeros.
+    touched = (alerts["increase"] > 1e-12) | (alerts["leavers"] > 0)
+    attrs = dict(alerts.attrs)
+    alerts = alerts.loc[touched].reset_index(drop=True)
+    alerts.attrs.update(attrs)
+    return alerts, at_risk
+
+
+def leavers_not_current(basis: WhatIfBasis, leavers) -> int:
+    """How many of ``leavers`` are not scored customers at as-of (they left already, or they
+    are off-net numbers): their ties are still counted as a departure now."""
+    return int(sum(1 for leaver in leavers if leaver not in basis.features.table.index))
 
 
 def write_whatif_outputs(basis: WhatIfBasis, alerts: pd.DataFrame, at_risk: pd.DataFrame,
@@ -800,6 +821,8 @@ def write_whatif_outputs(basis: WhatIfBasis, alerts: pd.DataFrame, at_risk: pd.D
     comparison = getattr(basis.contagion, "comparison_", None)
     summary = {"source": basis.source, "method": alerts.attrs.get("method"),
                "leavers": int(n_leavers),
+               "contagion_supported": getattr(basis.contagion, "supported_", None),
+               "heldout_gain_nats": getattr(basis.contagion, "heldout_gain_nats_", None),
                "method_comparison": None if comparison is None else comparison.to_dict("records")}
     names = ["alerts.csv", "at_risk.csv", "whatif.json"]
     with atomic_output_set(out) as stage:

@@ -205,7 +205,7 @@ def _write(path, text):
 def test_whatif_without_history_puts_the_leavers_group_first(tmp_path):
     # Two tight groups of four joined by one weak tie; two weeks of calls, nobody has left.
     rows = []
-    groups = [["a1", "a2", "a3", "a4"], ["b1", "b2", "b3", "b4"]]
+    groups = [["a1", "a2", "a3", "a4"], ["b1", "b2", "b3", "b4"], ["c1", "c2", "c3", "c4"]]
     for day in range(14):
         for g in groups:
             for i, u in enumerate(g):
@@ -222,8 +222,19 @@ def test_whatif_without_history_puts_the_leavers_group_first(tmp_path):
     assert "structural prior" in json.loads((tmp_path / "w" / "whatif.json").read_text())["source"]
     leaver_group = alerts.iloc[0]["community"]
     assert set(at_risk.loc[at_risk["community"] == leaver_group, "customer_id"]) == {"a1", "a3", "a4"}
-    assert alerts.iloc[0]["increase"] > alerts.iloc[1]["increase"]
     assert "a2" not in set(at_risk["customer_id"])
+    # The prior's exposure reaches direct contacts only: the b and c groups are unchanged,
+    # so they are not alerts.
+    assert len(alerts) == 1 and alerts.iloc[0]["increase"] > 0
+
+    # A leaver who already left (churn_date before as-of) is warned about, by count only.
+    _write(tmp_path / "customers.csv", "customer_id,churn_date\n" + "".join(
+        f"{c},{'2025-03-10' if c == 'c2' else ''}\n" for g in groups for c in g))
+    result = run_cli("whatif", "--interactions", str(tmp_path / "log.csv"), "--customers",
+                     str(tmp_path / "customers.csv"), "--leaves", "c2", "--no-embeddings",
+                     "--out", str(tmp_path / "w3"))
+    assert result.returncode == 0, result.stderr
+    assert "1 of 1 leaver(s) are not current customers" in result.stderr
 
     # An unknown leaver is a one-line error naming the option, never echoing the id.
     result = run_cli("whatif", "--interactions", str(tmp_path / "log.csv"), "--leaves", "+449999",

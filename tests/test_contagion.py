@@ -373,3 +373,17 @@ def test_what_if_reasons_for_contacts_of_contacts():
         "3 steps from a leaver",
     ]
     assert alerts["community"].tolist()[:3] == [1, 2, 3]
+
+
+def test_held_out_gain_says_whether_the_history_supports_contagion(history):
+    planted = ContagionModel(half_life_days=30.0, n_simulations=60).fit(history)
+    assert planted.supported_ is True and planted.heldout_gain_nats_ > 1.92
+    # Same graphs and departures, labels drawn without any contagion: no support.
+    rng = np.random.default_rng(5)
+    null = [ContagionCutoff(graph=c.graph, departure_age_days=c.departure_age_days,
+                            label=(rng.random(len(c.label)) < 0.1).astype(np.int8))
+            for c in history]
+    model = ContagionModel(half_life_days=30.0, n_simulations=60).fit(null)
+    assert model.source_ == "fitted on history"
+    assert model.supported_ is False and model.heldout_gain_nats_ < 1.92
+    assert ContagionModel(method="exposure").fit(history).supported_ is None  # no comparison
