@@ -1002,6 +1002,10 @@ def parse_date_option(text, option: str = "--as-of") -> pd.Timestamp:
     raw = "" if text is None else str(text).strip()
     match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?", raw)
     if not match:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*", raw):
+            # Cut-offs and label windows are whole days; a time would silently be dropped.
+            raise InputError("expected a date without a time of day, like 2016-01-31 "
+                             "(cut-offs fall at midnight)", file=option)
         raise InputError("expected a date like 2016-01-31", file=option)
     try:
         stamp = pd.Timestamp(match.group(1))

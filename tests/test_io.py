@@ -261,6 +261,10 @@ def test_parse_date_option_and_positive_int():
     assert parse_date_option("2016-01-31T00:00:00", "--cutoff") == pd.Timestamp("2016-01-31")
     assert check_positive_int("30", "--horizon") == 30
     assert check_positive_int(7, "--horizon") == 7
+    with pytest.raises(InputError, match="without a time of day.*cut-offs fall at midnight"):
+        parse_date_option("2016-01-31 14:30", "--as-of")
+    with pytest.raises(InputError, match="must be at most 100"):
+        check_positive_int("101", "--horizon", maximum=100)
 
 
 def test_pseudonymise_stable_keyed_and_opaque():
