@@ -38,49 +38,40 @@ def _days(option):
     return _positive_int(option, MAX_DAYS)
 
 
-def _seed(text):
-    # numpy and torch seeds are unsigned 32-bit integers.
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a whole number") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1}")
-    return value
+def _int_between(low: int, high: int):
+    """argparse type: a whole number in [low, high]."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return value
+    return parse
 
 
-def _positive_float(text):
-    import math
+def _finite_number(*, zero_allowed: bool):
+    """argparse type: a finite number above 0 (or of 0 or more)."""
+    def parse(text):
+        import math
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError("must be a number above 0")
-    return value
-
-
-def _amount(text):
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError("must be a number of 0 or more")
-    return value
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected a number") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_allowed):
+            raise argparse.ArgumentTypeError(
+                "must be a number of 0 or more" if zero_allowed else "must be a number above 0")
+        return value
+    return parse
 
 
-def _port(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a whole number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be between 0 and 65535")
-    return value
+# numpy and torch seeds are unsigned 32-bit integers.
+_seed = _int_between(0, 2**32 - 1)
+_port = _int_between(0, 65535)
+_positive_float = _finite_number(zero_allowed=False)
+_amount = _finite_number(zero_allowed=True)
 
 
 def _check_out_dir(path) -> Path:
