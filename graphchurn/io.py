@@ -656,6 +656,15 @@ def _text_timestamps(table, key, values, *, what):
     bad = _first_true((ns == np.iinfo(np.int64).min) & ~empty)
     if bad is not None:
         raise table.error(_bad_time_message(text[bad].as_py(), "iso", what), key, bad)
+    zoned = _numpy_bool(pc.match_substring_regex(text, r"(Z|[+-]\d{2}(:?\d{2})?)$"))
+    naive = ~zoned & ~empty
+    if zoned.any() and naive.any():
+        # Both kinds in one column: the zone-less ones are read as UTC, which may be off by
+        # the zone the others carry.
+        fewer = naive if naive.sum() <= zoned.sum() else zoned
+        table.note(f"{int(zoned.sum())} {what}s carry a UTC offset and {int(naive.sum())} do "
+                   "not; those without are read as UTC (first of the fewer here)", key,
+                   _first_true(fewer))
     return ns, empty
 
 

@@ -596,3 +596,22 @@ def test_usable_but_suspicious_input_is_noted_by_file_row_and_column(tmp_path, c
     with caplog.at_level("INFO", logger="graphchurn"):
         load_customers(write(tmp_path, "ok.csv", "customer_id,plan\nc1,prepaid\nc2,\n"))
     assert not caplog.records  # a real text column is not worth a word
+
+
+def test_a_column_mixing_zoned_and_zone_less_timestamps_is_noted(tmp_path, caplog):
+    mixed = write(tmp_path, "mixed.csv", "src,dst,timestamp\n"
+                  f"{A},{B},2016-01-02T10:00:00+01:00\n{B},{C},2016-01-02T11:00:00Z\n"
+                  f"{C},{D},2016-01-02T12:00:00\n")
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        log = load_interactions(mixed)
+    assert log["timestamp"].tolist() == [pd.Timestamp("2016-01-02 09:00"),
+                                         pd.Timestamp("2016-01-02 11:00"),
+                                         pd.Timestamp("2016-01-02 12:00")]
+    assert (f"{mixed}, row 3, column 'timestamp': 2 timestamps carry a UTC offset and 1 do "
+            "not") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        load_interactions(write(tmp_path, "dst.csv", "src,dst,timestamp\n"
+                                f"{A},{B},2016-03-26T10:00:00+01:00\n"
+                                f"{B},{C},2016-03-28T10:00:00+02:00\n"))
+    assert not caplog.records  # offsets that differ (summer time) are fine
