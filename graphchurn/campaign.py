@@ -293,10 +293,12 @@ def contact_list(
     pandas.DataFrame
         Columns ``customer_id, channel, cost, expected_saving, net_saving, churn_probability,
         reasons, cumulative_cost``; one row per contacted customer, every row with positive
-        ``net_saving``. Rows are in priority order (the order in which the greedy first chose
-        each customer, i.e. most saving per unit of cost first); ``cumulative_cost`` is the spend
-        of the list up to and including the row and never exceeds ``budget`` (up to a relative
-        float tolerance of 1e-9).
+        ``net_saving``. Rows are in priority order: the order in which the greedy first chose
+        each customer, i.e. most saving per unit of cost first, so customers reached through a
+        free channel (cost 0: unbounded saving per unit of cost) come first; ties, among them
+        all the free contacts, go by ``net_saving`` descending, then ``customer_id``.
+        ``cumulative_cost`` is the spend of the list up to and including the row and never
+        exceeds ``budget`` (up to a relative float tolerance of 1e-9).
 
     Notes
     -----
@@ -308,9 +310,10 @@ def contact_list(
     single contact therefore gives >= OPT / 2. In practice (many small steps, a budget much larger
     than one contact) the plan is within one step's saving of the optimum.
 
-    Ties are broken deterministically: equal efficiency -> lower ``customer_id`` first; equal
-    slopes on one customer's hull -> the cheaper channel; equal cost and effect -> the channel
-    listed first.
+    Ties are broken deterministically: in the greedy, equal efficiency -> lower ``customer_id``
+    first; equal slopes on one customer's hull -> the cheaper channel; equal cost and effect ->
+    the channel listed first. In the returned order, equal efficiency -> higher ``net_saving``
+    first, then lower ``customer_id``.
 
     Example
     -------
@@ -391,11 +394,15 @@ def contact_list(
         chosen_option[best_cust] = best_opt
         priority = np.array([best_cust])
     else:
-        t_cust, t_opt = cust[order][taken], opt[order][taken]
+        t_cust, t_opt, t_eff = cust[order][taken], opt[order][taken], eff[order][taken]
         # Steps of one customer are taken in hull order, so its last taken step is its channel.
         chosen_option[t_cust] = t_opt
-        _, first = np.unique(t_cust, return_index=True)
-        priority = t_cust[np.sort(first)]
+        chosen, first = np.unique(t_cust, return_index=True)
+        # Priority: the efficiency of the step at which the greedy first chose the customer
+        # (infinite for a free channel), then the final net saving, then the customer id. The
+        # id alone would list every free contact (and every other tie) alphabetically.
+        final_net = weight[chosen] * effects[chosen_option[chosen]] - costs[chosen_option[chosen]]
+        priority = chosen[np.lexsort((id_rank[chosen], -final_net, -t_eff[first]))]
     if priority.size == 0:
         return empty
 

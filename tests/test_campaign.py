@@ -250,3 +250,30 @@ def test_large_list_respects_budget_and_is_ordered_by_priority():
     assert budget - out["cost"].sum() < DEFAULT_CHANNELS["call"].cost
     again = contact_list(scores, budget)
     pd.testing.assert_frame_equal(out, again)
+
+
+def test_free_channel_contacts_are_in_priority_order_not_id_order():
+    # Every customer's saving per unit of cost is unbounded on a free channel, so the list goes by
+    # net saving (weight * 0.05): d 48 > b 5.4 > c 3 > a 0.6 -- the reverse of neither id nor row order.
+    scores = _scores(["a", "b", "c", "d"], [0.1, 0.9, 0.5, 0.8], [10.0, 10.0, 10.0, 100.0])
+    free = {"push": (0.0, 0.05)}
+    out = contact_list(scores, 0.0, channels=free)
+    assert out["customer_id"].tolist() == ["d", "b", "c", "a"]
+    assert out["net_saving"].tolist() == pytest.approx([48.0, 5.4, 3.0, 0.6])
+    assert out["cumulative_cost"].tolist() == [0.0, 0.0, 0.0, 0.0]
+    pd.testing.assert_frame_equal(contact_list(scores.iloc[[3, 1, 0, 2]], 0.0, channels=free), out)
+    # With a paid channel next to it: d is upgraded to the one call the budget allows and, being
+    # worth most, still leads; the others keep the free channel, by net saving.
+    mixed = contact_list(scores, 2.0, channels={"push": (0.0, 0.05), "call": (2.0, 0.2)})
+    assert mixed["customer_id"].tolist() == ["d", "b", "c", "a"]
+    assert mixed["channel"].tolist() == ["call", "push", "push", "push"]
+    assert mixed["net_saving"].is_monotonic_decreasing
+    assert mixed["cumulative_cost"].tolist() == pytest.approx([2.0, 2.0, 2.0, 2.0])
+
+
+def test_paid_contacts_are_listed_most_saving_per_cost_first():
+    # One paid channel: saving per unit of cost follows the weight (p * value * 12), whatever the ids.
+    scores = _scores(["a", "b", "c"], [0.2, 0.9, 0.5], [10.0, 10.0, 10.0])
+    out = contact_list(scores, 10.0, channels={"sms": (0.05, 0.03)})
+    assert out["customer_id"].tolist() == ["b", "c", "a"]
+    assert out["net_saving"].is_monotonic_decreasing
