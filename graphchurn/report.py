@@ -27,7 +27,9 @@ from .atomic import atomic_write_text
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["write_report", "html_table", "format_number", "PAGE_CSS", "METRIC_LABELS"]
+__all__ = ["write_report", "html_table", "format_number", "PAGE_CSS", "METRIC_LABELS", "IMPORTANCE_MEANING",
+           "importance_ranking", "cards_html", "scoring_items", "backtest_items", "scoring_caption",
+           "backtest_caption", "baseline_metrics"]
 
 PAGE_CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -54,8 +56,8 @@ input[type=number] { width: 6em; }
 
 #: Human labels for the keys of metrics.json, in display order.
 METRIC_LABELS = {
-    "n": "customers evaluated",
-    "base_rate": "churn base rate",
+    "n": "customers in the backtest",
+    "base_rate": "churn rate in the backtest",
     "mean_probability": "mean predicted churn probability",
     "log_loss": "log loss",
     "roc_auc": "ROC AUC",
@@ -229,7 +231,7 @@ def _lift_chart(lift: pd.DataFrame) -> str | None:
         ax.legend(frameon=False)
     fig.tight_layout()
     return _figure_html(_png_data_uri(fig), "lift chart",
-                        "How many more churners the top risk buckets hold than a random pick.")
+                        "Backtest: how many more churners the top risk buckets held than a random pick.")
 
 
 def _calibration_chart(calibration: pd.DataFrame) -> str | None:
@@ -257,25 +259,71 @@ def _calibration_chart(calibration: pd.DataFrame) -> str | None:
     ax.legend(frameon=False, loc="upper left")
     fig.tight_layout()
     return _figure_html(_png_data_uri(fig), "calibration chart",
-                        "Predicted probabilities against the churn rate actually observed.")
+                        "Backtest: predicted probabilities against the churn rate actually observed.")
+
+
+#: What the importance in the report's chart is (as :class:`graphchurn.model.ChurnModel` computes it).
+IMPORTANCE_MEANING = "permutation importance: the drop in ROC AUC on held-out rows when the feature is shuffled"
+
+
+def _features(n: int) -> str:
+    return f"{n} feature" + ("" if n == 1 else "s")
+
+
+def importance_ranking(importance, top: int = 15) -> tuple[pd.Series, int, int]:
+    """The features the importance chart draws: the ``top`` largest *positive* importances.
+
+    Ranking is by the signed value: a zero or negative permutation importance means shuffling
+    the feature did not hurt the model (the feature does not help), so it is never ranked as
+    important, however large its magnitude.
+
+    Parameters
+    ----------
+    importance : pandas.Series or mapping
+        Importance by feature name; missing values are ignored.
+    top : int, default 15
+
+    Returns
+    -------
+    (pandas.Series, int, int)
+        The features shown, most important first; how many helping features are left out
+        beyond ``top``; how many have zero or negative importance.
+
+    Example
+    -------
+    >>> shown, more, no_help = importance_ranking({"a": 0.1, "b": -0.5, "c": 0.3})
+    >>> list(shown.index), more, no_help
+    (['c', 'a'], 0, 1)
+    """
+    values = pd.to_numeric(pd.Series(importance), errors="coerce").dropna()
+    helping = values[values > 0].sort_values(ascending=False, kind="stable")
+    return helping.iloc[:top], int(len(helping) - min(len(helping), top)), int((values <= 0).sum())
 
 
 def _importance_chart(importance: pd.Series, top: int = 15) -> str | None:
-    values = pd.to_numeric(pd.Series(importance), errors="coerce").dropna()
-    if values.empty:
+    shown, more, no_help = importance_ranking(importance, top)
+    if shown.empty and no_help == 0:
         return None
-    values = values.reindex(values.abs().sort_values(ascending=False, kind="stable").index[:top])
-    values = values.iloc[::-1]  # largest at the top of a horizontal bar chart
+    rest = []
+    if more:
+        rest.append(f"{_features(more)} that help less")
+    if no_help:
+        rest.append(f"{_features(no_help)} with zero or negative importance, i.e. no help")
+    tail = (" Not shown: " + "; ".join(rest) + ".") if rest else ""
+    meaning = IMPORTANCE_MEANING[0].upper() + IMPORTANCE_MEANING[1:]
+    if shown.empty:
+        return (f'<figure><p class="empty">No feature helps the model: all {_features(no_help)} have '
+                f"zero or negative {html.escape(IMPORTANCE_MEANING)}.</p></figure>")
+    values = shown.iloc[::-1]  # largest at the top of a horizontal bar chart
     fig = Figure(figsize=(5.2, 0.3 * len(values) + 1.0))
     ax = fig.add_subplot()
-    colors = np.where(values.to_numpy() >= 0, "#3b7dd8", "#d8743b")
-    ax.barh(np.arange(len(values)), values.to_numpy(), color=colors)
+    ax.barh(np.arange(len(values)), values.to_numpy(), color="#3b7dd8")
     ax.set_yticks(np.arange(len(values)), [str(i) for i in values.index])
-    ax.set_xlabel("importance")
+    ax.set_xlabel("drop in ROC AUC when shuffled")
     ax.set_title("What drives the predictions")
     fig.tight_layout()
     return _figure_html(_png_data_uri(fig), "feature importance chart",
-                        f"The {len(values)} most important features.")
+                        f"The {_features(len(values))} that help the model most. {meaning}.{tail}")
 
 
 def _probability_histogram(scores: pd.DataFrame) -> str | None:
@@ -291,32 +339,22 @@ def _probability_histogram(scores: pd.DataFrame) -> str | None:
     ax.set_ylabel("customers")
     ax.set_title("Risk distribution")
     fig.tight_layout()
-    return _figure_html(_png_data_uri(fig), "risk distribution", "How churn risk is spread over customers.")
+    return _figure_html(_png_data_uri(fig), "risk distribution",
+                        "How churn risk is spread over the customers scored at as-of.")
 
 
 # ----------------------------------------------------------------------------- sections
 
 
-def _cards(items: Iterable[tuple[str, object]]) -> str:
+def cards_html(items: Iterable[tuple[str, object]]) -> str:
+    """(label, value) pairs as a row of headline cards (escaped)."""
     cards = [f'<div class="card"><div class="v">{html.escape(format_number(v))}</div>'
              f'<div class="k">{html.escape(k)}</div></div>' for k, v in items]
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
-def headline_items(scores: pd.DataFrame, metrics: Mapping) -> list[tuple[str, object]]:
-    """(label, value) pairs for the headline cards: portfolio numbers, then backtest metrics.
-
-    Parameters
-    ----------
-    scores : pandas.DataFrame
-        The scores table (``churn_probability`` and optionally ``value``).
-    metrics : mapping
-        The contents of metrics.json.
-
-    Returns
-    -------
-    list of (str, object)
-    """
+def scoring_items(scores: pd.DataFrame) -> list[tuple[str, object]]:
+    """(label, value) pairs describing the customers scored at as-of (from the scores table)."""
     items: list[tuple[str, object]] = [("customers scored", len(scores))]
     if "churn_probability" in scores.columns:
         p = pd.to_numeric(scores["churn_probability"], errors="coerce")
@@ -325,33 +363,86 @@ def headline_items(scores: pd.DataFrame, metrics: Mapping) -> list[tuple[str, ob
             v = pd.to_numeric(scores["value"], errors="coerce")
             if v.notna().any():
                 items.append(("monthly value at risk", float((p * v).sum())))
-    items += [(label, metrics[key]) for key, label in METRIC_LABELS.items() if key in metrics]
     return items
 
 
+def backtest_items(metrics: Mapping) -> list[tuple[str, object]]:
+    """(label, value) pairs of the backtest metrics (measured on the cut-off, not at as-of).
+
+    ``n`` and ``base_rate`` are left to :func:`backtest_caption`."""
+    return [(label, metrics[key]) for key, label in METRIC_LABELS.items()
+            if key in metrics and key not in ("n", "base_rate")]
+
+
+def scoring_caption(metrics: Mapping, n_scored: int) -> str:
+    """E.g. "Scored 2,645 customers at as-of 2025-05-31 (churn within the next 30 days, contract
+    churn definition)". Plain text, not escaped."""
+    text = f"Scored {format_number(n_scored)} customers"
+    if metrics.get("as_of") is not None:
+        text += f" at as-of {metrics['as_of']}"
+    detail = []
+    if metrics.get("horizon_days") is not None:
+        detail.append(f"churn within the next {format_number(metrics['horizon_days'])} days")
+    if metrics.get("definition"):
+        detail.append(f"{metrics['definition']} churn definition")
+    return text + (f" ({', '.join(detail)})" if detail else "")
+
+
+def backtest_caption(metrics: Mapping) -> str | None:
+    """E.g. "Backtest on cut-off 2025-05-01 (n=2,700, churn rate 0.020; trained on cut-offs
+    ...)": where the metrics were measured. None when metrics.json holds no backtest."""
+    if metrics.get("cutoff") is None and not any(k in metrics for k in METRIC_LABELS):
+        return None
+    text = "Backtest" + (f" on cut-off {metrics['cutoff']}" if metrics.get("cutoff") is not None else "")
+    detail = []
+    if metrics.get("n") is not None:
+        detail.append(f"n={format_number(metrics['n'])}")
+    if metrics.get("base_rate") is not None:
+        detail.append(f"churn rate {format_number(metrics['base_rate'])}")
+    if metrics.get("estimator"):
+        detail.append(f"{metrics['estimator']} model")
+    text += f" ({', '.join(detail)})" if detail else ""
+    if metrics.get("backtest"):
+        text += f"; {metrics['backtest']}"
+    return text
+
+
+#: Keys of metrics.json that may hold the baseline's metrics, with the baseline's name.
+_BASELINE_KEYS = {"baseline_rfm_logistic": "the RFM-only logistic baseline", "baseline": "the baseline"}
+
+
+def baseline_metrics(metrics: Mapping) -> tuple[str, Mapping] | None:
+    """(name, metrics) of the baseline: ``baseline_rfm_logistic`` (what the pipeline writes) or
+    ``baseline``; None when there is neither."""
+    for key, name in _BASELINE_KEYS.items():
+        if isinstance(metrics.get(key), Mapping) and metrics[key]:
+            return name, metrics[key]
+    return None
+
+
 def _metrics_section(scores, metrics) -> str:
-    parts = [_cards(headline_items(scores, metrics))]
-    baseline = metrics.get("baseline")
-    if isinstance(baseline, Mapping) and baseline:
-        keys = [k for k in METRIC_LABELS if k in baseline and k in metrics and k != "n"]
+    parts = [cards_html(scoring_items(scores))]
+    caption = backtest_caption(metrics)
+    if caption is None:
+        return "".join(parts)
+    parts += ["<h3>Model quality on the backtest</h3>", f"<p>{html.escape(caption)}</p>",
+              cards_html(backtest_items(metrics))]
+    found = baseline_metrics(metrics)
+    if found:
+        name, baseline = found
+        keys = [k for k in METRIC_LABELS if k in baseline and k in metrics and k not in ("n", "base_rate")]
         if keys:
             table = pd.DataFrame({
                 "metric": [METRIC_LABELS[k] for k in keys],
                 "model": [metrics[k] for k in keys],
                 "baseline": [baseline[k] for k in keys],
             })
-            parts.append(html_table(table, caption="Model against the baseline on the same backtest"))
+            parts.append(html_table(table, caption=f"Model against {name} on the same backtest"))
     return "".join(parts)
 
 
-def _subtitle(metrics) -> str:
-    bits = []
-    if metrics.get("cutoff") is not None:
-        bits.append(f"scored at {metrics['cutoff']}")
-    if metrics.get("horizon_days") is not None:
-        bits.append(f"churn within {format_number(metrics['horizon_days'])} days")
-    if metrics.get("definition"):
-        bits.append(f"{metrics['definition']} churn definition")
+def _subtitle(metrics, n_scored: int) -> str:
+    bits = [scoring_caption(metrics, n_scored)]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     bits.append(f"report generated {stamp}")
     return html.escape(" · ".join(bits))
@@ -394,11 +485,13 @@ def render_report(*, scores: pd.DataFrame, groups: pd.DataFrame, metrics: Mappin
         _importance_chart(importance) if importance is not None and len(importance) else None,
         _probability_histogram(scores),
     ) if c]
-    all_notes = [str(n) for n in list(metrics.get("notes") or []) + list(notes or [])]
+    # metrics["notes"] and ``notes`` often hold the same notes (the pipeline passes its list as
+    # both): each note is shown once, in first-seen order.
+    all_notes = list(dict.fromkeys(str(n) for n in list(metrics.get("notes") or []) + list(notes or [])))
 
-    body = [f"<h1>{html.escape(title)}</h1>", f'<p class="sub">{_subtitle(metrics)}</p>',
+    body = [f"<h1>{html.escape(title)}</h1>", f'<p class="sub">{_subtitle(metrics, len(scores))}</p>',
             "<h2>Headline</h2>", _metrics_section(scores, metrics)]
-    body += ["<h2>Model quality</h2>",
+    body += ["<h2>Charts</h2>",
              '<div class="charts">' + "".join(charts) + "</div>" if charts
              else '<p class="empty">no charts available</p>']
     body += ["<h2>Groups at risk</h2>",
@@ -442,8 +535,10 @@ def write_report(path, *, scores: pd.DataFrame, groups: pd.DataFrame, metrics: M
     groups : pandas.DataFrame
         groups.csv contents: community, size, expected_churners, value_at_risk, top_influencers.
     metrics : mapping
-        metrics.json contents (cutoff, horizon_days, definition, n, base_rate, roc_auc, pr_auc,
-        lift_top_decile, emp, emp_fraction; optionally ``baseline`` (same keys) and ``notes``).
+        metrics.json contents: ``as_of`` (the scoring moment), ``horizon_days``, ``definition``,
+        and the backtest measured on ``cutoff``: n, base_rate, roc_auc, pr_auc, lift_top_decile,
+        emp, emp_fraction, optionally ``estimator`` and ``backtest`` (how it was trained);
+        optionally ``baseline_rfm_logistic`` (or ``baseline``; same keys) and ``notes``.
     lift : pandas.DataFrame, optional
         Columns ``bucket`` (or ``bin``) and ``lift`` (optionally ``cumulative_lift``) and/or a
         cumulative gains column (``cumulative_gain``, ``gain`` or ``captured``: share of churners
@@ -453,11 +548,13 @@ def write_report(path, *, scores: pd.DataFrame, groups: pd.DataFrame, metrics: M
         Columns ``mean_predicted``, ``observed_rate`` and ``count`` (or ``customers``) -- the shape
         of :func:`graphchurn.model.calibration_table`.
     importance : pandas.Series, optional
-        Feature importance indexed by feature name (top 15 by magnitude shown).
+        Permutation importance (drop in held-out ROC AUC when the feature is shuffled) indexed
+        by feature name. The 15 largest positive ones are drawn; zero or negative ones (the
+        feature does not help) are only counted in the caption.
     graph_summary : dict, optional
         Plain numbers describing the interaction graph (e.g. ``CustomerGraph.summary()``).
     notes : iterable of str
-        Extra notes, shown after those in ``metrics["notes"]``.
+        Extra notes, shown after those in ``metrics["notes"]``; a note in both is shown once.
     title : str
         Page title.
     max_groups, max_customers : int

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.report import format_number, html_table, write_report, write_text_atomic
+from graphchurn.report import format_number, html_table, importance_ranking, write_report, write_text_atomic
 
 EVIL = "<script>alert('x')</script>"
 
@@ -30,7 +30,7 @@ def analysis():
         "top_influencers": ["0701", EVIL],
     })
     metrics = {
-        "cutoff": "2024-03-01", "horizon_days": 30, "definition": "contract", "n": 400,
+        "cutoff": "2024-03-01", "as_of": "2024-03-31", "horizon_days": 30, "definition": "contract", "n": 400,
         "base_rate": 0.08, "roc_auc": 0.8123, "pr_auc": 0.41, "lift_top_decile": 3.2,
         "emp": 1.7, "emp_fraction": 0.12,
         "baseline": {"roc_auc": 0.7011, "pr_auc": 0.3, "lift_top_decile": 2.1},
@@ -75,7 +75,7 @@ def test_report_escapes_data_and_shows_headline_tables(tmp_path, analysis):
     assert "calls &amp; SMS down" in text
     # headline numbers and the baseline comparison
     assert "0.812" in text and "0.701" in text and "ROC AUC" in text
-    assert "scored at 2024-03-01" in text
+    assert "Scored 4 customers at as-of 2024-03-31 (churn within the next 30 days" in text
     # ids stay strings: the leading zero survives
     assert "0701" in text
     # groups ordered by expected churners: community 1 (1.45) before community 0 (0.3)
@@ -139,3 +139,58 @@ def test_format_number_and_table_escaping():
     table = html_table(pd.DataFrame({"a<b": ["<x>"], "n": [1.5]}))
     assert "<th>a&lt;b</th>" in table and "<td>&lt;x&gt;</td>" in table and '<td class="num">1.500</td>' in table
     assert "nothing" in html_table(pd.DataFrame({"a": []}))
+
+
+def _between(text, start, end):
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_headline_says_scored_at_as_of_and_labels_the_backtest_cutoff(tmp_path, analysis):
+    metrics = dict(analysis["metrics"], estimator="ensemble",
+                   backtest="trained on cut-offs 2024-01-31, 2024-01-01")
+    # what the pipeline writes: the baseline under baseline_rfm_logistic, not "baseline"
+    metrics["baseline_rfm_logistic"] = metrics.pop("baseline")
+    text = write_report(tmp_path / "r.html", **dict(analysis, metrics=metrics)).read_text()
+    # customers are scored at as-of, never "at" the backtest cut-off
+    assert "scored at 2024-03-01" not in text.lower()
+    assert 'class="sub">Scored 4 customers at as-of 2024-03-31 (churn within the next 30 days, ' \
+           'contract churn definition)' in text
+    headline = _between(text, "<h2>Headline</h2>", "<h2>Charts</h2>")
+    scoring, backtest = headline.split("Model quality on the backtest")
+    assert "customers scored" in scoring and "ROC AUC" not in scoring and "2024-03-01" not in scoring
+    assert ("Backtest on cut-off 2024-03-01 (n=400, churn rate 0.080, ensemble model); trained on "
+            "cut-offs 2024-01-31, 2024-01-01") in backtest
+    assert "0.812" in backtest and "ROC AUC" in backtest
+    assert "Model against the RFM-only logistic baseline on the same backtest" in backtest
+    assert "0.701" in backtest
+
+
+def test_each_note_is_shown_once(tmp_path, analysis):
+    # the pipeline passes its notes both inside metrics.json and as notes=
+    note = "GraphSAGE embeddings (8 dimensions, link objective) fitted on the graph before 2024-03-01"
+    metrics = dict(analysis["metrics"], notes=[note, "second"])
+    text = write_report(tmp_path / "r.html", **dict(analysis, metrics=metrics),
+                        notes=[note, "second", "extra"]).read_text()
+    notes_html = text.split("<h2>Notes</h2>")[1]
+    assert notes_html.count(note) == 1 and notes_html.count("<li>") == 3
+    assert notes_html.index(note) < notes_html.index("second") < notes_html.index("extra")
+
+
+def test_importance_chart_ranks_signed_values_and_leaves_out_features_that_do_not_help(tmp_path, analysis):
+    importance = pd.Series({"tenure": -0.5, "calls_last_week": 0.1, "departed_neighbours": 0.3,
+                            "noise": 0.0})
+    shown, more, no_help = importance_ranking(importance)
+    assert list(shown.index) == ["departed_neighbours", "calls_last_week"]  # tenure's -0.5 is no help
+    assert (more, no_help) == (0, 2)
+    shown, more, _ = importance_ranking(importance, top=1)
+    assert list(shown.index) == ["departed_neighbours"] and more == 1
+    text = write_report(tmp_path / "r.html", **dict(analysis, importance=importance)).read_text()
+    caption = text.split('alt="feature importance chart">')[1].split("</figcaption>")[0]
+    assert "The 2 features that help the model most" in caption
+    assert "drop in ROC AUC on held-out rows when the feature is shuffled" in caption
+    assert "Not shown: 2 features with zero or negative importance, i.e. no help" in caption
+    # nothing helps: no bar chart, a plain statement instead
+    text = write_report(tmp_path / "r.html", **dict(analysis, importance=pd.Series({"a": -0.1, "b": 0.0}))
+                        ).read_text()
+    assert len(_images(text)) == 3 and "feature importance chart" not in text
+    assert "No feature helps the model: all 2 features have zero or negative permutation importance" in text

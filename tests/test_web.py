@@ -37,7 +37,7 @@ def analysis_dir(tmp_path):
         "customer_id": [EVIL, "0701"], "community": [1, 0], "influencer_score": [0.9, 0.2],
         "pagerank": [0.3, 0.2], "influence_spread": [2.5, 1.2], "role": ["leader", "member"],
     }).to_csv(tmp_path / "influencers.csv", index=False)
-    metrics = {"cutoff": "2024-03-01", "horizon_days": 30, "definition": "contract", "n": 4,
+    metrics = {"cutoff": "2024-03-01", "as_of": "2024-03-31", "horizon_days": 30, "definition": "contract", "n": 4,
                "base_rate": 0.25, "roc_auc": 0.8766, "pr_auc": 0.5, "lift_top_decile": 2.0,
                "emp": 0.4, "emp_fraction": 0.1, "notes": ["tiny"]}
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
@@ -54,7 +54,13 @@ def test_dashboard_shows_metrics_groups_form_and_links(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     text = r.text
-    assert "0.877" in text and "ROC AUC" in text and "scored at 2024-03-01" in text
+    assert "0.877" in text and "ROC AUC" in text
+    # scored at as-of; the metrics are labelled as the backtest's, on the cut-off
+    assert "scored at 2024-03-01" not in text.lower()
+    assert 'class="sub">Scored 4 customers at as-of 2024-03-31 (churn within the next 30 days' in text
+    scoring, backtest = text.split("Groups at risk")[0].split("<h2>Model quality on the backtest</h2>")
+    assert "customers scored" in scoring and "ROC AUC" not in scoring
+    assert "Backtest on cut-off 2024-03-01 (n=4, churn rate 0.250)" in backtest and "0.877" in backtest
     assert 'name="budget"' in text and 'name="call_cost"' in text and 'name="sms_effect"' in text
     assert 'href="report.html"' in text
     assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
@@ -81,6 +87,39 @@ def test_dashboard_builds_contact_list_with_csv_link(client):
                      .replace("&amp;", "&"))
     assert csv.status_code == 200
     assert pd.read_csv(io.StringIO(csv.text), dtype={"customer_id": str})["customer_id"].tolist() == [EVIL, "0703"]
+
+
+def test_dashboard_free_channel_list_is_in_priority_order(client):
+    # SMS free, the other channels useless: net saving = p * value * 12 * 0.03 -> EVIL 14.4,
+    # 0703 3.6 (median value 20), 0701 3.24, NA 1.44. Id order would be 0701, 0703, EVIL, NA.
+    r = client.get("/", params={"budget": 0, "sms_cost": 0, "email_effect": 0, "call_effect": 0})
+    plan_html = r.text.split("Plan a retention campaign")[1].split("Customers most at risk")[0]
+    assert "<b>4</b> contacts" in plan_html and "in priority order" in plan_html
+    rows = plan_html.split("in priority order")[1]
+    assert rows.index("&lt;script&gt;") < rows.index("0703") < rows.index("0701") < rows.index(">NA<")
+    csv = client.get("/api/target.csv", params={"budget": 0, "sms_cost": 0, "email_effect": 0,
+                                                "call_effect": 0})
+    frame = pd.read_csv(io.StringIO(csv.text), dtype={"customer_id": str}, keep_default_na=False)
+    assert frame["customer_id"].tolist() == [EVIL, "0703", "0701", "NA"]
+    assert frame["net_saving"].tolist() == pytest.approx([14.4, 3.6, 3.24, 1.44])
+
+
+def test_api_target_csv_has_no_float_noise_and_matches_the_cli_format(client, analysis_dir, tmp_path):
+    from graphchurn.pipeline import write_csv
+
+    # four SMS at 0.1: the running total 0.1 + 0.2 is 0.30000000000000004 in binary floating point
+    params = {"budget": 1, "sms_cost": 0.1, "sms_effect": 0.5, "email_effect": 0, "call_effect": 0}
+    r = client.get("/api/target.csv", params=params)
+    assert r.status_code == 200
+    assert "0.30000000000000004" not in r.text and "000000000" not in r.text
+    frame = pd.read_csv(io.StringIO(r.text), dtype={"customer_id": str}, keep_default_na=False)
+    assert frame["cumulative_cost"].tolist() == [0.1, 0.2, 0.3, 0.4]
+    assert r.text.splitlines()[3].split(",")[-1] == "0.3"
+    # byte for byte what `graphchurn target` writes for the same list
+    plan = contact_list(load_analysis(analysis_dir).scores, 1,
+                        channels={"sms": (0.1, 0.5), "email": (0.01, 0.0), "call": (2.0, 0.0)})
+    write_csv(plan, tmp_path / "cli.csv")
+    assert r.text == (tmp_path / "cli.csv").read_text()
 
 
 def test_dashboard_reports_bad_input_as_422(client):

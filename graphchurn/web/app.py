@@ -14,7 +14,8 @@ Routes
 ``GET /api/scores?limit=&community=``  customers by risk
 ``GET /api/customers/{id}``      one customer's score, group and influencer role
 ``POST /api/target``             contact list for a budget (JSON body, see :class:`TargetRequest`)
-``GET /api/target.csv?budget=``  the same contact list as a CSV download
+``GET /api/target.csv?budget=``  the same contact list as a CSV download, written exactly as
+                                 ``graphchurn target`` writes it (:func:`graphchurn.pipeline.write_csv`)
 
 Identifiers are phone numbers: :func:`serve` turns uvicorn's access log off (URLs such as
 ``/api/customers/{id}`` would otherwise write them to the log) and error messages never echo them.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import html
 import json
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,9 @@ from pydantic import BaseModel, Field
 
 from graphchurn.campaign import DEFAULT_CHANNELS, DEFAULT_HORIZON_MONTHS, contact_list
 from graphchurn.errors import InputError
-from graphchurn.report import PAGE_CSS, format_number, headline_items, html_table, top_customers, top_groups
+from graphchurn.pipeline import write_csv
+from graphchurn.report import (PAGE_CSS, backtest_caption, backtest_items, cards_html, format_number, html_table,
+                               scoring_caption, scoring_items, top_customers, top_groups)
 
 __all__ = ["create_app", "serve", "load_analysis", "Analysis", "TargetRequest", "ChannelSpec"]
 
@@ -186,6 +190,15 @@ def _plan(analysis: Analysis, budget, channels, default_value, horizon_months) -
                         horizon_months=horizon_months)
 
 
+def _csv_text(frame: pd.DataFrame) -> str:
+    """The table as ``graphchurn target`` writes it (:func:`graphchurn.pipeline.write_csv`: the
+    same columns and number format, so no float noise such as 0.30000000000000004)."""
+    with tempfile.TemporaryDirectory(prefix="graphchurn-csv-") as tmp:
+        path = Path(tmp) / "contact_list.csv"
+        write_csv(frame, path)
+        return path.read_text(encoding="utf-8")
+
+
 def _plan_summary(plan: pd.DataFrame, budget: float) -> dict:
     return {
         "budget": budget,
@@ -271,14 +284,7 @@ def _campaign_form(campaign: dict) -> str:
 
 def _dashboard(analysis: Analysis, campaign: dict, plan: pd.DataFrame | None, error: str | None) -> str:
     metrics = analysis.metrics
-    sub = []
-    if metrics.get("cutoff") is not None:
-        sub.append(f"scored at {metrics['cutoff']}")
-    if metrics.get("horizon_days") is not None:
-        sub.append(f"churn within {format_number(metrics['horizon_days'])} days")
-    cards = "".join(
-        f'<div class="card"><div class="v">{html.escape(format_number(v))}</div>'
-        f'<div class="k">{html.escape(k)}</div></div>' for k, v in headline_items(analysis.scores, metrics))
+    backtest = backtest_caption(metrics)
     links = []
     if analysis.has_report:
         links.append('<a href="report.html">Full report</a>')
@@ -286,9 +292,11 @@ def _dashboard(analysis: Analysis, campaign: dict, plan: pd.DataFrame | None, er
 
     parts = [
         "<h1>graphchurn: retention dashboard</h1>",
-        f'<p class="sub">{html.escape(" · ".join(sub))}</p>' if sub else "",
+        f'<p class="sub">{html.escape(scoring_caption(metrics, len(analysis.scores)))}</p>',
         "<p>" + " · ".join(links) + "</p>",
-        f'<div class="cards">{cards}</div>',
+        cards_html(scoring_items(analysis.scores)),
+        "" if backtest is None else (f"<h2>Model quality on the backtest</h2><p>{html.escape(backtest)}</p>"
+                                     + cards_html(backtest_items(metrics))),
         "<h2>Groups at risk</h2>",
         html_table(analysis.groups.head(20), _GROUP_COLUMNS, caption="Top 20 groups by expected churners",
                    empty_text="no groups in this analysis"),
@@ -308,7 +316,9 @@ def _dashboard(analysis: Analysis, campaign: dict, plan: pd.DataFrame | None, er
             f"<b>{html.escape(format_number(s['total_expected_saving'], 2))}</b> · net "
             f"<b>{html.escape(format_number(s['total_net_saving'], 2))}</b> · "
             f'<a href="{html.escape(csv_link)}" download>Download the contact list (CSV)</a></p>',
-            html_table(plan, caption=f"First {min(len(plan), _DASHBOARD_ROWS)} contacts, in priority order",
+            html_table(plan, caption=f"First {min(len(plan), _DASHBOARD_ROWS)} contacts, in priority order "
+                                     "(most expected saving per unit of cost first, so free channels first; "
+                                     "ties by net saving)",
                        max_rows=_DASHBOARD_ROWS, empty_text="nobody is worth contacting within this budget"),
         ]
     parts += ["<h2>Customers most at risk</h2>",
@@ -381,7 +391,7 @@ def create_app(analysis_dir) -> FastAPI:
 
     @app.get("/api/metrics")
     def metrics():
-        """Backtest metrics of the analysis (metrics.json)."""
+        """metrics.json: ``as_of`` (when customers were scored) and the backtest metrics, measured on ``cutoff``."""
         analysis = source.get()
         if not (analysis.directory / "metrics.json").is_file():
             raise HTTPException(404, "this analysis has no metrics.json")
@@ -436,7 +446,7 @@ def create_app(analysis_dir) -> FastAPI:
         campaign = _campaign_from_query(request.query_params)
         campaign["budget"] = budget
         plan = _plan(source.get(), **campaign)
-        return Response(plan.to_csv(index=False), media_type="text/csv",
+        return Response(_csv_text(plan), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="contact_list.csv"'})
 
     return app
