@@ -632,7 +632,9 @@ def _tables(fs: FeatureSet, probability, reasons, customers):
 
 # --------------------------------------------------------------------------- outputs
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
+    """Write a table atomically. Ten significant digits: no float noise (0.30000000000000004
+    is written 0.3) and no loss on money (123456.78 stays 123456.78; six digits gave 123457)."""
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g"))
 
 
 def write_json(obj, path: Path) -> None:
