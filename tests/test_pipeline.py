@@ -218,3 +218,10 @@ def test_stray_timestamps_far_from_the_log_are_warned_about(caplog):
     # A log with a quiet spell in the middle is not stray at either end.
     gap = pd.DataFrame({"timestamp": days.append(days + pd.Timedelta(days=400))})
     assert stray_timestamps(gap) == ({}, {})
+
+
+def test_csv_outputs_have_no_float_noise_and_keep_money_exact(tmp_path):
+    from graphchurn.pipeline import write_csv
+
+    write_csv(pd.DataFrame({"value": [123456.78, 0.1 + 0.2, 1e-7]}), tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text().splitlines() == ["value", "123456.78", "0.3", "1e-07"]
