@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.features import build_features, describe_reasons, reason_texts
+from graphchurn.features import (NO_REASON_TEXT, build_features, describe_reasons,
+                                 plain_number, reason_texts, typical_values)
 from graphchurn.synth import generate_world
 
 
@@ -151,9 +152,120 @@ def test_reasons_are_plain_words():
     quiet = pd.DataFrame({"days_since_last_out": [23.0], "days_since_last_any": [22.0]})
     assert describe_reasons(quiet, [[("days_since_last_out", 0.2), ("days_since_last_any", 0.1)]]) == [
         "no outgoing calls or messages for 23 days; no calls or messages either way for 22 days"]
-    assert reason_texts("plan", table).iloc[0] == "plan = prepaid"
+    assert reason_texts("plan", table).iloc[0] == "plan is 'prepaid'"
     joined = describe_reasons(table, [[("share_to_departed", 0.2), ("n_departed_contacts", 0.1),
                                        ("out_recent", 0.05)], [("plan", 0.1)]])
     assert joined[0] == ("3 of 5 contacts left in the last 30 days (40% of their calling); "
                          "outgoing activity down 60% in the last 2 weeks")
-    assert joined[1] == "plan = family"
+    assert joined[1] == "plan is 'family'"
+
+
+def test_attribute_reasons_give_the_value_and_how_it_compares():
+    rows = pd.DataFrame({"support_contacts": [2.0, 0.0, np.nan], "value": [12.4, 0.1 + 0.2, 1234.56],
+                         "tenure_months": [14.0, 3.0, 40.0],
+                         "plan": pd.Series(["prepaid", None, "family"], dtype="str"),
+                         "attr_strength": [7.0, 5.0, 5.0]})
+    typical = {"support_contacts": 1.0, "value": 20.0, "tenure_months": 14.0, "attr_strength": 5.0}
+    assert list(reason_texts("support_contacts", rows, typical=typical)) == [
+        "support contacts 2 (above the typical 1)", "support contacts 0 (below the typical 1)",
+        "support contacts not known"]
+    # No float noise, integers as integers; equal to the typical value: no direction.
+    assert list(reason_texts("value", rows, typical=typical)) == [
+        "value 12.4 (below the typical 20)", "value 0.3 (below the typical 20)",
+        "value 1,235 (above the typical 20)"]
+    assert reason_texts("tenure_months", rows, typical=typical).iloc[0] == "tenure months of 14"
+    # Without typical values nothing is compared.
+    assert reason_texts("support_contacts", rows).iloc[0] == "support contacts of 2"
+    assert list(reason_texts("plan", rows)) == ["plan is 'prepaid'", "plan not known",
+                                                "plan is 'family'"]
+    assert reason_texts("attr_strength", rows, typical=typical).iloc[0] == (
+        "strength 7 (above the typical 5)")
+    # describe_reasons compares with the medians of the customers it describes.
+    assert typical_values(rows)["support_contacts"] == 1.0
+    assert describe_reasons(rows, [[("support_contacts", 0.1), ("plan", 0.05)], [], []])[0] == (
+        "support contacts 2 (above the typical 1); plan is 'prepaid'")
+    assert [plain_number(v) for v in (14.0, -2.0, 0.000123, 99.96, np.nan)] == [
+        "14", "-2", "0.000123", "100", ""]
+
+
+def test_out_share_reason_says_what_share_they_made():
+    # x makes 3 calls to y and receives 1 from it: 75% of x's calls and messages are outgoing.
+    rows = [("x", "y", "2025-01-05"), ("x", "y", "2025-01-06"), ("x", "y", "2025-01-07"),
+            ("y", "x", "2025-01-08")]
+    table = build_features(_log(rows), None, pd.Timestamp("2025-01-20"), definition="inactivity",
+                           horizon_days=30, window_days=30).table
+    assert table.loc["x", "out_share"] == pytest.approx(0.75)
+    assert list(reason_texts("out_share", table.loc[["x", "y"]])) == [
+        "75% of their calls and messages are ones they made",
+        "25% of their calls and messages are ones they made"]
+    assert list(reason_texts("out_share", table.loc[["x", "y"]], typical={"out_share": 0.5})) == [
+        "75% of their calls and messages are ones they made, above the typical 50%",
+        "25% of their calls and messages are ones they made, below the typical 50%"]
+    silent = pd.DataFrame({"out_share": [np.nan]})
+    assert reason_texts("out_share", silent).iloc[0] == "no calls or messages in the window"
+
+
+def test_structure_reasons_say_what_each_feature_measures():
+    # Customer 0 has many contacts (29) but a small, loose group and a peripheral position;
+    # customer 1 has few contacts and a large group.
+    rows = pd.DataFrame({"distinct_contacts": [29, 3], "strength": [10.0, 2.0],
+                         "community_size": [4, 40], "embeddedness": [0.2, 0.9],
+                         "pagerank": [1e-5, 1e-3], "coreness": [1, 5], "clustering": [0.1, 0.6]})
+    typical = {"distinct_contacts": 9, "strength": 30.0, "community_size": 12,
+               "embeddedness": 0.6, "pagerank": 3e-4, "coreness": 3, "clustering": 0.3}
+    text = {f: list(reason_texts(f, rows, typical=typical)) for f in typical}
+    assert text["community_size"] == ["small social group (4 members)",
+                                      "large social group (40 members)"]
+    assert text["embeddedness"] == [
+        "weakly embedded in their social group (20% of their calling within it)",
+        "closely embedded in their social group (90% of their calling within it)"]
+    assert text["pagerank"] == ["peripheral in the call network", "central in the call network"]
+    assert text["coreness"][0] == "peripheral in the call network"
+    assert text["clustering"][0] == "few of their contacts are in touch with each other (10% of pairs)"
+    assert text["distinct_contacts"] == ["many social ties (29 contacts)",
+                                         "few social ties (3 contacts)"]
+    # Weak ties with many contacts is not "few social ties".
+    assert text["strength"] == ["little calling or messaging with their 29 contacts",
+                                "few social ties (3 contacts)"]
+    assert not any("few social ties" in t for f in ("community_size", "embeddedness", "pagerank",
+                                                    "coreness", "clustering") for t in text[f])
+    # Without typical values: the value, no direction.
+    assert reason_texts("community_size", rows).iloc[0] == "social group of 4 members"
+    # pagerank and coreness both low: one sentence.
+    assert describe_reasons(rows.iloc[[0]], [[("pagerank", 0.1), ("coreness", 0.05)]],
+                            typical=typical) == ["peripheral in the call network"]
+
+
+def test_tiny_shares_read_as_below_one_percent():
+    rows = pd.DataFrame({"n_departed_contacts": [1, 0, 5], "distinct_contacts": [91, 91, 5],
+                         "share_to_departed": [0.004, 0.0, 0.996],
+                         "group_churn_rate": [0.003, 0.0, 0.25]})
+    assert list(reason_texts("n_departed_contacts", rows)) == [
+        "1 of 91 contacts left in the last 30 days (<1% of their calling)",
+        "none of their 91 contacts left in the last 30 days",
+        "5 of 5 contacts left in the last 30 days (>99% of their calling)"]
+    assert list(reason_texts("group_churn_rate", rows)) == [
+        "<1% of their social group left recently", "none of their social group left recently",
+        "25% of their social group left recently"]
+
+
+def test_activity_reasons_do_not_invent_a_fall():
+    rows = pd.DataFrame({"out_recent": [4, 12, 0, 5], "out_previous": [10, 6, 8, 0],
+                         "out_week_ratio": [0.5, 1.5, 0.0, np.nan]})
+    assert list(reason_texts("activity_trend", rows)) == [
+        "outgoing activity down 60% in the last 2 weeks",
+        "outgoing activity up 100% in the last 2 weeks",
+        "no outgoing activity in the last 2 weeks",
+        "outgoing activity in the last 2 weeks after none in the 2 weeks before"]
+    assert list(reason_texts("out_week_ratio", rows)) == [
+        "outgoing activity last week 50% below their usual",
+        "outgoing activity last week 50% above their usual",
+        "no outgoing activity last week", "no outgoing activity in the window"]
+
+
+def test_a_customer_without_material_reasons_gets_a_plain_fallback():
+    table = pd.DataFrame({"days_since_last_out": [23.0, 2.0]})
+    assert describe_reasons(table, [[("days_since_last_out", 0.2)], []]) == [
+        "no outgoing calls or messages for 23 days", NO_REASON_TEXT]
+    assert NO_REASON_TEXT == "no single factor stands out"
+    assert describe_reasons(table, [[], []], fallback="-") == ["-", "-"]

@@ -639,3 +639,44 @@ def test_reasons_can_rank_candidates_by_another_models_importance(world, fitted)
     assert list(chosen.columns) == ["noise", "region"]
     reasons = top_reasons(model, X_test.iloc[:5], k=3, max_features=2, importance=ranking)
     assert all({f for f, _ in row} <= {"noise", "region"} for row in reasons)
+
+
+def _two_driver_model():
+    """Logistic model of churn driven by ``a`` and ``b`` alike (log-odds -3 + 2a + 2b)."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
+    y = (rng.random(2000) < 1 / (1 + np.exp(-(-3 + 2 * X["a"] + 2 * X["b"])))).astype(int)
+    return _model("logistic", calibration=None, importance=None).fit(X, y)
+
+
+def test_top_reasons_keep_only_material_contributions():
+    model = _two_driver_model()
+    a, b = model.reference_values_["a"], model.reference_values_["b"]
+    rows = pd.DataFrame({"a": [a + 1.0, a - 3.0, a + 3.5], "b": [b + 0.02, b + 0.3, b + 0.3]})
+    p = model.predict_proba(rows)[:, 1]
+    contributions = reason_contributions(model, rows)
+    # Row 0 (risk ~23%): b, a hair above its median, lowers the risk by ~0.75 point when
+    # reset, under 5% of the risk. Row 1 (risk ~0.02%): b's 0.008 point is over 5% of that tiny
+    # risk but under the 0.1-point floor. Row 2 (risk ~99%): b's ~1 point is far below 5% of
+    # the risk but well over 5% of the 1% chance of staying, so it is kept.
+    assert 0.15 < p[0] < 0.35 and p[1] < 0.001 and 0.98 < p[2] < 0.995
+    assert 0 < contributions.loc[0, "b"] < 0.05 * p[0]
+    assert 0.05 * p[1] < contributions.loc[1, "b"] < 0.001
+    assert 0.05 * (1 - p[2]) < contributions.loc[2, "b"] < 0.05 * p[2]
+
+    def names(reasons):
+        return [[feature for feature, _ in row] for row in reasons]
+
+    assert names(top_reasons(model, rows)) == [["a"], [], ["a", "b"]]
+    # Each part of the threshold is what drops its reason; without both, the old behaviour.
+    assert names(top_reasons(model, rows, min_share=0)) == [["a", "b"], [], ["a", "b"]]
+    assert names(top_reasons(model, rows, min_contribution=0)) == [["a"], ["b"], ["a", "b"]]
+    assert names(top_reasons(model, rows, min_contribution=0, min_share=0)) == [
+        ["a", "b"], ["b"], ["a", "b"]]
+    assert top_reasons(model, rows, min_contribution=1.0) == [[], [], []]
+    kept = top_reasons(model, rows)[2]
+    assert [v for _, v in kept] == pytest.approx(contributions.loc[2, ["a", "b"]].tolist())
+    for bad in ({"min_share": 1.5}, {"min_share": -0.1}, {"min_contribution": -0.001},
+                {"min_contribution": np.nan}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            top_reasons(model, rows, **bad)
