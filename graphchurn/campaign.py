@@ -293,10 +293,10 @@ def contact_list(
     pandas.DataFrame
         Columns ``customer_id, channel, cost, expected_saving, net_saving, churn_probability,
         reasons, cumulative_cost``; one row per contacted customer, every row with positive
-        ``net_saving``. Rows are in priority order: the order in which the greedy first chose
-        each customer, i.e. most saving per unit of cost first, so customers reached through a
-        free channel (cost 0: unbounded saving per unit of cost) come first; ties, among them
-        all the free contacts, go by ``net_saving`` descending, then ``customer_id``.
+        ``net_saving``. Rows are in priority order: most ``expected_saving`` per unit of the
+        row's own ``cost`` first, so customers reached through a free channel (cost 0:
+        unbounded saving per unit of cost) come first; ties, among them all the free contacts,
+        go by ``net_saving`` descending, then ``customer_id``.
         ``cumulative_cost`` is the spend of the list up to and including the row and never
         exceeds ``budget`` (up to a relative float tolerance of 1e-9).
 
@@ -312,8 +312,8 @@ def contact_list(
 
     Ties are broken deterministically: in the greedy, equal efficiency -> lower ``customer_id``
     first; equal slopes on one customer's hull -> the cheaper channel; equal cost and effect ->
-    the channel listed first. In the returned order, equal efficiency -> higher ``net_saving``
-    first, then lower ``customer_id``.
+    the channel listed first. In the returned order, equal saving per unit of cost -> higher
+    ``net_saving`` first, then lower ``customer_id``.
 
     Example
     -------
@@ -397,12 +397,18 @@ def contact_list(
         t_cust, t_opt, t_eff = cust[order][taken], opt[order][taken], eff[order][taken]
         # Steps of one customer are taken in hull order, so its last taken step is its channel.
         chosen_option[t_cust] = t_opt
-        chosen, first = np.unique(t_cust, return_index=True)
-        # Priority: the efficiency of the step at which the greedy first chose the customer
-        # (infinite for a free channel), then the final net saving, then the customer id. The
-        # id alone would list every free contact (and every other tie) alphabetically.
-        final_net = weight[chosen] * effects[chosen_option[chosen]] - costs[chosen_option[chosen]]
-        priority = chosen[np.lexsort((id_rank[chosen], -final_net, -t_eff[first]))]
+        chosen = np.unique(t_cust)
+        # Priority: each row's own expected saving per unit of its channel's cost (infinite
+        # for a free channel), then its net saving, then the customer id. The greedy's order
+        # of first steps is not that: a customer first taken on a free e-mail and upgraded to
+        # a call would head the list with the call's cost.
+        final_option = chosen_option[chosen]
+        final_saving = weight[chosen] * effects[final_option]
+        final_cost = costs[final_option]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(final_cost > 0, final_saving / np.where(final_cost > 0, final_cost, 1),
+                             np.inf)
+        priority = chosen[np.lexsort((id_rank[chosen], -(final_saving - final_cost), -ratio))]
     if priority.size == 0:
         return empty
 

@@ -262,13 +262,25 @@ def test_free_channel_contacts_are_in_priority_order_not_id_order():
     assert out["net_saving"].tolist() == pytest.approx([48.0, 5.4, 3.0, 0.6])
     assert out["cumulative_cost"].tolist() == [0.0, 0.0, 0.0, 0.0]
     pd.testing.assert_frame_equal(contact_list(scores.iloc[[3, 1, 0, 2]], 0.0, channels=free), out)
-    # With a paid channel next to it: d is upgraded to the one call the budget allows and, being
-    # worth most, still leads; the others keep the free channel, by net saving.
+    # With a paid channel next to it: d is upgraded to the one call the budget allows; the
+    # greedy took d first (on the free channel), but the row is a paid call now, so it comes
+    # after the free contacts, which keep their order by net saving.
     mixed = contact_list(scores, 2.0, channels={"push": (0.0, 0.05), "call": (2.0, 0.2)})
-    assert mixed["customer_id"].tolist() == ["d", "b", "c", "a"]
-    assert mixed["channel"].tolist() == ["call", "push", "push", "push"]
-    assert mixed["net_saving"].is_monotonic_decreasing
-    assert mixed["cumulative_cost"].tolist() == pytest.approx([2.0, 2.0, 2.0, 2.0])
+    assert mixed["customer_id"].tolist() == ["b", "c", "a", "d"]
+    assert mixed["channel"].tolist() == ["push", "push", "push", "call"]
+    assert mixed["cumulative_cost"].tolist() == pytest.approx([0.0, 0.0, 0.0, 2.0])
+
+
+def test_each_row_is_ordered_by_its_own_saving_per_unit_of_cost():
+    # Upgrades make the greedy's first-step order differ from the rows' own ratios.
+    rng = np.random.default_rng(0)
+    n = 60
+    scores = _scores([f"c{i:02d}" for i in range(n)], rng.uniform(0.01, 0.9, n),
+                     rng.uniform(5, 80, n))
+    out = contact_list(scores, 40.0)  # the default sms / email / call channels
+    assert len(set(out["channel"])) >= 2
+    ratio = out["expected_saving"] / out["cost"]
+    assert ratio.is_monotonic_decreasing
 
 
 def test_paid_contacts_are_listed_most_saving_per_cost_first():
