@@ -27,6 +27,8 @@ the (few) distinct step costs only.
 
 from __future__ import annotations
 
+import numbers
+
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -101,16 +103,26 @@ def normalise_channels(channels) -> dict[str, Channel]:
         raise InputError("channels must be a non-empty mapping of name -> (cost, effect)", file="channels")
     out: dict[str, Channel] = {}
     for name, spec in channels.items():
+        if not str(name).strip():
+            raise InputError("a channel needs a non-empty name", file="channels")
         if isinstance(spec, Mapping):
             try:
                 cost, effect = spec["cost"], spec["effect"]
             except KeyError:
                 raise InputError(f"channel '{name}' needs 'cost' and 'effect'", file="channels") from None
+            unknown = sorted(set(map(str, spec)) - {"cost", "effect"})
+            if unknown:
+                raise InputError(f"channel '{name}': unknown key(s) {', '.join(unknown)} (only "
+                                 "'cost' and 'effect')", file="channels")
         else:
             try:
                 cost, effect = spec
             except (TypeError, ValueError):
                 raise InputError(f"channel '{name}' must be (cost, effect)", file="channels") from None
+        # Only real numbers: "1" or true would otherwise pass float() and be read as 1.
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+                   for v in (cost, effect)):
+            raise InputError(f"channel '{name}': cost and effect must be numbers", file="channels")
         try:
             cost, effect = float(cost), float(effect)
         except (TypeError, ValueError):

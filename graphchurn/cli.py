@@ -80,9 +80,8 @@ def _check_out_dir(path) -> Path:
     for parent in (out, *out.parents):
         if parent.exists():
             if not parent.is_dir():
-                raise InputError("exists and is not a directory"
-                                 + ("" if parent == out else f" (its parent {parent} is a file)"),
-                                 file="--out")
+                raise InputError("exists and is not a directory" if parent == out
+                                 else f"cannot be created: {parent} is a file", file="--out")
             break
     return out
 
@@ -262,6 +261,8 @@ def _departure_events(stream, display: str):
 def cmd_watch(args) -> int:
     from .pipeline import watcher, whatif_basis
 
+    if args.events and not Path(args.events).is_file():
+        raise InputError("no such file", file=args.events)  # before any heavy work
     interactions, customers, as_of = _load_inputs(args)
     _log_inputs(interactions, customers)
     basis = whatif_basis(interactions, customers, _config(args, as_of))
@@ -317,6 +318,8 @@ def cmd_target(args) -> int:
 
     if Path(args.out).is_dir():
         raise InputError("is a directory; give the contact list's file name", file="--out")
+    if not Path(args.out).exists():  # an existing file is overwritten, as documented
+        _check_out_dir(args.out)
     channels = None
     if args.channels:
         try:
@@ -333,7 +336,9 @@ def cmd_target(args) -> int:
     # Ids stay text exactly as written ("NA" and "0123" are phone-like ids, not missing/numbers).
     scores = pd.read_csv(scores_path, dtype={"customer_id": str}, keep_default_na=False,
                          na_values={"value": [""], "churn_probability": [""]})
-    contacts = contact_list(scores, args.budget, **({"channels": channels} if channels else {}))
+    # Given --channels is used as given ({} or null is an error there, not the defaults).
+    contacts = contact_list(scores, args.budget,
+                            **({"channels": channels} if args.channels else {}))
     write_csv(contacts, Path(args.out))
     spent = float(contacts["cost"].sum()) if len(contacts) else 0.0
     saving = float(contacts["net_saving"].sum()) if len(contacts) else 0.0

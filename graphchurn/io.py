@@ -805,9 +805,9 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
     if repeated.any():
         # Kept: two identical CDR rows can be two real short calls in the same second, and
         # dropping them would change the counts a user's own tools report.
-        log.info("%s: %d row(s) repeat an earlier row exactly (first: row %d); each is counted "
-                 "as an interaction", table.display, int(repeated.sum()),
-                 _row_of(self_loop, _first_true(repeated)))
+        log.warning("%s: %d row(s) repeat an earlier row exactly (first: row %d); each is "
+                    "counted as an interaction", table.display, int(repeated.sum()),
+                    _row_of(self_loop, _first_true(repeated)))
     return frame
 
 

@@ -490,11 +490,15 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     if 0 in one_class:
         y = labelled[0][1]
         gap = log_gap_days(interactions, as_of)
+        late = stray_timestamps(interactions)[1] if cfg.as_of is None else {}
+        why = (f" (--as-of is {gap} days after the log ends)" if gap else
+               f" (the default as-of follows {late['rows']} stray row(s) up to {late['last']}, "
+               f"far after the rest of the log, which ends {late['bulk']}: give --as-of)"
+               if late else "")
         raise NoChurnHistory(f"the newest training cut-off {cutoffs[0].date()} has "
                              f"{'no' if y.sum() == 0 else 'only'} churners under the "
-                             f"'{definition}' definition: nothing to learn from"
-                             + (f" (--as-of is {gap} days after the log ends)" if gap else ""),
-                             file="--as-of" if gap > cfg.horizon_days else "--churn")
+                             f"'{definition}' definition: nothing to learn from" + why,
+                             file="--as-of" if gap > cfg.horizon_days or late else "--churn")
     if one_class:
         dropped = ", ".join(str(cutoffs[i].date()) for i in one_class)
         log.warning("training cut-off(s) %s dropped: no churners (or only churners) there", dropped)

@@ -1,4 +1,5 @@
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -289,3 +290,16 @@ def test_paid_contacts_are_listed_most_saving_per_cost_first():
     out = contact_list(scores, 10.0, channels={"sms": (0.05, 0.03)})
     assert out["customer_id"].tolist() == ["b", "c", "a"]
     assert out["net_saving"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("channels, words", [
+    ({}, "non-empty mapping"), (None, "non-empty mapping"), ([], "non-empty mapping"),
+    ({"sms": {"cost": "1", "effect": 0.1}}, "must be numbers"),
+    ({"sms": {"cost": True, "effect": 0.1}}, "must be numbers"),
+    ({"": {"cost": 1, "effect": 0.1}}, "non-empty name"),
+    ({"sms": {"cost": 1, "effect": 0.1, "extra": 3}}, "unknown key(s) extra"),
+])
+def test_malformed_channels_are_refused(channels, words):
+    scores = _scores(["a"], [0.5], [10.0])
+    with pytest.raises(InputError, match=re.escape(words)):
+        contact_list(scores, 10.0, channels=channels)

@@ -183,6 +183,16 @@ def test_out_that_is_a_file_fails_before_any_work(world_dir, tmp_path, capsys):
         # --out is checked first: the missing log is not even looked at.
         assert code == 2 and "--out" in capsys.readouterr().err
     assert taken.read_text() == "keep me\n"
+    # The same for target's file and watch's events, and for serve's directory.
+    assert _exit_code(["target", "--scores", str(tmp_path), "--budget", "1",
+                       "--out", str(taken / "c.csv")]) == 2
+    assert f"cannot be created: {taken} is a file" in capsys.readouterr().err
+    assert _exit_code(["watch", "--interactions", str(tmp_path / "missing.csv"),
+                       "--events", str(tmp_path / "no-events.csv")]) == 2
+    assert "no-events.csv: no such file" in capsys.readouterr().err
+    assert _exit_code(["serve", "--dir", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert "no scores.csv here" in err and "Traceback" not in err
 
 
 def test_target_rejects_bad_channels_json_and_a_directory_out(analyzed, tmp_path, capsys):

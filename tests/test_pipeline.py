@@ -225,3 +225,11 @@ def test_csv_outputs_have_no_float_noise_and_keep_money_exact(tmp_path):
 
     write_csv(pd.DataFrame({"value": [123456.78, 0.1 + 0.2, 1e-7]}), tmp_path / "t.csv")
     assert (tmp_path / "t.csv").read_text().splitlines() == ["value", "123456.78", "0.3", "1e-07"]
+
+
+def test_a_stray_far_future_row_is_blamed_on_the_as_of_it_moved():
+    world = generate_world(n_customers=200, days=120, seed=3, monthly_churn=0.1)
+    stray = world.interactions.iloc[[0]].assign(timestamp=pd.Timestamp("2099-01-01"))
+    log = pd.concat([world.interactions, stray], ignore_index=True)
+    with pytest.raises(InputError, match=r"^--as-of: .*follows 1 stray row\(s\) up to 2099-01-01"):
+        analyze(log, world.customers, AnalyzeConfig(embeddings=False, estimator="logistic"))

@@ -139,7 +139,7 @@ class _AnalysisSource:
             try:
                 st = (self.directory / name).stat()
                 sig.append((name, st.st_mtime_ns, st.st_size))
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):  # load_analysis says what is wrong
                 sig.append((name, None, None))
         return tuple(sig)
 
