@@ -268,6 +268,7 @@ def cmd_watch(args) -> int:
     basis = whatif_basis(interactions, customers, _config(args, as_of))
     watch = watcher(basis)
     scored_at = basis.features.cutoff
+    current = set(basis.features.table.index)
     log.info("watching departures (%s)", basis.source)
     display = args.events or "stdin"
     stream = open(args.events) if args.events else sys.stdin
@@ -288,6 +289,9 @@ def cmd_watch(args) -> int:
             notes = []
             if customer_id in seen:
                 notes.append("already registered: nothing changes")
+            elif customer_id not in current:
+                notes.append("not a current customer at as-of (left already, or off-net): "
+                             "ties counted as leaving now")
             elif date < scored_at:
                 notes.append(f"dated before as-of {scored_at.date()}: applied as a departure now")
             seen.add(customer_id)

@@ -976,6 +976,14 @@ def check_customers_match(interactions: pd.DataFrame, customers: pd.DataFrame,
         raise InputError(f"none of the {len(ids)} customer ids occur in the interaction log; "
                          "is this the customer table for this log?", file=str(customers_path),
                          column="customer_id")
+    churn = customers["churn_date"].dropna() if "churn_date" in customers else pd.Series([])
+    first = interactions["timestamp"].min()
+    if len(churn) and len(interactions) and churn.max() < first.normalize():
+        # E.g. --customer-columns churn_date=value: numbers read as epoch seconds are 1970.
+        log.warning("%s", InputError(
+            f"every churn_date ({len(churn)}) is before the log's first day ({first.date()}); "
+            "is churn_date mapped to the right column?", file=str(customers_path),
+            column="churn_date"))
 
 
 # --------------------------------------------------------------------------------------------

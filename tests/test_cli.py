@@ -245,6 +245,12 @@ def test_whatif_without_history_puts_the_leavers_group_first(tmp_path):
                      "--out", str(tmp_path / "w3"))
     assert result.returncode == 0, result.stderr
     assert "1 of 1 leaver(s) are not current customers" in result.stderr
+    _write(tmp_path / "late.csv", "c2,2025-03-16\n")
+    result = run_cli("watch", "--interactions", str(tmp_path / "log.csv"), "--customers",
+                     str(tmp_path / "customers.csv"), "--events", str(tmp_path / "late.csv"),
+                     "--no-embeddings")
+    assert result.returncode == 0, result.stderr
+    assert "not a current customer" in json.loads(result.stdout)["note"]
 
     # An unknown leaver is a one-line error naming the option, never echoing the id.
     result = run_cli("whatif", "--interactions", str(tmp_path / "log.csv"), "--leaves", "+449999",

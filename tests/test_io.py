@@ -615,3 +615,17 @@ def test_a_column_mixing_zoned_and_zone_less_timestamps_is_noted(tmp_path, caplo
                                 f"{A},{B},2016-03-26T10:00:00+01:00\n"
                                 f"{B},{C},2016-03-28T10:00:00+02:00\n"))
     assert not caplog.records  # offsets that differ (summer time) are fine
+
+
+def test_churn_dates_all_before_the_log_are_questioned(tmp_path, caplog):
+    log = load_interactions(write(tmp_path, "log.csv", GOOD_CSV))
+    wrong = load_customers(write(tmp_path, "c.csv", f"customer_id,churn_date\n{A},18.83\n{B},\n"))
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        check_customers_match(log, wrong, "c.csv")
+    assert ("c.csv, column 'churn_date': every churn_date (1) is before the log's first day "
+            "(2016-01-02)") in caplog.text and A not in caplog.text
+    caplog.clear()
+    right = load_customers(write(tmp_path, "r.csv", f"customer_id,churn_date\n{A},2016-01-03\n"))
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        check_customers_match(log, right, "r.csv")
+    assert not caplog.records
