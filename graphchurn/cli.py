@@ -458,6 +458,8 @@ def main(argv=None) -> int:
         print(f"graphchurn: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        # Outputs are staged and renamed at the end, so nothing of this run was written.
+        print("graphchurn: interrupted; earlier outputs are left as they were", file=sys.stderr)
         return 130
 
 

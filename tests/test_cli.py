@@ -297,3 +297,14 @@ def test_generate_writes_a_world(tmp_path):
     customers = pd.read_csv(tmp_path / "customers.csv")
     assert len(customers) == 150
     assert (tmp_path / "interactions.csv.gz").exists() and (tmp_path / "truth.csv").exists()
+
+
+def test_an_interrupt_says_so_and_exits_130(monkeypatch, capsys):
+    import graphchurn.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_generate", interrupted)
+    assert main(["generate", "--out", "x"]) == 130
+    assert "interrupted" in capsys.readouterr().err
