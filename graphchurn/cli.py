@@ -258,6 +258,17 @@ def _departure_events(stream, display: str):
         yield row, parts[0], date, None
 
 
+def _json_number(value):
+    """A plain JSON value: numpy scalars unwrapped, floats to 10 significant digits (as the CSV
+    outputs), NaN as null."""
+    import math
+
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else float(f"{value:.10g}")
+    return value
+
+
 def cmd_watch(args) -> int:
     from .pipeline import watcher, whatif_basis
 
@@ -299,7 +310,7 @@ def cmd_watch(args) -> int:
                 "event": row, "date": str(date.date()),
                 "affected_customers": int(len(at_risk)),
                 "alerts": [
-                    {k: (v.item() if hasattr(v, "item") else v) for k, v in a.items()}
+                    {k: _json_number(v) for k, v in a.items()}
                     for a in alerts.head(args.top).to_dict("records")],
             }
             if notes:

@@ -268,6 +268,8 @@ def test_whatif_without_history_puts_the_leavers_group_first(tmp_path):
     assert [r["event"] for r in records] == [1, 2]  # data rows: the header is not counted
     assert records[0]["alerts"][0]["community"] == leaver_group
     assert all("note" not in r for r in records)
+    increase = records[0]["alerts"][0]["increase"]
+    assert increase > 0 and len(repr(increase).lstrip("0.").replace(".", "")) <= 10
 
     # A bad event is reported on its row and skipped; the stream goes on; exit 2 at the end.
     events.write_text("customer_id,date\na2,2025-03-16\nnot a row\n+449999,2025-03-17\n"
