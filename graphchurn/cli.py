@@ -270,7 +270,7 @@ def _json_number(value):
 
 
 def cmd_watch(args) -> int:
-    from .pipeline import watcher, whatif_basis
+    from .pipeline import leavers_not_current, watcher, whatif_basis
 
     if args.events and not Path(args.events).is_file():
         raise InputError("no such file", file=args.events)  # before any heavy work
@@ -279,7 +279,6 @@ def cmd_watch(args) -> int:
     basis = whatif_basis(interactions, customers, _config(args, as_of))
     watch = watcher(basis)
     scored_at = basis.features.cutoff
-    current = set(basis.features.table.index)
     log.info("watching departures (%s)", basis.source)
     display = args.events or "stdin"
     stream = open(args.events) if args.events else sys.stdin
@@ -300,7 +299,7 @@ def cmd_watch(args) -> int:
             notes = []
             if customer_id in seen:
                 notes.append("already registered: nothing changes")
-            elif customer_id not in current:
+            elif leavers_not_current(basis, [customer_id]):
                 notes.append("not a current customer at as-of (left already, or off-net): "
                              "ties counted as leaving now")
             elif date < scored_at:

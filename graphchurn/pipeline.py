@@ -35,7 +35,15 @@ log = logging.getLogger("graphchurn")
 
 
 class NoChurnHistory(InputError):
-    """The log holds no labelled churn to learn from (too short, or nobody left)."""
+    """The log holds no labelled churn to learn from (too short, or nobody left).
+
+    ``as_of`` is the scoring moment the analysis resolved, so a caller that falls back (the
+    what-if's structural prior) scores at the same moment without resolving it again.
+    """
+
+    def __init__(self, message: str, *, as_of=None, **where):
+        super().__init__(message, **where)
+        self.as_of = as_of
 
 
 @dataclass
@@ -474,7 +482,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
             f"the log spans too little time before {as_of.date()} for a horizon of "
             f"{cfg.horizon_days} days: training needs a labelled cut-off at "
             f"{(as_of - pd.Timedelta(days=cfg.horizon_days)).date()} with "
-            f"{history_needed} days of history before it", file="--horizon")
+            f"{history_needed} days of history before it", file="--horizon", as_of=as_of)
 
     scoring = stages.run("features at as-of", build_features, interactions, customers, as_of, **kwargs)
     training = [stages.run(f"features at cut-off {c.date()}", build_features, interactions,
@@ -498,7 +506,8 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
         raise NoChurnHistory(f"the newest training cut-off {cutoffs[0].date()} has "
                              f"{'no' if y.sum() == 0 else 'only'} churners under the "
                              f"'{definition}' definition: nothing to learn from" + why,
-                             file="--as-of" if gap > cfg.horizon_days or late else "--churn")
+                             file="--as-of" if gap > cfg.horizon_days or late else "--churn",
+                             as_of=as_of)
     if one_class:
         dropped = ", ".join(str(cutoffs[i].date()) for i in one_class)
         log.warning("training cut-off(s) %s dropped: no churners (or only churners) there", dropped)
@@ -694,8 +703,7 @@ def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
         write_json(metrics, staged[3])
         write_report(staged[4], scores=analysis.scores, groups=analysis.groups, metrics=metrics,
                      lift=analysis.lift, calibration=analysis.calibration,
-                     importance=analysis.importance, graph_summary=analysis.metrics["graph"],
-                     notes=analysis.notes)
+                     importance=analysis.importance, graph_summary=analysis.metrics["graph"])
     return [out / name for name in names]
 
 
@@ -763,7 +771,7 @@ def whatif_basis(interactions, customers=None, config: AnalyzeConfig | None = No
         analysis = analyze(interactions, customers, cfg)
     except NoChurnHistory as why:
         log.info("no churn history (%s): using the structural prior", why.reason)
-        as_of = resolve_as_of(interactions, cfg)
+        as_of = why.as_of  # resolved (and warned about) once, by analyze
         definition = resolve_churn_definition(customers, cfg.definition)
         past, known = cut_at(interactions, customers, as_of)
         fs = build_features(past, known, as_of, **feature_kwargs(cfg, definition))

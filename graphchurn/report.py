@@ -485,8 +485,8 @@ def render_report(*, scores: pd.DataFrame, groups: pd.DataFrame, metrics: Mappin
         _importance_chart(importance) if importance is not None and len(importance) else None,
         _probability_histogram(scores),
     ) if c]
-    # metrics["notes"] and ``notes`` often hold the same notes (the pipeline passes its list as
-    # both): each note is shown once, in first-seen order.
+    # A caller may pass a note both in metrics["notes"] and in ``notes``: each is shown once,
+    # in first-seen order.
     all_notes = list(dict.fromkeys(str(n) for n in list(metrics.get("notes") or []) + list(notes or [])))
 
     body = [f"<h1>{html.escape(title)}</h1>", f'<p class="sub">{_subtitle(metrics, len(scores))}</p>',
