@@ -508,6 +508,24 @@ def _is_empty(text: pa.ChunkedArray):
     return pc.or_kleene(pc.is_null(text), pc.equal(pc.utf8_length(text), 0))
 
 
+#: Cell texts that mean "no value" in exports from spreadsheets, databases and pandas (compared
+#: trimmed and case-insensitively). In a value, duration, date or attribute column they count as
+#: an empty cell; identifiers do not get this reading (an id is never missing, see _ids).
+MISSING_MARKERS = ("na", "n/a", "nan", "null", "none", "#n/a", "<na>")
+
+
+def _is_missing(text: pa.ChunkedArray):
+    """Empty, or one of :data:`MISSING_MARKERS` (``text`` already trimmed)."""
+    marker = pc.is_in(pc.utf8_lower(text), value_set=pa.array(MISSING_MARKERS))
+    return pc.or_kleene(_is_empty(text), pc.fill_null(marker, False))
+
+
+def _blank_markers(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column with its missing-value markers (``NULL``, ``n/a``...) made empty cells."""
+    text = _text(values)
+    return pc.if_else(_is_missing(text), pa.scalar("", pa.string()), text)
+
+
 def _ids(table: _Table, key: str) -> pa.ChunkedArray:
     """Identifiers as trimmed text; empty -> error naming the row."""
     values = table.arrays[key]
@@ -551,9 +569,11 @@ def _numbers(table: _Table, key: str, values, *, what: str) -> tuple[np.ndarray,
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
         nullable, empty = _blank_to_null(values)
         numbers = _try_cast(nullable, pa.float64())
+        if numbers is not None and not pc.all(pc.is_finite(numbers)).as_py():
+            numbers = None  # Arrow reads "nan" and "inf" as numbers; the slow path decides
         if numbers is None:  # slow path: trim, then find the first row that is not a number
             text = _text(values)
-            empty = _is_empty(text)
+            empty = _is_missing(text)
             valid = pc.match_substring_regex(text, _NUMBER_RE)
             bad = _first_true(pc.and_(pc.invert(valid), pc.invert(empty)))
             if bad is not None:
@@ -594,6 +614,8 @@ def _timestamps(table: _Table, key: str, *, allow_empty: bool, what: str,
         seconds, empty = _numbers(table, key, values, what=what)
         ns = _epoch_to_ns(table, key, seconds, empty)
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if allow_empty:  # "NULL" is a missing date where a missing date is allowed
+            values = _blank_markers(values)
         ns, empty = _text_timestamps(table, key, values, what=what)
     else:
         raise table.error(f"{what} must be a date-time, epoch seconds or text, not {kind}", key)
@@ -911,7 +933,8 @@ def _attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
         return _date_attribute(table, label, values)
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return pd.Series(values.to_pandas())
-    text = _text(values)
+    text = _blank_markers(values)
+    values = text
     empty = _is_empty(text)
     dated = pc.or_(pc.match_substring_regex(text, _ISO_DATE_RE), empty)
     if pc.all(pc.fill_null(dated, True)).as_py() and not pc.all(empty).as_py():

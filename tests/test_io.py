@@ -583,7 +583,7 @@ def test_usable_but_suspicious_input_is_noted_by_file_row_and_column(tmp_path, c
     caplog.clear()
     plan_rows = "".join(f"c{i},,{i * 1.5},{i}\n" for i in range(25))
     table = write(tmp_path, "c.csv", "customer_id,churn_date,value,support_calls\n"
-                  + plan_rows + "c25,,-3,n/a\n")
+                  + plan_rows + 'c25,,-3,"12,5"\n')
     with caplog.at_level("INFO", logger="graphchurn"):
         customers = load_customers(table)
     assert not pd.api.types.is_numeric_dtype(customers["support_calls"])  # categories, as before
@@ -596,6 +596,36 @@ def test_usable_but_suspicious_input_is_noted_by_file_row_and_column(tmp_path, c
     with caplog.at_level("INFO", logger="graphchurn"):
         load_customers(write(tmp_path, "ok.csv", "customer_id,plan\nc1,prepaid\nc2,\n"))
     assert not caplog.records  # a real text column is not worth a word
+
+
+def test_missing_value_markers_read_as_empty_cells(tmp_path):
+    """NULL, n/a, NaN... (database and spreadsheet exports) are empty cells in value, date and
+    attribute columns: a value takes no number, a churn date means still a customer, and a
+    number attribute stays numeric. Identifiers are left as they are."""
+    table = write(tmp_path, "c.csv",
+                  "customer_id,churn_date,value,age,region\n"
+                  "c1,NULL,n/a,N/A,North\n"
+                  "c2,2016-01-05,12.5, 40 ,null\n"
+                  "c3,n/a,NaN,nan,#N/A\n"
+                  "NULL,None,7,<NA>,South\n")
+    customers = load_customers(table).set_index("customer_id")
+    assert customers.index.tolist() == ["c1", "c2", "c3", "NULL"]
+    assert customers["churn_date"].isna().tolist() == [True, False, True, True]
+    assert customers["value"].isna().tolist() == [True, False, True, False]
+    assert pd.api.types.is_numeric_dtype(customers["age"])
+    assert customers["age"].tolist()[1] == 40 and customers["age"].isna().sum() == 3
+    assert customers["region"].isna().tolist() == [False, True, True, False]
+    log = write(tmp_path, "log.csv", "src,dst,timestamp,duration\n"
+                f"{A},{B},2016-01-01T10:00:00,NULL\n{B},{A},2016-01-01T11:00:00,30\n")
+    assert load_interactions(log)["duration"].tolist() == [0.0, 30.0]  # empty = 0, as before
+
+
+@pytest.mark.parametrize("cell", ["inf", "-inf", "twelve"])
+def test_non_numbers_in_value_are_still_errors(tmp_path, cell):
+    table = write(tmp_path, "c.csv", f"customer_id,value\nc1,3\nc2,{cell}\n")
+    with pytest.raises(InputError) as info:
+        load_customers(table)
+    check_error(info, file=str(table), row=2, column="value")
 
 
 def test_a_column_mixing_zoned_and_zone_less_timestamps_is_noted(tmp_path, caplog):
