@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,7 +57,9 @@ def atomic_output_set(out_dir) -> Iterator[Path]:
     Everything is written while the previous outputs stay untouched; only when the block
     finishes are the files renamed into ``out_dir``, one cheap rename each. An error (or an
     interrupt) inside the block removes the staging folder and leaves the old set as it was,
-    so a failed run never mixes a new scores.csv with an old metrics.json.
+    so a failed run never mixes a new scores.csv with an old metrics.json. A run killed
+    outright (SIGKILL, power loss) cannot clean up; its folder is named after its host and
+    process, and the next run into ``out_dir`` removes it (:func:`remove_abandoned_staging`).
 
     Parameters
     ----------
@@ -79,13 +82,72 @@ def atomic_output_set(out_dir) -> Iterator[Path]:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".graphchurn-staging.", dir=out))
+    remove_abandoned_staging(out)
+    stage = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{_owner()}.", dir=out))
     try:
         yield stage
         for item in sorted(stage.iterdir()):
             os.replace(item, out / item.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+_STAGING_PREFIX = ".graphchurn-staging."
+
+
+def _owner(pid: int | None = None) -> str:
+    """``host.pid`` of a staging folder's owner; dots in the host name become dashes so that
+    the name splits unambiguously."""
+    return f"{socket.gethostname().replace('.', '-')}.{os.getpid() if pid is None else pid}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_abandoned_staging(out_dir) -> list[Path]:
+    """Remove the staging folders in ``out_dir`` whose process no longer runs on this host.
+
+    A staging folder is named ``.graphchurn-staging.<host>.<pid>.<random>``. One whose host is
+    this machine and whose process has ended was left by a run that was killed before it
+    could clean up (an ordinary error or interrupt removes its own). Folders of a live process
+    (a concurrent run) or of another host (a shared file system) are left alone.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> dead = out / f"{_STAGING_PREFIX}{_owner(pid=2**22 + 1)}.x"  # above Linux's pid_max
+    >>> live = out / f"{_STAGING_PREFIX}{_owner()}.y"
+    >>> dead.mkdir(); live.mkdir()
+    >>> [p.name == dead.name for p in remove_abandoned_staging(out)], live.exists()
+    ([True], True)
+    """
+    host = socket.gethostname().replace(".", "-")
+    removed = []
+    for folder in Path(out_dir).glob(_STAGING_PREFIX + "*"):
+        parts = folder.name[len(_STAGING_PREFIX):].split(".")
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit() or not folder.is_dir():
+            continue
+        if int(parts[1]) != os.getpid() and not _alive(int(parts[1])):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def _umask() -> int:
