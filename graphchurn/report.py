@@ -407,16 +407,12 @@ def backtest_caption(metrics: Mapping) -> str | None:
     return text
 
 
-#: Keys of metrics.json that may hold the baseline's metrics, with the baseline's name.
-_BASELINE_KEYS = {"baseline_rfm_logistic": "the RFM-only logistic baseline", "baseline": "the baseline"}
-
-
 def baseline_metrics(metrics: Mapping) -> tuple[str, Mapping] | None:
-    """(name, metrics) of the baseline: ``baseline_rfm_logistic`` (what the pipeline writes) or
-    ``baseline``; None when there is neither."""
-    for key, name in _BASELINE_KEYS.items():
-        if isinstance(metrics.get(key), Mapping) and metrics[key]:
-            return name, metrics[key]
+    """(name, metrics) of the baseline the pipeline writes (``baseline_rfm_logistic``); None
+    when metrics.json has none."""
+    baseline = metrics.get("baseline_rfm_logistic")
+    if isinstance(baseline, Mapping) and baseline:
+        return "the RFM-only logistic baseline", baseline
     return None
 
 
