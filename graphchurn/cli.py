@@ -258,18 +258,8 @@ def _departure_events(stream, display: str):
         yield row, parts[0], date, None
 
 
-def _json_number(value):
-    """A plain JSON value: numpy scalars unwrapped, floats to 10 significant digits (as the CSV
-    outputs), NaN as null."""
-    import math
-
-    value = value.item() if hasattr(value, "item") else value
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else float(f"{value:.10g}")
-    return value
-
-
 def cmd_watch(args) -> int:
+    from .atomic import SIGNIFICANT_DIGITS, json_value
     from .pipeline import leavers_not_current, watcher, whatif_basis
 
     if args.events and not Path(args.events).is_file():
@@ -309,7 +299,7 @@ def cmd_watch(args) -> int:
                 "event": row, "date": str(date.date()),
                 "affected_customers": int(len(at_risk)),
                 "alerts": [
-                    {k: _json_number(v) for k, v in a.items()}
+                    json_value(a, digits=SIGNIFICANT_DIGITS)
                     for a in alerts.head(args.top).to_dict("records")],
             }
             if notes:
@@ -328,7 +318,7 @@ def cmd_target(args) -> int:
     import pandas as pd
 
     from .campaign import contact_list
-    from .pipeline import write_csv
+    from .atomic import write_csv
 
     if Path(args.out).is_dir():
         raise InputError("is a directory; give the contact list's file name", file="--out")

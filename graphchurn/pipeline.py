@@ -13,10 +13,7 @@ The backtest trains on the older cut-offs and is measured on the latest fully la
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_output_set, atomic_write
+from .atomic import atomic_output_set, write_csv, write_json
 from .errors import InputError
 from .features import (RFM_FEATURES, FeatureSet, build_features, describe_reasons,
                        known_customers)
@@ -644,43 +641,6 @@ def _tables(fs: FeatureSet, probability, reasons, customers):
 
 
 # --------------------------------------------------------------------------- outputs
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a table atomically. Ten significant digits: no float noise (0.30000000000000004
-    is written 0.3) and no loss on money (123456.78 stays 123456.78; six digits gave 123457)."""
-    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g"))
-
-
-def write_json(obj, path: Path) -> None:
-    """Write ``obj`` as indented JSON; NaN and infinities become null (bare NaN is not JSON)."""
-    clean = _finite_json(obj)
-
-    def dump(tmp):
-        with open(tmp, "w") as fh:
-            json.dump(clean, fh, indent=2, default=_json_default, allow_nan=False)
-            fh.write("\n")
-    atomic_write(path, dump)
-
-
-def _finite_json(value):
-    if isinstance(value, dict):
-        return {k: _finite_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_json(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    return value
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (pd.Timestamp,)):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
     """Write scores.csv, groups.csv, influencers.csv, metrics.json and report.html.
 

@@ -7,9 +7,9 @@ import pytest
 from scipy.special import logit
 
 from graphchurn.errors import InputError
+from graphchurn.atomic import write_json
 from graphchurn.pipeline import (AnalyzeConfig, analyze, backtest_training, labelled_cutoffs,
-                                 resolve_as_of, stack_cutoffs, stray_timestamps,
-                                 write_json)
+                                 resolve_as_of, stack_cutoffs, stray_timestamps)
 from graphchurn.synth import generate_world
 
 T = pd.Timestamp
@@ -221,7 +221,7 @@ def test_stray_timestamps_far_from_the_log_are_warned_about(caplog):
 
 
 def test_csv_outputs_have_no_float_noise_and_keep_money_exact(tmp_path):
-    from graphchurn.pipeline import write_csv
+    from graphchurn.atomic import write_csv
 
     write_csv(pd.DataFrame({"value": [123456.78, 0.1 + 0.2, 1e-7]}), tmp_path / "t.csv")
     assert (tmp_path / "t.csv").read_text().splitlines() == ["value", "123456.78", "0.3", "1e-07"]

@@ -15,7 +15,7 @@ Routes
 ``GET /api/customers/{id}``      one customer's score, group and influencer role
 ``POST /api/target``             contact list for a budget (JSON body, see :class:`TargetRequest`)
 ``GET /api/target.csv?budget=``  the same contact list as a CSV download, written exactly as
-                                 ``graphchurn target`` writes it (:func:`graphchurn.pipeline.write_csv`)
+                                 ``graphchurn target`` writes it (:func:`graphchurn.atomic.write_csv`)
 
 Identifiers are phone numbers: :func:`serve` turns uvicorn's access log off (URLs such as
 ``/api/customers/{id}`` would otherwise write them to the log) and error messages never echo them.
@@ -39,7 +39,7 @@ from pydantic import BaseModel, Field
 
 from graphchurn.campaign import DEFAULT_CHANNELS, DEFAULT_HORIZON_MONTHS, contact_list
 from graphchurn.errors import InputError
-from graphchurn.pipeline import write_csv
+from graphchurn.atomic import write_csv
 from graphchurn.report import (PAGE_CSS, backtest_caption, backtest_items, cards_html, format_number, html_table,
                                scoring_caption, scoring_items, top_customers, top_groups)
 
@@ -191,7 +191,7 @@ def _plan(analysis: Analysis, budget, channels, default_value, horizon_months) -
 
 
 def _csv_text(frame: pd.DataFrame) -> str:
-    """The table as ``graphchurn target`` writes it (:func:`graphchurn.pipeline.write_csv`: the
+    """The table as ``graphchurn target`` writes it (:func:`graphchurn.atomic.write_csv`: the
     same columns and number format, so no float noise such as 0.30000000000000004)."""
     with tempfile.TemporaryDirectory(prefix="graphchurn-csv-") as tmp:
         path = Path(tmp) / "contact_list.csv"
