@@ -35,12 +35,14 @@ class NoChurnHistory(InputError):
     """The log holds no labelled churn to learn from (too short, or nobody left).
 
     ``as_of`` is the scoring moment the analysis resolved, so a caller that falls back (the
-    what-if's structural prior) scores at the same moment without resolving it again.
+    what-if's structural prior) scores at the same moment without resolving it again;
+    ``features`` the as-of FeatureSet when it was already built (else None).
     """
 
-    def __init__(self, message: str, *, as_of=None, **where):
+    def __init__(self, message: str, *, as_of=None, features=None, **where):
         super().__init__(message, **where)
         self.as_of = as_of
+        self.features = features
 
 
 @dataclass
@@ -504,7 +506,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
                              f"{'no' if y.sum() == 0 else 'only'} churners under the "
                              f"'{definition}' definition: nothing to learn from" + why,
                              file="--as-of" if gap > cfg.horizon_days or late else "--churn",
-                             as_of=as_of)
+                             as_of=as_of, features=scoring)
     if one_class:
         dropped = ", ".join(str(cutoffs[i].date()) for i in one_class)
         log.warning("training cut-off(s) %s dropped: no churners (or only churners) there", dropped)
@@ -734,7 +736,8 @@ def whatif_basis(interactions, customers=None, config: AnalyzeConfig | None = No
         as_of = why.as_of  # resolved (and warned about) once, by analyze
         definition = resolve_churn_definition(customers, cfg.definition)
         past, known = cut_at(interactions, customers, as_of)
-        fs = build_features(past, known, as_of, **feature_kwargs(cfg, definition))
+        fs = why.features if why.features is not None else build_features(
+            past, known, as_of, **feature_kwargs(cfg, definition))
         base = pd.Series(PRIOR_BASE_PROBABILITY, index=fs.table.index)
         model = ContagionModel(seed=cfg.seed).fit([])
         source = f"structural prior (no churn history: {why.reason})"

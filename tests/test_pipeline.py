@@ -233,3 +233,26 @@ def test_a_stray_far_future_row_is_blamed_on_the_as_of_it_moved():
     log = pd.concat([world.interactions, stray], ignore_index=True)
     with pytest.raises(InputError, match=r"^--as-of: .*follows 1 stray row\(s\) up to 2099-01-01"):
         analyze(log, world.customers, AnalyzeConfig(embeddings=False, estimator="logistic"))
+
+
+def test_whatif_fallback_reuses_the_as_of_features_analyze_built(monkeypatch):
+    """Nobody ever left: analyze builds the as-of features, then finds no churner to learn
+    from; the what-if's structural prior scores on those same features instead of building
+    them again."""
+    from graphchurn import pipeline
+
+    people = [f"p{i}" for i in range(6)]
+    rows = [(u, people[(i + 1) % 6], f"{day.date()}T10:00:00", 60)
+            for day in pd.date_range("2025-01-01", periods=150) for i, u in enumerate(people)]
+    log = pd.DataFrame(rows, columns=["src", "dst", "timestamp", "duration"])
+    log["timestamp"] = pd.to_datetime(log["timestamp"])
+    built = []
+    real = pipeline.build_features
+    monkeypatch.setattr(pipeline, "build_features",
+                        lambda *a, **k: built.append(pd.Timestamp(a[2])) or real(*a, **k))
+    basis = pipeline.whatif_basis(log, None, AnalyzeConfig(embeddings=False))
+    assert "structural prior" in basis.source
+    as_of = pd.Timestamp("2025-05-31")
+    assert built.count(as_of) == 1  # once, by analyze
+    assert sorted(basis.features.table.index) == people
+    assert np.allclose(basis.base_probability, pipeline.PRIOR_BASE_PROBABILITY)
