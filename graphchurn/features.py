@@ -71,6 +71,7 @@ STRUCTURE_FEATURES = [
 EXPOSURE_FEATURES = [
     "share_to_departed", "n_departed_contacts", "departed_influencer_contact",
     "max_tie_share_departed", "group_churn_rate", "spreading_activation_energy",
+    "share_to_departed_longer",
 ]
 
 
@@ -136,7 +137,8 @@ def build_features(
         starts less than ``window_days`` before the cut-off, the window starts at the log's
         first day and the totals in :data:`WINDOW_TOTALS` are scaled up to a full window.
     recent_departure_days : int
-        A departure counts as "recent" for exposure features this many days back.
+        A departure counts as "recent" for exposure features this many days back;
+        ``share_to_departed_longer`` looks twice as far back.
     community_method, resolution : str, float
         Passed to :func:`graphchurn.community.detect_communities`.
     max_degree : int, optional
@@ -195,6 +197,12 @@ def build_features(
     score = influence["influencer_score"].to_numpy()
     influencer_mask = score >= np.quantile(score, influencer_quantile) if len(score) else None
     exposed = exposure(g, departed_recent, influencer_mask=influencer_mask)
+    # Decisions already under way (traffic tapering off before the departure) were taken up to
+    # a fade's length ago, under the departures of the window before that: exposure over twice
+    # the recent window reads what drove them.
+    earlier_start = cutoff - pd.Timedelta(days=2 * recent_departure_days)
+    departed_earlier = (departure_time.notna() & (departure_time >= earlier_start)).to_numpy()
+    exposed_earlier = exposure(g, departed_earlier)
     susc = susceptibility(g, membership, roles, departed=departed_recent)
     energy = spreading_activation(g, departed_recent.astype(float))
 
@@ -225,6 +233,7 @@ def build_features(
             "max_tie_share_departed": exposed["max_tie_share_departed"].to_numpy(),
             "group_churn_rate": group_churn_rate,
             "spreading_activation_energy": energy,
+            "share_to_departed_longer": exposed_earlier["share_to_departed"].to_numpy(),
         },
         index=pd.Index(names, name="customer_id"),
     )
@@ -458,6 +467,12 @@ def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 
                 "days (" + _percent(col("share_to_departed")) + " of their calling)")
         return out(np.where(left > 0, text, "none of their " + n.astype(str)
                             + f" contacts left in the last {recent_departure_days} days"))
+    if feature == "share_to_departed_longer":
+        share = col(feature).fillna(0)
+        days = 2 * recent_departure_days
+        return out(np.where(share > 0, _percent(share) + " of their calling was with contacts who "
+                            f"left in the last {days} days",
+                            f"none of their contacts left in the last {days} days"))
     if feature == "departed_influencer_contact":
         left = f"influential contact left in the last {recent_departure_days} days"
         return out(np.where(col(feature).fillna(0) > 0, "an " + left, "no " + left))
