@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from graphchurn.community import edge_array, edge_weights, vertex_mask
+from threadpoolctl import threadpool_limits
+
+from graphchurn.community import edge_array, edge_weights, seeded_igraph_rng, vertex_mask
 
 __all__ = [
     "INFLUENCER_SCORE_COMPONENTS",
@@ -403,9 +405,13 @@ def influencer_scores(
         return pd.DataFrame({c: np.zeros(0) for c in columns}, index=_vertex_index(graph))
 
     table = pd.DataFrame(index=_vertex_index(graph))
-    table["pagerank"] = np.asarray(graph.pagerank(directed=False, weights=w_arg))
+    # igraph's PRPACK solver sums in parallel (OpenMP) and ARPACK starts the eigenvector
+    # iteration from a random vector: one thread and a seeded generator make both give the
+    # same bits on every run (otherwise the last digits, and a tree split on them, vary).
+    with threadpool_limits(limits=1, user_api="openmp"):
+        table["pagerank"] = np.asarray(graph.pagerank(directed=False, weights=w_arg))
     if graph.ecount():
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), seeded_igraph_rng(seed):
             # igraph warns on disconnected graphs; the documented result (zero outside the
             # component with the largest eigenvalue) is what we report.
             warnings.simplefilter("ignore", RuntimeWarning)
