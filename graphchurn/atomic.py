@@ -56,10 +56,23 @@ def atomic_write(path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+def csv_text(frame, path_or_buffer=None):
+    r"""A DataFrame as the outputs write it: no index, numbers to :data:`SIGNIFICANT_DIGITS`.
+
+    Returns the text, or writes it to ``path_or_buffer`` when one is given.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> csv_text(pd.DataFrame({"x": [0.1 + 0.2, 123456.78]}))
+    'x\n0.3\n123456.78\n'
+    """
+    return frame.to_csv(path_or_buffer, index=False, float_format=f"%.{SIGNIFICANT_DIGITS}g")
+
+
 def write_csv(frame, path) -> Path:
-    """Write a DataFrame (no index) atomically, numbers to :data:`SIGNIFICANT_DIGITS`."""
-    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False,
-                                                        float_format=f"%.{SIGNIFICANT_DIGITS}g"))
+    """Write a DataFrame atomically, as :func:`csv_text` formats it."""
+    return atomic_write(path, lambda tmp: csv_text(frame, tmp))
 
 
 def write_json(obj, path) -> Path:

@@ -15,7 +15,7 @@ Routes
 ``GET /api/customers/{id}``      one customer's score, group and influencer role
 ``POST /api/target``             contact list for a budget (JSON body, see :class:`TargetRequest`)
 ``GET /api/target.csv?budget=``  the same contact list as a CSV download, written exactly as
-                                 ``graphchurn target`` writes it (:func:`graphchurn.atomic.write_csv`)
+                                 ``graphchurn target`` writes it (:func:`graphchurn.atomic.csv_text`)
 
 Identifiers are phone numbers: :func:`serve` turns uvicorn's access log off (URLs such as
 ``/api/customers/{id}`` would otherwise write them to the log) and error messages never echo them.
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import html
 import json
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from pydantic import BaseModel, Field
 
 from graphchurn.campaign import DEFAULT_CHANNELS, DEFAULT_HORIZON_MONTHS, contact_list
 from graphchurn.errors import InputError
-from graphchurn.atomic import write_csv
+from graphchurn.atomic import csv_text
 from graphchurn.report import (PAGE_CSS, backtest_caption, backtest_items, cards_html, format_number, html_table,
                                scoring_caption, scoring_items, top_customers, top_groups)
 
@@ -188,15 +187,6 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def _plan(analysis: Analysis, budget, channels, default_value, horizon_months) -> pd.DataFrame:
     return contact_list(analysis.scores, budget, channels=channels, default_value=default_value,
                         horizon_months=horizon_months)
-
-
-def _csv_text(frame: pd.DataFrame) -> str:
-    """The table as ``graphchurn target`` writes it (:func:`graphchurn.atomic.write_csv`: the
-    same columns and number format, so no float noise such as 0.30000000000000004)."""
-    with tempfile.TemporaryDirectory(prefix="graphchurn-csv-") as tmp:
-        path = Path(tmp) / "contact_list.csv"
-        write_csv(frame, path)
-        return path.read_text(encoding="utf-8")
 
 
 def _plan_summary(plan: pd.DataFrame, budget: float) -> dict:
@@ -446,7 +436,7 @@ def create_app(analysis_dir) -> FastAPI:
         campaign = _campaign_from_query(request.query_params)
         campaign["budget"] = budget
         plan = _plan(source.get(), **campaign)
-        return Response(_csv_text(plan), media_type="text/csv",
+        return Response(csv_text(plan), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="contact_list.csv"'})
 
     return app
