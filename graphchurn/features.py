@@ -73,6 +73,8 @@ EXPOSURE_FEATURES = [
     "max_tie_share_departed", "group_churn_rate", "spreading_activation_energy",
     "share_to_departed_longer",
 ]
+#: ``share_to_departed_longer`` counts the departures of this many recent windows.
+LONGER_EXPOSURE_WINDOWS = 2
 
 
 @dataclass
@@ -200,7 +202,7 @@ def build_features(
     # Decisions already under way (traffic tapering off before the departure) were taken up to
     # a fade's length ago, under the departures of the window before that: exposure over twice
     # the recent window reads what drove them.
-    earlier_start = cutoff - pd.Timedelta(days=2 * recent_departure_days)
+    earlier_start = cutoff - pd.Timedelta(days=LONGER_EXPOSURE_WINDOWS * recent_departure_days)
     departed_earlier = (departure_time.notna() & (departure_time >= earlier_start)).to_numpy()
     exposed_earlier = exposure(g, departed_earlier)
     susc = susceptibility(g, membership, roles, departed=departed_recent)
@@ -469,7 +471,7 @@ def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 
                             + f" contacts left in the last {recent_departure_days} days"))
     if feature == "share_to_departed_longer":
         share = col(feature).fillna(0)
-        days = 2 * recent_departure_days
+        days = LONGER_EXPOSURE_WINDOWS * recent_departure_days
         return out(np.where(share > 0, _percent(share) + " of their calling was with contacts who "
                             f"left in the last {days} days",
                             f"none of their contacts left in the last {days} days"))
