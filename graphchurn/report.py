@@ -366,12 +366,16 @@ def scoring_items(scores: pd.DataFrame) -> list[tuple[str, object]]:
     return items
 
 
-def backtest_items(metrics: Mapping) -> list[tuple[str, object]]:
-    """(label, value) pairs of the backtest metrics (measured on the cut-off, not at as-of).
+#: Backtest keys :func:`backtest_caption` states (the size and churn rate of the backtest), so
+#: the cards and the baseline table leave them out.
+_CAPTION_KEYS = ("n", "base_rate")
 
-    ``n`` and ``base_rate`` are left to :func:`backtest_caption`."""
+
+def backtest_items(metrics: Mapping) -> list[tuple[str, object]]:
+    """(label, value) pairs of the backtest metrics (measured on the cut-off, not at as-of),
+    except those :func:`backtest_caption` states."""
     return [(label, metrics[key]) for key, label in METRIC_LABELS.items()
-            if key in metrics and key not in ("n", "base_rate")]
+            if key in metrics and key not in _CAPTION_KEYS]
 
 
 def scoring_caption(metrics: Mapping, n_scored: int) -> str:
@@ -407,13 +411,11 @@ def backtest_caption(metrics: Mapping) -> str | None:
     return text
 
 
-def baseline_metrics(metrics: Mapping) -> tuple[str, Mapping] | None:
-    """(name, metrics) of the baseline the pipeline writes (``baseline_rfm_logistic``); None
-    when metrics.json has none."""
+def baseline_metrics(metrics: Mapping) -> Mapping | None:
+    """The RFM-only logistic baseline's backtest metrics (``baseline_rfm_logistic``); None when
+    metrics.json has none."""
     baseline = metrics.get("baseline_rfm_logistic")
-    if isinstance(baseline, Mapping) and baseline:
-        return "the RFM-only logistic baseline", baseline
-    return None
+    return baseline if isinstance(baseline, Mapping) and baseline else None
 
 
 def _metrics_section(scores, metrics) -> str:
@@ -423,17 +425,17 @@ def _metrics_section(scores, metrics) -> str:
         return "".join(parts)
     parts += ["<h3>Model quality on the backtest</h3>", f"<p>{html.escape(caption)}</p>",
               cards_html(backtest_items(metrics))]
-    found = baseline_metrics(metrics)
-    if found:
-        name, baseline = found
-        keys = [k for k in METRIC_LABELS if k in baseline and k in metrics and k not in ("n", "base_rate")]
+    baseline = baseline_metrics(metrics)
+    if baseline:
+        keys = [k for k in METRIC_LABELS if k in baseline and k in metrics and k not in _CAPTION_KEYS]
         if keys:
             table = pd.DataFrame({
                 "metric": [METRIC_LABELS[k] for k in keys],
                 "model": [metrics[k] for k in keys],
                 "baseline": [baseline[k] for k in keys],
             })
-            parts.append(html_table(table, caption=f"Model against {name} on the same backtest"))
+            parts.append(html_table(table, caption="Model against the RFM-only logistic baseline on "
+                                    "the same backtest"))
     return "".join(parts)
 
 
