@@ -34,6 +34,8 @@ References
    methods improved the performance of a clinical prediction model in new patients", Journal
    of Clinical Epidemiology 61(1) (2008) 76-86 (recalibration in the large: a new intercept
    for an existing model's log-odds).
+.. [9] T. M. Beasley, S. Erickson, D. B. Allison, "Rank-based inverse normal transformations
+   are increasingly used, but are they merited?", Behavior Genetics 39(5) (2009) 580-595.
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from sklearn.model_selection import (GridSearchCV, GroupShuffleSplit, StratifiedGroupKFold,
                                      StratifiedKFold, train_test_split)
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import (OneHotEncoder, OrdinalEncoder, QuantileTransformer,
+                                   StandardScaler)
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -79,6 +82,10 @@ __all__ = [
 _MISSING_LABEL = "(missing)"
 # Below this many rows native thread pools cost more than they save (see ChurnModel.n_threads).
 _SMALL_TABLE_ROWS = 50_000
+# normal_scores: quantiles estimated from at most this many rows, on this many levels (more
+# levels than a few hundred change no rank that matters for a risk score).
+_NORMAL_SCORE_SUBSAMPLE = 100_000
+_NORMAL_SCORE_QUANTILES = 1000
 # Above this many customers, calibration folds split customers without StratifiedGroupKFold's
 # greedy balancing (see group_folds).
 _GREEDY_GROUP_FOLDS_MAX = 100_000
@@ -162,8 +169,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     - ``estimator="gbm"``: histogram gradient boosting with native categorical splits
       (categories ordinal-encoded, rare ones pooled) and native missing-value handling;
     - ``estimator="logistic"``: median imputation with missing indicators + standard scaling for
-      numbers, one-hot encoding (missing as its own level, rare levels pooled) for categories,
-      then L2 logistic regression;
+      numbers (with ``normal_scores``, also each number's rank mapped to a normal score),
+      one-hot encoding (missing as its own level, rare levels pooled) for categories, then
+      logistic regression;
     - ``estimator="ensemble"``: both, soft voting (the mean of their probabilities) [7]_.
 
     Probabilities are calibrated with :class:`~sklearn.calibration.CalibratedClassifierCV`
@@ -207,6 +215,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     l1_ratio : float, default 0.0
         Mix of the logistic regression's penalty: 0 = L2 (ridge), 1 = L1 (lasso, which sets
         the coefficients of uninformative features to exactly 0), in between = elastic net.
+    normal_scores : bool, default False
+        Give the logistic regression every numeric column twice: standardised as is, and as
+        its rank-based inverse normal transform (the training quantile of the value mapped to
+        a standard normal score, Beasley et al. 2009 [9]_). The two coefficients together
+        express a monotone effect that is not a straight line in the raw value: a risk that
+        saturates (the share of one's calls to leavers matters most in its first few
+        percent), or a heavy-tailed count whose few extreme values would otherwise dictate
+        the slope. The penalty sets either coefficient to 0 where it adds nothing.
     importance : {"permutation"} or None, default "permutation"
         How ``feature_importances_`` is computed: permutation importance [5]_ -- the mean drop in
         ROC AUC when a column is shuffled -- measured on a held-out, stratified
@@ -269,7 +285,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def __init__(self, estimator="gbm", calibration="isotonic", cv=3, max_iter=200,
                  learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
                  l2_regularization=1.0, C=1.0, Cs=(0.02, 0.05, 0.2, 1.0),
-                 C_search_max_rows=250_000, l1_ratio=0.0,
+                 C_search_max_rows=250_000, l1_ratio=0.0, normal_scores=False,
                  importance="permutation",
                  importance_holdout=0.25, importance_repeats=3, importance_max_rows=100_000,
                  random_state=0, n_threads="auto"):
@@ -285,6 +301,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.Cs = Cs
         self.C_search_max_rows = C_search_max_rows
         self.l1_ratio = l1_ratio
+        self.normal_scores = normal_scores
         self.importance = importance
         self.importance_holdout = importance_holdout
         self.importance_repeats = importance_repeats
@@ -377,10 +394,21 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return Pipeline([("encode", encode), ("classify", classifier)])
 
     def _logistic_pipeline(self, categorical: list, numeric: list, C: float) -> Pipeline:
+        scale = StandardScaler()
+        if self.normal_scores:
+            # The value as is and its rank as a normal score, each standardised (the missing
+            # indicators pass through both, harmlessly).
+            scale = Pipeline([
+                ("both", FeatureUnion([
+                    ("value", "passthrough"),
+                    ("normal_score", QuantileTransformer(
+                        n_quantiles=self._normal_score_quantiles(), output_distribution="normal",
+                        subsample=_NORMAL_SCORE_SUBSAMPLE, random_state=self.random_state))])),
+                ("scale", StandardScaler())])
         numbers = Pipeline([
             ("impute", SimpleImputer(strategy="median", add_indicator=True,
                                      keep_empty_features=True)),
-            ("scale", StandardScaler())])
+            ("scale", scale)])
         categories = Pipeline([
             ("impute", SimpleImputer(strategy="constant", fill_value=_MISSING_LABEL,
                                      keep_empty_features=True)),
@@ -390,6 +418,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                                    verbose_feature_names_out=False)
         return Pipeline([("encode", encode),
                          ("classify", self._logistic(C))])
+
+    def _normal_score_quantiles(self) -> int:
+        # No more levels than the rows a fold model is fitted on (the smallest is the
+        # penalty search's: two thirds of the rows), which QuantileTransformer would warn about.
+        return int(min(_NORMAL_SCORE_QUANTILES, max(10, self.n_fit_rows_ // 2)))
 
     def _min_samples_leaf(self) -> int:
         leaf = self.min_samples_leaf
