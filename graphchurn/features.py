@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 
 from .community import detect_communities
-from .contagion import exposure, spreading_activation
-from .graph import CustomerGraph
+from .contagion import exposure, exposure_before_onset, spreading_activation
+from .graph import FADE_DAYS, CustomerGraph
 from .roles import influencer_scores, leaders_and_followers, susceptibility
 from .windows import active_at, before, known_departures
 
@@ -71,7 +71,7 @@ STRUCTURE_FEATURES = [
 EXPOSURE_FEATURES = [
     "share_to_departed", "n_departed_contacts", "departed_influencer_contact",
     "max_tie_share_departed", "group_churn_rate", "spreading_activation_energy",
-    "share_to_departed_longer",
+    "share_to_departed_longer", "share_to_departed_before_onset",
 ]
 #: ``share_to_departed_longer`` counts the departures of this many recent windows.
 LONGER_EXPOSURE_WINDOWS = 2
@@ -205,6 +205,12 @@ def build_features(
     earlier_start = cutoff - pd.Timedelta(days=LONGER_EXPOSURE_WINDOWS * recent_departure_days)
     departed_earlier = (departure_time.notna() & (departure_time >= earlier_start)).to_numpy()
     exposed_earlier = exposure(g, departed_earlier)
+    # The same share as it stood on the day a fade now under way began, averaged over the
+    # onsets the fade-out evidence considers (a departure of yesterday cannot explain it).
+    departure_age = ((cutoff - departure_time) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
+    exposed_before_onset = exposure_before_onset(g, departure_age,
+                                                 recent_days=recent_departure_days,
+                                                 onset_days=FADE_DAYS[1])
     susc = susceptibility(g, membership, roles, departed=departed_recent)
     energy = spreading_activation(g, departed_recent.astype(float))
 
@@ -236,6 +242,7 @@ def build_features(
             "group_churn_rate": group_churn_rate,
             "spreading_activation_energy": energy,
             "share_to_departed_longer": exposed_earlier["share_to_departed"].to_numpy(),
+            "share_to_departed_before_onset": exposed_before_onset,
         },
         index=pd.Index(names, name="customer_id"),
     )
@@ -475,6 +482,16 @@ def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 
         return out(np.where(share > 0, _percent(share) + " of their calling was with contacts who "
                             f"left in the last {days} days",
                             f"none of their contacts left in the last {days} days"))
+    if feature == "share_to_departed_before_onset":
+        # A weighted share (see contagion.exposure_before_onset): departures 1 .. recent +
+        # onset days ago count, fully those whose age lies between the two windows' ends.
+        share = col(feature).fillna(0)
+        last = recent_departure_days + FADE_DAYS[1]
+        full = f"{FADE_DAYS[1]}-{recent_departure_days + 1}"
+        return out(np.where(share > 0, "contacts who left 1-" + str(last) + " days ago held "
+                            + _percent(share) + f" of their calling (weighted, most those of "
+                            f"{full} days ago, when a slowdown now under way would have begun)",
+                            f"none of their contacts left 1-{last} days ago"))
     if feature == "departed_influencer_contact":
         left = f"influential contact left in the last {recent_departure_days} days"
         return out(np.where(col(feature).fillna(0) > 0, "an " + left, "no " + left))

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.contagion import exposure, spreading_activation
+from graphchurn.contagion import exposure, exposure_before_onset, spreading_activation
 
 
 def _graph(edges, weights=None, names=None, on_net=None):
@@ -74,6 +74,23 @@ def test_exposure_max_tie_share_with_two_departed_contacts():
     assert ex.loc["c0", "max_tie_share_departed"] == pytest.approx(2 / 8)
     assert ex.loc["c0", "n_departed_contacts"] == 2
     assert not ex["departed_influencer_contact"].any()
+
+
+def test_exposure_before_onset_weighs_each_departure_by_the_onsets_it_precedes():
+    # A star: vertex 0 tied to 1..6 with equal weight. Onsets 1..7 days back, recent = 10 days.
+    g = ig.Graph([(0, i) for i in range(1, 7)])
+    g.es["weight"] = [1.0] * 6
+    ages = np.array([np.nan, 0.0, 3.0, 7.0, 11.0, 14.0, 20.0])
+    share = exposure_before_onset(g, ages, recent_days=10, onset_days=7)
+    # Weight of a departure k days back: #{d in 1..7 : 0 <= k - d <= 10} / 7
+    #   k=0: none; k=3: d=1..3; k=7: all 7; k=11: d=1..7 (k-d in 4..10); k=14: d=4..7; k=20: none
+    assert share[0] == pytest.approx((0 + 3 + 7 + 7 + 4 + 0) / 7 / 6)
+    # The leavers themselves: each tied only to 0, who never left.
+    assert share[1:].tolist() == [0.0] * 6
+    # Equal to the plain share when every onset saw the departure as recent.
+    assert exposure_before_onset(g, np.r_[np.nan, [7.0] * 6], 10, 7)[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one value per vertex"):
+        exposure_before_onset(g, ages[:3])
 
 
 def test_exposure_no_departures_is_zero():

@@ -76,12 +76,17 @@ def test_exposure_features_by_hand():
     assert t.loc["c", "spreading_activation_energy"] > t.loc["d", "spreading_activation_energy"]
     # a left 12 days before the cut-off: inside both windows
     assert t["share_to_departed_longer"].equals(t["share_to_departed"])
+    # Before a fade's onset: a was recent (left within 30 days) at 12 of the 28 onset days.
+    assert t.loc["c", "share_to_departed_before_onset"] == pytest.approx(2 / 4 * 12 / 28)
+    assert t.loc["d", "share_to_departed_before_onset"] == 0.0
     # At a cut-off 40 days after a left: out of the 30-day window, inside the 60-day one.
     later = build_features(_log(rows), customers, pd.Timestamp("2025-03-01"),
                            definition="contract", horizon_days=30, window_days=60).table
     assert later.loc["c", "share_to_departed"] == 0.0
     assert later.loc["c", "share_to_departed_longer"] == pytest.approx(2 / 4)
     assert later.loc["d", "share_to_departed_longer"] == 0.0
+    # 40 days after: recent at the onsets 10 .. 28 days before the cut-off.
+    assert later.loc["c", "share_to_departed_before_onset"] == pytest.approx(2 / 4 * 19 / 28)
 
 
 def test_a_log_shorter_than_the_window_gives_full_window_scales():
@@ -277,6 +282,14 @@ def test_a_customer_without_material_reasons_gets_a_plain_fallback():
         "no outgoing calls or messages for 23 days", NO_REASON_TEXT]
     assert NO_REASON_TEXT == "no single factor stands out"
     assert describe_reasons(table, [[], []], fallback="-") == ["-", "-"]
+
+
+def test_exposure_before_onset_reads_in_words():
+    rows = pd.DataFrame({"share_to_departed_before_onset": [0.25, 0.0]})
+    assert reason_texts("share_to_departed_before_onset", rows, 30).tolist() == [
+        "contacts who left 1-58 days ago held 25% of their calling (weighted, most those of "
+        "28-31 days ago, when a slowdown now under way would have begun)",
+        "none of their contacts left 1-58 days ago"]
 
 
 def test_longer_window_exposure_reads_in_words():
