@@ -113,6 +113,7 @@ def build_features(
     horizon_days: int = 30,
     active_window_days: int | None = None,
     window_days: int = 90,
+    tie_window_days: int = 180,
     recent_departure_days: int = 30,
     community_method: str = "leiden",
     resolution: float = 1.0,
@@ -138,6 +139,11 @@ def build_features(
         Length of the interaction window the graph and activity are built from. When the log
         starts less than ``window_days`` before the cut-off, the window starts at the log's
         first day and the totals in :data:`WINDOW_TOTALS` are scaled up to a full window.
+    tie_window_days : int
+        The exposure features weigh each tie by its traffic over this many days before the
+        cut-off (never fewer than ``window_days``): a tie measured on more days is measured
+        with less noise, and a contact who left during the window is weighed by its traffic
+        while it was there, not diluted by the days since.
     recent_departure_days : int
         A departure counts as "recent" for exposure features this many days back;
         ``share_to_departed_longer`` looks twice as far back.
@@ -198,19 +204,22 @@ def build_features(
 
     score = influence["influencer_score"].to_numpy()
     influencer_mask = score >= np.quantile(score, influencer_quantile) if len(score) else None
-    exposed = exposure(g, departed_recent, influencer_mask=influencer_mask)
+    tie_strength = cg.edge_weights_since(
+        past, cutoff - pd.Timedelta(days=max(tie_window_days, window_days)))
+    exposed = exposure(g, departed_recent, weights=tie_strength, influencer_mask=influencer_mask)
     # Decisions already under way (traffic tapering off before the departure) were taken up to
     # a fade's length ago, under the departures of the window before that: exposure over twice
     # the recent window reads what drove them.
     earlier_start = cutoff - pd.Timedelta(days=LONGER_EXPOSURE_WINDOWS * recent_departure_days)
     departed_earlier = (departure_time.notna() & (departure_time >= earlier_start)).to_numpy()
-    exposed_earlier = exposure(g, departed_earlier)
+    exposed_earlier = exposure(g, departed_earlier, weights=tie_strength)
     # The same share as it stood on the day a fade now under way began, averaged over the
     # onsets the fade-out evidence considers (a departure of yesterday cannot explain it).
     departure_age = ((cutoff - departure_time) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
     exposed_before_onset = exposure_before_onset(g, departure_age,
                                                  recent_days=recent_departure_days,
-                                                 onset_days=FADE_DAYS[1])
+                                                 onset_days=FADE_DAYS[1],
+                                                 weights=tie_strength)
     susc = susceptibility(g, membership, roles, departed=departed_recent)
     energy = spreading_activation(g, departed_recent.astype(float))
 

@@ -89,6 +89,26 @@ def test_exposure_features_by_hand():
     assert later.loc["c", "share_to_departed_before_onset"] == pytest.approx(2 / 4 * 19 / 28)
 
 
+def test_exposure_weighs_ties_over_the_longer_look_back():
+    # Within the 30-day window c texts a and b once each; 60 days back c texted a 3 more times.
+    # a left 5 days before the cut-off. Over the window alone the two ties weigh the same; over
+    # a 90-day look-back the tie to a weighs 4 to b's 1.
+    rows = [("c", "a", "2025-01-01"), ("c", "a", "2025-01-02"), ("c", "a", "2025-01-03"),
+            ("c", "a", "2025-02-20"), ("c", "b", "2025-02-20")]
+    customers = pd.DataFrame({"customer_id": pd.Series(list("abc"), dtype="str"),
+                              "churn_date": pd.to_datetime(["2025-02-24", None, None])})
+    shares = {look_back: build_features(_log(rows), customers, pd.Timestamp("2025-03-01"),
+                                        definition="contract", window_days=30,
+                                        tie_window_days=look_back).table.loc["c"]
+              for look_back in (30, 90)}
+    assert shares[30]["share_to_departed"] == pytest.approx(1 / 2)
+    assert shares[90]["share_to_departed"] == pytest.approx(4 / 5)
+    assert shares[90]["max_tie_share_departed"] == pytest.approx(4 / 5)
+    assert shares[90]["share_to_departed_longer"] == pytest.approx(4 / 5)
+    # The graph itself (strength, contacts) is still the 30-day window's.
+    assert shares[30]["strength"] == shares[90]["strength"] == pytest.approx(2.0)
+
+
 def test_a_log_shorter_than_the_window_gives_full_window_scales():
     # x and y text each other once a day, every day from Jan 1. At a cut-off 30 days into the
     # log (window 60), the steady pair must look as it does with a full window behind it:
