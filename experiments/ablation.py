@@ -32,7 +32,8 @@ References, from the generator's planted truth at the test cut-off:
 Investigation rows (``--no-investigation`` skips them) compare ``analyze``'s soft-voting
 ensemble with boosting alone, logistic regression alone and the temporal choice among the three
 (``--estimator auto``), the model's previous settings, isotonic calibration instead of Platt
-scaling, the fade-out evidence feature, one training cut-off fewer / more, and an oracle model
+scaling, the pooled churn level, the logistic regression without normal scores, the model
+without the exposure before onset, without the fade-out evidence feature, one training cut-off fewer / more, and an oracle model
 given the true hazard ingredients as extra features.
 
 Run:   nice .venv/bin/python experiments/ablation.py                 (10 worlds, about 15 minutes)
@@ -307,6 +308,8 @@ def run_world(seed: int, args) -> dict:
         record_model(PREVIOUS, full, **PREVIOUS_SETTINGS)
         record_model(ISOTONIC, full, calibration="isotonic")
         record_model(POOLED, full, pooled=True)
+        record_model(LINEAR, full, normal_scores=False)
+        record_model(NO_ONSET, [c for c in full if c != "share_to_departed_before_onset"])
         record_model("full without fade-out evidence",
                      [c for c in full if c != "fade_out_evidence"])
         record_model("full, one training cut-off fewer", full, train_sets=train[:-1],
@@ -371,10 +374,14 @@ ANALYZE = "+ embeddings (= analyze)"
 PREVIOUS = "full, ensemble with the previous settings"
 AUTO = "full, estimator by temporal validation (--estimator auto)"
 PREVIOUS_SETTINGS = dict(estimator="ensemble", max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
-                         min_samples_leaf=20, C=1.0, l1_ratio=0.0, cv=3, calibration="isotonic")
+                         min_samples_leaf=20, C=1.0, l1_ratio=0.0, cv=3, calibration="isotonic",
+                         normal_scores=False)
 # analyze's calibration before 2026-12: isotonic regression instead of Platt scaling.
 ISOTONIC = "full, isotonic calibration (the previous default)"
 POOLED = "full, pooled churn level (no recalibration to the newest cut-off)"
+# analyze's logistic regression before 2026-12-06: each number as is, without its normal score.
+LINEAR = "full, logistic part on the values only (no normal scores)"
+NO_ONSET = "full without exposure before onset"
 BEST = "best forecast from the log (Bayes posterior)"
 PAIRED = [(ANALYZE, "tabular (attributes + activity)"),
           ("+ graph structure", "tabular (attributes + activity)"),
@@ -387,6 +394,8 @@ PAIRED = [(ANALYZE, "tabular (attributes + activity)"),
           (ANALYZE, PREVIOUS),
           (ANALYZE, ISOTONIC),
           (ANALYZE, POOLED),
+          (ANALYZE, LINEAR),
+          (ANALYZE, NO_ONSET),
           (ANALYZE, "full without fade-out evidence"),
           (ANALYZE, "full, one training cut-off fewer"),
           ("full, one training cut-off more", ANALYZE),
@@ -486,6 +495,13 @@ def findings(result: dict) -> list[str]:
             f"training cut-off to the test one (frail customers leave first), so the pooled "
             f"level overstates it.",
         ] if POOLED in s else []) + [
+        ] + ([
+            f"- **Normal scores** (the logistic regression sees each number also as the normal "
+            f"score of its rank) against the values only: {diff(ANALYZE, LINEAR)}.",
+        ] if LINEAR in s else []) + ([
+            f"- **Exposure before onset** (the share of tie strength to leavers as it stood when "
+            f"a fade now under way began), with it against without: {diff(ANALYZE, NO_ONSET)}.",
+        ] if NO_ONSET in s else []) + [
             f"- **Fade-out evidence** (Bayes factor for traffic tapering off, "
             f"`graph.fade_out_evidence`): {diff(ANALYZE, 'full without fade-out evidence')}.",
             f"- **Training rows**: one training cut-off fewer costs "
