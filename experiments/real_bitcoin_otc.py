@@ -62,6 +62,10 @@ VARIANTS = {  # name: (use embeddings, churn_model overrides)
     "ensemble, all features": (True, {"estimator": "ensemble"}),
     "logistic, all features": (True, {"estimator": "logistic"}),
     "logistic, no embeddings": (False, {"estimator": "logistic"}),
+    # analyze's model with the logistic regression's numbers as they are, without their
+    # normal scores (the default before 2026-12-06).
+    "ensemble, values-only logistic part": (True, {"estimator": "ensemble",
+                                                    "normal_scores": False}),
 }
 
 
