@@ -33,8 +33,8 @@ Investigation rows (``--no-investigation`` skips them) compare ``analyze``'s sof
 ensemble with boosting alone, logistic regression alone and the temporal choice among the three
 (``--estimator auto``), the model's previous settings, isotonic calibration instead of Platt
 scaling, the pooled churn level, the logistic regression without normal scores, the model
-without the exposure before onset, without the fade-out evidence feature, one training cut-off fewer / more, and an oracle model
-given the true hazard ingredients as extra features.
+without the exposure before onset, without the fade-out evidence feature, one training cut-off
+fewer / more, and an oracle model given the true hazard ingredients as extra features.
 
 Run:   nice .venv/bin/python experiments/ablation.py                 (10 worlds, about 15 minutes)
        .venv/bin/python experiments/ablation.py --customers 20000 --no-investigation \
@@ -494,8 +494,7 @@ def findings(result: dict) -> list[str]:
             f"{d[f'{ANALYZE} − {POOLED}'][1]:.4f}). The churn rate falls from the oldest "
             f"training cut-off to the test one (frail customers leave first), so the pooled "
             f"level overstates it.",
-        ] if POOLED in s else []) + [
-        ] + ([
+        ] if POOLED in s else []) + ([
             f"- **Normal scores** (the logistic regression sees each number also as the normal "
             f"score of its rank) against the values only: {diff(ANALYZE, LINEAR)}.",
         ] if LINEAR in s else []) + ([

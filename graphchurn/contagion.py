@@ -346,12 +346,9 @@ def exposure_before_onset(graph, departure_age_days, recent_days=30, onset_days=
     first = np.maximum(1.0, k - recent_days)
     last = np.minimum(float(onset_days), k)
     departed_weight = np.clip(last - first + 1.0, 0.0, None) / float(onset_days)
-    src, dst, w = _edge_arrays(graph, weights)
-    me = np.concatenate([src, dst])
-    other = np.concatenate([dst, src])
-    ww = np.concatenate([w, w])
-    strength = np.bincount(me, weights=ww, minlength=n)
-    to_departed = np.bincount(me, weights=ww * departed_weight[other], minlength=n)
+    adjacency = _symmetric_adjacency(graph, weights)
+    strength = np.asarray(adjacency.sum(axis=1)).ravel()
+    to_departed = adjacency @ departed_weight
     return np.divide(to_departed, strength, out=np.zeros(n), where=strength > 0)
 
 

@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from .community import detect_communities
-from .contagion import exposure, exposure_before_onset, spreading_activation
+from .contagion import (departure_ages, exposure, exposure_before_onset,
+                        spreading_activation)
 from .graph import FADE_DAYS, CustomerGraph
 from .roles import influencer_scores, leaders_and_followers, susceptibility
 from .windows import active_at, before, known_departures
@@ -215,8 +216,7 @@ def build_features(
     exposed_earlier = exposure(g, departed_earlier, weights=tie_strength)
     # The same share as it stood on the day a fade now under way began, averaged over the
     # onsets the fade-out evidence considers (a departure of yesterday cannot explain it).
-    departure_age = ((cutoff - departure_time) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
-    exposed_before_onset = exposure_before_onset(g, departure_age,
+    exposed_before_onset = exposure_before_onset(g, departure_ages(g, departures, cutoff),
                                                  recent_days=recent_departure_days,
                                                  onset_days=FADE_DAYS[1],
                                                  weights=tie_strength)
