@@ -62,10 +62,10 @@ VARIANTS = {  # name: (use embeddings, churn_model overrides)
     "ensemble, all features": (True, {"estimator": "ensemble"}),
     "logistic, all features": (True, {"estimator": "logistic"}),
     "logistic, no embeddings": (False, {"estimator": "logistic"}),
-    # analyze's model with the logistic regression's numbers as they are, without their
-    # normal scores (the default before 2026-12-06).
-    "ensemble, values-only logistic part": (True, {"estimator": "ensemble",
-                                                    "normal_scores": False}),
+    # analyze's model with the logistic regression seeing each number also as the normal score
+    # of its rank (analyze's default on 2026-12-06 and 07).
+    "ensemble, logistic part also on normal scores": (True, {"estimator": "ensemble",
+                                                              "normal_scores": True}),
 }
 
 
