@@ -265,20 +265,31 @@ class CustomerGraph:
         keep = ((ts >= np.datetime64(pd.Timestamp(start)))
                 & (ts < np.datetime64(pd.Timestamp(self.end))))
         rows = interactions.loc[keep]
-        names = self.activity.index
-        u = names.get_indexer(rows["src"].astype("str"))
-        v = names.get_indexer(rows["dst"].astype("str"))
+        # Vertex number of both ends: factorise the ids together with the vertex names, a hash
+        # pass over the (Arrow-backed) strings as in from_interactions; Index.get_indexer would
+        # go through Python objects, which on a 10M-row log took longer than the graph build.
+        n_rows = len(rows)
+        ids = pd.concat([pd.Series(self.names).astype("str"), rows["src"].astype("str"),
+                         rows["dst"].astype("str")], ignore_index=True)
+        codes, uniques = ids.factorize()
+        vertex_of = np.full(len(uniques), -1, dtype=np.int64)
+        vertex_of[codes[:n]] = np.arange(n)
+        u, v = vertex_of[codes[n:n + n_rows]], vertex_of[codes[n + n_rows:]]
         both = (u >= 0) & (v >= 0)
-        u, v = u[both].astype(np.int64), v[both].astype(np.int64)
+        u, v = u[both], v[both]
         weight = _row_weight(rows["duration"].to_numpy(dtype=np.float64)[both])
-        # Match each row to its edge by the key of the unordered pair.
+        # Sum the rows per unordered pair (in row order, as the graph's own weights), then
+        # find each pair's edge by its key.
+        pair_code, pair_key = pd.factorize(np.minimum(u, v) * n + np.maximum(u, v))
+        pair_weight = np.bincount(pair_code, weights=weight, minlength=len(pair_key))
         edge_key = np.minimum(src_e, dst_e) * n + np.maximum(src_e, dst_e)
         order = np.argsort(edge_key, kind="stable")
         sorted_keys = edge_key[order]
-        row_key = np.minimum(u, v) * n + np.maximum(u, v)
-        at = np.minimum(np.searchsorted(sorted_keys, row_key), n_edges - 1)
-        found = sorted_keys[at] == row_key
-        return np.bincount(order[at[found]], weights=weight[found], minlength=n_edges)
+        at = np.minimum(np.searchsorted(sorted_keys, pair_key), n_edges - 1)
+        found = sorted_keys[at] == pair_key
+        out = np.zeros(n_edges)
+        out[order[at[found]]] = pair_weight[found]
+        return out
 
     def strength(self) -> np.ndarray:
         """Total tie strength of every vertex."""
