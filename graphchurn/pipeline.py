@@ -236,7 +236,7 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     # ranking (isotonic plateaus tie customers the model had told apart) and, on the generator
     # worlds, also gave the lower log loss (experiments/results/ablation.md). No normal scores
     # for the logistic regression: on held-out worlds and on Bitcoin OTC they ranked no better,
-    # and on a 100,000-customer log they made the backtest fit 3.6 times slower (README).
+    # and on a 100,000-customer log they made the backtest fit 2.6 times slower (README).
     params = dict(estimator=cfg.estimator, max_iter=200, learning_rate=0.05, max_leaf_nodes=4,
                   min_samples_leaf=0.005, C="auto", l1_ratio=1.0, normal_scores=False, cv=5,
                   calibration="sigmoid", random_state=cfg.seed)
