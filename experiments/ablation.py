@@ -67,14 +67,19 @@ from torch_geometric.data import Batch
 
 from _common import library_version  # noqa: E402
 from graphchurn import pipeline
-from graphchurn.atomic import atomic_write_text
-from graphchurn.embed import GraphSAGEEmbedder
-from graphchurn.features import (ACTIVITY_FEATURES, EXPOSURE_FEATURES, RFM_FEATURES,
-                                 STRUCTURE_FEATURES, build_features)
-from graphchurn.graph import fade_out_evidence
-from graphchurn.model import evaluate
-from graphchurn.synth import generate_world
-from graphchurn.windows import resolve_churn_definition
+from graphchurn.io.atomic import atomic_write_text
+from graphchurn.models.embed import GraphSAGEEmbedder
+from graphchurn.features.build import (
+    ACTIVITY_FEATURES,
+    EXPOSURE_FEATURES,
+    RFM_FEATURES,
+    STRUCTURE_FEATURES,
+    build_features,
+)
+from graphchurn.graph.customer_graph import fade_out_evidence
+from graphchurn.models.metrics import evaluate
+from graphchurn.synth.world import generate_world
+from graphchurn.windows.labels import resolve_churn_definition
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TABULAR_FADE = "fade_out_evidence_all_traffic"

@@ -77,7 +77,7 @@ def _rss_now_mb() -> float:
 
 def run_one(n_nodes: int, method: str, epochs: int, threads: int) -> dict:
     """One measurement, in this process (called by the child)."""
-    from graphchurn.embed import GraphSAGEEmbedder, Node2VecEmbedder
+    from graphchurn.models.embed import GraphSAGEEmbedder, Node2VecEmbedder
 
     start = time.perf_counter()
     data = chung_lu_graph(n_nodes, n_nodes * AVG_UNDIRECTED_DEGREE // 2)

@@ -30,7 +30,7 @@ def _child(n_customers: int, days: int, seed: int, write: bool) -> dict:
     """Run one generation in this process and report its figures."""
     import pandas as pd
 
-    from graphchurn.synth import generate_world, write_world
+    from graphchurn.synth.world import generate_world, write_world
 
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()

@@ -95,9 +95,9 @@ def step(name: str, path: str) -> dict:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from graphchurn.io import load_interactions
+    from graphchurn.io.readers import load_interactions
     if name == "load_and_graph":
-        from graphchurn.graph import CustomerGraph
+        from graphchurn.graph.customer_graph import CustomerGraph
 
     baseline = peak_rss_mib()
     begin = time.perf_counter()
@@ -145,7 +145,7 @@ def run_step(name: str, path: Path) -> dict:
 
 def has_graph() -> bool:
     try:
-        from graphchurn.graph import CustomerGraph
+        from graphchurn.graph.customer_graph import CustomerGraph
     except ImportError:
         return False
     return hasattr(CustomerGraph, "from_interactions")

@@ -39,9 +39,10 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from _common import library_version, markdown_table
-from graphchurn.atomic import atomic_write_text
-from graphchurn.io import check_customers_match
-from graphchurn.model import group_folds, reason_contributions
+from graphchurn.io.atomic import atomic_write_text
+from graphchurn.io.readers import check_customers_match
+from graphchurn.models.churn import group_folds
+from graphchurn.models.explain import reason_contributions
 from graphchurn.pipeline import AnalyzeConfig, churn_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -155,11 +156,17 @@ def bench_customer_check(log_rows, n_customers, repeats, seed) -> dict:
 
 
 def bench_C_search(n_customers, caps, seed) -> list[dict]:
-    from graphchurn.features import build_features
-    from graphchurn.model import roc_auc
-    from graphchurn.pipeline import (cut_at, feature_kwargs, fit_churn_model, labelled_cutoffs,
-                                     labelled_table, resolve_churn_definition)
-    from graphchurn.synth import generate_world
+    from graphchurn.features.build import build_features
+    from graphchurn.models.metrics import roc_auc
+    from graphchurn.pipeline import (
+        cut_at,
+        feature_kwargs,
+        fit_churn_model,
+        labelled_cutoffs,
+        labelled_table,
+        resolve_churn_definition,
+    )
+    from graphchurn.synth.world import generate_world
 
     world = generate_world(n_customers=n_customers, days=120, seed=seed)
     cfg = AnalyzeConfig(embeddings=False, seed=seed)

@@ -44,7 +44,7 @@ import sys
 import time
 from pathlib import Path
 
-from graphchurn.atomic import atomic_write as write_atomic  # noqa: E402
+from graphchurn.io.atomic import atomic_write as write_atomic  # noqa: E402
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
@@ -76,7 +76,7 @@ def bench_graph(n_customers: int, seed: int = 0) -> Path:
         return path
     import pandas as pd
 
-    from graphchurn.synth import generate_world
+    from graphchurn.synth.world import generate_world
 
     world = generate_world(n_customers=n_customers, days=1, seed=seed)
     codes, _ = pd.factorize(pd.concat([world.ties["a"], world.ties["b"]], ignore_index=True))
@@ -116,8 +116,8 @@ class StepLog:
 def child_ours(data, k: int, log_path: Path) -> None:
     import igraph
 
-    from graphchurn.community import detect_communities
-    from graphchurn.roles import (
+    from graphchurn.social.communities import detect_communities
+    from graphchurn.social.roles import (
         influencer_scores,
         leaders_and_followers,
         reverse_reachable_sets,

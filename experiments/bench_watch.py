@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from graphchurn.atomic import atomic_write_text as _write  # noqa: E402
+from graphchurn.io.atomic import atomic_write_text as _write  # noqa: E402
 from graphchurn import contagion as C
-from graphchurn.community import detect_communities
-from graphchurn.graph import CustomerGraph
-from graphchurn.synth import generate_world
+from graphchurn.social.communities import detect_communities
+from graphchurn.graph.customer_graph import CustomerGraph
+from graphchurn.synth.world import generate_world
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -34,10 +34,10 @@ from networkx.generators.community import LFR_benchmark_graph  # noqa: E402
 from sklearn.metrics import normalized_mutual_info_score  # noqa: E402
 
 from _common import markdown_table  # noqa: E402
-from graphchurn.atomic import atomic_write as write_atomic  # noqa: E402
-from graphchurn.community import detect_communities  # noqa: E402
-from graphchurn.graph import CustomerGraph  # noqa: E402
-from graphchurn.synth import generate_world  # noqa: E402
+from graphchurn.io.atomic import atomic_write as write_atomic  # noqa: E402
+from graphchurn.social.communities import detect_communities  # noqa: E402
+from graphchurn.graph.customer_graph import CustomerGraph  # noqa: E402
+from graphchurn.synth.world import generate_world  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -34,10 +34,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from _common import markdown_table  # noqa: E402
-from graphchurn.atomic import atomic_write as write_atomic  # noqa: E402
-from graphchurn.graph import CustomerGraph  # noqa: E402
-from graphchurn.roles import influencer_scores, select_seed_set  # noqa: E402
-from graphchurn.synth import generate_world  # noqa: E402
+from graphchurn.io.atomic import atomic_write as write_atomic  # noqa: E402
+from graphchurn.graph.customer_graph import CustomerGraph  # noqa: E402
+from graphchurn.social.roles import influencer_scores, select_seed_set  # noqa: E402
+from graphchurn.synth.world import generate_world  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOP_K = 50

@@ -36,9 +36,9 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from graphchurn.atomic import atomic_write as write_atomic  # noqa: E402
-from graphchurn.community import detect_communities  # noqa: E402
-from graphchurn.roles import influencer_scores, leaders_and_followers, susceptibility  # noqa: E402
+from graphchurn.io.atomic import atomic_write as write_atomic  # noqa: E402
+from graphchurn.social.communities import detect_communities  # noqa: E402
+from graphchurn.social.roles import influencer_scores, leaders_and_followers, susceptibility  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 INSTRUCTOR, ADMINISTRATOR = 0, 33

@@ -37,9 +37,9 @@ from scipy.special import expit, logit
 
 from _common import library_version  # noqa: E402
 from graphchurn import pipeline
-from graphchurn.atomic import atomic_write_text
-from graphchurn.io import load_interactions
-from graphchurn.model import evaluate
+from graphchurn.io.atomic import atomic_write_text
+from graphchurn.io.readers import load_interactions
+from graphchurn.models.metrics import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "bitcoin-otc" / "soc-sign-bitcoinotc.csv.gz"

@@ -43,12 +43,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from graphchurn.atomic import atomic_write_text as _write  # noqa: E402
-from graphchurn.community import detect_communities
-from graphchurn.contagion import METHODS, ContagionCutoff, ContagionModel, what_if
-from graphchurn.graph import CustomerGraph
-from graphchurn.roles import influencer_scores
-from graphchurn.synth import generate_world
+from graphchurn.io.atomic import atomic_write_text as _write  # noqa: E402
+from graphchurn.social.communities import detect_communities
+from graphchurn.contagion.model import METHODS, ContagionCutoff, ContagionModel, what_if
+from graphchurn.graph.customer_graph import CustomerGraph
+from graphchurn.social.roles import influencer_scores
+from graphchurn.synth.world import generate_world
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HISTORY_OFFSETS = (60, 45, 30)  # past cut-offs, days before as-of (oldest first)

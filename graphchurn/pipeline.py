@@ -15,18 +15,40 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_output_set, write_csv, write_json
-from .errors import InputError
-from .features import (RFM_FEATURES, FeatureSet, build_features, describe_reasons,
-                       known_customers)
-from .model import ChurnModel, calibration_table, evaluate, lift_curve, top_reasons
-from .windows import before, churn_labels, default_as_of, resolve_churn_definition, training_cutoffs
+from graphchurn.errors import InputError
+from graphchurn.features.build import RFM_FEATURES, FeatureSet, build_features, known_customers
+from graphchurn.features.reasons import describe_reasons
+from graphchurn.models.churn import ChurnModel
+from graphchurn.models.metrics import calibration_table, evaluate, lift_curve
+from graphchurn.models.explain import top_reasons
+from graphchurn.windows.labels import (
+    before,
+    churn_labels,
+    default_as_of,
+    resolve_churn_definition,
+    training_cutoffs,
+)
+
+__all__ = [
+    "AnalyzeConfig",
+    "Analysis",
+    "NoChurnHistory",
+    "ChurnPipeline",
+    "analyze",
+    "WhatIfBasis",
+    "whatif_basis",
+    "what_if",
+    "watcher",
+    "leavers_not_current",
+    "resolved_config",
+    "contagion_history",
+    "ESTIMATORS",
+]
 
 log = logging.getLogger("graphchurn")
 
@@ -136,7 +158,7 @@ def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig) -> pd.Timestam
     if late:
         log.warning("%d interaction(s) lie far after the rest of the log (up to %s; the rest "
                     "ends %s)%s", late["rows"], late["last"], late["bulk"],
-                    ": the default as-of follows them; give --as-of, or fix the rows"
+                    ": the default as-of follows them; give as_of, or fix the rows"
                     if cfg.as_of is None else "")
     if cfg.as_of is None:
         return natural
@@ -425,7 +447,7 @@ def add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str])
     The objective uses no churn labels, so the embeddings cannot leak the training labels into
     the model that stacks on them.
     """
-    from .embed import GraphSAGEEmbedder
+    from graphchurn.models.embed import GraphSAGEEmbedder
 
     def node_matrix(fs: FeatureSet) -> np.ndarray:
         numeric = fs.vertex_features.astype(float).fillna(0.0)
@@ -444,9 +466,242 @@ def add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str])
                  f"fitted on the graph before {train_fs.cutoff.date()}")
 
 
+class ChurnPipeline:
+    """The whole analysis as one object: ``fit`` on a log, then ``backtest`` and ``score``.
+
+    The command line, the web workspace and the experiments all run this object (``analyze``
+    is ``ChurnPipeline(config).fit(...).analysis_``). Stages, in order: cut the inputs at
+    as-of (nothing later is read), build every cut-off's features with the same code
+    (:func:`graphchurn.features.build_features`), add graph embeddings, label the training
+    cut-offs, fit a model on the older ones and measure it on the latest labelled cut-off (the
+    backtest), then refit on all of them and score the customers active at as-of.
+
+    Parameters
+    ----------
+    config : AnalyzeConfig, optional
+        Settings; ``as_of`` defaults to the day after the last interaction.
+
+    Attributes
+    ----------
+    as_of_ : pandas.Timestamp
+    definition_ : str
+        The churn definition used ("contract" or "inactivity").
+    cutoffs_ : list of pandas.Timestamp
+        Labelled training cut-offs, newest first.
+    backtest_model_, model_ : ChurnModel
+        The backtest's model (trained on the older cut-offs) and the scoring model (all).
+    analysis_ : Analysis
+        Everything found, as the output writers read it.
+
+    Example
+    -------
+    >>> from graphchurn.synth import generate_world
+    >>> world = generate_world(n_customers=300, days=100, seed=0)
+    >>> pipe = ChurnPipeline(AnalyzeConfig(embeddings=False)).fit(world.interactions,
+    ...                                                           world.customers)
+    >>> 0.0 <= pipe.backtest()["roc_auc"] <= 1.0
+    True
+    >>> scores = pipe.score()
+    >>> bool(scores["churn_probability"].between(0, 1).all())
+    True
+    """
+
+    def __init__(self, config: AnalyzeConfig | None = None):
+        self.config = config
+
+    # ------------------------------------------------------------------ public steps
+
+    def fit(self, interactions: pd.DataFrame, customers: pd.DataFrame | None = None):
+        """Build the features of every cut-off, run the backtest and fit the scoring model.
+
+        Parameters
+        ----------
+        interactions, customers : pandas.DataFrame
+            Validated inputs from :mod:`graphchurn.io` (``customers`` may be None).
+
+        Returns
+        -------
+        self
+        """
+        cfg = self.config or AnalyzeConfig()
+        self._stages = _Stages()
+        self._notes: list[str] = []
+        self._prepare(interactions, customers, cfg)
+        self._run_backtest(cfg)
+        self._fit_final(cfg)
+        self.analysis_ = self._analysis(cfg)
+        return self
+
+    def backtest(self) -> dict:
+        """Metrics of the backtest on the latest fully labelled cut-off (ROC-AUC, PR-AUC, lift,
+        EMP, log loss, the RFM baseline's metrics, what it was trained on)."""
+        self._check_fitted()
+        return dict(self.backtest_metrics_)
+
+    def score(self) -> pd.DataFrame:
+        """The customers active at as-of with their churn probability, rank, group, influence,
+        susceptibility and reasons (the command line's ``scores.csv``)."""
+        self._check_fitted()
+        return self.analysis_.scores.copy()
+
+    def _check_fitted(self):
+        if not hasattr(self, "analysis_"):
+            raise RuntimeError("this ChurnPipeline is not fitted yet: call fit(interactions, "
+                               "customers) first")
+
+    # ------------------------------------------------------------------ stages
+
+    def _prepare(self, interactions, customers, cfg):
+        """as-of, churn definition, cut inputs, cut-offs, features and labels."""
+        notes = self._notes
+        as_of = resolve_as_of(interactions, cfg)
+        definition = resolve_churn_definition(customers, cfg.definition)
+        if cfg.definition is None and customers is not None and definition == "inactivity":
+            # Said out loud: a churn_date column that is present but empty (or misnamed) would
+            # otherwise switch the whole analysis to another definition without a word.
+            log.warning("the customer table has no churn dates: churn is inactivity (no "
+                        "outgoing interaction in the horizon); map the column churn_date to it "
+                        "if it has another name")
+            notes.append("churn definition: inactivity (the customer table has no churn dates)")
+        interactions, customers = cut_at(interactions, customers, as_of)
+        if interactions.empty:
+            raise InputError(f"no interactions before {as_of.date()}", parameter="as_of")
+        kwargs = feature_kwargs(cfg, definition)
+
+        cutoffs = labelled_cutoffs(interactions, as_of, cfg)
+        if not cutoffs:
+            history_needed = cfg.active_window_days or cfg.horizon_days
+            raise NoChurnHistory(
+                f"the log spans too little time before {as_of.date()} for a horizon of "
+                f"{cfg.horizon_days} days: training needs a labelled cut-off at "
+                f"{(as_of - pd.Timedelta(days=cfg.horizon_days)).date()} with "
+                f"{history_needed} days of history before it", parameter="horizon_days", as_of=as_of)
+
+        stages = self._stages
+        scoring = stages.run("features at as-of", build_features, interactions, customers, as_of,
+                             **kwargs)
+        training = [stages.run(f"features at cut-off {c.date()}", build_features, interactions,
+                               customers, c, **kwargs) for c in cutoffs]
+        if cfg.embeddings:
+            stages.run("graph embeddings", add_embeddings, [scoring] + training, cfg, notes)
+
+        labelled = [labelled_table(interactions, customers, fs, cfg, definition) for fs in training]
+        # An older cut-off with one class only (a quiet month, or the first weeks of a
+        # churn_date column) is dropped with a note; the newest one is what the backtest
+        # measures on, so without both classes there the run cannot go on.
+        one_class = [i for i, (_, y) in enumerate(labelled) if y.nunique() < 2]
+        if 0 in one_class:
+            y = labelled[0][1]
+            gap = log_gap_days(interactions, as_of)
+            late = stray_timestamps(interactions)[1] if cfg.as_of is None else {}
+            why = (f" (as_of is {gap} days after the log ends)" if gap else
+                   f" (the default as-of follows {late['rows']} stray row(s) up to {late['last']}, "
+                   f"far after the rest of the log, which ends {late['bulk']}: give as_of)"
+                   if late else "")
+            raise NoChurnHistory(f"the newest training cut-off {cutoffs[0].date()} has "
+                                 f"{'no' if y.sum() == 0 else 'only'} churners under the "
+                                 f"'{definition}' definition: nothing to learn from" + why,
+                                 parameter="as_of" if gap > cfg.horizon_days or late else "definition",
+                                 as_of=as_of, features=scoring)
+        if one_class:
+            dropped = ", ".join(str(cutoffs[i].date()) for i in one_class)
+            log.warning("training cut-off(s) %s dropped: no churners (or only churners) there",
+                        dropped)
+            notes.append(f"training cut-off(s) {dropped} dropped: one class only under the "
+                         f"'{definition}' definition")
+            keep = [i for i in range(len(cutoffs)) if i not in one_class]
+            cutoffs = [cutoffs[i] for i in keep]
+            training = [training[i] for i in keep]
+            labelled = [labelled[i] for i in keep]
+        self.as_of_, self.definition_, self.cutoffs_ = as_of, definition, cutoffs
+        self._customers, self._scoring, self._training, self._labelled = (
+            customers, scoring, training, labelled)
+
+    def _run_backtest(self, cfg):
+        """Fit on the cut-offs labelled by the newest one; measure on the newest."""
+        cutoffs, labelled = self.cutoffs_, self._labelled
+        X_test, y_test = labelled[0]
+        older = backtest_training(cutoffs, cfg.horizon_days)
+        if older:
+            X_fit, y_fit, latest_fit = stack_cutoffs(labelled, older)
+            note = f"trained on cut-offs {', '.join(str(cutoffs[i].date()) for i in older)}"
+        else:
+            # One labelled cut-off only: hold out a random 30% of its customers.
+            rng = np.random.default_rng(cfg.seed)
+            held = rng.random(len(y_test)) < 0.3
+            X_fit, y_fit = X_test[~held], y_test[~held]
+            X_test, y_test = X_test[held], y_test[held]
+            latest_fit = None  # one cut-off: its level is already the pooled one
+            note = "only one labelled cut-off: backtest on a random 30% of its customers"
+            self._notes.append(note)
+        # Estimator choice ("auto"): each candidate is fitted on older cut-offs and compared on
+        # the next one, never on the cut-off it is then measured on.
+        estimator, self._inner_selection = choose_estimator(
+            [labelled[i] for i in older], [cutoffs[i] for i in older], cfg)
+        model = self._stages.run("backtest model", fit_churn_model, cfg, X_fit, y_fit,
+                                 latest=latest_fit, estimator=estimator)
+        p_test = model.predict_proba(X_test)[:, 1]
+        y = y_test.to_numpy()
+        metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(self.as_of_.date()),
+                   "horizon_days": cfg.horizon_days, "definition": self.definition_,
+                   **evaluate(y, p_test), "backtest": note, "estimator": estimator}
+        baseline = fit_rfm_baseline(cfg, X_fit, y_fit)
+        metrics["baseline_rfm_logistic"] = evaluate(
+            y, baseline.predict_proba(X_test[baseline.feature_names_in_])[:, 1])
+        self.backtest_model_, self.backtest_metrics_ = model, metrics
+        self._lift, self._calibration = lift_curve(y, p_test), calibration_table(y, p_test)
+
+    def _fit_final(self, cfg):
+        """The scoring model on every labelled cut-off, its scores and reasons at as-of."""
+        known = {self.backtest_metrics_["estimator"]: self.backtest_metrics_["roc_auc"]}
+        estimator, outer = choose_estimator(self._labelled, self.cutoffs_, cfg, known=known)
+        self._selection = {"backtest": self._inner_selection, "final": outer}
+        if estimator != self.backtest_metrics_["estimator"]:
+            self._notes.append(f"the scoring model uses {estimator} (better on the latest "
+                               f"labelled cut-off); the backtest measured "
+                               f"{self.backtest_metrics_['estimator']}")
+        X_all, y_all, latest_all = stack_cutoffs(self._labelled)
+        self._n_training_rows = len(y_all)
+        # Feature importance comes from the backtest model (measured on held-out rows); the
+        # final model skips it.
+        self.model_ = self._stages.run("final model", fit_churn_model, cfg, X_all, y_all,
+                                       latest=latest_all, estimator=estimator, importance=None)
+        X_now = self._scoring.table
+        self._probability = (self.model_.predict_proba(X_now)[:, 1] if len(X_now)
+                             else np.zeros(0))
+        # The final model has no importances of its own: the backtest model's choose the
+        # features that reasons are sought among.
+        self._reasons = self._stages.run("reasons", lambda: describe_reasons(
+            X_now, top_reasons(self.model_, X_now, k=3,
+                               importance=self.backtest_model_.feature_importances_),
+            cfg.recent_departure_days) if len(X_now) else [])
+
+    def _analysis(self, cfg) -> Analysis:
+        scoring = self._scoring
+        scores, groups, influencers = _tables(scoring, self._probability, self._reasons,
+                                              self._customers)
+        metrics = dict(self.backtest_metrics_)
+        metrics["estimator_selection"] = self._selection
+        metrics.update({"n_scored": int(len(scores)), "n_training_rows": int(self._n_training_rows),
+                        "training_cutoffs": [str(c.date()) for c in self.cutoffs_],
+                        "graph": scoring.graph.summary(), "timings_s": self._stages.timings,
+                        # Log-odds shifts matching each model's level to its newest cut-off's rate.
+                        "level_shift": {"backtest": round(self.backtest_model_.level_shift_, 4),
+                                        "final": round(self.model_.level_shift_, 4)},
+                        "notes": self._notes})
+        return Analysis(config=cfg, as_of=self.as_of_, definition=self.definition_,
+                        features=scoring, training=self._training,
+                        training_labels=[y for _, y in self._labelled], model=self.model_,
+                        scores=scores, groups=groups, influencers=influencers, metrics=metrics,
+                        lift=self._lift, calibration=self._calibration,
+                        importance=self.backtest_model_.feature_importances_, notes=self._notes)
+
+
 def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
             config: AnalyzeConfig | None = None) -> Analysis:
     """Score every active customer's churn risk at ``as_of`` and describe the social groups.
+
+    Shorthand for ``ChurnPipeline(config).fit(interactions, customers).analysis_``.
 
     Parameters
     ----------
@@ -459,131 +714,7 @@ def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
     -------
     Analysis
     """
-    cfg = config or AnalyzeConfig()
-    stages = _Stages()
-    notes: list[str] = []
-    as_of = resolve_as_of(interactions, cfg)
-    definition = resolve_churn_definition(customers, cfg.definition)
-    if cfg.definition is None and customers is not None and definition == "inactivity":
-        # Said out loud: a churn_date column that is present but empty (or misnamed) would
-        # otherwise switch the whole analysis to another definition without a word.
-        log.warning("the customer table has no churn dates: churn is inactivity (no outgoing "
-                    "interaction in the horizon); map the column with --customer-columns "
-                    "churn_date=NAME if it has another name")
-        notes.append("churn definition: inactivity (the customer table has no churn dates)")
-    interactions, customers = cut_at(interactions, customers, as_of)
-    if interactions.empty:
-        raise InputError(f"no interactions before {as_of.date()}", file="--as-of")
-    kwargs = feature_kwargs(cfg, definition)
-
-    cutoffs = labelled_cutoffs(interactions, as_of, cfg)
-    if not cutoffs:
-        history_needed = cfg.active_window_days or cfg.horizon_days
-        raise NoChurnHistory(
-            f"the log spans too little time before {as_of.date()} for a horizon of "
-            f"{cfg.horizon_days} days: training needs a labelled cut-off at "
-            f"{(as_of - pd.Timedelta(days=cfg.horizon_days)).date()} with "
-            f"{history_needed} days of history before it", file="--horizon", as_of=as_of)
-
-    scoring = stages.run("features at as-of", build_features, interactions, customers, as_of, **kwargs)
-    training = [stages.run(f"features at cut-off {c.date()}", build_features, interactions,
-                           customers, c, **kwargs) for c in cutoffs]
-    if cfg.embeddings:
-        stages.run("graph embeddings", add_embeddings, [scoring] + training, cfg, notes)
-
-    labelled = [labelled_table(interactions, customers, fs, cfg, definition) for fs in training]
-    # An older cut-off with one class only (a quiet month, or the first weeks of a churn_date
-    # column) is dropped with a note; the newest one is what the backtest measures on, so
-    # without both classes there the run cannot go on.
-    one_class = [i for i, (_, y) in enumerate(labelled) if y.nunique() < 2]
-    if 0 in one_class:
-        y = labelled[0][1]
-        gap = log_gap_days(interactions, as_of)
-        late = stray_timestamps(interactions)[1] if cfg.as_of is None else {}
-        why = (f" (--as-of is {gap} days after the log ends)" if gap else
-               f" (the default as-of follows {late['rows']} stray row(s) up to {late['last']}, "
-               f"far after the rest of the log, which ends {late['bulk']}: give --as-of)"
-               if late else "")
-        raise NoChurnHistory(f"the newest training cut-off {cutoffs[0].date()} has "
-                             f"{'no' if y.sum() == 0 else 'only'} churners under the "
-                             f"'{definition}' definition: nothing to learn from" + why,
-                             file="--as-of" if gap > cfg.horizon_days or late else "--churn",
-                             as_of=as_of, features=scoring)
-    if one_class:
-        dropped = ", ".join(str(cutoffs[i].date()) for i in one_class)
-        log.warning("training cut-off(s) %s dropped: no churners (or only churners) there", dropped)
-        notes.append(f"training cut-off(s) {dropped} dropped: one class only under the "
-                     f"'{definition}' definition")
-        keep = [i for i in range(len(cutoffs)) if i not in one_class]
-        cutoffs = [cutoffs[i] for i in keep]
-        training = [training[i] for i in keep]
-        labelled = [labelled[i] for i in keep]
-
-    # ---- backtest on the latest fully labelled cut-off
-    X_test, y_test = labelled[0]
-    older = backtest_training(cutoffs, cfg.horizon_days)
-    if older:
-        X_fit, y_fit, latest_fit = stack_cutoffs(labelled, older)
-        backtest_note = f"trained on cut-offs {', '.join(str(cutoffs[i].date()) for i in older)}"
-    else:
-        # One labelled cut-off only: hold out a random 30% of its customers.
-        rng = np.random.default_rng(cfg.seed)
-        held = rng.random(len(y_test)) < 0.3
-        X_fit, y_fit = X_test[~held], y_test[~held]
-        X_test, y_test = X_test[held], y_test[held]
-        latest_fit = None  # one cut-off: its level is already the pooled one
-        backtest_note = "only one labelled cut-off: backtest on a random 30% of its customers"
-        notes.append(backtest_note)
-    # Estimator choice ("auto"): each candidate is fitted on older cut-offs and compared on
-    # the next one, never on the cut-off it is then measured on.
-    backtest_estimator, inner = choose_estimator([labelled[i] for i in older],
-                                                 [cutoffs[i] for i in older], cfg)
-    backtest_model = stages.run("backtest model", fit_churn_model, cfg, X_fit, y_fit,
-                                latest=latest_fit, estimator=backtest_estimator)
-    p_test = backtest_model.predict_proba(X_test)[:, 1]
-    metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(as_of.date()),
-               "horizon_days": cfg.horizon_days, "definition": definition,
-               **evaluate(y_test.to_numpy(), p_test), "backtest": backtest_note,
-               "estimator": backtest_estimator}
-    baseline = fit_rfm_baseline(cfg, X_fit, y_fit)
-    metrics["baseline_rfm_logistic"] = evaluate(
-        y_test.to_numpy(), baseline.predict_proba(X_test[baseline.feature_names_in_])[:, 1])
-    lift = lift_curve(y_test.to_numpy(), p_test)
-    calibration = calibration_table(y_test.to_numpy(), p_test)
-
-    # ---- final model on all training cut-offs, scored at as-of
-    final_estimator, outer = choose_estimator(labelled, cutoffs, cfg,
-                                              known={backtest_estimator: metrics["roc_auc"]})
-    metrics["estimator_selection"] = {"backtest": inner, "final": outer}
-    if final_estimator != backtest_estimator:
-        notes.append(f"the scoring model uses {final_estimator} (better on the latest labelled "
-                     f"cut-off); the backtest measured {backtest_estimator}")
-    X_all, y_all, latest_all = stack_cutoffs(labelled)
-    # Feature importance comes from the backtest model (measured on held-out rows); the final
-    # model skips it.
-    model = stages.run("final model", fit_churn_model, cfg, X_all, y_all, latest=latest_all,
-                       estimator=final_estimator, importance=None)
-    X_now = scoring.table
-    probability = model.predict_proba(X_now)[:, 1] if len(X_now) else np.zeros(0)
-    # The final model has no importances of its own: the backtest model's choose the features
-    # that reasons are sought among.
-    reasons = stages.run("reasons", lambda: describe_reasons(
-        X_now, top_reasons(model, X_now, k=3, importance=backtest_model.feature_importances_),
-        cfg.recent_departure_days) if len(X_now) else [])
-
-    scores, groups, influencers = _tables(scoring, probability, reasons, customers)
-    metrics.update({"n_scored": int(len(scores)), "n_training_rows": int(len(y_all)),
-                    "training_cutoffs": [str(c.date()) for c in cutoffs],
-                    "graph": scoring.graph.summary(), "timings_s": stages.timings,
-                    # Log-odds shifts matching each model's level to its newest cut-off's rate.
-                    "level_shift": {"backtest": round(backtest_model.level_shift_, 4),
-                                    "final": round(model.level_shift_, 4)},
-                    "notes": notes})
-    return Analysis(config=cfg, as_of=as_of, definition=definition, features=scoring,
-                    training=training, training_labels=[y for _, y in labelled], model=model, scores=scores, groups=groups,
-                    influencers=influencers, metrics=metrics, lift=lift,
-                    calibration=calibration, importance=backtest_model.feature_importances_,
-                    notes=notes)
+    return ChurnPipeline(config).fit(interactions, customers).analysis_
 
 
 def _tables(fs: FeatureSet, probability, reasons, customers):
@@ -644,33 +775,6 @@ def _tables(fs: FeatureSet, probability, reasons, customers):
     return scores, groups, influencers
 
 
-# --------------------------------------------------------------------------- outputs
-def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
-    """Write scores.csv, groups.csv, influencers.csv, metrics.json and report.html.
-
-    The whole set is staged beside the old one and renamed into place at the end
-    (:func:`graphchurn.atomic.atomic_output_set`), so a crash or an interrupt never leaves a
-    half-written file, nor new scores next to an old report.
-    """
-    from .report import write_report
-
-    out = Path(out_dir)
-    names = ["scores.csv", "groups.csv", "influencers.csv", "metrics.json", "report.html"]
-    metrics = dict(analysis.metrics)
-    metrics["config"] = {k: (str(v) if isinstance(v, pd.Timestamp) else v)
-                         for k, v in asdict(resolved_config(analysis)).items()}
-    with atomic_output_set(out) as stage:
-        staged = [stage / name for name in names]
-        write_csv(analysis.scores, staged[0])
-        write_csv(analysis.groups, staged[1])
-        write_csv(analysis.influencers, staged[2])
-        write_json(metrics, staged[3])
-        write_report(staged[4], scores=analysis.scores, groups=analysis.groups, metrics=metrics,
-                     lift=analysis.lift, calibration=analysis.calibration,
-                     importance=analysis.importance, graph_summary=analysis.metrics["graph"])
-    return [out / name for name in names]
-
-
 def resolved_config(analysis: Analysis) -> AnalyzeConfig:
     """The analysis settings with every default filled in (as-of, churn definition, windows),
     so metrics.json says exactly what ran and the same settings can be passed back."""
@@ -688,7 +792,8 @@ def contagion_history(analysis: Analysis) -> list:
     influencer scores then, and who churned in the following horizon, so that the contagion
     model is calibrated on exactly the history the churn model learned from.
     """
-    from .contagion import ContagionCutoff, departure_ages
+    from graphchurn.contagion.model import ContagionCutoff
+    from graphchurn.features.exposure import departure_ages
 
     history = []
     for fs, labels in zip(analysis.training, analysis.training_labels):
@@ -728,7 +833,7 @@ def whatif_basis(interactions, customers=None, config: AnalyzeConfig | None = No
     (a log too short for a labelled cut-off, or nobody ever left) every active customer starts
     from :data:`PRIOR_BASE_PROBABILITY` and the contagion model is the structural prior.
     """
-    from .contagion import ContagionModel
+    from graphchurn.contagion.model import ContagionModel
 
     cfg = config or AnalyzeConfig()
     try:
@@ -770,7 +875,7 @@ def what_if(basis: WhatIfBasis, leavers) -> tuple[pd.DataFrame, pd.DataFrame]:
     Returns the ``alerts`` and ``at_risk`` tables of :func:`graphchurn.contagion.what_if`,
     alerts kept for the groups the departures touch (expected churners up, or a leaver in it).
     """
-    from .contagion import what_if as contagion_what_if
+    from graphchurn.contagion.model import what_if as contagion_what_if
 
     fs = basis.features
     alerts, at_risk = contagion_what_if(
@@ -791,29 +896,9 @@ def leavers_not_current(basis: WhatIfBasis, leavers) -> int:
     return int(sum(1 for leaver in leavers if leaver not in basis.features.table.index))
 
 
-def write_whatif_outputs(basis: WhatIfBasis, alerts: pd.DataFrame, at_risk: pd.DataFrame,
-                         n_leavers: int, out_dir) -> list[Path]:
-    """Write alerts.csv, at_risk.csv and whatif.json of a what-if as one set (see
-    :func:`write_outputs`). whatif.json says where the probabilities came from, the diffusion
-    method used and, when fitted, the method comparison (NaN written as null)."""
-    out = Path(out_dir)
-    comparison = getattr(basis.contagion, "comparison_", None)
-    summary = {"source": basis.source, "method": alerts.attrs.get("method"),
-               "leavers": int(n_leavers),
-               "contagion_supported": getattr(basis.contagion, "supported_", None),
-               "heldout_gain_nats": getattr(basis.contagion, "heldout_gain_nats_", None),
-               "method_comparison": None if comparison is None else comparison.to_dict("records")}
-    names = ["alerts.csv", "at_risk.csv", "whatif.json"]
-    with atomic_output_set(out) as stage:
-        write_csv(alerts, stage / names[0])
-        write_csv(at_risk, stage / names[1])
-        write_json(summary, stage / names[2])
-    return [out / name for name in names]
-
-
 def watcher(basis: WhatIfBasis):
     """A :class:`graphchurn.contagion.Watcher` over the basis, for departure streams."""
-    from .contagion import Watcher
+    from graphchurn.contagion.watch import Watcher
 
     fs = basis.features
     return Watcher(fs.graph.graph, fs.membership, basis.base_probability, basis.value,

@@ -8,8 +8,12 @@ import sys
 
 import pytest
 
-from graphchurn.atomic import (atomic_output_set, atomic_write, atomic_write_text,
-                               remove_abandoned_staging)
+from graphchurn.io.atomic import (
+    atomic_output_set,
+    atomic_write,
+    atomic_write_text,
+    remove_abandoned_staging,
+)
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -59,7 +63,7 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
     killed = subprocess.run(
         [sys.executable, "-c",
          "import os, signal, sys\n"
-         "from graphchurn.atomic import atomic_output_set\n"
+         "from graphchurn.io.atomic import atomic_output_set\n"
          "with atomic_output_set(sys.argv[1]) as stage:\n"
          "    (stage / 'scores.csv').write_text('half')\n"
          "    os.kill(os.getpid(), signal.SIGKILL)\n", str(tmp_path)])

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.campaign import CONTACT_COLUMNS, DEFAULT_CHANNELS, contact_list
+from graphchurn.targeting.contact_list import CONTACT_COLUMNS, DEFAULT_CHANNELS, contact_list
 from graphchurn.errors import InputError
 
 

@@ -7,8 +7,8 @@ import sys
 import pandas as pd
 import pytest
 
-from graphchurn.cli import main
-from graphchurn.synth import generate_world, write_world
+from graphchurn.app.cli import main
+from graphchurn.synth.world import generate_world, write_world
 
 SCORE_COLUMNS = ["customer_id", "churn_probability", "risk_rank", "community",
                  "influencer_score", "susceptibility", "reasons"]
@@ -73,7 +73,7 @@ def test_analyze_writes_the_contract(analyzed, world_dir):
 
 
 def test_analyze_options_reach_the_config():
-    from graphchurn.cli import _config, build_parser
+    from graphchurn.app.cli import _config, build_parser
 
     base = ["analyze", "--interactions", "log.csv", "--out", "out"]
     args = build_parser().parse_args(base)
@@ -94,7 +94,7 @@ def test_same_seed_same_scores_in_another_process(world_dir, analyzed, tmp_path)
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "graphchurn.cli", *args],
+    return subprocess.run([sys.executable, "-m", "graphchurn", *args],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -139,7 +139,7 @@ def test_out_of_range_options_are_one_line_errors(option, value, world_dir, tmp_
 
 
 def test_quiet_is_accepted_before_and_after_the_subcommand():
-    from graphchurn.cli import build_parser
+    from graphchurn.app.cli import build_parser
 
     parser = build_parser()
     tail = ["--scores", "s.csv", "--budget", "1", "--out", "c.csv"]
@@ -302,7 +302,7 @@ def test_generate_writes_a_world(tmp_path):
 
 
 def test_an_interrupt_says_so_and_exits_130(monkeypatch, capsys):
-    import graphchurn.cli as cli
+    import graphchurn.app.cli as cli
 
     def interrupted(args):
         raise KeyboardInterrupt

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.community import (
+from graphchurn.social.communities import (
     COMMUNITY_METHODS,
     detect_communities,
     group_summary,

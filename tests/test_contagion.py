@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.contagion import exposure, exposure_before_onset, spreading_activation
+from graphchurn.features import exposure, exposure_before_onset, spreading_activation
 
 
 def _graph(edges, weights=None, names=None, on_net=None):
@@ -106,13 +106,12 @@ from graphchurn.contagion import (  # noqa: E402
     METHODS,
     ContagionCutoff,
     ContagionModel,
-    PRIOR_GROUP_LOG_ODDS,
-    PRIOR_TIE_LOG_ODDS,
     Watcher,
     independent_cascade,
     linear_threshold,
     what_if,
 )
+from graphchurn.contagion.model import PRIOR_GROUP_LOG_ODDS, PRIOR_TIE_LOG_ODDS  # noqa: E402
 
 
 def test_ic_with_probability_one_reaches_the_whole_component_only():

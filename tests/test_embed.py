@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch_geometric.data import Data
 
-from graphchurn.embed import (
+from graphchurn.models.embed import (
     ChurnGNN,
     GraphSAGEEmbedder,
     Node2VecEmbedder,
@@ -104,7 +104,7 @@ def test_encoder_layer_is_weighted_graphsage_mean():
     expected_node1 = conv.lin_rel(0.25 * x[0] + 0.75 * x[2]) + conv.lin_root(x[1])
     assert torch.allclose(out[1], expected_node1, atol=1e-6)
     # Whole encoder: plain edge_index and the embedder's sorted EdgeIndex agree.
-    from graphchurn.embed import _sorted_edge_index
+    from graphchurn.models.embed import _sorted_edge_index
 
     data = Data(x=x, edge_index=edge_index, edge_weight=weight, num_nodes=3)
     index, sorted_weight = _sorted_edge_index(data, cache_transpose=False)

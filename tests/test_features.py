@@ -4,9 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.features import (NO_REASON_TEXT, build_features, describe_reasons,
-                                 plain_number, reason_texts, typical_values)
-from graphchurn.synth import generate_world
+from graphchurn.features.reasons import (
+    NO_REASON_TEXT,
+    describe_reasons,
+    plain_number,
+    reason_texts,
+    typical_values,
+)
+from graphchurn.features.build import build_features
+from graphchurn.synth.world import generate_world
 
 
 @pytest.fixture(scope="module")

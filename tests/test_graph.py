@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.graph import CustomerGraph, fade_out_evidence
+from graphchurn.graph.customer_graph import CustomerGraph, fade_out_evidence
 
 END = pd.Timestamp("2025-01-31")
 

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from graphchurn.errors import InputError
-from graphchurn.io import (
+from graphchurn.io.readers import (
     check_customers_match,
     check_positive_int,
     load_customers,
@@ -421,7 +421,7 @@ def test_quoted_values_may_span_lines(tmp_path, monkeypatch, block_bytes):
     # RFC 4180: a quoted value may hold a newline (a free-text note in a customer table).
     # With small parser blocks (150 and 300 bytes here) the value straddles a block boundary,
     # as it would somewhere in a large file, and pyarrow's fast parser gives up.
-    monkeypatch.setattr("graphchurn.io._CSV_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr("graphchurn.io.readers._CSV_BLOCK_BYTES", block_bytes)
     before = "".join(f"{i},,{i}\n" for i in range(40))
     after = "".join(f"{i},,{i}\n" for i in range(40, 80))
     text = f'customer_id,note,value\n{before}{A},"called twice\nwants a discount",9\n{after}'
@@ -559,7 +559,7 @@ def test_bad_column_mapping_names_the_given_option():
 @pytest.mark.parametrize("text", ["yesterday", "2016-02-30", "2016-01-31T10:00:00", "", None])
 def test_bad_as_of(text):
     with pytest.raises(InputError) as info:
-        parse_date_option(text)
+        parse_date_option(text, "--as-of")
     check_error(info, file="--as-of")
 
 

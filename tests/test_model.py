@@ -9,19 +9,17 @@ from scipy import stats
 from scipy.integrate import trapezoid
 from scipy.special import logit
 
-from graphchurn.model import (
-    ChurnModel,
+from graphchurn.models.churn import ChurnModel, group_folds
+from graphchurn.models.metrics import (
     calibration_table,
     evaluate,
     expected_maximum_profit,
-    group_folds,
     lift_at,
     lift_curve,
     pr_auc,
-    reason_contributions,
     roc_auc,
-    top_reasons,
 )
+from graphchurn.models.explain import reason_contributions, top_reasons
 
 
 def _world(n=900, seed=0):
@@ -180,7 +178,7 @@ def test_latest_rows_without_both_classes_leave_the_level_alone_and_bad_masks_fa
 def test_level_shift_by_hand():
     """Probabilities of 0.5 everywhere and a rate of 0.2: the shift is logit(0.2); a shift
     found for mixed probabilities brings their mean to the rate."""
-    from graphchurn.model import _level_shift
+    from graphchurn.models.churn import _level_shift
 
     assert _level_shift(np.full(10, 0.5), 0.2) == pytest.approx(logit(0.2), abs=1e-10)
     p = np.array([0.01, 0.1, 0.3, 0.9])
@@ -646,7 +644,7 @@ def test_reasons_test_only_the_most_important_features_when_capped(world, fitted
 def test_reasons_in_small_batches_equal_one_batch(monkeypatch, world, fitted):
     """Stacking the rows with their reference copies is only a way of calling the model less
     often: batches of any size give the same contributions, also at chunk edges."""
-    import graphchurn.model as model_module
+    import graphchurn.models.explain as model_module
 
     _, _, X_test, _ = world
     rows = X_test.iloc[:23]

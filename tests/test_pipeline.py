@@ -7,10 +7,17 @@ import pytest
 from scipy.special import logit
 
 from graphchurn.errors import InputError
-from graphchurn.atomic import write_json
-from graphchurn.pipeline import (AnalyzeConfig, analyze, backtest_training, labelled_cutoffs,
-                                 resolve_as_of, stack_cutoffs, stray_timestamps)
-from graphchurn.synth import generate_world
+from graphchurn.io.atomic import write_json
+from graphchurn.pipeline import (
+    AnalyzeConfig,
+    analyze,
+    backtest_training,
+    labelled_cutoffs,
+    resolve_as_of,
+    stack_cutoffs,
+    stray_timestamps,
+)
+from graphchurn.synth.world import generate_world
 
 T = pd.Timestamp
 
@@ -149,7 +156,7 @@ def test_an_as_of_after_the_log_ends_warns_then_fails(caplog):
 def test_an_as_of_far_after_the_log_is_blamed_on_the_as_of():
     world = generate_world(n_customers=200, days=120, seed=3, monthly_churn=0.1)
     late = world.end + pd.Timedelta(days=60)
-    with pytest.raises(InputError, match=r"^--as-of: .*days after the log ends"):
+    with pytest.raises(InputError, match=r"^as_of: .*days after the log ends"):
         analyze(world.interactions, None, AnalyzeConfig(as_of=late, definition="inactivity",
                                                         embeddings=False, estimator="logistic"))
 
@@ -221,7 +228,7 @@ def test_stray_timestamps_far_from_the_log_are_warned_about(caplog):
 
 
 def test_csv_outputs_have_no_float_noise_and_keep_money_exact(tmp_path):
-    from graphchurn.atomic import write_csv
+    from graphchurn.io.atomic import write_csv
 
     write_csv(pd.DataFrame({"value": [123456.78, 0.1 + 0.2, 1e-7]}), tmp_path / "t.csv")
     assert (tmp_path / "t.csv").read_text().splitlines() == ["value", "123456.78", "0.3", "1e-07"]
@@ -231,7 +238,7 @@ def test_a_stray_far_future_row_is_blamed_on_the_as_of_it_moved():
     world = generate_world(n_customers=200, days=120, seed=3, monthly_churn=0.1)
     stray = world.interactions.iloc[[0]].assign(timestamp=pd.Timestamp("2099-01-01"))
     log = pd.concat([world.interactions, stray], ignore_index=True)
-    with pytest.raises(InputError, match=r"^--as-of: .*follows 1 stray row\(s\) up to 2099-01-01"):
+    with pytest.raises(InputError, match=r"^as_of: .*follows 1 stray row\(s\) up to 2099-01-01"):
         analyze(log, world.customers, AnalyzeConfig(embeddings=False, estimator="logistic"))
 
 

@@ -5,7 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.report import format_number, html_table, importance_ranking, write_report, write_text_atomic
+from graphchurn.app.report import (
+    format_number,
+    html_table,
+    importance_ranking,
+    write_report,
+    write_text_atomic,
+)
 
 EVIL = "<script>alert('x')</script>"
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphchurn.roles import (
+from graphchurn.social.roles import (
     influencer_scores,
     leaders_and_followers,
     reverse_reachable_sets,

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
 
 from graphchurn.errors import InputError
-from graphchurn.synth import PLANS, World, generate_world, write_world
+from graphchurn.synth.world import PLANS, World, generate_world, write_world
 
 COLUMNS = ["src", "dst", "timestamp", "duration", "kind"]
 

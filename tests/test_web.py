@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from graphchurn.campaign import contact_list
+from graphchurn.targeting.contact_list import contact_list
 from graphchurn.errors import InputError
-from graphchurn.web import create_app, load_analysis, serve
+from graphchurn.app.web.app import create_app, load_analysis, serve
 
 EVIL = "<script>alert(1)</script>"
 CALL_ONLY = {"call": {"cost": 2.0, "effect": 0.2}}
@@ -105,7 +105,7 @@ def test_dashboard_free_channel_list_is_in_priority_order(client):
 
 
 def test_api_target_csv_has_no_float_noise_and_matches_the_cli_format(client, analysis_dir, tmp_path):
-    from graphchurn.atomic import write_csv
+    from graphchurn.io.atomic import write_csv
 
     # four SMS at 0.1: the running total 0.1 + 0.2 is 0.30000000000000004 in binary floating point
     params = {"budget": 1, "sms_cost": 0.1, "sms_effect": 0.5, "email_effect": 0, "call_effect": 0}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from graphchurn.errors import InputError
-from graphchurn.windows import (
+from graphchurn.windows.labels import (
     active_at,
     before,
     churn_labels,
@@ -129,10 +129,10 @@ def test_resolve_churn_definition():
 
 
 @pytest.mark.parametrize("customers", [None, CUSTOMERS.assign(churn_date=pd.NaT)])
-def test_contract_without_churn_dates_is_an_input_error_naming_the_option(customers):
+def test_contract_without_churn_dates_is_an_input_error_naming_the_parameter(customers):
     with pytest.raises(InputError) as err:
         resolve_churn_definition(customers, "contract")
-    assert err.value.file == "--churn"
+    assert err.value.parameter == "definition"
 
 
 def test_unknown_definition_is_an_input_error(log):

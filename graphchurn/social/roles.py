@@ -25,7 +25,8 @@ from scipy.stats import rankdata
 
 from threadpoolctl import threadpool_limits
 
-from graphchurn.community import edge_array, edge_weights, seeded_igraph_rng, vertex_mask
+from graphchurn.social.communities import edge_array, edge_weights, vertex_mask
+from graphchurn.rng import seeded_igraph_rng
 
 __all__ = [
     "INFLUENCER_SCORE_COMPONENTS",

@@ -28,7 +28,6 @@ import gzip
 import hashlib
 import io
 import logging
-import os
 import re
 import zlib
 from pathlib import Path
@@ -1014,14 +1013,14 @@ def check_customers_match(interactions: pd.DataFrame, customers: pd.DataFrame,
 # --------------------------------------------------------------------------------------------
 
 
-def parse_date_option(text, option: str = "--as-of") -> pd.Timestamp:
+def parse_date_option(text, option: str = "as_of") -> pd.Timestamp:
     """Parse a date option (``YYYY-MM-DD``) to a midnight :class:`pandas.Timestamp`.
 
     Parameters
     ----------
     text : str
         The option's value. A date-time is accepted only at midnight.
-    option : str, default "--as-of"
+    option : str, default "as_of"
         Named in the error.
 
     Returns
@@ -1061,7 +1060,7 @@ def check_positive_int(value, option: str, maximum: int | None = None) -> int:
     Parameters
     ----------
     value : int or str
-        E.g. the ``--horizon`` in days.
+        E.g. the ``horizon_days`` in days.
     option : str
         Named in the error.
     maximum : int, optional
@@ -1073,7 +1072,7 @@ def check_positive_int(value, option: str, maximum: int | None = None) -> int:
 
     Example
     -------
-    >>> check_positive_int("30", "--horizon")
+    >>> check_positive_int("30", "horizon_days")
     30
     """
     if isinstance(value, (bool, np.bool_)):

@@ -36,11 +36,25 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from graphchurn.campaign import DEFAULT_CHANNELS, DEFAULT_HORIZON_MONTHS, contact_list
+from graphchurn.targeting.contact_list import (
+    DEFAULT_CHANNELS,
+    DEFAULT_HORIZON_MONTHS,
+    contact_list,
+)
 from graphchurn.errors import InputError
-from graphchurn.atomic import csv_text
-from graphchurn.report import (PAGE_CSS, backtest_caption, backtest_items, cards_html, format_number, html_table,
-                               scoring_caption, scoring_items, top_customers, top_groups)
+from graphchurn.io.atomic import csv_text
+from graphchurn.app.report import (
+    PAGE_CSS,
+    backtest_caption,
+    backtest_items,
+    cards_html,
+    format_number,
+    html_table,
+    scoring_caption,
+    scoring_items,
+    top_customers,
+    top_groups,
+)
 
 __all__ = ["create_app", "serve", "load_analysis", "Analysis", "TargetRequest", "ChannelSpec"]
 

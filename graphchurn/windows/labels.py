@@ -54,9 +54,9 @@ def _days(days, option: str) -> pd.Timedelta:
     try:
         value = float(days)
     except (TypeError, ValueError):
-        raise InputError(f"expected a number of days, got {days!r}", file=option) from None
+        raise InputError(f"expected a number of days, got {days!r}", parameter=option) from None
     if not np.isfinite(value) or value <= 0:
-        raise InputError(f"expected a positive number of days, got {days!r}", file=option)
+        raise InputError(f"expected a positive number of days, got {days!r}", parameter=option)
     return pd.Timedelta(days=value)
 
 
@@ -64,7 +64,7 @@ def _check_definition(definition: str) -> None:
     if definition not in DEFINITIONS:
         raise InputError(
             f"unknown churn definition {definition!r}; use contract or inactivity",
-            file="--churn",
+            parameter="definition",
         )
 
 
@@ -80,7 +80,7 @@ def _require_contract_table(customers: pd.DataFrame | None) -> None:
     if customers is None or "churn_date" not in customers.columns:
         raise InputError(
             "the contract churn definition needs a customer table with a churn_date column",
-            file="--churn",
+            parameter="definition",
         )
 
 
@@ -128,7 +128,7 @@ def default_as_of(interactions: pd.DataFrame) -> pd.Timestamp:
     """
     if len(interactions) == 0 or interactions["timestamp"].isna().all():
         raise InputError("no interactions with a timestamp; cannot choose an as-of date",
-                         file="--as-of")
+                         parameter="as_of")
     return interactions["timestamp"].max().normalize() + pd.Timedelta(days=1)
 
 
@@ -191,10 +191,10 @@ def training_cutoffs(as_of, horizon_days, n_cutoffs: int = 3, step_days=None) ->
     [Timestamp('2024-03-02 00:00:00'), Timestamp('2024-02-01 00:00:00')]
     """
     as_of = pd.Timestamp(as_of)
-    horizon = _days(horizon_days, "--horizon")
+    horizon = _days(horizon_days, "horizon_days")
     step = horizon if step_days is None else _days(step_days, "step_days")
     if int(n_cutoffs) != n_cutoffs or n_cutoffs < 1:
-        raise InputError(f"expected at least one cut-off, got {n_cutoffs!r}", file="n_cutoffs")
+        raise InputError(f"expected at least one cut-off, got {n_cutoffs!r}", parameter="n_cutoffs")
     return [as_of - horizon - i * step for i in range(int(n_cutoffs))]
 
 
@@ -206,7 +206,7 @@ def resolve_churn_definition(customers: pd.DataFrame | None, requested: str | No
     customers : pandas.DataFrame or None
         Customers frame (may lack ``churn_date`` or have it all NaT).
     requested : {"contract", "inactivity"}, optional
-        The ``--churn`` option.
+        The requested definition ("contract" or "inactivity"; None chooses).
 
     Returns
     -------
@@ -233,7 +233,7 @@ def resolve_churn_definition(customers: pd.DataFrame | None, requested: str | No
     if requested == "contract":
         what = ("no customer table was given" if customers is None
                 else "the customer table has no churn_date values")
-        raise InputError(f"--churn contract needs churn dates, but {what}", file="--churn")
+        raise InputError(f"the contract definition needs churn dates, but {what}", parameter="definition")
     return "inactivity"
 
 
@@ -286,7 +286,7 @@ def active_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, cutoff
         keep = (d.isna() | (d > cutoff)).to_numpy() & _started(customers, cutoff)
         return _as_index(customers["customer_id"].to_numpy()[keep])
 
-    window = _days(active_window_days, "--active-window")
+    window = _days(active_window_days, "active_window_days")
     senders = _senders(interactions, cutoff - window, cutoff)
     if customers is None:
         return _as_index(senders.sort_values().to_numpy(dtype=object))
@@ -341,7 +341,7 @@ def churn_labels(interactions: pd.DataFrame, customers: pd.DataFrame | None, cut
     """
     _check_definition(definition)
     cutoff = pd.Timestamp(cutoff)
-    horizon = _days(horizon_days, "--horizon")
+    horizon = _days(horizon_days, "horizon_days")
     if active_window_days is None:
         active_window_days = horizon_days
     population = active_at(interactions, customers, cutoff, definition, active_window_days)
@@ -391,7 +391,7 @@ def known_departures(interactions: pd.DataFrame, customers: pd.DataFrame | None,
     """
     _check_definition(definition)
     cutoff = pd.Timestamp(cutoff)
-    horizon = _days(horizon_days, "--horizon")
+    horizon = _days(horizon_days, "horizon_days")
     if definition == "contract":
         _require_contract_table(customers)
         d = customers["churn_date"]

@@ -28,6 +28,14 @@ import igraph as ig
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "CustomerGraph",
+    "fade_out_evidence",
+    "ACTIVITY_COLUMNS",
+    "FADE_DAYS",
+    "DAY",
+]
+
 DAY = np.timedelta64(1, "D")
 
 ACTIVITY_COLUMNS = [

@@ -7,14 +7,13 @@ attribute ``weight``) and return numpy arrays aligned with vertex order, or Data
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import random
-from collections.abc import Iterator
 
 import igraph
 import numpy as np
 import pandas as pd
+
+from graphchurn.rng import seeded_igraph_rng
 
 __all__ = ["COMMUNITY_METHODS", "detect_communities", "group_summary"]
 
@@ -23,39 +22,6 @@ COMMUNITY_METHODS = ("leiden", "louvain", "label_propagation", "infomap")
 
 # Methods whose quality function has a resolution parameter (modularity with gamma).
 _RESOLUTION_METHODS = ("leiden", "louvain")
-
-
-@contextlib.contextmanager
-def seeded_igraph_rng(seed: int) -> Iterator[None]:
-    """Make igraph's random steps reproducible inside a ``with`` block.
-
-    igraph draws random numbers through a Python object (by default the ``random`` module).
-    A private ``random.Random(seed)`` is installed for the block and the default generator is
-    put back afterwards, so the global ``random`` state is neither read nor advanced. The
-    generator is process-wide igraph state: do not run seeded igraph calls from several
-    threads at once.
-
-    Parameters
-    ----------
-    seed : int
-        Seed of the private generator.
-
-    Example
-    -------
-    >>> g = igraph.Graph.Famous("Zachary")
-    >>> with seeded_igraph_rng(3):
-    ...     a = g.community_label_propagation().membership
-    >>> with seeded_igraph_rng(3):
-    ...     b = g.community_label_propagation().membership
-    >>> a == b
-    True
-    """
-    igraph.set_random_number_generator(random.Random(int(seed)))
-    try:
-        yield
-    finally:
-        # igraph's default generator is the ``random`` module itself.
-        igraph.set_random_number_generator(random)
 
 
 def edge_weights(graph: igraph.Graph, weights: str | np.ndarray | None) -> np.ndarray:

@@ -20,6 +20,18 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+__all__ = [
+    "atomic_write",
+    "atomic_write_text",
+    "atomic_output_set",
+    "remove_abandoned_staging",
+    "write_csv",
+    "write_json",
+    "csv_text",
+    "json_value",
+    "SIGNIFICANT_DIGITS",
+]
+
 #: Significant digits of the numbers in CSV and JSON-lines outputs: no float noise
 #: (0.30000000000000004 is written 0.3) and no loss on money (123456.78 stays 123456.78; six
 #: digits gave 123457).

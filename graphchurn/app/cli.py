@@ -12,7 +12,28 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from graphchurn.errors import InputError
+
+#: The library's parameter names and the flags that set them: errors from the library name the
+#: parameter, and the command line shows its flag instead.
+FLAGS = {
+    "as_of": "--as-of",
+    "horizon_days": "--horizon",
+    "definition": "--churn",
+    "active_window_days": "--active-window",
+    "window_days": "--window",
+    "n_train_cutoffs": "--train-cutoffs",
+    "train_cutoff_step_days": "--train-cutoff-step",
+    "n_cutoffs": "--train-cutoffs",
+    "step_days": "--train-cutoff-step",
+    "seed": "--seed",
+}
+
+__all__ = [
+    "FLAGS",
+    "main",
+    "build_parser",
+]
 
 log = logging.getLogger("graphchurn")
 
@@ -25,7 +46,7 @@ MAX_DAYS = 36500
 
 def _positive_int(option, maximum=None):
     def parse(text):
-        from .io import check_positive_int
+        from graphchurn.io.readers import check_positive_int
 
         try:
             return check_positive_int(text, option, maximum)
@@ -108,8 +129,15 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 def _load_inputs(args):
     """Read and validate the log and the customer table named by the options."""
-    from .io import (CUSTOMER_KEYS, INTERACTION_KEYS, check_customers_match, load_customers,
-                     load_interactions, parse_column_mapping, parse_date_option)
+    from graphchurn.io.readers import (
+        CUSTOMER_KEYS,
+        INTERACTION_KEYS,
+        check_customers_match,
+        load_customers,
+        load_interactions,
+        parse_column_mapping,
+        parse_date_option,
+    )
 
     as_of = parse_date_option(args.as_of, "--as-of") if args.as_of else None
     # Each option maps its own file: a customer key in --columns (or the reverse) is an error
@@ -134,7 +162,7 @@ def _log_inputs(interactions, customers) -> None:
 
 
 def _config(args, as_of):
-    from .pipeline import AnalyzeConfig
+    from graphchurn.pipeline import AnalyzeConfig
 
     return AnalyzeConfig(
         as_of=as_of, horizon_days=args.horizon, definition=args.churn,
@@ -150,7 +178,8 @@ def _config(args, as_of):
 
 # --------------------------------------------------------------------------- commands
 def cmd_analyze(args) -> int:
-    from .pipeline import analyze, write_outputs
+    from graphchurn.app.outputs import write_outputs
+    from graphchurn.pipeline import analyze
 
     _check_out_dir(args.out)
     interactions, customers, as_of = _load_inputs(args)
@@ -173,7 +202,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .synth import generate_world, write_world
+    from graphchurn.synth.world import generate_world, write_world
 
     _check_out_dir(args.out)
     world = generate_world(n_customers=args.customers, days=args.days, seed=args.seed)
@@ -203,7 +232,8 @@ def _parse_leavers(text: str, interactions, customers) -> list[str]:
 
 
 def cmd_whatif(args) -> int:
-    from .pipeline import leavers_not_current, whatif_basis, what_if, write_whatif_outputs
+    from graphchurn.app.outputs import write_whatif_outputs
+    from graphchurn.pipeline import leavers_not_current, what_if, whatif_basis
 
     out = _check_out_dir(args.out)
     interactions, customers, as_of = _load_inputs(args)
@@ -234,7 +264,7 @@ def _departure_events(stream, display: str):
     ``error`` is an :class:`InputError` for a malformed line (then id and date are None), so a
     stream can report a bad event and go on.
     """
-    from .io import parse_date_option
+    from graphchurn.io.readers import parse_date_option
 
     header_lines = 0
     for line_number, line in enumerate(stream, start=1):
@@ -259,8 +289,8 @@ def _departure_events(stream, display: str):
 
 
 def cmd_watch(args) -> int:
-    from .atomic import SIGNIFICANT_DIGITS, json_value
-    from .pipeline import leavers_not_current, watcher, whatif_basis
+    from graphchurn.io.atomic import SIGNIFICANT_DIGITS, json_value
+    from graphchurn.pipeline import leavers_not_current, watcher, whatif_basis
 
     if args.events and not Path(args.events).is_file():
         raise InputError("no such file", file=args.events)  # before any heavy work
@@ -317,8 +347,8 @@ def cmd_watch(args) -> int:
 def cmd_target(args) -> int:
     import pandas as pd
 
-    from .campaign import contact_list
-    from .atomic import write_csv
+    from graphchurn.targeting.contact_list import contact_list
+    from graphchurn.io.atomic import write_csv
 
     if Path(args.out).is_dir():
         raise InputError("is a directory; give the contact list's file name", file="--out")
@@ -352,7 +382,7 @@ def cmd_target(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .web.app import serve
+    from graphchurn.app.web.app import serve
 
     serve(args.dir, host=args.host, port=args.port)
     return 0
@@ -455,7 +485,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except InputError as err:
-        print(f"graphchurn: error: {err}", file=sys.stderr)
+        print(f"graphchurn: error: {err.renamed(FLAGS)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         # Outputs are staged and renamed at the end, so nothing of this run was written.

@@ -85,7 +85,7 @@ from scipy import sparse
 from scipy.special import logsumexp
 from scipy.stats import poisson
 
-from graphchurn.atomic import atomic_write
+from graphchurn.io.atomic import atomic_write
 from graphchurn.errors import InputError
 
 __all__ = ["World", "generate_world", "write_world"]

@@ -1,0 +1,7 @@
+"""``python -m graphchurn``: the command line."""
+
+import sys
+
+from graphchurn.app.cli import main
+
+sys.exit(main())

@@ -1,0 +1,355 @@
+"""Features of every customer at a cut-off: activity, structure, exposure and attributes.
+
+One function, :func:`build_features`, computes the feature table for any cut-off; training
+cut-offs and the scoring cut-off go through exactly the same code, so what the model learns on
+is what it is applied to. It reads only interactions strictly before the cut-off and only
+departures known at the cut-off (:func:`graphchurn.windows.known_departures`); the customer
+table's future churn dates are never read (``test_features.py`` appends future rows and checks
+that nothing changes).
+
+Feature families
+----------------
+activity
+    Counts, durations, recency, active days and the two-week trend of outgoing activity
+    (from :class:`graphchurn.graph.CustomerGraph`); classic RFM. Totals describe a full
+    ``window_days`` window even at a cut-off with less log behind it (:data:`WINDOW_TOTALS`).
+    Plus the fade-out evidence (:func:`graphchurn.graph.fade_out_evidence`): a Bayes factor
+    for traffic tapering off towards zero, as it does between a decision to leave and the
+    churn date.
+structure
+    Tie strength, degree, weighted PageRank, coreness, local clustering, community size, the
+    combined influencer score and whether the customer leads its group.
+exposure
+    Share of tie strength to recent leavers, the number of departed contacts, whether a
+    departed contact was an influencer, the share of the group that left, and the energy
+    received by spreading activation from recent leavers (Dasgupta et al. 2008).
+attributes
+    Every other column of the customer table (numeric or categorical) as given; a date
+    column as its age in days at the cut-off (:func:`attributes_at`).
+
+References
+----------
+Dasgupta, K., Singh, R., Viswanathan, B., Chakraborty, D., Mukherjea, S., Nanavati, A. A.,
+Joshi, A. (2008). Social ties and their relevance to churn in mobile telecom networks. EDBT.
+Verbeke, W., Martens, D., Baesens, B. (2014). Social network analysis for customer churn
+prediction. Applied Soft Computing 14, 431-446.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from graphchurn.social.communities import detect_communities
+from graphchurn.features.exposure import (LONGER_EXPOSURE_WINDOWS, departure_ages, exposure,
+                                          exposure_before_onset, spreading_activation)
+from graphchurn.graph.customer_graph import FADE_DAYS, CustomerGraph
+from graphchurn.social.roles import influencer_scores, leaders_and_followers, susceptibility
+from graphchurn.windows.labels import active_at, before, known_departures
+
+__all__ = [
+    "FeatureSet",
+    "build_features",
+    "attributes_at",
+    "known_customers",
+    "RFM_FEATURES",
+    "ACTIVITY_FEATURES",
+    "STRUCTURE_FEATURES",
+    "EXPOSURE_FEATURES",
+    "WINDOW_TOTALS",
+    "NON_FEATURE_COLUMNS",
+]
+
+#: Columns of the customer table that are identifiers or future information, never features.
+NON_FEATURE_COLUMNS = ("customer_id", "churn_date")
+
+# Recency, frequency, duration and trend of the customer's own traffic: what the RFM-only
+# baseline of the backtest sees.
+RFM_FEATURES = [
+    "n_out", "n_in", "duration_out", "duration_in", "days_since_last_out", "days_since_last_any",
+    "active_days_out", "out_recent", "out_previous", "activity_trend", "out_last_week",
+    "out_week_ratio", "in_week_ratio", "out_share",
+]
+# Totals that grow with the length of the window (the rest are rates, shares, fixed-length
+# counts or structural).
+WINDOW_TOTALS = ["n_out", "n_in", "duration_out", "duration_in", "active_days_out", "strength"]
+# Plus the fade-out evidence, which counts only traffic with contacts still there (it reads
+# the departures of the customer's contacts, so it is not in the RFM baseline).
+ACTIVITY_FEATURES = RFM_FEATURES + ["fade_out_evidence"]
+STRUCTURE_FEATURES = [
+    "distinct_contacts", "strength", "pagerank", "coreness", "clustering", "community_size",
+    "influencer_score", "is_leader", "share_to_leaders", "embeddedness", "susceptibility",
+]
+EXPOSURE_FEATURES = [
+    "share_to_departed", "n_departed_contacts", "departed_influencer_contact",
+    "max_tie_share_departed", "group_churn_rate", "spreading_activation_energy",
+    "share_to_departed_longer", "share_to_departed_before_onset",
+]
+
+
+@dataclass
+class FeatureSet:
+    """Everything computed at one cut-off.
+
+    ``table`` holds one row per customer active at the cut-off (index ``customer_id``), with
+    feature columns only. ``vertex_features`` holds the activity, structure and exposure
+    features of every vertex of the graph (off-net numbers and leavers included), in vertex
+    order: the node features of the GNN. The other fields keep the graph-side results aligned
+    with ``graph.graph``'s vertex order, for groups, influencers and what-if analyses.
+    """
+
+    cutoff: pd.Timestamp
+    table: pd.DataFrame
+    graph: CustomerGraph
+    membership: np.ndarray
+    influence: pd.DataFrame
+    roles: pd.DataFrame
+    departed_recent: np.ndarray
+    departures: pd.Series
+    vertex_features: pd.DataFrame
+    attribute_columns: list[str] = field(default_factory=list)
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return list(self.table.columns)
+
+
+def build_features(
+    interactions: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    cutoff: pd.Timestamp,
+    *,
+    definition: str,
+    horizon_days: int = 30,
+    active_window_days: int | None = None,
+    window_days: int = 90,
+    tie_window_days: int = 180,
+    recent_departure_days: int = 30,
+    community_method: str = "leiden",
+    resolution: float = 1.0,
+    max_degree: int | None = None,
+    influencer_quantile: float = 0.95,
+    seed: int = 0,
+) -> FeatureSet:
+    """Build the feature table of every customer active at ``cutoff``.
+
+    Parameters
+    ----------
+    interactions, customers : DataFrame
+        Validated inputs (see docs/INTERNALS.md); ``customers`` may be None.
+    cutoff : Timestamp
+        Only rows with ``timestamp < cutoff`` and departures known at ``cutoff`` are read.
+    definition : {"contract", "inactivity"}
+        The churn definition; decides who is active and which departures are known.
+    horizon_days : int
+        Churn horizon; under inactivity a departure is known once it lasted this long.
+    active_window_days : int, optional
+        Inactivity definition: activity window before the cut-off (default: horizon).
+    window_days : int
+        Length of the interaction window the graph and activity are built from. When the log
+        starts less than ``window_days`` before the cut-off, the window starts at the log's
+        first day and the totals in :data:`WINDOW_TOTALS` are scaled up to a full window.
+    tie_window_days : int
+        The exposure features weigh each tie by its traffic over this many days before the
+        cut-off (never fewer than ``window_days``): a tie measured on more days is measured
+        with less noise, and a contact who left during the window is weighed by its traffic
+        while it was there, not diluted by the days since.
+    recent_departure_days : int
+        A departure counts as "recent" for exposure features this many days back;
+        ``share_to_departed_longer`` looks twice as far back.
+    community_method, resolution : str, float
+        Passed to :func:`graphchurn.community.detect_communities`.
+    max_degree : int, optional
+        Drop hub numbers (call centres) with more contacts than this from the graph.
+    influencer_quantile : float
+        Customers above this quantile of the influencer score count as influencers for the
+        "a departed influencer nearby" feature.
+    seed : int
+        Seed of every random step (communities, influence sampling).
+
+    Returns
+    -------
+    FeatureSet
+
+    Example
+    -------
+    >>> fs = build_features(log, customers, pd.Timestamp("2025-03-01"),
+    ...                     definition="contract")  # doctest: +SKIP
+    >>> fs.table.loc[some_id, "share_to_departed"]  # doctest: +SKIP
+    """
+    cutoff = pd.Timestamp(cutoff)
+    if active_window_days is None:
+        active_window_days = horizon_days
+    past = before(interactions, cutoff)
+    known = known_customers(customers, cutoff)
+    departures = known_departures(past, known, cutoff, definition, horizon_days)
+    active = active_at(past, known, cutoff, definition, active_window_days)
+
+    # The window starts where the log does when the log covers less than window_days (an
+    # early training cut-off): rates and the fade-out evidence's baseline then describe the days
+    # the log covers instead of being diluted by days before its first row.
+    start = cutoff - pd.Timedelta(days=window_days)
+    if len(past) and past["timestamp"].min().normalize() > start:
+        start = past["timestamp"].min().normalize()
+    covered_share = (cutoff - start) / pd.Timedelta(days=window_days)
+    cg = CustomerGraph.from_interactions(
+        past,
+        customers=customers,
+        start=start,
+        end=cutoff,
+        max_degree=max_degree,
+        extra_vertices=active,
+        departed=departures.index,
+    )
+    g = cg.graph
+    names = cg.names
+
+    membership = detect_communities(g, method=community_method, resolution=resolution, seed=seed)
+    influence = influencer_scores(g, seed=seed)
+    roles = leaders_and_followers(g, membership, influence)
+
+    departure_time = departures.reindex(names)
+    recent_start = cutoff - pd.Timedelta(days=recent_departure_days)
+    departed_recent = (departure_time.notna() & (departure_time >= recent_start)).to_numpy()
+
+    score = influence["influencer_score"].to_numpy()
+    influencer_mask = score >= np.quantile(score, influencer_quantile) if len(score) else None
+    tie_strength = cg.edge_weights_since(
+        past, cutoff - pd.Timedelta(days=max(tie_window_days, window_days)))
+    exposed = exposure(g, departed_recent, weights=tie_strength, influencer_mask=influencer_mask)
+    # Decisions already under way (traffic tapering off before the departure) were taken up to
+    # a fade's length ago, under the departures of the window before that: exposure over twice
+    # the recent window reads what drove them.
+    earlier_start = cutoff - pd.Timedelta(days=LONGER_EXPOSURE_WINDOWS * recent_departure_days)
+    departed_earlier = (departure_time.notna() & (departure_time >= earlier_start)).to_numpy()
+    exposed_earlier = exposure(g, departed_earlier, weights=tie_strength)
+    # The same share as it stood on the day a fade now under way began, averaged over the
+    # onsets the fade-out evidence considers (a departure of yesterday cannot explain it).
+    exposed_before_onset = exposure_before_onset(g, departure_ages(g, departures, cutoff),
+                                                 recent_days=recent_departure_days,
+                                                 onset_days=FADE_DAYS[1],
+                                                 weights=tie_strength)
+    susc = susceptibility(g, membership, roles, departed=departed_recent)
+    energy = spreading_activation(g, departed_recent.astype(float))
+
+    community_size = np.bincount(membership)[membership]
+    # Share of each group (on-net members seen in the window) that left recently.
+    on_net = cg.on_net
+    group_departed = np.bincount(membership, weights=(departed_recent & on_net).astype(float))
+    group_on_net = np.bincount(membership, weights=on_net.astype(float))
+    group_churn_rate = np.divide(group_departed, group_on_net, out=np.zeros_like(group_departed),
+                                 where=group_on_net > 0)[membership]
+
+    vertex_features = pd.DataFrame(
+        {
+            **{col: cg.activity[col].to_numpy() for col in ACTIVITY_FEATURES + ["distinct_contacts"]},
+            "strength": influence["strength"].to_numpy(),
+            "pagerank": influence["pagerank"].to_numpy(),
+            "coreness": influence["coreness"].to_numpy(),
+            "clustering": np.nan_to_num(np.asarray(g.transitivity_local_undirected(mode="zero"))),
+            "community_size": community_size,
+            "influencer_score": influence["influencer_score"].to_numpy(),
+            "is_leader": (roles["role"].to_numpy() == "leader").astype(np.int8),
+            "share_to_leaders": susc["share_to_leaders"].to_numpy(),
+            "embeddedness": susc["embeddedness"].to_numpy(),
+            "susceptibility": susc["susceptibility"].to_numpy(),
+            "share_to_departed": exposed["share_to_departed"].to_numpy(),
+            "n_departed_contacts": exposed["n_departed_contacts"].to_numpy(),
+            "departed_influencer_contact": exposed["departed_influencer_contact"].to_numpy().astype(np.int8),
+            "max_tie_share_departed": exposed["max_tie_share_departed"].to_numpy(),
+            "group_churn_rate": group_churn_rate,
+            "spreading_activation_energy": energy,
+            "share_to_departed_longer": exposed_earlier["share_to_departed"].to_numpy(),
+            "share_to_departed_before_onset": exposed_before_onset,
+        },
+        index=pd.Index(names, name="customer_id"),
+    )
+
+    if covered_share < 1.0:
+        # Totals over the window are extrapolated to a full window, so that a customer's totals
+        # at a cut-off with a short log behind it are on the same scale as at later cut-offs
+        # (training stacks cut-offs of both kinds).
+        vertex_features[WINDOW_TOTALS] = vertex_features[WINDOW_TOTALS] / covered_share
+    table = vertex_features.reindex(pd.Index(active, name="customer_id"))
+    attribute_columns: list[str] = []
+    if customers is not None:
+        attributes = attributes_at(customers, cutoff)
+        attribute_columns = list(attributes.columns)
+        table = table.join(attributes, how="left")
+    # Customers with no interaction in the window: no activity, no ties.
+    count_like = [c for c in ACTIVITY_FEATURES + STRUCTURE_FEATURES + EXPOSURE_FEATURES
+                  if c not in ("days_since_last_out", "days_since_last_any", "out_share",
+                               "out_week_ratio", "in_week_ratio")]
+    table[count_like] = table[count_like].fillna(0)
+    return FeatureSet(
+        cutoff=cutoff,
+        table=table,
+        graph=cg,
+        membership=membership,
+        influence=influence,
+        roles=roles,
+        departed_recent=departed_recent,
+        departures=departures,
+        vertex_features=vertex_features,
+        attribute_columns=attribute_columns,
+    )
+
+
+def attributes_at(customers: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """The customer attributes as features at ``cutoff``, indexed by ``customer_id``.
+
+    Every column but ``customer_id`` and ``churn_date`` is an attribute (one named like a
+    computed feature is renamed ``attr_<name>``). A date attribute
+    (datetime64, e.g. a contract ``start_date``) becomes ``days_since_<name>``: its age in
+    days at the cut-off, so that it means the same at every stacked cut-off (a tenure grows
+    with the cut-off; the date does not). A date at or after the cut-off is not known yet by
+    the time contract and is missing.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        A validated customer table (:func:`graphchurn.io.load_customers`).
+    cutoff : Timestamp
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, attribute columns as given except date ones.
+
+    Example
+    -------
+    >>> customers = pd.DataFrame({"customer_id": ["a"], "plan": ["prepaid"],
+    ...                           "start_date": pd.to_datetime(["2025-01-01"])})
+    >>> attributes_at(customers, pd.Timestamp("2025-03-02")).loc["a"].to_dict()
+    {'plan': 'prepaid', 'days_since_start_date': 60.0}
+    """
+    attributes = customers.set_index("customer_id").drop(
+        columns=[c for c in NON_FEATURE_COLUMNS if c in customers.columns and c != "customer_id"])
+    renamed = {}
+    for name in attributes.columns:
+        if pd.api.types.is_datetime64_any_dtype(attributes[name]):
+            date = attributes[name]
+            age = (pd.Timestamp(cutoff) - date) / pd.Timedelta(days=1)
+            attributes[name] = age.where(date < cutoff).astype(np.float64)
+            renamed[name] = f"days_since_{name}"
+    # An attribute named like a computed feature (a customer table with its own "strength"
+    # or "days_since_last_out") keeps its values under attr_<name>.
+    reserved = set(ACTIVITY_FEATURES + STRUCTURE_FEATURES + EXPOSURE_FEATURES)
+    for name in attributes.columns:
+        new = renamed.get(name, name)
+        if new in reserved or new.startswith("embedding_"):
+            renamed[name] = f"attr_{new}"
+    return attributes.rename(columns=renamed)
+
+
+def known_customers(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -> pd.DataFrame | None:
+    """The customer table as it was knowable at ``cutoff``: churn dates after it are blanked."""
+    if customers is None or "churn_date" not in customers.columns:
+        return customers
+    known = customers.copy()
+    known.loc[known["churn_date"] > cutoff, "churn_date"] = pd.NaT
+    return known
+
+

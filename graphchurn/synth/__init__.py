@@ -1,0 +1,9 @@
+"""Synthetic worlds with planted truth (communities, influencers, contagion, churn)."""
+
+from graphchurn.synth.world import World, generate_world, write_world
+
+__all__ = [
+    "World",
+    "generate_world",
+    "write_world",
+]

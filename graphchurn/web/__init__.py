@@ -1,5 +1,0 @@
-"""Web dashboard and REST API for retention teams (FastAPI); see :mod:`graphchurn.web.app`."""
-
-from graphchurn.web.app import create_app, load_analysis, serve
-
-__all__ = ["create_app", "load_analysis", "serve"]
