@@ -1,5 +1,11 @@
 # Two commands on a fresh clone: `make demo` and `make test`. Both build .venv themselves.
 PYTHON ?= python3
+# torch comes first and as a CPU build: asked for by its +cpu version, which only PyTorch's CPU
+# index (or a local wheel on pip's configured index) holds, so pip can never fall back to PyPI's
+# multi-GB CUDA build. Point TORCH_INDEX_URL at a mirror, or set TORCH_SPEC=torch==2.13.0 on
+# macOS (whose wheels carry no +cpu tag) or for a CUDA build from another index.
+TORCH_SPEC ?= torch==2.13.0+cpu
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,9 +15,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# CPU wheel of torch first, so nothing later resolves torch to a multi-GB CUDA build.
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --retries 1 --timeout 20 --extra-index-url $(TORCH_INDEX_URL) \
+		'$(TORCH_SPEC)'
+	$(BIN)/pip install --quiet -e '.[gnn,web,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -447,7 +447,13 @@ def add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str])
     The objective uses no churn labels, so the embeddings cannot leak the training labels into
     the model that stacks on them.
     """
-    from graphchurn.models.embed import GraphSAGEEmbedder
+    try:
+        from graphchurn.models.embed import GraphSAGEEmbedder
+    except ImportError:  # the light install: no torch / torch-geometric
+        log.warning("graph embeddings skipped: torch and torch-geometric are not installed "
+                    "(pip install 'graphchurn[gnn]')")
+        notes.append("graph embeddings skipped: torch is not installed")
+        return
 
     def node_matrix(fs: FeatureSet) -> np.ndarray:
         numeric = fs.vertex_features.astype(float).fillna(0.0)

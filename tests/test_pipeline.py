@@ -263,3 +263,16 @@ def test_whatif_fallback_reuses_the_as_of_features_analyze_built(monkeypatch):
     assert built.count(as_of) == 1  # once, by analyze
     assert sorted(basis.features.table.index) == people
     assert np.allclose(basis.base_probability, pipeline.PRIOR_BASE_PROBABILITY)
+
+
+def test_without_torch_the_analysis_runs_without_embeddings_and_says_so(monkeypatch, caplog):
+    import sys
+
+    # The light install: importing the embeddings module fails as it does without torch.
+    monkeypatch.setitem(sys.modules, "graphchurn.models.embed", None)
+    world = generate_world(n_customers=300, days=100, seed=0)
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        analysis = analyze(world.interactions, world.customers, AnalyzeConfig(embeddings=True))
+    assert not any(c.startswith("embedding_") for c in analysis.features.table.columns)
+    assert "graph embeddings skipped: torch is not installed" in analysis.notes
+    assert "torch" in caplog.text
