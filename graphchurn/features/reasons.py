@@ -13,7 +13,8 @@ import pandas as pd
 from graphchurn.features.exposure import LONGER_EXPOSURE_WINDOWS
 from graphchurn.graph.customer_graph import FADE_DAYS
 
-__all__ = ["NO_REASON_TEXT", "plain_number", "typical_values", "reason_texts", "describe_reasons"]
+__all__ = ["NO_REASON_TEXT", "WORDINGS", "plain_number", "typical_values", "reason_texts",
+           "describe_reasons"]
 
 
 #: What :func:`describe_reasons` says for a customer none of whose features raises the risk by
@@ -109,14 +110,309 @@ def _pick(side: np.ndarray, above, below, neutral) -> np.ndarray:
                     np.where(side == "below", arr(below), arr(neutral)))
 
 
+class _Rows:
+    """The rows a sentence is written for, with the helpers every wording uses."""
+
+    def __init__(self, rows: pd.DataFrame, feature: str, recent_days: int, typical: dict):
+        self.rows, self.feature, self.recent_days, self.typical = rows, feature, recent_days, typical
+
+    def col(self, name=None) -> pd.Series:
+        name = self.feature if name is None else name
+        return self.rows[name] if name in self.rows else pd.Series(0.0, index=self.rows.index)
+
+    def ref(self, name=None):
+        return self.typical.get(self.feature if name is None else name)
+
+    def side(self, name=None) -> np.ndarray:
+        return _side(self.col(name), self.ref(name))
+
+    def out(self, values) -> pd.Series:
+        return pd.Series(values, index=self.rows.index, dtype=object)
+
+    def contacts(self) -> pd.Series:
+        return _count_words(self.col("distinct_contacts"), "contact")
+
+    def three_sided(self, above, below, neutral) -> pd.Series:
+        """``above`` / ``below`` / ``neutral`` by which side of the typical value a row is on."""
+        return self.out(_pick(self.side(), above, below, neutral))
+
+
+# ---- one wording per feature (or family); each returns a Series of sentences
+
+def _departed_contacts(r: _Rows) -> pd.Series:
+    left = r.col("n_departed_contacts").fillna(0).round().astype(np.int64)
+    n = r.col("distinct_contacts").fillna(0).round().astype(np.int64)
+    days = r.recent_days
+    text = (left.astype(str) + " of " + r.contacts() + f" left in the last {days} days ("
+            + _percent(r.col("share_to_departed")) + " of their calling)")
+    return r.out(np.where(left > 0, text, "none of their " + n.astype(str)
+                          + f" contacts left in the last {days} days"))
+
+
+def _departed_longer(r: _Rows) -> pd.Series:
+    share = r.col().fillna(0)
+    days = LONGER_EXPOSURE_WINDOWS * r.recent_days
+    return r.out(np.where(share > 0, _percent(share) + " of their calling was with contacts who "
+                          f"left in the last {days} days",
+                          f"none of their contacts left in the last {days} days"))
+
+
+def _departed_before_onset(r: _Rows) -> pd.Series:
+    # A weighted share (see features.exposure.exposure_before_onset): departures 1 .. recent +
+    # onset days ago count, fully those whose age lies between the two windows' ends.
+    share = r.col().fillna(0)
+    last = r.recent_days + FADE_DAYS[1]
+    full = f"{FADE_DAYS[1]}-{r.recent_days + 1}"
+    return r.out(np.where(share > 0, "contacts who left 1-" + str(last) + " days ago held "
+                          + _percent(share) + f" of their calling (weighted, most those of "
+                          f"{full} days ago, when a slowdown now under way would have begun)",
+                          f"none of their contacts left 1-{last} days ago"))
+
+
+def _departed_influencer(r: _Rows) -> pd.Series:
+    left = f"influential contact left in the last {r.recent_days} days"
+    return r.out(np.where(r.col().fillna(0) > 0, "an " + left, "no " + left))
+
+
+def _spreading_energy(r: _Rows) -> pd.Series:
+    near = r.three_sided("close to a cluster of recent leavers",
+                         "far from recent leavers in the call network",
+                         "close to a cluster of recent leavers")
+    return r.out(np.where(r.col().fillna(0) <= 0, "no recent leavers nearby in the call network",
+                          near))
+
+
+def _group_churn(r: _Rows) -> pd.Series:
+    rate = r.col().fillna(0)
+    return r.out(np.where(rate > 0, _percent(rate) + " of their social group left recently",
+                          "none of their social group left recently"))
+
+
+def _last_week(r: _Rows) -> pd.Series:
+    who = "incoming" if r.feature == "in_week_ratio" else "outgoing"
+    ratio = r.col("in_week_ratio" if who == "incoming" else "out_week_ratio").astype(float)
+    change = (100 * (ratio - 1)).round()
+    size = change.abs().fillna(0).astype(np.int64).astype(str) + "%"
+    return r.out(np.select(
+        [ratio.isna(), ratio == 0, change < 0, change > 0],
+        [f"no {who} activity in the window", f"no {who} activity last week",
+         f"{who} activity last week " + size + " below their usual",
+         f"{who} activity last week " + size + " above their usual"],
+        f"{who} activity last week at their usual level"))
+
+
+def _trend(r: _Rows) -> pd.Series:
+    recent, previous = r.col("out_recent").astype(float), r.col("out_previous").astype(float)
+    change = (100 * (recent / previous.where(previous > 0) - 1)).round()
+    size = change.abs().fillna(0).astype(np.int64).astype(str) + "%"
+    return r.out(np.select(
+        [(recent <= 0) & (previous <= 0), previous <= 0, recent <= 0, change < 0, change > 0],
+        ["no outgoing activity in the last 4 weeks",
+         "outgoing activity in the last 2 weeks after none in the 2 weeks before",
+         "no outgoing activity in the last 2 weeks",
+         "outgoing activity down " + size + " in the last 2 weeks",
+         "outgoing activity up " + size + " in the last 2 weeks"],
+        "outgoing activity steady over the last 4 weeks"))
+
+
+def _fade_out(r: _Rows) -> pd.Series:
+    # A log Bayes factor: > 0 favours a fade-out over steady use. Between the typical
+    # (negative) value and 0 the evidence leans to steady use, but less than usual.
+    fading = "calls and messages tapering off in recent weeks, more than chance explains"
+    text = r.three_sided("slight signs of calls and messages tapering off in recent weeks "
+                         "(within what chance explains)",
+                         "calls and messages steady in recent weeks",
+                         "no clear sign of calls and messages tapering off in recent weeks")
+    return r.out(np.where(r.col().fillna(0) > 0, fading, text))
+
+
+def _silence(what: str):
+    def wording(r: _Rows) -> pd.Series:
+        text = f"no {what} for " + _count_words(r.col(), "day")
+        return text.where(r.col().notna(), f"no {what} in the window")
+    return wording
+
+
+def _out_share(r: _Rows) -> pd.Series:
+    # n_out / (n_out + n_in): the share of the customer's calls and messages (counts, either
+    # direction) that the customer made rather than received.
+    share = r.col()
+    made = _percent(share) + " of their calls and messages are ones they made"
+    usual = "" if r.ref() is None else _percent(pd.Series([r.ref()])).iloc[0]
+    text = r.three_sided(made + ", above the typical " + usual,
+                         made + ", below the typical " + usual, made)
+    return r.out(np.where(share.isna(), "no calls or messages in the window", text))
+
+
+def _counts(r: _Rows) -> pd.Series:
+    what = ("outgoing" if r.feature == "n_out" else "incoming") + " calls and messages"
+    amount = r.col().fillna(0).round().astype(np.int64).astype(str)
+    return r.three_sided(f"many {what} (" + amount + " in the window)",
+                         f"few {what} (" + amount + " in the window)",
+                         amount + f" {what} in the window")
+
+
+def _durations(r: _Rows) -> pd.Series:
+    what = ("outgoing" if r.feature == "duration_out" else "incoming") + " calls"
+    seconds = r.col().fillna(0)
+    minutes = _count_words(seconds / 60.0, "minute")
+    minutes = minutes.where((seconds <= 0) | (r.col() >= 60), "under 1 minute")
+    return r.three_sided(f"much time on {what} (" + minutes + " in the window)",
+                         f"little time on {what} (" + minutes + " in the window)",
+                         minutes + f" of {what} in the window")
+
+
+def _active_days(r: _Rows) -> pd.Series:
+    days = _count_words(r.col(), "active day")
+    return r.three_sided("active on many days (" + days + " in the window)",
+                         "low usage (" + days + " in the window)", days + " in the window")
+
+
+def _distinct_contacts(r: _Rows) -> pd.Series:
+    contacts = r.contacts()
+    return r.three_sided("many social ties (" + contacts + ")", "few social ties (" + contacts
+                         + ")", "social ties (" + contacts + ")")
+
+
+def _strength(r: _Rows) -> pd.Series:
+    # Tie strength counts calls and messages (longer calls weigh more): a customer with many
+    # contacts can still have weak ties, and is then not "few social ties".
+    contacts = r.contacts()
+    weak = np.where(r.side("distinct_contacts") == "below", "few social ties (" + contacts + ")",
+                    "little calling or messaging with their " + contacts)
+    return r.three_sided("much calling and messaging with their " + contacts, weak,
+                         "social ties (" + contacts + ")")
+
+
+def _fixed(above: str, below: str, neutral: str):
+    """A wording that depends only on the side of the typical value."""
+    return lambda r: r.three_sided(above, below, neutral)
+
+
+def _clustering(r: _Rows) -> pd.Series:
+    value = r.col().fillna(0)
+    pairs = " (" + _percent(value) + " of pairs)"
+    text = r.three_sided("many of their contacts are in touch with each other" + pairs,
+                         "few of their contacts are in touch with each other" + pairs,
+                         _percent(value) + " of pairs of their contacts are in touch with each "
+                         "other")
+    return r.out(np.where(value <= 0, "none of their contacts are in touch with each other",
+                          text))
+
+
+def _community_size(r: _Rows) -> pd.Series:
+    members = _count_words(r.col(), "member")
+    return r.three_sided("large social group (" + members + ")",
+                         "small social group (" + members + ")", "social group of " + members)
+
+
+def _share_of_calling(above: str, below: str, neutral: str):
+    """A share of the customer's calling: ``{share}`` in the texts stands for it."""
+    def fill(template: str, share: pd.Series) -> pd.Series:
+        before, after = template.split("{share}")
+        return before + share + after
+
+    def wording(r: _Rows) -> pd.Series:
+        share = _percent(r.col())
+        return r.three_sided(fill(above, share), fill(below, share), fill(neutral, share))
+    return wording
+
+
+def _is_leader(r: _Rows) -> pd.Series:
+    return r.out(np.where(r.col().fillna(0) > 0, "a leader of their social group",
+                          "not a leader of their social group"))
+
+
+# Susceptibility is a noisy-OR of the shares of calling with the group's leaders, with recent
+# leavers and (damped) with the group (graphchurn.social.roles.susceptibility).
+_SUSCEPTIBLE = "of their calling is with their social group, its leaders or recent leavers"
+
+#: Feature -> the function that words it. Features not listed are embeddings (by prefix) or
+#: customer attributes (:func:`_attribute_wording`).
+WORDINGS = {
+    "n_departed_contacts": _departed_contacts,
+    "share_to_departed": _departed_contacts,
+    "max_tie_share_departed": _departed_contacts,
+    "share_to_departed_longer": _departed_longer,
+    "share_to_departed_before_onset": _departed_before_onset,
+    "departed_influencer_contact": _departed_influencer,
+    "spreading_activation_energy": _spreading_energy,
+    "group_churn_rate": _group_churn,
+    "out_week_ratio": _last_week,
+    "in_week_ratio": _last_week,
+    "out_last_week": _last_week,
+    "activity_trend": _trend,
+    "out_recent": _trend,
+    "out_previous": _trend,
+    "fade_out_evidence": _fade_out,
+    "days_since_last_out": _silence("outgoing calls or messages"),
+    # Incoming traffic counts here too, so the wording must not say "outgoing": next to
+    # days_since_last_out it would read as the same fact with a different number.
+    "days_since_last_any": _silence("calls or messages either way"),
+    "out_share": _out_share,
+    "n_out": _counts,
+    "n_in": _counts,
+    "duration_out": _durations,
+    "duration_in": _durations,
+    "active_days_out": _active_days,
+    "distinct_contacts": _distinct_contacts,
+    "strength": _strength,
+    "pagerank": _fixed("central in the call network", "peripheral in the call network",
+                       "their position in the call network"),
+    "coreness": _fixed("in the densely connected core of the call network",
+                       "peripheral in the call network", "their position in the call network"),
+    "clustering": _clustering,
+    "community_size": _community_size,
+    "embeddedness": _share_of_calling(
+        "closely embedded in their social group ({share} of their calling within it)",
+        "weakly embedded in their social group ({share} of their calling within it)",
+        "{share} of their calling within their social group"),
+    "share_to_leaders": _share_of_calling(
+        "strongly tied to their group's leaders ({share} of their calling)",
+        "weakly tied to their group's leaders ({share} of their calling)",
+        "{share} of their calling with their group's leaders"),
+    "susceptibility": _fixed("much " + _SUSCEPTIBLE, "little " + _SUSCEPTIBLE,
+                             "calling with their social group, its leaders and recent leavers"),
+    "is_leader": _is_leader,
+    "influencer_score": _fixed("influential in the call network",
+                               "little influence in the call network",
+                               "their influence in the call network"),
+}
+
+
+def _attribute_wording(r: _Rows) -> pd.Series:
+    """A customer attribute (:func:`graphchurn.features.attributes_at`); an attribute named
+    like a computed feature keeps its values under attr_<name> and reads as <name>."""
+    feature = r.feature
+    name = feature[len("attr_"):] if feature.startswith("attr_") else feature
+    values = r.col()
+    if name.startswith("days_since_"):  # a date attribute (see attributes_at)
+        what = name[len("days_since_"):].replace("_", " ")
+        text = what + " " + _count_words(values, "day") + " ago"
+        return text.where(values.notna(), what + " not known")
+    label = name.replace("_", " ")
+    if pd.api.types.is_bool_dtype(values):
+        return r.out(np.where(values.fillna(False).astype(bool), label + ": yes", label + ": no"))
+    if pd.api.types.is_numeric_dtype(values):
+        usual = plain_number(r.ref())
+        shown = values.map(plain_number).astype(object)
+        text = r.three_sided(label + " " + shown + " (above the typical " + usual + ")",
+                             label + " " + shown + " (below the typical " + usual + ")",
+                             label + " of " + shown)
+        return r.out(np.where(values.isna(), label + " not known", text))
+    return r.out(np.where(values.isna(), label + " not known",
+                          label + " is '" + values.astype(str) + "'"))
+
+
 def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 30,
                  typical=None) -> pd.Series:
     """Plain-language sentences saying why ``feature`` raises the risk of each row.
 
-    Vectorised over customers (one call per feature, not per customer). A sentence states the
-    customer's value; a word of direction ("few", "small", "peripheral", "above the typical")
-    is used only where ``typical`` says which side of the typical value the customer is on,
-    never guessed: the model may find a high value or a low one risky.
+    Vectorised over customers (one call per feature, not per customer); the wording of each
+    feature is an entry of :data:`WORDINGS`. A sentence states the customer's value; a word of
+    direction ("few", "small", "peripheral", "above the typical") is used only where
+    ``typical`` says which side of the typical value the customer is on, never guessed: the
+    model may find a high value or a low one risky.
 
     Parameters
     ----------
@@ -143,193 +439,10 @@ def reason_texts(feature: str, rows: pd.DataFrame, recent_departure_days: int = 
     >>> reason_texts("community_size", rows, typical={"community_size": 12}).iloc[0]
     'small social group (4 members)'
     """
-    typical = {} if typical is None else typical
-    col = lambda name: rows[name] if name in rows else pd.Series(0.0, index=rows.index)  # noqa: E731
-    const = lambda text: pd.Series(text, index=rows.index, dtype=object)  # noqa: E731
-    out = lambda values: pd.Series(values, index=rows.index, dtype=object)  # noqa: E731
-    ref = lambda name: typical[name] if name in typical else None  # noqa: E731
-    side = lambda name: _side(col(name), ref(name))  # noqa: E731
-    number = lambda values: values.map(plain_number).astype(object)  # noqa: E731
-    contacts = _count_words(col("distinct_contacts"), "contact")
-    if feature in ("n_departed_contacts", "share_to_departed", "max_tie_share_departed"):
-        left = col("n_departed_contacts").fillna(0).round().astype(np.int64)
-        n = col("distinct_contacts").fillna(0).round().astype(np.int64)
-        text = (left.astype(str) + " of " + contacts + f" left in the last {recent_departure_days} "
-                "days (" + _percent(col("share_to_departed")) + " of their calling)")
-        return out(np.where(left > 0, text, "none of their " + n.astype(str)
-                            + f" contacts left in the last {recent_departure_days} days"))
-    if feature == "share_to_departed_longer":
-        share = col(feature).fillna(0)
-        days = LONGER_EXPOSURE_WINDOWS * recent_departure_days
-        return out(np.where(share > 0, _percent(share) + " of their calling was with contacts who "
-                            f"left in the last {days} days",
-                            f"none of their contacts left in the last {days} days"))
-    if feature == "share_to_departed_before_onset":
-        # A weighted share (see contagion.exposure_before_onset): departures 1 .. recent +
-        # onset days ago count, fully those whose age lies between the two windows' ends.
-        share = col(feature).fillna(0)
-        last = recent_departure_days + FADE_DAYS[1]
-        full = f"{FADE_DAYS[1]}-{recent_departure_days + 1}"
-        return out(np.where(share > 0, "contacts who left 1-" + str(last) + " days ago held "
-                            + _percent(share) + f" of their calling (weighted, most those of "
-                            f"{full} days ago, when a slowdown now under way would have begun)",
-                            f"none of their contacts left 1-{last} days ago"))
-    if feature == "departed_influencer_contact":
-        left = f"influential contact left in the last {recent_departure_days} days"
-        return out(np.where(col(feature).fillna(0) > 0, "an " + left, "no " + left))
-    if feature == "spreading_activation_energy":
-        energy = col(feature).fillna(0)
-        return out(np.where(energy <= 0, "no recent leavers nearby in the call network",
-                            _pick(side(feature), "close to a cluster of recent leavers",
-                                  "far from recent leavers in the call network",
-                                  "close to a cluster of recent leavers")))
-    if feature == "group_churn_rate":
-        rate = col(feature).fillna(0)
-        return out(np.where(rate > 0, _percent(rate) + " of their social group left recently",
-                            "none of their social group left recently"))
-    if feature in ("out_week_ratio", "in_week_ratio", "out_last_week"):
-        who = "incoming" if feature == "in_week_ratio" else "outgoing"
-        ratio = col("in_week_ratio" if who == "incoming" else "out_week_ratio").astype(float)
-        change = (100 * (ratio - 1)).round()
-        size = change.abs().fillna(0).astype(np.int64).astype(str) + "%"
-        text = np.select(
-            [ratio.isna(), ratio == 0, change < 0, change > 0],
-            [f"no {who} activity in the window", f"no {who} activity last week",
-             f"{who} activity last week " + size + " below their usual",
-             f"{who} activity last week " + size + " above their usual"],
-            f"{who} activity last week at their usual level")
-        return out(text)
-    if feature in ("activity_trend", "out_recent", "out_previous"):
-        recent, previous = col("out_recent").astype(float), col("out_previous").astype(float)
-        change = (100 * (recent / previous.where(previous > 0) - 1)).round()
-        size = change.abs().fillna(0).astype(np.int64).astype(str) + "%"
-        text = np.select(
-            [(recent <= 0) & (previous <= 0), previous <= 0, recent <= 0, change < 0, change > 0],
-            ["no outgoing activity in the last 4 weeks",
-             "outgoing activity in the last 2 weeks after none in the 2 weeks before",
-             "no outgoing activity in the last 2 weeks",
-             "outgoing activity down " + size + " in the last 2 weeks",
-             "outgoing activity up " + size + " in the last 2 weeks"],
-            "outgoing activity steady over the last 4 weeks")
-        return out(text)
-    if feature == "fade_out_evidence":
-        # A log Bayes factor: > 0 favours a fade-out over steady use. Between the typical
-        # (negative) value and 0 the evidence leans to steady use, but less than usual.
-        evidence = col(feature).fillna(0)
-        fading = "calls and messages tapering off in recent weeks, more than chance explains"
-        text = _pick(side(feature), "slight signs of calls and messages tapering off in recent "
-                     "weeks (within what chance explains)",
-                     "calls and messages steady in recent weeks",
-                     "no clear sign of calls and messages tapering off in recent weeks")
-        return out(np.where(evidence > 0, fading, text))
-    if feature == "days_since_last_out":
-        text = "no outgoing calls or messages for " + _count_words(col(feature), "day")
-        return text.where(col(feature).notna(), "no outgoing calls or messages in the window")
-    if feature == "days_since_last_any":
-        # Incoming traffic counts here too, so the wording must not say "outgoing": next to
-        # days_since_last_out it would read as the same fact with a different number.
-        text = "no calls or messages either way for " + _count_words(col(feature), "day")
-        return text.where(col(feature).notna(), "no calls or messages either way in the window")
-    if feature == "out_share":
-        # n_out / (n_out + n_in): the share of the customer's calls and messages (counts, either
-        # direction) that the customer made rather than received.
-        share = col(feature)
-        made = _percent(share) + " of their calls and messages are ones they made"
-        usual = "" if ref(feature) is None else _percent(pd.Series([ref(feature)])).iloc[0]
-        text = _pick(side(feature), made + ", above the typical " + usual,
-                     made + ", below the typical " + usual, made)
-        return out(np.where(share.isna(), "no calls or messages in the window", text))
-    if feature in ("n_out", "n_in"):
-        what = ("outgoing" if feature == "n_out" else "incoming") + " calls and messages"
-        amount = col(feature).fillna(0).round().astype(np.int64).astype(str)
-        return out(_pick(side(feature), f"many {what} (" + amount + " in the window)",
-                         f"few {what} (" + amount + " in the window)",
-                         amount + f" {what} in the window"))
-    if feature in ("duration_out", "duration_in"):
-        what = ("outgoing" if feature == "duration_out" else "incoming") + " calls"
-        minutes = _count_words(col(feature).fillna(0) / 60.0, "minute")  # durations in seconds
-        minutes = minutes.where((col(feature).fillna(0) <= 0) | (col(feature) >= 60),
-                                "under 1 minute")
-        return out(_pick(side(feature), f"much time on {what} (" + minutes + " in the window)",
-                         f"little time on {what} (" + minutes + " in the window)",
-                         minutes + f" of {what} in the window"))
-    if feature == "active_days_out":
-        days = _count_words(col(feature), "active day")
-        return out(_pick(side(feature), "active on many days (" + days + " in the window)",
-                         "low usage (" + days + " in the window)", days + " in the window"))
-    if feature == "distinct_contacts":
-        return out(_pick(side(feature), "many social ties (" + contacts + ")",
-                         "few social ties (" + contacts + ")", "social ties (" + contacts + ")"))
-    if feature == "strength":
-        # Tie strength counts calls and messages (longer calls weigh more): a customer with
-        # many contacts can still have weak ties, and is then not "few social ties".
-        weak = np.where(side("distinct_contacts") == "below", "few social ties (" + contacts + ")",
-                        "little calling or messaging with their " + contacts)
-        return out(_pick(side(feature), "much calling and messaging with their " + contacts,
-                         weak, "social ties (" + contacts + ")"))
-    if feature in ("pagerank", "coreness"):
-        central = ("central in the call network" if feature == "pagerank"
-                   else "in the densely connected core of the call network")
-        return out(_pick(side(feature), central, "peripheral in the call network",
-                         "their position in the call network"))
-    if feature == "clustering":
-        value = col(feature).fillna(0)
-        pairs = " (" + _percent(value) + " of pairs)"
-        text = _pick(side(feature), "many of their contacts are in touch with each other" + pairs,
-                     "few of their contacts are in touch with each other" + pairs,
-                     _percent(value) + " of pairs of their contacts are in touch with each other")
-        return out(np.where(value <= 0, "none of their contacts are in touch with each other",
-                            text))
-    if feature == "community_size":
-        members = "(" + _count_words(col(feature), "member") + ")"
-        return out(_pick(side(feature), "large social group " + members,
-                         "small social group " + members,
-                         "social group of " + _count_words(col(feature), "member")))
-    if feature == "embeddedness":
-        within = "(" + _percent(col(feature)) + " of their calling within it)"
-        return out(_pick(side(feature), "closely embedded in their social group " + within,
-                         "weakly embedded in their social group " + within,
-                         _percent(col(feature)) + " of their calling within their social group"))
-    if feature == "share_to_leaders":
-        share = "(" + _percent(col(feature)) + " of their calling)"
-        return out(_pick(side(feature), "strongly tied to their group's leaders " + share,
-                         "weakly tied to their group's leaders " + share,
-                         _percent(col(feature)) + " of their calling with their group's leaders"))
-    if feature == "susceptibility":
-        # A noisy-OR of the shares of calling with the group's leaders, with recent leavers
-        # and (damped) with the group (graphchurn.roles.susceptibility).
-        whom = "of their calling is with their social group, its leaders or recent leavers"
-        return out(_pick(side(feature), "much " + whom, "little " + whom,
-                         "calling with their social group, its leaders and recent leavers"))
-    if feature == "is_leader":
-        return out(np.where(col(feature).fillna(0) > 0, "a leader of their social group",
-                            "not a leader of their social group"))
-    if feature == "influencer_score":
-        return out(_pick(side(feature), "influential in the call network",
-                         "little influence in the call network",
-                         "their influence in the call network"))
+    r = _Rows(rows, feature, recent_departure_days, {} if typical is None else dict(typical))
     if feature.startswith("embedding_"):
-        return const("network position resembles past leavers")
-    # Customer attributes (attributes_at): an attribute named like a computed feature keeps
-    # its values under attr_<name> and reads as <name>.
-    name = feature[len("attr_"):] if feature.startswith("attr_") else feature
-    values = col(feature)
-    if name.startswith("days_since_"):  # a date attribute (see attributes_at)
-        what = name[len("days_since_"):].replace("_", " ")
-        text = what + " " + _count_words(values, "day") + " ago"
-        return text.where(values.notna(), what + " not known")
-    label = name.replace("_", " ")
-    if pd.api.types.is_bool_dtype(values):
-        return out(np.where(values.fillna(False).astype(bool), label + ": yes", label + ": no"))
-    if pd.api.types.is_numeric_dtype(values):
-        usual = plain_number(ref(feature))
-        shown = number(values)
-        text = _pick(side(feature), label + " " + shown + " (above the typical " + usual + ")",
-                     label + " " + shown + " (below the typical " + usual + ")",
-                     label + " of " + shown)
-        return out(np.where(values.isna(), label + " not known", text))
-    return out(np.where(values.isna(), label + " not known",
-                        label + " is '" + values.astype(str) + "'"))
+        return r.out(np.full(len(rows), "network position resembles past leavers", dtype=object))
+    return WORDINGS.get(feature, _attribute_wording)(r)
 
 
 def describe_reasons(table: pd.DataFrame, top_features: list[list[tuple[str, float]]],
