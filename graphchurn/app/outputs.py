@@ -23,7 +23,7 @@ def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
     """Write scores.csv, groups.csv, influencers.csv, metrics.json and report.html.
 
     The whole set is staged beside the old one and renamed into place at the end
-    (:func:`graphchurn.atomic.atomic_output_set`), so a crash or an interrupt never leaves a
+    (:func:`graphchurn.io.atomic.atomic_output_set`), so a crash or an interrupt never leaves a
     half-written file, nor new scores next to an old report.
     """
     out = Path(out_dir)

@@ -262,7 +262,7 @@ def _calibration_chart(calibration: pd.DataFrame) -> str | None:
                         "Backtest: predicted probabilities against the churn rate actually observed.")
 
 
-#: What the importance in the report's chart is (as :class:`graphchurn.model.ChurnModel` computes it).
+#: What the importance in the report's chart is (as :class:`graphchurn.ChurnModel` computes it).
 IMPORTANCE_MEANING = "permutation importance: the drop in ROC AUC on held-out rows when the feature is shuffled"
 
 
@@ -541,10 +541,10 @@ def write_report(path, *, scores: pd.DataFrame, groups: pd.DataFrame, metrics: M
         Columns ``bucket`` (or ``bin``) and ``lift`` (optionally ``cumulative_lift``) and/or a
         cumulative gains column (``cumulative_gain``, ``gain`` or ``captured``: share of churners
         reached), optionally ``fraction`` (cumulative share of customers) -- the shape of
-        :func:`graphchurn.model.lift_curve`.
+        :func:`graphchurn.models.metrics.lift_curve`.
     calibration : pandas.DataFrame, optional
         Columns ``mean_predicted``, ``observed_rate`` and ``count`` (or ``customers``) -- the shape
-        of :func:`graphchurn.model.calibration_table`.
+        of :func:`graphchurn.models.metrics.calibration_table`.
     importance : pandas.Series, optional
         Permutation importance (drop in held-out ROC AUC when the feature is shuffled) indexed
         by feature name. The 15 largest positive ones are drawn; zero or negative ones (the

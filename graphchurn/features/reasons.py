@@ -18,7 +18,7 @@ __all__ = ["NO_REASON_TEXT", "WORDINGS", "plain_number", "typical_values", "reas
 
 
 #: What :func:`describe_reasons` says for a customer none of whose features raises the risk by
-#: a material amount (see the threshold of :func:`graphchurn.model.top_reasons`).
+#: a material amount (see the threshold of :func:`graphchurn.models.top_reasons`).
 NO_REASON_TEXT = "no single factor stands out"
 
 
@@ -55,7 +55,7 @@ def typical_values(table: pd.DataFrame) -> dict:
 
     :func:`describe_reasons` compares a customer's value with it to say "above the typical"
     or "below the typical"; over every scored customer this is close to the training median
-    that :func:`graphchurn.model.reason_contributions` replaces each value by.
+    that :func:`graphchurn.models.reason_contributions` replaces each value by.
 
     Parameters
     ----------
@@ -452,7 +452,7 @@ def describe_reasons(table: pd.DataFrame, top_features: list[list[tuple[str, flo
 
     Features that say the same thing (e.g. share and number of departed contacts) produce the
     same sentence, which is given once. A customer with no reason (no feature raises its risk
-    by a material amount, see :func:`graphchurn.model.top_reasons`) gets ``fallback``.
+    by a material amount, see :func:`graphchurn.models.top_reasons`) gets ``fallback``.
 
     Parameters
     ----------
@@ -460,7 +460,7 @@ def describe_reasons(table: pd.DataFrame, top_features: list[list[tuple[str, flo
         Raw feature rows, one per customer.
     top_features : list of list of (feature, contribution)
         Per customer, the features that raise its risk most (from
-        :func:`graphchurn.model.top_reasons`), in order.
+        :func:`graphchurn.models.top_reasons`), in order.
     recent_departure_days : int
         The "recent" window of the exposure features, for the wording.
     typical : mapping of str to float, optional

@@ -281,7 +281,7 @@ class GraphSAGEEmbedder:
     n_jobs : int or None, default 1
         Torch threads while fitting and embedding (None: torch's current setting). With the
         default, results are bit-identical on any machine (threads add partial sums in another
-        order); it was also the faster setting on the shared 2-core development box.
+        order); see docs/results.md for how it compares in speed.
 
     Attributes
     ----------
@@ -590,8 +590,9 @@ class _WalkSampler:
     def step_by_weight(self, current: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One neighbour of each node in ``current``, drawn with probability proportional to weight."""
         # Inverse-CDF sampling inside each node's row of the global cumulative weights. The
-        # targets are searched in sorted order: consecutive binary searches then walk the 80 MB
-        # cumulative array (1M nodes) forwards, which measured 3.5x faster than random order.
+        # targets are searched in sorted order: consecutive binary searches then walk the
+        # cumulative array forwards, which is cache-friendly where random order is not
+        # (measured in docs/results.md).
         target = self.row_start[current] + rng.random(current.size) * self.row_mass[current]
         order = np.argsort(target)
         pos = np.empty(current.size, dtype=np.int64)
@@ -662,8 +663,8 @@ def skipgram_loss_and_gradients(u: Tensor, v: Tensor, v_noise: Tensor) -> tuple[
 
     The gradients are word2vec's: ``dL/du = (sigma(u.v) - 1) v + sum_k sigma(u.n_k) n_k``,
     ``dL/dv = (sigma(u.v) - 1) u``, ``dL/dn_k = sigma(u.n_k) u``. Written out because they
-    measured twice as fast as autograd through the gathers on CPU; a test checks them against
-    autograd.
+    are faster than autograd through the gathers on CPU (docs/results.md); a test checks them
+    against autograd.
 
     Parameters
     ----------
@@ -701,8 +702,9 @@ def _rowwise_adagrad_(table: Tensor, state: Tensor, rows: Tensor, grad: Tensor, 
 
     ``state[r]`` accumulates the mean squared gradient of row ``r``; the row moves by
     ``lr * grad / sqrt(state[r])``. One scalar of state per row (Lerer et al. 2019, PyTorch-
-    BigGraph) instead of Adam's two vectors: at 1M nodes the update touches a third of the
-    memory, and SparseAdam's sparse bookkeeping took two thirds of each step.
+    BigGraph) instead of Adam's two vectors: the update touches a third of the memory, and
+    there is no sparse bookkeeping as in SparseAdam, which dominated each step
+    (docs/results.md).
     """
     state.index_add_(0, rows, grad.pow(2).mean(1))
     scale = torch.index_select(state, 0, rows).sqrt_().clamp_(min=1e-10).reciprocal_().mul_(-lr)
@@ -719,11 +721,10 @@ class Node2VecEmbedder:
     (node strength) to the power 3/4, as in word2vec. Training uses row-wise Adagrad on the rows
     present in each batch (as PyTorch-BigGraph does): the adaptive step keeps hubs, which recur
     many times in a batch, from taking outsized steps, and with one scalar of state per node it
-    was 2.5x faster per step at 1M nodes than ``nn.Embedding(sparse=True)`` + ``SparseAdam``.
-    One epoch at 1M nodes / 5M edges took 25 min that way and 6 min with this class (row-wise
-    Adagrad, closed-form gradients, sorted CDF searches; 1 thread on a shared 2-core box, see
-    ``experiments/results/bench_embed.md``). Isolated nodes appear in no walk and keep their
-    small random initial vectors.
+    is much faster per step on large graphs than ``nn.Embedding(sparse=True)`` +
+    ``SparseAdam`` (with closed-form gradients and sorted CDF searches; measurements in
+    docs/results.md and ``experiments/results/bench_embed.md``). Isolated nodes appear in no
+    walk and keep their small random initial vectors.
 
     Transductive: the vectors belong to the nodes of the fitted graph; to embed another
     cut-off's graph, fit again (or use :class:`GraphSAGEEmbedder`, which is inductive).
@@ -750,7 +751,7 @@ class Node2VecEmbedder:
     n_jobs : int or None, default 1
         Torch threads while fitting and embedding (None: torch's current setting). With the
         default, results are bit-identical on any machine (threads add partial sums in another
-        order); it was also the faster setting on the shared 2-core development box.
+        order); see docs/results.md for how it compares in speed.
 
     Attributes
     ----------

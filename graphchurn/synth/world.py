@@ -261,9 +261,8 @@ def generate_world(
         Days (0..days, counted from ``start``) at which to record every customer's true
         hazard in ``World.hazard_snapshots`` and the best forecast from the log in
         ``World.log_forecast_snapshots``. The forecast keeps the last ``fade_days[1]`` days of
-        per-customer evidence on a grid of 31 frailty values; measured on 20,000 customers x
-        180 days with one snapshot day: 13 s and 523 MB peak instead of 4 s and 473 MB, so ask
-        for it on experiment-sized worlds.
+        per-customer evidence on a grid of 31 frailty values, which makes generation several
+        times slower (docs/results.md), so ask for it on experiment-sized worlds.
     forced_departures : dict, optional
         ``{customer_id: day}``: these customers leave on that day (>= 1) whatever their
         hazard; their traffic fades over the ``L_i`` days before. Everything else is drawn as
@@ -886,9 +885,7 @@ class _LogForecast:
     are fading out (a hidden state) count at full activity, and the forecast ignores the
     exposure that departures after ``s`` would add within the horizon. The first reads a
     contact's fade as a little evidence of the customer's own, so the forecast overstates
-    churn more the longer fades last: its total over the actual churners, at 4,000 customers
-    without contagion, was 1.03-1.06 for fades of 7-24 days, 1.09 for 26-30, 1.14 for 31-35
-    and 1.32 for 45-50 days.
+    churn more the longer fades last (by how much, per fade length: docs/results.md).
 
     Only cut-offs later than ``fade_days[1]`` get a forecast (earlier ones are NaN): before
     that, the log is too short to show a whole fade.

@@ -1,7 +1,7 @@
 """Web dashboard and REST API over the outputs of ``graphchurn analyze``.
 
 The app only *reads* an analysis directory (scores.csv, groups.csv, influencers.csv,
-metrics.json, report.html) and plans campaigns with :func:`graphchurn.campaign.contact_list`;
+metrics.json, report.html) and plans campaigns with :func:`graphchurn.targeting.contact_list`;
 no pipeline logic lives here. Files are re-read when they change on disk, so re-running
 ``graphchurn analyze`` into the same directory updates a running server.
 
@@ -15,7 +15,7 @@ Routes
 ``GET /api/customers/{id}``      one customer's score, group and influencer role
 ``POST /api/target``             contact list for a budget (JSON body, see :class:`TargetRequest`)
 ``GET /api/target.csv?budget=``  the same contact list as a CSV download, written exactly as
-                                 ``graphchurn target`` writes it (:func:`graphchurn.atomic.csv_text`)
+                                 ``graphchurn target`` writes it (:func:`graphchurn.io.atomic.csv_text`)
 
 Identifiers are phone numbers: :func:`serve` turns uvicorn's access log off (URLs such as
 ``/api/customers/{id}`` would otherwise write them to the log) and error messages never echo them.
@@ -179,8 +179,8 @@ class TargetRequest(BaseModel):
     """Body of ``POST /api/target``.
 
     ``channels`` is the full set of channels to use (default: sms, email, call with the costs
-    and effects of :data:`graphchurn.campaign.DEFAULT_CHANNELS`). ``limit`` caps the rows
-    returned, not the plan: the totals always cover the whole contact list.
+    and effects of :data:`graphchurn.targeting.contact_list.DEFAULT_CHANNELS`). ``limit`` caps
+    the rows returned, not the plan: the totals always cover the whole contact list.
     """
 
     budget: float = Field(ge=0, allow_inf_nan=False)
