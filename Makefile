@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test test-fast install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# While iterating: everything but the full-pipeline runs (marked slow).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m 'not slow'
 
 clean:
 	rm -rf $(VENV) out

@@ -38,6 +38,7 @@ def analyzed(world_dir, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_analyze_writes_the_contract(analyzed, world_dir):
     for name in ["scores.csv", "groups.csv", "influencers.csv", "metrics.json", "report.html"]:
         assert (analyzed / name).stat().st_size > 0
@@ -72,6 +73,7 @@ def test_analyze_writes_the_contract(analyzed, world_dir):
     assert "<img" in html and 'src="http' not in html
 
 
+@pytest.mark.slow
 def test_analyze_options_reach_the_config():
     from graphchurn.app.cli import _config, build_parser
 
@@ -83,6 +85,7 @@ def test_analyze_options_reach_the_config():
     assert cfg.pooled_churn_rate is True and cfg.n_train_cutoffs == 3
 
 
+@pytest.mark.slow
 def test_same_seed_same_scores_in_another_process(world_dir, analyzed, tmp_path):
     # A fresh process: solver noise in the last bits must not change any output.
     result = run_cli("-q", "analyze", "--interactions", str(world_dir / "interactions.csv.gz"),
@@ -148,6 +151,7 @@ def test_quiet_is_accepted_before_and_after_the_subcommand():
     assert parser.parse_args(["target", *tail]).quiet is False
 
 
+@pytest.mark.slow
 def test_each_column_option_maps_its_own_file(world_dir, tmp_path, capsys):
     log = str(world_dir / "interactions.csv.gz")
     code = _exit_code(["analyze", "--interactions", log, "--columns", "customer_id=id",
@@ -166,6 +170,7 @@ def test_each_column_option_maps_its_own_file(world_dir, tmp_path, capsys):
     assert code == 2 and "--customer-columns customer_id=NAME" in err
 
 
+@pytest.mark.slow
 def test_more_training_cutoffs_than_the_log_reaches_are_dropped(world_dir, tmp_path):
     # A huge count used to step cut-offs past the dates pandas can hold; only reachable ones run.
     assert main(["-q", "analyze", "--interactions", str(world_dir / "interactions.csv.gz"),
@@ -285,6 +290,7 @@ def test_whatif_without_history_puts_the_leavers_group_first(tmp_path):
     assert "+449999" not in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_target_fits_the_budget(analyzed, tmp_path):
     out = tmp_path / "contacts.csv"
     assert main(["-q", "target", "--scores", str(analyzed), "--budget", "25", "--out", str(out)]) == 0

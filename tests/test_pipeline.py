@@ -45,6 +45,7 @@ def test_backtest_trains_only_on_cut_offs_labelled_by_the_test_cut_off():
     assert backtest_training([], 30) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step, n", [(None, 4), (15, 5)])
 def test_analyze_backtest_never_trains_on_labels_after_its_cut_off(step, n):
     world = generate_world(n_customers=400, days=150, seed=4, monthly_churn=0.08)
@@ -73,6 +74,7 @@ def test_stack_cutoffs_marks_the_newest_stacked_cut_off():
     assert y.tolist() == [0, 0, 0, 1, 1]
 
 
+@pytest.mark.slow
 def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering():
     """The scoring model's mean probability over the newest labelled cut-off equals that
     cut-off's churn rate; --pooled-churn-rate keeps the pooled level (no shift) and the same
@@ -97,6 +99,7 @@ def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering():
         assert shifted.metrics[key] == pytest.approx(pooled.metrics[key])
 
 
+@pytest.mark.slow
 def test_customers_who_join_later_are_left_out_of_earlier_cut_offs():
     """Forty customers of a world 'join' on day 100 (their earlier rows removed, start_date
     set): analyze leaves them out of the training cut-offs before that day, where they would
@@ -118,6 +121,7 @@ def test_customers_who_join_later_are_left_out_of_earlier_cut_offs():
     assert set(newcomers) <= set(result.scores["customer_id"])
 
 
+@pytest.mark.slow
 def test_groups_and_influencers_name_only_current_customers():
     """Leavers stay in the graph (their ties feed the exposure features), but groups.csv and
     influencers.csv are for a retention team: no group made only of leavers, and nobody who
@@ -153,6 +157,7 @@ def test_an_as_of_after_the_log_ends_warns_then_fails(caplog):
     assert "31 day(s) after" in caplog.text and "longer than the 30-day horizon" in caplog.text
 
 
+@pytest.mark.slow
 def test_an_as_of_far_after_the_log_is_blamed_on_the_as_of():
     world = generate_world(n_customers=200, days=120, seed=3, monthly_churn=0.1)
     late = world.end + pd.Timedelta(days=60)
@@ -161,6 +166,7 @@ def test_an_as_of_far_after_the_log_is_blamed_on_the_as_of():
                                                         embeddings=False, estimator="logistic"))
 
 
+@pytest.mark.slow
 def test_an_older_cut_off_without_churners_is_dropped_with_a_note():
     """A quiet month among the older training cut-offs used to abort the run; it is left out
     and said so. Without churners in the newest cut-off the backtest has nothing to measure."""
@@ -194,6 +200,7 @@ def test_json_outputs_write_null_for_nan(tmp_path):
     assert json.loads(text) == {"beta": None, "rows": [{"auc": None}, {"auc": 0.5}]}
 
 
+@pytest.mark.slow
 def test_an_empty_churn_date_column_switches_to_inactivity_out_loud(caplog):
     world = generate_world(n_customers=200, days=120, seed=3, monthly_churn=0.1)
     customers = world.customers.assign(churn_date=pd.NaT)
@@ -234,6 +241,7 @@ def test_csv_outputs_have_no_float_noise_and_keep_money_exact(tmp_path):
     assert (tmp_path / "t.csv").read_text().splitlines() == ["value", "123456.78", "0.3", "1e-07"]
 
 
+@pytest.mark.slow
 def test_a_stray_far_future_row_is_blamed_on_the_as_of_it_moved():
     world = generate_world(n_customers=200, days=120, seed=3, monthly_churn=0.1)
     stray = world.interactions.iloc[[0]].assign(timestamp=pd.Timestamp("2099-01-01"))
@@ -242,6 +250,7 @@ def test_a_stray_far_future_row_is_blamed_on_the_as_of_it_moved():
         analyze(log, world.customers, AnalyzeConfig(embeddings=False, estimator="logistic"))
 
 
+@pytest.mark.slow
 def test_whatif_fallback_reuses_the_as_of_features_analyze_built(monkeypatch):
     """Nobody ever left: analyze builds the as-of features, then finds no churner to learn
     from; the what-if's structural prior scores on those same features instead of building
@@ -265,6 +274,7 @@ def test_whatif_fallback_reuses_the_as_of_features_analyze_built(monkeypatch):
     assert np.allclose(basis.base_probability, pipeline.PRIOR_BASE_PROBABILITY)
 
 
+@pytest.mark.slow
 def test_without_torch_the_analysis_runs_without_embeddings_and_says_so(monkeypatch, caplog):
     import sys
 

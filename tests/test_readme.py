@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -42,6 +44,7 @@ def test_links_between_docs_exist():
                 assert (page.parent / link).exists(), f"{page.name} links to missing {link}"
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(monkeypatch, capsys):
     code = _first_python_block(_readme())
     assert "import graphchurn as gc" in code
