@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from graphchurn.contagion.diffusion import _GraphIndex, _reach_codes, _reach_probability
-from graphchurn.features.exposure import _spread
+from graphchurn.contagion.diffusion import _GraphIndex
+from graphchurn.contagion.pressure import DEFAULT_HALF_LIFE, FEATURES, PRESSURE, decay
+from graphchurn.contagion.selection import Selection
 from graphchurn.features.exposure import departure_ages
 from graphchurn.graph.arrays import vertex_names
 
@@ -156,17 +157,6 @@ INFLUENCER_PERCENTILE = 0.9
 
 METHODS = ("exposure", "spreading_activation", "independent_cascade", "linear_threshold")
 
-_FEATURES = {
-    "exposure": ["tie_share", "influencer_tie_share", "max_tie_share"],
-    "spreading_activation": ["log1p_energy", "log1p_influencer_energy"],
-    "independent_cascade": ["reach", "influencer_reach"],
-    "linear_threshold": ["reach", "influencer_reach"],
-    "structural_prior": ["weighted_tie_share", "group_embeddedness"],
-}
-
-_HALF_LIFE_GRID = (7.0, 14.0, 30.0, 60.0)
-_BETA_GRID = (0.5, 1.0, 2.0)
-_DEFAULT_HALF_LIFE = 30.0
 
 #: Structural prior, used when there is no churn history to calibrate on. Log-odds added to a
 #: customer's churn odds per unit of (tie share to leavers x leaver weight), where a leaver
@@ -319,50 +309,6 @@ class ContagionModel:
         self.C = C
         self.seed = seed
 
-    # ------------------------------------------------------------------ features
-    def _decay(self, age_days, half_life):
-        age = np.asarray(age_days, dtype=float)
-        return np.where(np.isfinite(age), np.power(0.5, np.maximum(age, 0.0) / half_life), 0.0)
-
-    def _features(self, ctx, decay, method, beta=None):
-        """Contagion features of every vertex given departure weights ``decay``."""
-        index = ctx.index
-        n = index.n
-        f = ctx.influence
-        if method in ("exposure", "structural_prior"):
-            wd = index.share_out * decay[index.indices]  # (w_ij / s_i) d_j at arc i -> j
-            if method == "exposure":
-                share = np.bincount(index.row, weights=wd, minlength=n)
-                infl = np.bincount(index.row, weights=wd * f[index.indices], minlength=n)
-                biggest = np.zeros(n)
-                np.maximum.at(biggest, index.row, wd)
-                return np.column_stack([share, infl, biggest])
-            g = 0.5 + 0.5 * f
-            share = np.bincount(index.row, weights=wd * g[index.indices], minlength=n)
-            group = np.zeros(n)
-            if ctx.membership is not None:
-                per_group = np.bincount(ctx.group_code, weights=decay * g,
-                                        minlength=ctx.group_code.max() + 1)
-                group = ctx.embeddedness * per_group[ctx.group_code]
-            return np.column_stack([share, group])
-        if method == "spreading_activation":
-            has = index.degree > 0
-            e1 = _spread(index.transfer_t, has, decay, self.spread_factor, self.spread_iterations)
-            e2 = _spread(index.transfer_t, has, decay * f, self.spread_factor,
-                         self.spread_iterations)
-            return np.column_stack([np.log1p(e1), np.log1p(e2)])
-        if method in ("independent_cascade", "linear_threshold"):
-            kind = "ic" if method == "independent_cascade" else "lt"
-            arc = np.minimum(1.0, beta * index.share_in) if kind == "ic" else None
-            seeds = np.flatnonzero(decay > 0)
-            out = []
-            for seed_prob in (decay[seeds], decay[seeds] * f[seeds]):
-                codes = _reach_codes(index, kind, seeds, seed_prob, self.n_simulations,
-                                     self.max_hops, self.seed, arc)
-                out.append(_reach_probability(codes, n, self.n_simulations))
-            return np.column_stack(out)
-        raise ValueError(f"unknown method {method!r}")
-
     def _radius(self):
         if self.method_ in ("exposure", "structural_prior"):
             return 1
@@ -395,11 +341,11 @@ class ContagionModel:
         self.heldout_gain_nats_ = self.supported_ = None
         if not prepared or n_pos == 0 or n_neg == 0 or n_exposed == 0:
             return self._use_prior()
-        self._cache = {}
-        use_base = all(p["base"] is not None for p in prepared)
+        selection = Selection(self, prepared, use_base=all(p["base"] is not None
+                                                           for p in prepared))
         methods = list(METHODS) if self.method == "auto" else [self.method]
         if self.method == "auto":
-            self.comparison_ = self._compare(prepared, methods, use_base)
+            self.comparison_ = selection.compare(methods)
             chosen = self.comparison_.loc[self.comparison_["selected"], "method"].iloc[0]
             table = self.comparison_.set_index("method")
             gain = float((table.loc["no contagion", "test_log_loss"]
@@ -409,21 +355,20 @@ class ContagionModel:
         else:
             chosen = methods[0]
         every = [(k, np.ones(len(p["y"]), dtype=bool)) for k, p in enumerate(prepared)]
-        config, fitted, _ = self._best_config(prepared, chosen, every, use_base)
-        self._cache = {}
+        config, fitted, _ = selection.best_config(chosen, every)
         self.method_ = chosen
         self.source_ = "fitted on history"
         self.half_life_days_, self.beta_ = config
-        self.feature_names_ = list(_FEATURES[chosen])
+        self.feature_names_ = list(FEATURES[chosen])
         self.coef_, self.intercept_, self.base_coef_ = fitted
         return self
 
     def _use_prior(self):
         self.method_ = "structural_prior"
         self.source_ = "structural prior"
-        self.half_life_days_ = float(self.half_life_days or _DEFAULT_HALF_LIFE)
+        self.half_life_days_ = float(self.half_life_days or DEFAULT_HALF_LIFE)
         self.beta_ = None
-        self.feature_names_ = list(_FEATURES["structural_prior"])
+        self.feature_names_ = list(FEATURES["structural_prior"])
         self.coef_ = np.array([PRIOR_TIE_LOG_ODDS, PRIOR_GROUP_LOG_ODDS])
         self.intercept_ = float("nan")
         self.base_coef_ = None
@@ -448,120 +393,6 @@ class ContagionModel:
                 else _logit(np.asarray(cutoff.base_probability, dtype=float)[rows]))
         ctx = _Context(index, _influence_rank(index, cutoff.influencer_score))
         return {"ctx": ctx, "age": age, "rows": rows, "y": y, "exposed": exposed, "base": base}
-
-    def _configs(self, method):
-        halves = ([float(self.half_life_days)] if self.half_life_days is not None
-                  else list(_HALF_LIFE_GRID))
-        betas = list(_BETA_GRID) if method == "independent_cascade" else [None]
-        return [(h, b) for h in halves for b in betas]
-
-    def _design(self, prepared, k, method, config):
-        key = (k, method, config)
-        if key not in self._cache:
-            p = prepared[k]
-            decay = self._decay(p["age"], config[0])
-            self._cache[key] = self._features(p["ctx"], decay, method, config[1])[p["rows"]]
-        return self._cache[key]
-
-    def _stack(self, prepared, parts, method, config, use_base):
-        xs, ys = [], []
-        for k, mask in parts:
-            x = self._design(prepared, k, method, config)[mask]
-            if use_base:
-                x = np.column_stack([x, prepared[k]["base"][mask]])
-            xs.append(x)
-            ys.append(prepared[k]["y"][mask])
-        return np.vstack(xs), np.concatenate(ys)
-
-    def _logistic(self, x, y):
-        from sklearn.linear_model import LogisticRegression
-
-        mean = x.mean(axis=0)
-        scale = x.std(axis=0)
-        scale[scale == 0] = 1.0
-        lr = LogisticRegression(C=self.C, max_iter=1000)
-        lr.fit((x - mean) / scale, y)
-        coef = lr.coef_[0] / scale
-        intercept = float(lr.intercept_[0] - np.dot(coef, mean))
-        return coef, intercept
-
-    def _best_config(self, prepared, method, parts, use_base):
-        """Fit every hyper-parameter setting of ``method`` on ``parts``; keep the best fit."""
-        from sklearn.metrics import log_loss
-
-        best = None
-        for config in self._configs(method):
-            x, y = self._stack(prepared, parts, method, config, use_base)
-            coef, intercept = self._logistic(x, y)
-            loss = log_loss(y, _sigmoid(intercept + x @ coef), labels=[0, 1])
-            if best is None or loss < best[2] - 1e-12:
-                n_feat = len(_FEATURES[method])
-                fitted = (coef[:n_feat], intercept, float(coef[n_feat]) if use_base else None)
-                best = (config, fitted, loss)
-        return best
-
-    def _folds(self, prepared):
-        """Held-out folds: an expanding window over the cut-offs (each later cut-off scored by
-        a fit on all earlier ones), or a seeded 30% of the customers of a single cut-off."""
-        K = len(prepared)
-        whole = [(k, np.ones(len(prepared[k]["y"]), bool)) for k in range(K)]
-        if K >= 2:
-            folds = [(whole[:k], whole[k:k + 1]) for k in range(1, K)]
-            return folds, f"expanding window: each of the later {K - 1} of {K} cut-offs"
-        rng = np.random.default_rng(self.seed)
-        held = rng.random(len(prepared[0]["y"])) < 0.3
-        return [([(0, ~held)], [(0, held)])], "30% of the customers of the only cut-off"
-
-    def _compare(self, prepared, methods, use_base):
-        from sklearn.metrics import log_loss, roc_auc_score
-
-        folds, how = self._folds(prepared)
-
-        def auc(y, p):
-            return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
-
-        def pooled(parts, key):
-            return np.concatenate([prepared[k][key][m] for k, m in parts])
-
-        y_test = np.concatenate([pooled(test, "y") for _, test in folds])
-        exposed = np.concatenate([pooled(test, "exposed") for _, test in folds])
-        n_train = sum(len(pooled(train, "y")) for train, _ in folds)
-        # reference: no contagion term at all (intercept, and the base score if any)
-        p0 = []
-        for train, test in folds:
-            y_train = pooled(train, "y")
-            if use_base:
-                c, i = self._logistic(pooled(train, "base")[:, None], y_train)
-                p0.append(_sigmoid(i + pooled(test, "base") * c[0]))
-            else:
-                p0.append(np.full(len(pooled(test, "y")), np.clip(y_train.mean(), 1e-6, 1 - 1e-6)))
-        p0 = np.concatenate(p0)
-        rows = [{"method": "no contagion", "half_life_days": np.nan, "beta": np.nan,
-                 "test_log_loss": log_loss(y_test, p0, labels=[0, 1]), "test_auc": auc(y_test, p0),
-                 "test_auc_exposed": auc(y_test[exposed], p0[exposed])}]
-        for method in methods:
-            p = []
-            for train, test in folds:
-                config, (coef, intercept, base_coef), _ = self._best_config(prepared, method,
-                                                                            train, use_base)
-                x, _ = self._stack(prepared, test, method, config, use_base)
-                full_coef = coef if base_coef is None else np.append(coef, base_coef)
-                p.append(_sigmoid(intercept + x @ full_coef))
-            p = np.concatenate(p)
-            # hyper-parameters of the last fold (the one trained on the most history)
-            rows.append({"method": method, "half_life_days": config[0],
-                         "beta": np.nan if config[1] is None else config[1],
-                         "test_log_loss": log_loss(y_test, p, labels=[0, 1]),
-                         "test_auc": auc(y_test, p),
-                         "test_auc_exposed": auc(y_test[exposed], p[exposed])})
-        table = pd.DataFrame(rows)
-        table["n_train"] = n_train
-        table["n_test"] = len(y_test)
-        table["evaluated_on"] = how
-        candidates = table["method"].isin(methods)
-        best = table.loc[candidates, "test_log_loss"].idxmin()
-        table["selected"] = table.index == best
-        return table
 
     # ------------------------------------------------------------------ prediction
     def _check_fitted(self):
@@ -597,8 +428,8 @@ class ContagionModel:
     def pressure(self, ctx, departure_age_days):
         """Contagion features of every vertex for departures of the given ages (internal)."""
         self._check_fitted()
-        decay = self._decay(departure_age_days, self.half_life_days_)
-        return self._features(ctx, decay, self.method_, self.beta_)
+        weight = decay(departure_age_days, self.half_life_days_)
+        return PRESSURE[self.method_](self, ctx, weight, self.beta_)
 
 
 # ----------------------------------------------------------------------------------------------
