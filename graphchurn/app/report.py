@@ -565,7 +565,16 @@ def write_report(path, *, scores: pd.DataFrame, groups: pd.DataFrame, metrics: M
 
     Example
     -------
-    >>> write_report("out/report.html", scores=scores, groups=groups, metrics=metrics)  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> scores = pd.DataFrame({"customer_id": ["a", "b"], "churn_probability": [0.7, 0.1],
+    ...                        "risk_rank": [1, 2], "community": [0, 0], "value": [20.0, 30.0]})
+    >>> groups = pd.DataFrame({"community": [0], "size": [2], "expected_churners": [0.8],
+    ...                        "value_at_risk": [17.0], "top_influencers": ["a"]})
+    >>> metrics = {"roc_auc": 0.74, "cutoff": "2024-03-01", "as_of": "2024-04-01"}
+    >>> path = write_report(pathlib.Path(tempfile.mkdtemp()) / "report.html", scores=scores,
+    ...                     groups=groups, metrics=metrics)
+    >>> "<html" in path.read_text()
+    True
     """
     text = render_report(scores=scores, groups=groups, metrics=metrics, lift=lift, calibration=calibration,
                          importance=importance, graph_summary=graph_summary, notes=notes, title=title,

@@ -300,8 +300,18 @@ class GraphSAGEEmbedder:
 
     Example
     -------
-    >>> emb = GraphSAGEEmbedder(epochs=50).fit(train_data)           # doctest: +SKIP
-    >>> z = emb.transform(score_data)                                 # doctest: +SKIP
+    Two triangles joined by one tie; the embeddings of a graph seen in training or of a new
+    one come from the same weights (inductive):
+
+    >>> import torch
+    >>> from torch_geometric.data import Data
+    >>> edges = torch.tensor([[0, 1, 1, 2, 2, 0, 3, 4, 4, 5, 5, 3, 2, 3],
+    ...                       [1, 0, 2, 1, 0, 2, 4, 3, 5, 4, 3, 5, 3, 2]])
+    >>> data = Data(x=torch.rand(6, 3, generator=torch.Generator().manual_seed(0)),
+    ...             edge_index=edges)
+    >>> emb = GraphSAGEEmbedder(dim=4, epochs=5, objective="link", seed=0).fit(data)
+    >>> emb.transform(data).shape
+    (6, 4)
 
     References
     ----------
@@ -762,7 +772,12 @@ class Node2VecEmbedder:
 
     Example
     -------
-    >>> z = Node2VecEmbedder(dim=8).fit_transform(data)             # doctest: +SKIP
+    >>> import torch
+    >>> from torch_geometric.data import Data
+    >>> ring = torch.tensor([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]])
+    >>> data = Data(edge_index=torch.cat([ring, ring.flip(0)], dim=1), num_nodes=6)
+    >>> Node2VecEmbedder(dim=8, epochs=1, seed=0).fit_transform(data).shape
+    (6, 8)
 
     References
     ----------
