@@ -2,6 +2,14 @@
 
 import sys
 
-from graphchurn.app.cli import main
+from graphchurn.app.interrupt import install, report
 
-sys.exit(main())
+install()  # before the command line (and numpy, pandas...) are imported: issue 26
+
+try:
+    from graphchurn.app.cli import main
+    code = main()
+    install()  # main put back the handlers it found: ours, until the interpreter is gone
+except KeyboardInterrupt as err:  # a signal during the imports above
+    code = report(err)
+sys.exit(code)

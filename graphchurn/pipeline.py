@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from graphchurn.errors import InputError
-from graphchurn.features.build import RFM_FEATURES, FeatureSet, build_features, known_customers
+from graphchurn.features.build import (RFM_FEATURES, FeatureSet, build_features,
+                                      check_finite_features, known_customers)
 from graphchurn.features.reasons import describe_reasons
 from graphchurn.models.churn import ChurnModel
 from graphchurn.models.metrics import calibration_table, evaluate, lift_curve
@@ -156,10 +157,19 @@ def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig) -> pd.Timestam
                     "starts %s): stray timestamps?", early["rows"], early["first"],
                     early["bulk"])
     if late:
+        moved = (f": they move the default as-of to {natural.date()} (the log's bulk gives "
+                 f"{(pd.Timestamp(late['bulk']) + pd.Timedelta(days=1)).date()}); give as_of, "
+                 "or fix the rows" if cfg.as_of is None else "")
         log.warning("%d interaction(s) lie far after the rest of the log (up to %s; the rest "
-                    "ends %s)%s", late["rows"], late["last"], late["bulk"],
-                    ": the default as-of follows them; give as_of, or fix the rows"
-                    if cfg.as_of is None else "")
+                    "ends %s)%s", late["rows"], late["last"], late["bulk"], moved)
+        gap = (pd.Timestamp(late["last"]) - pd.Timestamp(late["bulk"])) / pd.Timedelta(days=1)
+        if cfg.as_of is None and gap > cfg.horizon_days:
+            # The newest training cut-off would fall after the bulk: nothing could be learnt,
+            # and a later error would blame the churn definition instead of these rows.
+            raise InputError(
+                f"{late['rows']} stray interaction(s) up to {late['last']}, far after the rest "
+                f"of the log (which ends {late['bulk']}), would move the default as-of to "
+                f"{natural.date()}; fix those timestamps or give as_of", parameter="as_of")
     if cfg.as_of is None:
         return natural
     as_of = pd.Timestamp(cfg.as_of)
@@ -172,12 +182,16 @@ def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig) -> pd.Timestam
     return as_of
 
 
-def stray_timestamps(interactions: pd.DataFrame, min_gap_days: int = 90) -> tuple[dict, dict]:
+def stray_timestamps(interactions: pd.DataFrame, min_gap_days: int = 90,
+                     max_share: float = 0.02) -> tuple[dict, dict]:
     """Rows far outside the bulk of the log at either end (a 1970 epoch zero, a 2099 typo).
 
-    The bulk is the log without its extreme 0.1% at each end (at least one row); a row counts
-    as stray when it lies more than ``min_gap_days`` days *and* more than the bulk's own span
-    beyond the bulk. One such row moves the default as-of by decades, so it is worth a word.
+    Found by count and span, not by a quantile: at each end, among the outermost
+    ``max_share`` of the rows (at least one), the widest gap between neighbouring timestamps
+    splits the stray rows from the bulk; they are stray when that gap is longer than
+    ``min_gap_days`` days *and* longer than the bulk's own span. So one stray row, three, or
+    up to 2% of the log are flagged alike. One such row moves the default as-of by decades,
+    so it is worth a word.
 
     Parameters
     ----------
@@ -185,6 +199,8 @@ def stray_timestamps(interactions: pd.DataFrame, min_gap_days: int = 90) -> tupl
         The validated log.
     min_gap_days : int
         Smallest gap that counts.
+    max_share : float
+        Largest share of the rows, at each end, that may be stray.
 
     Returns
     -------
@@ -202,18 +218,20 @@ def stray_timestamps(interactions: pd.DataFrame, min_gap_days: int = 90) -> tupl
     n = len(ts)
     if n < 3:
         return {}, {}
-    k = max(1, n // 1000)
-    lo, hi = ts[k], ts[n - 1 - k]
-    threshold = max(np.timedelta64(min_gap_days, "D"), hi - lo)
+    m = min(max(1, int(n * max_share)), (n - 1) // 2)
+    gaps = np.diff(ts)
+    # early: rows [0, lo) stray, bulk starts at lo (1 <= lo <= m); late: rows [hi, n) stray
+    lo = 1 + int(np.argmax(gaps[:m]))
+    hi = n - m + int(np.argmax(gaps[n - 1 - m:n - 1]))
+    threshold = max(np.timedelta64(min_gap_days, "D"), ts[hi - 1] - ts[lo])
+    is_early, is_late = gaps[lo - 1] > threshold, gaps[hi - 1] > threshold
     early = late = {}
-    if lo - ts[0] > threshold:
-        rows = int(np.searchsorted(ts, lo - threshold, side="left"))
-        early = {"rows": rows, "first": str(pd.Timestamp(ts[0]).date()),
-                 "bulk": str(pd.Timestamp(ts[rows]).date())}
-    if ts[-1] - hi > threshold:
-        rows = int(n - np.searchsorted(ts, hi + threshold, side="right"))
-        late = {"rows": rows, "last": str(pd.Timestamp(ts[-1]).date()),
-                "bulk": str(pd.Timestamp(ts[n - 1 - rows]).date())}
+    if is_early:
+        early = {"rows": lo, "first": str(pd.Timestamp(ts[0]).date()),
+                 "bulk": str(pd.Timestamp(ts[lo]).date())}
+    if is_late:
+        late = {"rows": n - hi, "last": str(pd.Timestamp(ts[-1]).date()),
+                "bulk": str(pd.Timestamp(ts[hi - 1]).date())}
     return early, late
 
 
@@ -277,6 +295,7 @@ def fit_churn_model(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series, latest=No
     their churn rate (``ChurnModel.fit``'s ``latest``) unless ``cfg.pooled_churn_rate``.
     """
     latest = None if cfg.pooled_churn_rate else latest
+    check_finite_features(X)  # issue 26: no infinity reaches a model, the feature is named
     return churn_model(cfg, **overrides).fit(X, y, groups=X.index.to_numpy(), latest=latest)
 
 

@@ -226,9 +226,15 @@ def test_stray_timestamps_far_from_the_log_are_warned_about(caplog):
     assert early == {"rows": 1, "first": "1970-01-01", "bulk": "2024-01-01"}
     assert late == {"rows": 1, "last": "2099-03-01", "bulk": "2024-06-30"}
     with caplog.at_level("WARNING", logger="graphchurn"):
-        assert resolve_as_of(odd, AnalyzeConfig()) == T("2099-03-02")
+        # The stray moves the default as-of decades past the log: an error that blames it.
+        with pytest.raises(InputError, match=r"^as_of: 1 stray interaction\(s\) up to "
+                                             r"2099-03-01.*default as-of to 2099-03-02"):
+            resolve_as_of(odd, AnalyzeConfig())
     assert "far before the rest of the log (from 1970-01-01" in caplog.text
-    assert "the default as-of follows them" in caplog.text
+    assert "they move the default as-of to 2099-03-02" in caplog.text
+    # Three strays among the bulk are flagged as well as one (count and span, not a quantile).
+    three = pd.DataFrame({"timestamp": days.append(pd.DatetimeIndex(["2099-03-01"] * 3))})
+    assert stray_timestamps(three)[1]["rows"] == 3
     # A log with a quiet spell in the middle is not stray at either end.
     gap = pd.DataFrame({"timestamp": days.append(days + pd.Timedelta(days=400))})
     assert stray_timestamps(gap) == ({}, {})
@@ -246,7 +252,7 @@ def test_a_stray_far_future_row_is_blamed_on_the_as_of_it_moved():
     world = generate_world(n_customers=200, days=120, seed=3, monthly_churn=0.1)
     stray = world.interactions.iloc[[0]].assign(timestamp=pd.Timestamp("2099-01-01"))
     log = pd.concat([world.interactions, stray], ignore_index=True)
-    with pytest.raises(InputError, match=r"^as_of: .*follows 1 stray row\(s\) up to 2099-01-01"):
+    with pytest.raises(InputError, match=r"^as_of: 1 stray interaction\(s\) up to 2099-01-01"):
         analyze(log, world.customers, AnalyzeConfig(embeddings=False, estimator="logistic"))
 
 

@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from graphchurn.app import interrupt
 from graphchurn.errors import InputError
 
 #: The library's parameter names and the flags that set them: errors from the library name the
@@ -478,19 +479,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="graphchurn: %(message)s", stream=sys.stderr)
+    # Ctrl-C / SIGTERM: one line, exit 130 / 143; the caller's handlers come back at the end.
+    previous = interrupt.install()
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                            format="graphchurn: %(message)s", stream=sys.stderr)
         return args.func(args)
     except InputError as err:
         print(f"graphchurn: error: {err.renamed(FLAGS)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        # Outputs are staged and renamed at the end, so nothing of this run was written.
-        print("graphchurn: interrupted; earlier outputs are left as they were", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        # Ctrl-C or SIGTERM (app.interrupt): outputs are staged and renamed at the end, so
+        # nothing of this run was written.
+        return interrupt.report(err)
+    finally:
+        interrupt.restore(previous)
 
 
 if __name__ == "__main__":

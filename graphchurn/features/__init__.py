@@ -19,6 +19,7 @@ from graphchurn.features.build import (
     EXPOSURE_FEATURES,
     WINDOW_TOTALS,
     NON_FEATURE_COLUMNS,
+    check_finite_features,
 )
 from graphchurn.features.reasons import (
     NO_REASON_TEXT,
@@ -37,6 +38,7 @@ __all__ = [
     "departure_ages",
     "FeatureSet",
     "build_features",
+    "check_finite_features",
     "attributes_at",
     "known_customers",
     "RFM_FEATURES",

@@ -60,7 +60,41 @@ __all__ = [
     "EXPOSURE_FEATURES",
     "WINDOW_TOTALS",
     "NON_FEATURE_COLUMNS",
+    "check_finite_features",
+    "FEATURE_LIMIT",
 ]
+
+#: Largest magnitude a feature may reach before a fit: inputs are bounded at the door
+#: (io.readers), so anything beyond is a bug or an input that slipped through; far below the
+#: ~1e154 whose square overflows a standardisation.
+FEATURE_LIMIT = 1e15
+
+
+def check_finite_features(X: pd.DataFrame) -> None:
+    """Raise an InputError naming the first numeric feature of ``X`` holding an infinite value
+    or one beyond :data:`FEATURE_LIMIT` in magnitude (NaN is a missing value, imputed).
+
+    Example
+    -------
+    >>> check_finite_features(pd.DataFrame({"n_out": [1.0, np.nan]}))
+    >>> check_finite_features(pd.DataFrame({"value": [1.0, np.inf]}))
+    Traceback (most recent call last):
+    ...
+    graphchurn.errors.InputError: feature 'value' is infinite or beyond 1e+15 in magnitude in 1 row(s); check that input column for extreme numbers
+    """
+    from graphchurn.errors import InputError
+
+    for name in X.columns:
+        column = X[name]
+        if not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
+            continue
+        with np.errstate(invalid="ignore"):
+            bad = np.abs(column.to_numpy(dtype=np.float64, na_value=np.nan)) > FEATURE_LIMIT
+        if bad.any():
+            raise InputError(f"feature {name!r} is infinite or beyond {FEATURE_LIMIT:g} in "
+                             f"magnitude in {int(bad.sum())} row(s); check that input column "
+                             "for extreme numbers")
+
 
 #: Columns of the customer table that are identifiers or future information, never features.
 NON_FEATURE_COLUMNS = ("customer_id", "churn_date")

@@ -77,6 +77,25 @@ _ISO_DATE_RE = (r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?
 _MAX_EPOCH_SECONDS = 9.2e9
 _NS_PER_SECOND = 1_000_000_000
 
+# Bounds at the door (issue 26): hostile or broken input ends here as one InputError naming
+# file, row and column, before it can reach a graph, a feature or a model.
+#: Longest identifier accepted, in characters (phone numbers and customer codes are far
+#: shorter; a megabyte-long id would otherwise cost gigabytes in fixed-width numpy arrays).
+MAX_ID_LENGTH = 256
+#: Longest plausible duration of one interaction: 10 days, in seconds. A longer one is an
+#: error (durations in milliseconds, or a corrupt cell), never a feature.
+MAX_DURATION_SECONDS = 864_000
+#: Largest magnitude of a customer ``value`` or numeric attribute (a monthly revenue or a
+#: count is far below it; a digit string longer than 13 digits is an id, not a number).
+MAX_ABS_NUMBER = 1e12
+#: Characters an identifier may not hold: ASCII control characters (tab, CR, LF, NUL...)
+#: and the double quote (a bare quote in an unquoted field is a broken file, not an id).
+_ID_FORBIDDEN_RE = r'[\x00-\x1f\x7f"]'
+#: Dates the ``as_of`` option accepts: cut-offs, windows and horizons (up to a century,
+#: see ``app.cli.MAX_DAYS``) around them stay inside pandas' range (years 1677-2262).
+MIN_DATE_OPTION = "1900-01-01"
+MAX_DATE_OPTION = "2100-12-31"
+
 
 # --------------------------------------------------------------------------------------------
 # Column mapping
@@ -365,6 +384,8 @@ def _read_csv(path, display, compression, mapping, keys, required, headerless, a
     line, leading_blank = _first_line(path, compression, display)
     delimiter = _delimiter(line)
     fields = _split_header(line, delimiter, display)
+    if not headerless:
+        _check_row_delimiter(path, compression, display, delimiter, len(fields))
     names = None if headerless else fields
     positions, labels = _resolve(names, len(fields), mapping, keys, required, display)
     wanted = sorted(set(range(len(fields))) if all_columns else set(positions.values()))
@@ -382,7 +403,7 @@ def _read_csv(path, display, compression, mapping, keys, required, headerless, a
         source = pa.input_stream(str(path), compression=compression)
         table = pacsv.read_csv(source, read_options=read_options, parse_options=parse_options,
                                convert_options=convert_options)
-    except (pa.ArrowInvalid, OSError, EOFError, zlib.error) as err:
+    except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, EOFError, zlib.error) as err:
         # pyarrow's message quotes the offending row (phone numbers) and has no row number:
         # never pass it on; find the row with a slow but exact scan (error path only).
         problem = _locate_csv_problem(path, display, compression, delimiter, len(fields),
@@ -404,6 +425,34 @@ def _read_csv(path, display, compression, mapping, keys, required, headerless, a
                 label = f"column_{i}" if names is None else names[i]
                 extra[label] = table.column(auto[i])
     return _Table(display, arrays, labels, table.num_rows, extra)
+
+
+def _check_row_delimiter(path, compression, display, delimiter: str, nfields: int) -> None:
+    """Error when the first data row is split by another delimiter than the header (a comma
+    header over semicolon rows): pyarrow would size the table by the rows and fail obscurely."""
+    try:
+        with _open_text(path, compression) as handle:
+            lines = (line for line in handle if line.strip())
+            next(lines, None)
+            row = next(lines, None)
+    except (OSError, EOFError, zlib.error):
+        raise InputError("gzip data is corrupt or truncated", file=display) from None
+    if row is None:
+        return
+    own = _field_count(row, delimiter)
+    if own == nfields:
+        return
+    for other in (",", ";", "\t", "|"):
+        if other != delimiter and _field_count(row, other) == nfields and nfields > 1:
+            raise InputError(f"the header is separated by {delimiter!r} but the rows by "
+                             f"{other!r}; use one delimiter", file=display, row=1)
+
+
+def _field_count(line: str, delimiter: str) -> int:
+    try:
+        return len(next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter)))
+    except (csv.Error, StopIteration):
+        return -1
 
 
 def _locate_csv_problem(path, display, compression, delimiter, ncols, headerless, names,
@@ -526,7 +575,12 @@ def _blank_markers(values: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _ids(table: _Table, key: str) -> pa.ChunkedArray:
-    """Identifiers as trimmed text; empty -> error naming the row."""
+    """Identifiers as text, byte for byte but for surrounding spaces (ASCII ' ' only).
+
+    An empty id, one longer than :data:`MAX_ID_LENGTH` characters, or one holding a control
+    character (tab, CR...) or a double quote is an error naming the row: such a cell is a
+    broken file, and stripping it silently would merge two customers.
+    """
     values = table.arrays[key]
     kind = values.type
     if pa.types.is_floating(kind):
@@ -534,15 +588,35 @@ def _ids(table: _Table, key: str) -> pa.ChunkedArray:
         bad = _first_true(pc.invert(pc.fill_null(integral, True)))
         if bad is not None:
             raise table.error("identifier is a fractional number; store ids as text", key, bad)
+        bad = _first_true(pc.invert(pc.fill_null(pc.less(pc.abs(values), 2.0 ** 53), True)))
+        if bad is not None:
+            raise table.error("identifier is a number too large to be exact; store ids as "
+                              "text", key, bad)
         values = values.cast(pa.int64())
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
               or pa.types.is_integer(kind) or pa.types.is_dictionary(kind)):
         raise table.error(f"identifiers must be text or integers, not {kind}", key)
-    text = _text(values)
+    text = pc.utf8_trim(values.cast(pa.string()), " ")
     bad = _first_true(_is_empty(text))
     if bad is not None:
         raise table.error("empty identifier", key, bad)
+    bad = _first_true(pc.greater(pc.utf8_length(text), MAX_ID_LENGTH))
+    if bad is not None:
+        raise table.error(f"identifier longer than {MAX_ID_LENGTH} characters", key, bad)
+    bad = _first_true(pc.match_substring_regex(text, _ID_FORBIDDEN_RE))
+    if bad is not None:
+        raise table.error("identifier holds a control character (tab, CR, newline) or a "
+                          "double quote (a bare quote in an unquoted field?); ids are kept "
+                          "byte for byte, so fix the file", key, bad)
     return text
+
+
+def _check_bound(table: _Table, key: str, values: np.ndarray, limit: float, why: str) -> None:
+    """Error naming the first row whose value exceeds ``limit`` in magnitude (NaN = missing)."""
+    with np.errstate(invalid="ignore"):
+        bad = _first_true(np.abs(values) > limit)
+    if bad is not None:
+        raise table.error(why, key, bad)
 
 
 def _try_cast(values, target):
@@ -708,6 +782,13 @@ def _bad_time_message(value: str, mode: str, what: str) -> str:
     if mode == "iso" and is_number:
         return (f"{what} column mixes ISO 8601 date-times and Unix epoch seconds; "
                 "use one format")
+    if mode == "iso" and re.fullmatch(_ISO_DATE_RE, value):
+        try:
+            pd.Timestamp(value)
+        except (ValueError, OverflowError):
+            pass
+        else:  # a real date, but outside what datetime64[ns] holds
+            return f"{what} is outside the supported years (1678 to 2261)"
     expected = ("Unix epoch seconds like earlier rows" if mode == "epoch"
                 else "an ISO 8601 date-time like 2016-01-31T12:00:00")
     return f"cannot read {what}: expected {expected}"
@@ -791,6 +872,9 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
         if bad is not None:
             raise table.error("negative duration; durations are seconds >= 0", "duration", bad)
         duration = np.where(empty, 0.0, duration)
+        _check_bound(table, "duration", duration, MAX_DURATION_SECONDS,
+                     f"duration longer than {MAX_DURATION_SECONDS} seconds (10 days); "
+                     "durations are seconds (milliseconds?)")
     else:
         duration = np.zeros(n, dtype=np.float64)
     if "kind" in table.arrays:
@@ -895,6 +979,8 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
     if "value" in table.arrays:
         value, empty = _numbers(table, "value", table.arrays["value"], what="value")
         value = np.where(empty, np.nan, value)
+        _check_bound(table, "value", value, MAX_ABS_NUMBER,
+                     f"value beyond {MAX_ABS_NUMBER:g} in magnitude: not a plausible revenue")
         negative = value < 0
         if negative.any():
             table.note(f"value is negative in {int(negative.sum())} row(s) (first here); "
@@ -927,7 +1013,7 @@ def _attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
     a Parquet date/timestamp), else str."""
     kind = values.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return pd.Series(values.cast(pa.float64()).to_numpy(zero_copy_only=False))
+        return _numeric_attribute(table, label, values.cast(pa.float64()))
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return _date_attribute(table, label, values)
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
@@ -941,7 +1027,7 @@ def _attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
     numeric = pc.or_(pc.match_substring_regex(text, _NUMBER_RE), empty)
     if pc.all(pc.fill_null(numeric, True)).as_py() and not pc.all(empty).as_py():
         parsed = pc.if_else(empty, pa.scalar(None, pa.string()), text).cast(pa.float64())
-        return pd.Series(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
+        return _numeric_attribute(table, label, parsed)
     not_numeric = ~_numpy_bool(numeric)
     filled = int((~_numpy_bool(empty)).sum())
     if filled and not_numeric.sum() <= 0.05 * filled:
@@ -950,6 +1036,16 @@ def _attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
                    f"{filled} filled cells are numbers (first text cell here)", label,
                    _first_true(not_numeric))
     return pd.Series(pc.if_else(empty, pa.scalar(None, pa.string()), text), dtype="str")
+
+
+def _numeric_attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
+    """A numeric attribute as float64 (null and NaN = missing); infinite values or values
+    beyond :data:`MAX_ABS_NUMBER` in magnitude are an error naming the row."""
+    numbers = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    _check_bound(table, label, numbers, MAX_ABS_NUMBER,
+                 f"numeric attribute beyond {MAX_ABS_NUMBER:g} in magnitude (or infinite); "
+                 "store codes and ids as text")
+    return pd.Series(numbers, dtype=np.float64)
 
 
 def _date_attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
@@ -1031,7 +1127,8 @@ def parse_date_option(text, option: str = "as_of") -> pd.Timestamp:
     Raises
     ------
     InputError
-        Naming ``option`` when the text is not a real calendar date.
+        Naming ``option`` when the text is not a real calendar date, or is outside
+        :data:`MIN_DATE_OPTION` .. :data:`MAX_DATE_OPTION`.
 
     Example
     -------
@@ -1050,6 +1147,9 @@ def parse_date_option(text, option: str = "as_of") -> pd.Timestamp:
         stamp = pd.Timestamp(match.group(1))
     except (ValueError, OverflowError):
         raise InputError("not a real calendar date (expected YYYY-MM-DD)", file=option) from None
+    if not MIN_DATE_OPTION <= match.group(1) <= MAX_DATE_OPTION:
+        raise InputError(f"must be between {MIN_DATE_OPTION} and {MAX_DATE_OPTION} (dates "
+                         "outside cannot be computed with)", file=option)
     return stamp.as_unit("ns")
 
 
