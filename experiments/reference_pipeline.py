@@ -21,9 +21,10 @@ It follows the product's time contract (shared/DESIGN.md) so that the AUCs are c
 Choices, and why:
 - DuckDB aggregates the raw log once per cut-off (columnar, parallel, spills if needed); ids
   become dense integers once, so every later join and the graph use int32, not strings.
-- Activity: outgoing / incoming counts and durations over 30 and 90 days, days since the last
-  outgoing / incoming interaction, outgoing trend (last 30 vs the 30 before): the RFM core
-  of every churn model.
+- Activity: outgoing / incoming counts and durations over 30 and 90 days, counts over the last
+  7 days (leavers fade out in the weeks before they go), days since the last outgoing /
+  incoming interaction, outgoing trend (last 30 vs the 30 before): the RFM core of every
+  churn model.
 - Graph: undirected ties aggregated per pair over the 90 days before the cut-off, weight =
   number of interactions. igraph (C core) gives degree (= distinct contacts), strength,
   PageRank and Leiden communities (modularity, seeded through Python's random module).
@@ -80,7 +81,7 @@ def load(con, args) -> pd.Timestamp:
     src = reader(args.interactions, {cols["src"]: "VARCHAR", cols["dst"]: "VARCHAR"}, not headerless)
     kinds = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
     ts = f'"{cols["timestamp"]}"'
-    ts = (f"make_timestamp(CAST({ts} AS DOUBLE) * 1e6)"
+    ts = (f"make_timestamp(CAST(CAST({ts} AS DOUBLE) * 1e6 AS BIGINT))"
           if any(n in kinds[cols["timestamp"]] for n in ("INT", "DOUBLE", "DECIMAL", "FLOAT"))
           else f"CAST({ts} AS TIMESTAMP)")
     dur = f'coalesce(CAST("{cols["duration"]}" AS FLOAT), 0)' if cols["duration"] in kinds else "0::FLOAT"
@@ -126,13 +127,13 @@ def customer_frame(con, as_of) -> pd.DataFrame:
 def features(con, cutoff, h: int, cust: pd.DataFrame | None, contract: bool, n_ids: int, seed: int, timings):
     """Feature table, population and (if the horizon is in the log) labels at one cut-off."""
     t0 = time.perf_counter()
-    c = {"c": cutoff, "c30": cutoff - 30 * DAY, "c60": cutoff - 60 * DAY, "c90": cutoff - 90 * DAY,
+    c = {"c": cutoff, "c7": cutoff - 7 * DAY, "c30": cutoff - 30 * DAY, "c60": cutoff - 60 * DAY, "c90": cutoff - 90 * DAY,
          "ch": cutoff - h * DAY, "c2h": cutoff - 2 * h * DAY}
-    window = "count(*) FILTER (WHERE t >= $c30) AS {p}_n_30, coalesce(sum(dur) FILTER (WHERE t >= $c30), 0) AS {p}_dur_30," \
+    window = "count(*) FILTER (WHERE t >= $c7) AS {p}_n_7, count(*) FILTER (WHERE t >= $c30) AS {p}_n_30, coalesce(sum(dur) FILTER (WHERE t >= $c30), 0) AS {p}_dur_30," \
              "count(*) FILTER (WHERE t >= $c90) AS {p}_n_90, coalesce(sum(dur) FILTER (WHERE t >= $c90), 0) AS {p}_dur_90," \
              "count(*) FILTER (WHERE t >= $c60 AND t < $c30) AS {p}_n_prev30, count(*) FILTER (WHERE t >= $ch) AS {p}_n_h," \
              "date_diff('second', max(t), $c) / 86400.0 AS {p}_days_since, max(t) AS {p}_last"
-    params = {k: c[k] for k in ("c", "c30", "c60", "c90", "ch")}
+    params = {k: c[k] for k in ("c", "c7", "c30", "c60", "c90", "ch")}
     out = con.execute(f"SELECT s AS v, {window.format(p='out')} FROM log WHERE t < $c GROUP BY s",
                       params).df().set_index("v")
     inc = con.execute(f"SELECT d AS v, {window.format(p='in')} FROM log WHERE t < $c GROUP BY d",
