@@ -345,16 +345,44 @@ def cmd_watch(args) -> int:
     return 0
 
 
+def _target_effects(args, scores):
+    """Per-tie follower effects for ``target`` from a what-if basis, or None with a note."""
+    import numpy as np
+
+    if args.no_network:
+        return None, "network effect off (--no-network): saving is the customer's own"
+    if not args.interactions:
+        return None, ("no contagion effect available (give --interactions, and --customers, "
+                      "to build the what-if basis): saving is the customer's own")
+    from graphchurn.pipeline import whatif_basis
+    from graphchurn.targeting.network import follower_effects
+
+    interactions, customers, as_of = _load_inputs(args)
+    basis = whatif_basis(interactions, customers, _config(args, as_of))
+    fs = basis.features
+    names = [str(x) for x in fs.graph.names]
+    # the contact list's probabilities, where scores.csv has them; the basis's elsewhere
+    prob = (scores.set_index("customer_id")["churn_probability"].reindex(names)
+            .to_numpy(dtype=float))
+    prob = np.where(np.isfinite(prob), prob, basis.base_probability)
+    effects = follower_effects(fs.graph.graph, prob, basis.contagion, fs.membership,
+                               fs.influence["influencer_score"].to_numpy())
+    return effects, f"network effect from the what-if basis: {effects.source}"
+
+
 def cmd_target(args) -> int:
     import pandas as pd
 
     from graphchurn.targeting.contact_list import contact_list
+    from graphchurn.targeting.network import network_contact_list
     from graphchurn.io.atomic import write_csv
 
     if Path(args.out).is_dir():
         raise InputError("is a directory; give the contact list's file name", file="--out")
     if not Path(args.out).exists():  # an existing file is overwritten, as documented
         _check_out_dir(args.out)
+    if args.channels and args.offers:
+        raise InputError("give either --channels or --offers", file="--offers")
     channels = None
     if args.channels:
         try:
@@ -363,6 +391,15 @@ def cmd_target(args) -> int:
             raise InputError(f"not valid JSON ({err.msg} at character {err.pos + 1}); expected "
                              'e.g. \'{"sms": {"cost": 0.05, "effect": 0.03}}\'',
                              file="--channels") from None
+    offers = None
+    if args.offers:
+        if not Path(args.offers).is_file():
+            raise InputError("no such file", file=args.offers)
+        try:
+            offers = json.loads(Path(args.offers).read_text())
+        except json.JSONDecodeError as err:
+            raise InputError(f"not valid JSON ({err.msg} at line {err.lineno})",
+                             file=args.offers) from None
     scores_path = Path(args.scores)
     if scores_path.is_dir():
         scores_path = scores_path / "scores.csv"
@@ -371,9 +408,35 @@ def cmd_target(args) -> int:
     # Ids stay text exactly as written ("NA" and "0123" are phone-like ids, not missing/numbers).
     scores = pd.read_csv(scores_path, dtype={"customer_id": str}, keep_default_na=False,
                          na_values={"value": [""], "churn_probability": [""]})
+    if args.customers:
+        # attributes (value, plan, segment...) for values and eligibility rules
+        from graphchurn.io.readers import load_customers
+
+        table = load_customers(args.customers, None).drop(columns=["churn_date"], errors="ignore")
+        extra = [c for c in table.columns if c not in scores.columns or c == "customer_id"]
+        scores = scores.merge(table[extra].astype({"customer_id": str}), on="customer_id",
+                              how="left")
+    effects, note = _target_effects(args, scores)
+    print(note)
+    value_kw = {"default_value": args.default_value, "horizon_months": args.months}
+    if offers is not None:
+        from graphchurn.targeting.actions import next_best_action
+
+        actions = next_best_action(scores, args.budget, offers, effects=effects, **value_kw)
+        write_csv(actions, Path(args.out))
+        spent = float(actions["cost"].sum()) if len(actions) else 0.0
+        saving = float(actions["net_saving"].sum()) if len(actions) else 0.0
+        counts = actions["action"].value_counts().to_dict() if len(actions) else {}
+        print(f"{len(actions)} actions ({', '.join(f'{k} {v}' for k, v in counts.items())}), "
+              f"cost {spent:.2f} of budget {args.budget:.2f}, expected net saving "
+              f"{saving:.2f}; wrote {args.out}")
+        return 0
+    kw = {"channels": channels} if args.channels else {}
     # Given --channels is used as given ({} or null is an error there, not the defaults).
-    contacts = contact_list(scores, args.budget,
-                            **({"channels": channels} if args.channels else {}))
+    if effects is not None:
+        contacts = network_contact_list(scores, args.budget, effects, **kw, **value_kw)
+    else:
+        contacts = contact_list(scores, args.budget, **kw, **value_kw)
     write_csv(contacts, Path(args.out))
     spent = float(contacts["cost"].sum()) if len(contacts) else 0.0
     saving = float(contacts["net_saving"].sum()) if len(contacts) else 0.0
@@ -462,8 +525,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_amount, required=True)
     p.add_argument("--channels", metavar="JSON",
                    help='channel costs and effects, e.g. \'{"sms": {"cost": 0.05, "effect": 0.03}}\'')
+    p.add_argument("--offers", metavar="FILE",
+                   help="offers JSON (cost, effect, channel, eligibility, capacity, rules): "
+                        "one next best action per customer, written as actions")
+    p.add_argument("--default-value", type=_amount, metavar="V",
+                   help="monthly value of customers without one (default: median known)")
+    p.add_argument("--months", type=_positive_float, default=12.0, metavar="M",
+                   help="months of value a retained customer is worth (default 12)")
+    p.add_argument("--interactions", metavar="FILE",
+                   help="the log: with it, followers' value from the contagion model (default "
+                        "when given)")
+    p.add_argument("--customers", metavar="FILE",
+                   help="customer table: values and attributes for eligibility rules")
+    p.add_argument("--as-of", metavar="DATE", help="scoring moment of the what-if basis")
+    p.add_argument("--horizon", type=_days("--horizon"), default=30, metavar="DAYS")
+    p.add_argument("--no-network", action="store_true",
+                   help="ignore followers: own expected saving only")
     p.add_argument("--out", required=True, metavar="FILE")
-    p.set_defaults(func=cmd_target)
+    p.set_defaults(func=cmd_target, columns=None, customer_columns=None, churn=None,
+                   active_window=None, seed=0)
 
     p = sub.add_parser("serve", help="web dashboard and REST API over an analysis directory")
     p.add_argument("--dir", required=True, metavar="DIR", help="output directory of analyze")

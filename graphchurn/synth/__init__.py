@@ -1,4 +1,5 @@
-"""Synthetic worlds with planted truth (communities, influencers, contagion, churn)."""
+"""Synthetic worlds with planted truth (communities, influencers, contagion, churn) and a
+campaign simulator (planted responders, past randomised campaigns)."""
 
 from graphchurn.synth.world import World, generate_world, write_world
 

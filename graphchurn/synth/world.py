@@ -210,6 +210,7 @@ def generate_world(
     fade_days: tuple[int, int] = (14, 21),
     hazard_days=None,
     forced_departures: dict | None = None,
+    retained: dict | None = None,
 ) -> World:
     """Generate a synthetic telecom world with planted communities, influencers and contagion.
 
@@ -308,8 +309,9 @@ def generate_world(
     n = people.n_customers
     snap_days = _check_hazard_days(hazard_days, days)
     forced_day = _forced_days(forced_departures, people, n)
+    kept = _retained_windows(retained, people, n)
     log, churn, snapshots, forecasts = _simulate(people, net, attrs, hazard, params, start_ts, days,
-                                      int(seed), snap_days, forced_day)
+                                      int(seed), snap_days, forced_day, kept)
 
     interactions = _interactions_frame(log, people.ids, start_ts)
     customers = _customers_frame(people, attrs, churn, start_ts, days)
@@ -419,6 +421,24 @@ def _check_hazard_days(hazard_days, days: int) -> list[int]:
     if out and (out[0] < 0 or out[-1] > days):
         raise InputError(f"hazard_days must lie in 0..{days}", file="generate_world")
     return out
+
+
+def _retained_windows(retained, people, n: int):
+    """Retention windows as layers of ``(first, last)`` day arrays (-1: none), or None."""
+    if not retained:
+        return None
+    lookup = {cid.decode(): i for i, cid in enumerate(people.ids[:n])}
+    layers = []
+    for cid, spec in retained.items():
+        if str(cid) not in lookup:
+            raise InputError(f"retained customer {cid!r} is not a customer of this world",
+                             file="retained")
+        windows = [spec] if np.ndim(spec) == 1 else list(spec)
+        for k, (a, b) in enumerate(windows):
+            if k == len(layers):
+                layers.append((np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)))
+            layers[k][0][lookup[str(cid)]], layers[k][1][lookup[str(cid)]] = int(a), int(b)
+    return layers
 
 
 def _forced_days(forced, people, n: int) -> np.ndarray:
@@ -804,7 +824,7 @@ def _traffic_arrays(people: _People, net: _Network, p: dict):
 
 
 def _simulate(people, net, attrs, hazard: _Hazard, p, start_ts, days, seed, snap_days,
-              forced_day):
+              forced_day, kept=None):
     n = people.n_customers
     fade = attrs.fade.astype(np.int64)
     churn_day = forced_day.copy()
@@ -843,6 +863,11 @@ def _simulate(people, net, attrs, hazard: _Hazard, p, start_ts, days, seed, snap
             break
         u = churn_rng.random(n)
         decide = (decision_day == _NEVER) & (u < h)
+        for first, last in kept or ():  # retention campaigns: cancel pending, block new
+            cancel = (first == t) & (decision_day != _NEVER) & (churn_day > t) & ~forced
+            decision_day[cancel] = _NEVER
+            churn_day[cancel] = _NEVER
+            decide &= ~((first <= t) & (t < last))
         decision_day[decide] = t
         churn_day[decide] = t + fade[decide]
 

@@ -1,4 +1,5 @@
-"""Retention targeting: contact lists under a budget and channels."""
+"""Retention targeting: contact lists under a budget, network- and uplift-aware value, next
+best action."""
 
 from graphchurn.targeting.contact_list import (
     Channel,
@@ -7,6 +8,12 @@ from graphchurn.targeting.contact_list import (
     contact_list,
     CONTACT_COLUMNS,
 )
+from graphchurn.targeting.network import (
+    FollowerEffects,
+    NETWORK_COLUMNS,
+    follower_effects,
+    network_contact_list,
+)
 
 __all__ = [
     "Channel",
@@ -14,4 +21,8 @@ __all__ = [
     "DEFAULT_HORIZON_MONTHS",
     "contact_list",
     "CONTACT_COLUMNS",
+    "FollowerEffects",
+    "NETWORK_COLUMNS",
+    "follower_effects",
+    "network_contact_list",
 ]

@@ -1,0 +1,163 @@
+"""Retention campaigns in a generated world: planted responders, past randomised campaigns, and
+the simulated outcome of a contact list.
+
+A campaign contacts customers on a day with an offer. A contacted customer *responds* with its
+planted, heterogeneous probability ``effect(i, offer)``; a responder is kept for the campaign's
+window: a decision to leave that is still fading out is cancelled, and it decides nothing during
+the window (:func:`graphchurn.synth.generate_world`'s ``retained``). Everything else runs as in
+the world: the responder's staying removes its departure from its contacts' exposure, so the
+contagion the world has changes who else leaves. Worlds are regenerated with the same seed, so a
+policy's world and the no-campaign world share every random draw (churn uniforms, traffic, and
+one response uniform per customer and campaign): the difference is what the contacts caused.
+
+Planted responders. The effect of an offer is its base effect times a responsiveness that
+depends on observed attributes in a direction *unlike* the risk's::
+
+    effect(i, o) = min(1, base_o * 2 * sigmoid(1.6 [plan != prepaid] + 1.2 [age < 35]
+                                               - 1.4 [support_contacts >= 2] - 0.8))
+
+Risk is highest for prepaid customers with many support contacts (``world._Hazard``); those
+respond least. Uplift (``p_i * effect_i``) therefore ranks customers differently from risk.
+
+History. :func:`run_history` contacts a random share of the active customers on given days with
+a random offer (or none: the control group) and records ``customer_id, contact_date, offer,
+outcome`` (1 = churned within ``window`` days), the table an uplift model learns from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from graphchurn.synth.world import generate_world
+
+__all__ = ["OFFER_BASE_EFFECTS", "planted_effects", "CampaignWorld"]
+
+#: Base effect of each offer in the simulator (before the planted responsiveness).
+OFFER_BASE_EFFECTS = {"sms": 0.10, "call": 0.45}
+
+
+def _responsiveness(customers: pd.DataFrame) -> np.ndarray:
+    z = (1.6 * (customers["plan"].astype(str) != "prepaid").to_numpy()
+         + 1.2 * (customers["age"].to_numpy() < 35)
+         - 1.4 * (customers["support_contacts"].to_numpy() >= 2) - 0.8)
+    return 2.0 / (1.0 + np.exp(-z))
+
+
+def planted_effects(customers: pd.DataFrame, offers=OFFER_BASE_EFFECTS) -> pd.DataFrame:
+    """True response probability of every customer to every offer (index customer_id)."""
+    r = _responsiveness(customers)
+    return pd.DataFrame({o: np.minimum(1.0, base * r) for o, base in offers.items()},
+                        index=pd.Index(customers["customer_id"].astype(str), name="customer_id"))
+
+
+@dataclass
+class CampaignWorld:
+    """A generator world with campaigns: history before ``as_of_day``, a policy on it.
+
+    Parameters
+    ----------
+    world_kwargs : dict
+        Arguments of :func:`generate_world` (``n_customers``, ``seed``, ...; not ``days``).
+    as_of_day : int
+        Day of the campaign to evaluate (the world's log ends there).
+    horizon_days : int
+        Window of a campaign: responders are kept that long, and a customer counts as lost
+        when it has decided to leave by as-of (still fading out) or decides in the window.
+    history_days : tuple of int
+        Days of the past randomised campaigns (their window must end by as-of).
+    history_share : float
+        Share of the active customers contacted in each past campaign.
+    offers : mapping
+        Base effect per offer.
+    """
+
+    world_kwargs: dict
+    as_of_day: int = 90
+    horizon_days: int = 60
+    history_days: tuple = (15, 40)
+    history_window: int = 45
+    history_share: float = 0.5
+    offers: dict = None
+
+    def __post_init__(self):
+        if self.offers is None:
+            self.offers = dict(OFFER_BASE_EFFECTS)
+        seed = int(self.world_kwargs.get("seed", 0))
+        self._rng_seed = seed
+        first = generate_world(days=self.as_of_day, **self.world_kwargs)
+        self.effects = planted_effects(first.customers, self.offers)
+        self.ids = self.effects.index
+        n = len(self.ids)
+        # one response uniform per customer and campaign, the same for every policy
+        self._u = {d: np.random.default_rng([seed, 7, d]).random(n)
+                   for d in (*self.history_days, self.as_of_day)}
+        self.history, self._history_kept = self._run_history(first)
+        self.world = generate_world(days=self.as_of_day, retained=self._history_kept,
+                                    **self.world_kwargs)
+        self.baseline_lost = self.lost({})
+
+    # ------------------------------------------------------------------ history
+    def _run_history(self, first):
+        rng = np.random.default_rng([self._rng_seed, 8])
+        rows, kept = [], {}
+        offers = list(self.offers)
+        world = first
+        for d in self.history_days:
+            churn = world.customers["churn_date"]
+            active = (churn.isna() | (churn > world.start + pd.Timedelta(days=d))).to_numpy()
+            contacted = active & (rng.random(len(active)) < self.history_share)
+            offer = np.where(contacted, rng.choice(offers, size=len(active)), "none")
+            eff = np.zeros(len(active))
+            for o in offers:
+                eff[offer == o] = self.effects[o].to_numpy()[offer == o]
+            respond = contacted & (self._u[d] < eff)
+            for cid in self.ids[respond]:
+                kept.setdefault(cid, []).append((d, d + self.history_window))
+            world = generate_world(days=self.as_of_day, retained=kept, **self.world_kwargs)
+            churn = world.customers["churn_date"]
+            start = world.start + pd.Timedelta(days=d)
+            out = (churn > start) & (churn <= start + pd.Timedelta(days=self.history_window))
+            rows.append(pd.DataFrame({"customer_id": self.ids[active],
+                                      "contact_date": start,
+                                      "offer": offer[active],
+                                      "outcome": out.to_numpy()[active].astype(int)}))
+        return pd.concat(rows, ignore_index=True), kept
+
+    # ------------------------------------------------------------------ evaluation
+    def lost(self, contacts: dict) -> np.ndarray:
+        """Per customer, 1 if lost in the window after as-of under ``contacts``
+        (``{customer_id: offer}``), simulating the world with the responders kept."""
+        d, h = self.as_of_day, self.horizon_days
+        kept = {cid: list(w) for cid, w in self._history_kept.items()}
+        if contacts:
+            pos = self.ids.get_indexer(list(contacts))
+            eff = np.array([self.effects.iloc[p][o] for p, o in zip(pos, contacts.values())])
+            for cid, p, e in zip(contacts, pos, eff):
+                if self._u[d][p] < e:
+                    kept.setdefault(cid, []).append((d, d + h))
+        w = generate_world(days=d + h + 1, retained=kept, **self.world_kwargs)
+        decided = w.truth["decision_date"]
+        churn = w.truth["true_churn_date"]
+        as_of = w.start + pd.Timedelta(days=d)
+        pending = (decided < as_of) & (churn > as_of)
+        new = (decided >= as_of) & (decided < as_of + pd.Timedelta(days=h))
+        return (pending | new).to_numpy().astype(int)
+
+    def retained_value(self, contacts: dict, months: float = 12.0) -> float:
+        """Value kept by ``contacts`` versus no campaign: sum of value x months over the
+        customers lost without it and kept with it, minus the reverse."""
+        lost = self.lost(contacts)
+        value = self.world.customers["value"].to_numpy()
+        return float(((self.baseline_lost - lost) * value * months).sum())
+
+    def true_risk(self) -> pd.Series:
+        """The true probability of being lost in the window without a campaign, from the
+        hazard at as-of (1 for a pending decision; held constant over the window)."""
+        t = self.world.truth
+        h = t["hazard_end"].to_numpy(dtype=float)
+        p = np.where(h >= 1.0, 1.0, 1.0 - (1.0 - np.nan_to_num(h)) ** self.horizon_days)
+        p = np.where(np.isnan(h), np.nan, p)
+        return pd.Series(p, index=self.ids, name="churn_probability")

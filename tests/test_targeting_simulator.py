@@ -1,0 +1,55 @@
+"""Campaign simulator in the generator (issue 24, item 3)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graphchurn.synth.campaign import CampaignWorld, planted_effects
+
+
+@pytest.fixture(scope="module")
+def cw():
+    return CampaignWorld({"n_customers": 600, "seed": 3}, as_of_day=70, horizon_days=40,
+                         history_days=(10, 25), history_window=45)
+
+
+def test_no_campaign_retains_nothing_and_contacts_never_add_leavers(cw):
+    assert cw.retained_value({}) == 0.0
+    p = cw.true_risk().dropna()
+    contacts = {c: "call" for c in p.sort_values(ascending=False).index[:80]}
+    lost = cw.lost(contacts)
+    assert (lost <= cw.baseline_lost).all()  # staying only lowers others' exposure
+    assert cw.retained_value(contacts) > 0
+
+
+def test_a_pending_leaver_who_responds_is_kept(cw):
+    p = cw.true_risk()
+    pending = p.index[(p == 1.0).to_numpy()]
+    u = cw._u[cw.as_of_day]
+    pos = cw.ids.get_indexer(pending)
+    responds = pending[u[pos] < cw.effects["call"].to_numpy()[pos]]
+    assert len(responds) > 0
+    lost = cw.lost({c: "call" for c in responds})
+    assert lost[cw.ids.get_indexer(responds)].sum() == 0
+    assert cw.baseline_lost[cw.ids.get_indexer(responds)].sum() == len(responds)
+
+
+def test_planted_responders_differ_from_high_risk_customers(cw):
+    customers = cw.world.customers
+    eff = planted_effects(customers)
+    prepaid = (customers["plan"] == "prepaid").to_numpy()
+    assert eff["call"][prepaid].mean() < eff["call"][~prepaid].mean()
+    assert (eff["sms"] <= eff["call"]).all()
+    p = cw.true_risk()
+    ok = p.notna().to_numpy()
+    assert np.corrcoef(p[ok], eff["call"][ok])[0, 1] < 0.1
+
+
+def test_history_is_a_randomised_campaign_table(cw):
+    h = cw.history
+    assert list(h.columns) == ["customer_id", "contact_date", "offer", "outcome"]
+    assert set(h["offer"]) == {"none", "sms", "call"}
+    assert h["contact_date"].nunique() == 2
+    assert set(h["outcome"]) <= {0, 1}
+    share = (h["offer"] != "none").mean()
+    assert 0.4 < share < 0.6
