@@ -23,6 +23,7 @@ import pandas as pd
 from graphchurn.errors import InputError
 from graphchurn.features.build import RFM_FEATURES, FeatureSet, build_features, known_customers
 from graphchurn.features.reasons import describe_reasons
+from graphchurn.graph.customer_graph import encode_ids
 from graphchurn.models.churn import ChurnModel
 from graphchurn.models.metrics import calibration_table, evaluate, lift_curve
 from graphchurn.models.explain import top_reasons
@@ -566,6 +567,8 @@ class ChurnPipeline:
         interactions, customers = cut_at(interactions, customers, as_of)
         if interactions.empty:
             raise InputError(f"no interactions before {as_of.date()}", parameter="as_of")
+        # Identifiers become integer codes once for every cut-off (graph, labels, tie strengths).
+        interactions = self._stages.run("coding identifiers", encode_ids, interactions, customers)
         kwargs = feature_kwargs(cfg, definition)
 
         cutoffs = labelled_cutoffs(interactions, as_of, cfg)
