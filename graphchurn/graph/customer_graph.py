@@ -28,6 +28,8 @@ import igraph as ig
 import numpy as np
 import pandas as pd
 
+from graphchurn.graph.arrays import edge_list, remember_edges
+
 __all__ = [
     "CustomerGraph",
     "encode_ids",
@@ -201,7 +203,9 @@ class CustomerGraph:
             keep_edge &= ~hub[e_lo] & ~hub[e_hi]
 
         graph = ig.Graph(n=n_vertices, directed=False)
-        graph.add_edges(np.column_stack([e_lo[keep_edge], e_hi[keep_edge]]))
+        edges = np.column_stack([e_lo[keep_edge], e_hi[keep_edge]])
+        graph.add_edges(edges)
+        remember_edges(graph, edges)
         graph.vs["name"] = list(names)
         graph.vs["on_net"] = on_net.tolist()
         graph.vs["hub"] = hub.tolist()
@@ -238,7 +242,7 @@ class CustomerGraph:
 
     def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(source, target, weight) numpy arrays of the undirected edges, each listed once."""
-        edges = np.asarray(self.graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+        edges = edge_list(self.graph)
         weight = np.asarray(self.graph.es["weight"], dtype=np.float64) if edges.size else np.zeros(0)
         return edges[:, 0], edges[:, 1], weight
 
@@ -717,16 +721,14 @@ def fade_out_evidence(vertex: np.ndarray, day_index: np.ndarray, n: int, window_
     expected_weight = (np.array(expected_weight) * volume[None, :recent]).sum(axis=1)
     log_hypotheses = np.log(count_weight.shape[1])
 
-    # Blocks of vertices: the per-hypothesis matrix stays small at any graph size.
-    order = np.argsort(vertex[in_recent], kind="stable")
-    recent_vertex = vertex[in_recent][order]
-    recent_day = day_index[in_recent][order]
-    bounds = np.searchsorted(recent_vertex, np.arange(0, n + _FADE_CHUNK, _FADE_CHUNK))
-    for block, first in enumerate(range(0, n, _FADE_CHUNK)):
+    # Each vertex's count on each recent day, by one bincount (integers: the same counts as
+    # grouping the entries by vertex), then blocks of vertices: the per-hypothesis matrix stays
+    # small at any graph size.
+    all_counts = np.bincount(vertex[in_recent] * recent + day_index[in_recent],
+                             minlength=n * recent).reshape(n, recent)
+    for first in range(0, n, _FADE_CHUNK):
         last = min(first + _FADE_CHUNK, n)
-        lo, hi = bounds[block], bounds[block + 1]
-        counts = np.bincount((recent_vertex[lo:hi] - first) * recent + recent_day[lo:hi],
-                             minlength=(last - first) * recent).reshape(last - first, recent)
+        counts = all_counts[first:last]
         rate = (total[first:last] - counts.sum(axis=1)) / baseline_volume
         log_ratio = counts @ count_weight + np.maximum(rate, 0.0)[:, None] * expected_weight
         out[first:last] = logsumexp(log_ratio, axis=1) - log_hypotheses
