@@ -457,9 +457,14 @@ def add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str])
     train_fs = sets[1] if len(sets) > 1 else sets[0]
     embedder = GraphSAGEEmbedder(dim=cfg.embedding_dim, epochs=cfg.embedding_epochs,
                                  objective="link", seed=cfg.seed)
+    start = time.perf_counter()
     embedder.fit(train_fs.graph.to_pyg(node_matrix(train_fs)))
+    log.info("  GraphSAGE fitted (%d epochs, %d vertices) in %.1f s", cfg.embedding_epochs,
+             train_fs.graph.graph.vcount(), time.perf_counter() - start)
     for fs in sets:
+        start = time.perf_counter()
         emb = embedder.transform(fs.graph.to_pyg(node_matrix(fs)))
+        log.debug("  embeddings at %s in %.1f s", fs.cutoff.date(), time.perf_counter() - start)
         frame = pd.DataFrame(emb, index=fs.vertex_features.index,
                              columns=[f"embedding_{i}" for i in range(emb.shape[1])])
         fs.table = fs.table.join(frame, how="left")
@@ -688,6 +693,8 @@ class ChurnPipeline:
         metrics.update({"n_scored": int(len(scores)), "n_training_rows": int(self._n_training_rows),
                         "training_cutoffs": [str(c.date()) for c in self.cutoffs_],
                         "graph": scoring.graph.summary(), "timings_s": self._stages.timings,
+                        "feature_steps_s": {str(fs.cutoff.date()): fs.timings
+                                            for fs in [scoring] + self._training},
                         # Log-odds shifts matching each model's level to its newest cut-off's rate.
                         "level_shift": {"backtest": round(self.backtest_model_.level_shift_, 4),
                                         "final": round(self.model_.level_shift_, 4)},
