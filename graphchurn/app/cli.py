@@ -173,7 +173,9 @@ def _config(args, as_of):
                                          "community_method", "resolution", "max_degree",
                                          "pooled_churn_rate")
            if hasattr(args, k)},
-        **({"embeddings": not args.no_embeddings} if hasattr(args, "no_embeddings") else {}),
+        # Without a flag the library's default stands ("auto": only on small graphs).
+        **({"embeddings": False} if getattr(args, "no_embeddings", False) else
+           {"embeddings": True} if getattr(args, "embeddings", False) else {}),
     )
 
 
@@ -421,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "logistic regression); auto picks one of the three by validation on "
                         "the training cut-offs")
     p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
+    p.add_argument("--embeddings", action="store_true",
+                   help="GraphSAGE embeddings at any graph size (default: only up to 50,000 "
+                        "vertices, where they are cheap; their measured gain is nil)")
     p.add_argument("--community-method", default="leiden",
                    choices=["leiden", "louvain", "label_propagation", "infomap"])
     p.add_argument("--resolution", type=_positive_float, default=1.0,
@@ -453,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="customer ids of the leavers, comma-separated")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
+    p.add_argument("--embeddings", action="store_true",
+                   help="GraphSAGE embeddings at any graph size (default: only up to 50,000 "
+                        "vertices, where they are cheap; their measured gain is nil)")
     p.set_defaults(func=cmd_whatif)
 
     p = sub.add_parser("watch", help="re-score affected neighbourhoods as departures stream in")
@@ -462,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_positive_int("--top"), default=5,
                    help="alerts printed per event (default 5)")
     p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
+    p.add_argument("--embeddings", action="store_true",
+                   help="GraphSAGE embeddings at any graph size (default: only up to 50,000 "
+                        "vertices, where they are cheap; their measured gain is nil)")
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("target", help="contact list that fits a budget")
