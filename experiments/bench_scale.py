@@ -122,23 +122,24 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> None:
              f"{meta['machine']}. The machine is shared: load averages are given per run, and "
              f"CPU time (user + system) is the figure load disturbs least.", "",
              "| customers | interactions | pipeline | wall s | CPU s | peak RSS MB | ROC-AUC "
-             "| time / reference | load before -> after |",
-             "|---:|---:|---|---:|---:|---:|---:|---:|---|"]
+             "| wall / reference | CPU / reference | load before -> after |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         ref = row.get("reference") or {}
         for name in ("analyze", "reference"):
             r = row.get(name)
             if r is None:
                 lines.append(f"| {row['customers']:,} | {row.get('interactions') or '-'} | {name} "
-                             f"| {row.get('reference_note', 'not run')} | | | | | |")
+                             f"| {row.get('reference_note', 'not run')} | | | | | | |")
                 continue
-            ratio = (r["wall_s"] / ref["wall_s"] if name == "analyze" and ref.get("wall_s")
-                     and ref.get("rc") == 0 else None)
+            compared = name == "analyze" and ref.get("rc") == 0
+            ratio = r["wall_s"] / ref["wall_s"] if compared and ref.get("wall_s") else None
+            cpu_ratio = r["cpu_s"] / ref["cpu_s"] if compared and ref.get("cpu_s") else None
             failed = "" if r["rc"] == 0 else f" (exit {r['rc']})"
             lines.append(
                 f"| {row['customers']:,} | {row.get('interactions') or '-'} | {name}{failed} "
                 f"| {_fmt(r['wall_s'])} | {_fmt(r['cpu_s'])} | {_fmt(r['peak_rss_mb'], '.0f')} "
-                f"| {_fmt(r.get('roc_auc'), '.4f')} | {_fmt(ratio, '.2f')} "
+                f"| {_fmt(r.get('roc_auc'), '.4f')} | {_fmt(ratio, '.2f')} | {_fmt(cpu_ratio, '.2f')} "
                 f"| {r['load_before'][0]} -> {r['load_after'][0]} |")
     lines += ["", "## analyze, seconds per stage (metrics.json `timings_s`, wall)", ""]
     for row in rows:
@@ -165,15 +166,13 @@ def plot(rows: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for name, style in (("analyze", "o-"), ("reference", "s--")):
-        points = [(row["customers"], row[name]["wall_s"]) for row in rows
-                  if row.get(name) and row[name]["rc"] == 0]
-        if points:
-            ax.plot(*zip(*points), style, label=f"{name} (wall)")
-        points = [(row["customers"], row[name]["cpu_s"]) for row in rows
-                  if row.get(name) and row[name]["rc"] == 0]
-        if points:
-            ax.plot(*zip(*points), style, alpha=0.4, label=f"{name} (CPU)")
+    for name, style, color in (("analyze", "o-", "C0"), ("reference", "s--", "C1")):
+        for measure, alpha in (("wall_s", 1.0), ("cpu_s", 0.45)):
+            points = [(row["customers"], row[name][measure]) for row in rows
+                      if row.get(name) and row[name]["rc"] == 0]
+            if points:
+                ax.plot(*zip(*points), style, color=color, alpha=alpha,
+                        label=f"{name} ({'wall' if measure == 'wall_s' else 'CPU'})")
     sizes = [row["customers"] for row in rows]
     if sizes:
         ax.axhline(900, color="grey", lw=0.8, ls=":")
@@ -201,7 +200,14 @@ def main(argv=None) -> int:
                         help="where runs write their outputs and logs (default: a temporary "
                              "folder)")
     parser.add_argument("--out", type=Path, default=RESULTS / "bench_scale")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rebuild the table and plot from the JSON of an earlier run")
     args = parser.parse_args(argv)
+    if args.report_only:
+        saved = json.loads(args.out.with_suffix(".json").read_text())
+        write_report(saved["rows"], saved["meta"], args.out)
+        plot(saved["rows"], args.out)
+        return 0
 
     python = sys.executable
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
