@@ -518,6 +518,9 @@ def _row_weight(duration_seconds: np.ndarray) -> np.ndarray:
     return 1.0 + np.log1p(duration_seconds / 60.0)
 
 
+_DAY_GRID_MAX = 400_000_000  # vertex x day flags (bytes) active_days_out may use
+
+
 def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
               between_present) -> pd.DataFrame:
     """Per-vertex activity over the window, from the row arrays (vectorised bincounts).
@@ -541,8 +544,15 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     # Distinct active days with an outgoing interaction.
     day_index = np.floor(age_days).astype(np.int64)
     n_days = int(day_index.max()) + 1 if len(day_index) else 1
-    vertex_days = pd.unique(src * n_days + day_index)  # hash-based: faster than a sort
-    active_days_out = np.bincount(vertex_days // n_days, minlength=n)
+    if n * n_days <= _DAY_GRID_MAX:
+        # A vertex x day grid of flags: one scatter, no hashing (0.09 s instead of 0.72 s CPU
+        # for 10M rows and 100,000 vertices); a long unbounded window hashes the pairs.
+        seen = np.zeros(n * n_days, dtype=bool)
+        seen[src * n_days + day_index] = True
+        active_days_out = seen.reshape(n, n_days).sum(axis=1)
+    else:
+        vertex_days = pd.unique(src * n_days + day_index)
+        active_days_out = np.bincount(vertex_days // n_days, minlength=n)
 
     # Trend: outgoing interactions in the last `trend_days` against the `trend_days` before,
     # as (recent - previous) / (recent + previous) in [-1, 1]; 0 when both are empty.
