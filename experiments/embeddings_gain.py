@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     summary = {"mean_gain": round(float(gains.mean()), 4),
                "sd_gain": round(float(gains.std(ddof=1)), 4) if len(gains) > 1 else None,
                "wins": int((gains > 0).sum()), "worlds": len(rows),
-               "load": os.getloadavg(), "library": library_version()}
+               "load": [round(x, 2) for x in os.getloadavg()], "library": library_version()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
