@@ -133,13 +133,20 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> None:
                              f"| {row.get('reference_note', 'not run')} | | | | | | |")
                 continue
             compared = name == "analyze" and ref.get("rc") == 0
-            ratio = r["wall_s"] / ref["wall_s"] if compared and ref.get("wall_s") else None
-            cpu_ratio = r["cpu_s"] / ref["cpu_s"] if compared and ref.get("cpu_s") else None
-            failed = "" if r["rc"] == 0 else f" (exit {r['rc']})"
+            def ratio_of(key):
+                if compared and r.get(key) and ref.get(key):
+                    return r[key] / ref[key]
+                return None
+
+            ratio, cpu_ratio = ratio_of("wall_s"), ratio_of("cpu_s")
+            failed = "" if r["rc"] == 0 else f" (exit {r['rc']})" if r["rc"] is not None else ""
+            if r.get("note"):
+                failed += f" ({r['note']})"
             lines.append(
                 f"| {row['customers']:,} | {row.get('interactions') or '-'} | {name}{failed} "
                 f"| {_fmt(r['wall_s'])} | {_fmt(r['cpu_s'])} | {_fmt(r['peak_rss_mb'], '.0f')} "
-                f"| {_fmt(r.get('roc_auc'), '.4f')} | {_fmt(ratio, '.2f')} | {_fmt(cpu_ratio, '.2f')} "
+                f"| {_fmt(r.get('roc_auc'), '.4f')} | {_fmt(ratio, '.2f')} "
+                f"| {_fmt(cpu_ratio, '.2f')} "
                 f"| {r['load_before'][0]} -> {r['load_after'][0]} |")
     lines += ["", "## analyze, seconds per stage (metrics.json `timings_s`, wall)", ""]
     for row in rows:
