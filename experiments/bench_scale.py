@@ -93,7 +93,25 @@ def run_analyze(size: int, data: Path, work: Path, python: str, env) -> dict:
                       feature_steps_s=metrics.get("feature_steps_s"),
                       graph=metrics.get("graph"), n_scored=metrics.get("n_scored"),
                       n_training_rows=metrics.get("n_training_rows"))
+    else:
+        result["stages_s"], result["feature_steps_s"] = stages_from_log(
+            Path(result["log"]).read_text(errors="replace"))
     return result
+
+
+def stages_from_log(text: str) -> tuple[dict, dict]:
+    """Stage and per-cut-off step times from an analyze log's progress lines (for a run that
+    stopped before writing metrics.json)."""
+    stages, steps = {}, {}
+    read = re.search(r"inputs read(?: and identifiers coded)? in ([\d.]+) s", text)
+    if read:
+        stages["read inputs"] = float(read.group(1))
+    for name, seconds in re.findall(r"graphchurn: (\S.*?) done in ([\d.]+) s", text):
+        stages[name] = float(seconds)
+    for cutoff, name, seconds in re.findall(
+            r"graphchurn:   (\d{4}-\d\d-\d\d): (.*?) done in ([\d.]+) s", text):
+        steps.setdefault(cutoff, {})[name] = float(seconds)
+    return stages, steps
 
 
 def run_reference(size: int, data: Path, work: Path, python: str, reference: Path, env) -> dict:
