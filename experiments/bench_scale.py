@@ -193,11 +193,17 @@ def plot(rows: list[dict], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for name, style, color in (("analyze", "o-", "C0"), ("reference", "s--", "C1")):
         for measure, alpha in (("wall_s", 1.0), ("cpu_s", 0.45)):
+            what = "wall" if measure == "wall_s" else "CPU"
             points = [(row["customers"], row[name][measure]) for row in rows
                       if row.get(name) and row[name]["rc"] == 0]
             if points:
-                ax.plot(*zip(*points), style, color=color, alpha=alpha,
-                        label=f"{name} ({'wall' if measure == 'wall_s' else 'CPU'})")
+                ax.plot(*zip(*points), style, color=color, alpha=alpha, label=f"{name} ({what})")
+            # A run stopped before the end: its time so far, a lower bound.
+            stopped = [(row["customers"], row[name][measure]) for row in rows
+                       if row.get(name) and row[name]["rc"] != 0 and row[name].get(measure)]
+            if stopped:
+                ax.plot(*zip(*stopped), "^", color=color, alpha=alpha,
+                        label=f"{name} ({what}, stopped: at least)")
     sizes = [row["customers"] for row in rows]
     if sizes:
         ax.axhline(900, color="grey", lw=0.8, ls=":")
