@@ -24,6 +24,7 @@ from graphchurn.errors import InputError
 from graphchurn.features.build import (RFM_FEATURES, FeatureSet, build_features,
                                       check_finite_features, known_customers)
 from graphchurn.features.reasons import describe_reasons
+from graphchurn.graph.customer_graph import encode_ids
 from graphchurn.models.churn import ChurnModel
 from graphchurn.models.metrics import calibration_table, evaluate, lift_curve
 from graphchurn.models.explain import top_reasons
@@ -49,6 +50,8 @@ __all__ = [
     "resolved_config",
     "contagion_history",
     "ESTIMATORS",
+    "EMBEDDINGS_AUTO_MAX_VERTICES",
+    "use_embeddings",
 ]
 
 log = logging.getLogger("graphchurn")
@@ -80,7 +83,7 @@ class AnalyzeConfig:
     train_cutoff_step_days: int | None = None
     window_days: int = 90
     estimator: str = "ensemble"
-    embeddings: bool = True
+    embeddings: bool | str = "auto"
     embedding_dim: int = 8
     embedding_epochs: int = 30
     community_method: str = "leiden"
@@ -89,6 +92,32 @@ class AnalyzeConfig:
     recent_departure_days: int = 30
     pooled_churn_rate: bool = False
     seed: int = 0
+
+
+#: ``AnalyzeConfig(embeddings="auto")`` adds GraphSAGE embeddings only to graphs of at most this
+#: many vertices. Measured (experiments/results/embeddings_gain.md, ablation.md): on 6,000-customer
+#: worlds they move the backtest ROC-AUC by nothing beyond noise, while at 100,000 customers they
+#: cost about a minute and at 1,000,000 several; small graphs keep them, so results published on
+#: small worlds are reproduced as they were. ``embeddings=True`` forces them at any size.
+EMBEDDINGS_AUTO_MAX_VERTICES = 50_000
+
+
+def use_embeddings(cfg: AnalyzeConfig, n_vertices: int) -> bool:
+    """Whether an analysis adds GraphSAGE embeddings to a scoring graph of ``n_vertices``.
+
+    Example
+    -------
+    >>> use_embeddings(AnalyzeConfig(), 8_000), use_embeddings(AnalyzeConfig(), 130_000)
+    (True, False)
+    >>> use_embeddings(AnalyzeConfig(embeddings=True), 130_000)
+    True
+    """
+    if cfg.embeddings == "auto":
+        return n_vertices <= EMBEDDINGS_AUTO_MAX_VERTICES
+    if isinstance(cfg.embeddings, (bool, np.bool_)):
+        return bool(cfg.embeddings)
+    raise InputError(f"embeddings must be True, False or 'auto', got {cfg.embeddings!r}",
+                     parameter="embeddings")
 
 
 @dataclass
@@ -481,9 +510,14 @@ def add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str])
     train_fs = sets[1] if len(sets) > 1 else sets[0]
     embedder = GraphSAGEEmbedder(dim=cfg.embedding_dim, epochs=cfg.embedding_epochs,
                                  objective="link", seed=cfg.seed)
+    start = time.perf_counter()
     embedder.fit(train_fs.graph.to_pyg(node_matrix(train_fs)))
+    log.info("  GraphSAGE fitted (%d epochs, %d vertices) in %.1f s", cfg.embedding_epochs,
+             train_fs.graph.graph.vcount(), time.perf_counter() - start)
     for fs in sets:
+        start = time.perf_counter()
         emb = embedder.transform(fs.graph.to_pyg(node_matrix(fs)))
+        log.debug("  embeddings at %s in %.1f s", fs.cutoff.date(), time.perf_counter() - start)
         frame = pd.DataFrame(emb, index=fs.vertex_features.index,
                              columns=[f"embedding_{i}" for i in range(emb.shape[1])])
         fs.table = fs.table.join(frame, how="left")
@@ -591,6 +625,8 @@ class ChurnPipeline:
         interactions, customers = cut_at(interactions, customers, as_of)
         if interactions.empty:
             raise InputError(f"no interactions before {as_of.date()}", parameter="as_of")
+        # Identifiers become integer codes once for every cut-off (graph, labels, tie strengths).
+        interactions = self._stages.run("coding identifiers", encode_ids, interactions, customers)
         kwargs = feature_kwargs(cfg, definition)
 
         cutoffs = labelled_cutoffs(interactions, as_of, cfg)
@@ -607,8 +643,15 @@ class ChurnPipeline:
                              **kwargs)
         training = [stages.run(f"features at cut-off {c.date()}", build_features, interactions,
                                customers, c, **kwargs) for c in cutoffs]
-        if cfg.embeddings:
+        n_vertices = scoring.graph.graph.vcount()
+        if use_embeddings(cfg, n_vertices):
             stages.run("graph embeddings", add_embeddings, [scoring] + training, cfg, notes)
+        elif cfg.embeddings == "auto":
+            log.info("graph embeddings skipped: %d vertices, above %d (embeddings='auto'; their "
+                     "measured gain is nil)", n_vertices, EMBEDDINGS_AUTO_MAX_VERTICES)
+            notes.append(f"no GraphSAGE embeddings: the graph has {n_vertices} vertices, above "
+                         f"the {EMBEDDINGS_AUTO_MAX_VERTICES} up to which embeddings='auto' adds "
+                         f"them (their measured gain is nil)")
 
         labelled = [labelled_table(interactions, customers, fs, cfg, definition) for fs in training]
         # An older cut-off with one class only (a quiet month, or the first weeks of a
@@ -710,6 +753,8 @@ class ChurnPipeline:
         metrics.update({"n_scored": int(len(scores)), "n_training_rows": int(self._n_training_rows),
                         "training_cutoffs": [str(c.date()) for c in self.cutoffs_],
                         "graph": scoring.graph.summary(), "timings_s": self._stages.timings,
+                        "feature_steps_s": {str(fs.cutoff.date()): fs.timings
+                                            for fs in [scoring] + self._training},
                         # Log-odds shifts matching each model's level to its newest cut-off's rate.
                         "level_shift": {"backtest": round(self.backtest_model_.level_shift_, 4),
                                         "final": round(self.model_.level_shift_, 4)},
@@ -804,7 +849,8 @@ def resolved_config(analysis: Analysis) -> AnalyzeConfig:
     """The analysis settings with every default filled in (as-of, churn definition, windows),
     so metrics.json says exactly what ran and the same settings can be passed back."""
     cfg = analysis.config
-    return replace(cfg, as_of=analysis.as_of, definition=analysis.definition,
+    embedded = any(c.startswith("embedding_") for c in analysis.features.table.columns)
+    return replace(cfg, as_of=analysis.as_of, definition=analysis.definition, embeddings=embedded,
                    active_window_days=cfg.active_window_days or cfg.horizon_days,
                    train_cutoff_step_days=cfg.train_cutoff_step_days or cfg.horizon_days)
 

@@ -47,6 +47,32 @@ def test_future_rows_and_churn_dates_change_nothing(world, definition):
     pd.testing.assert_frame_equal(honest, with_future)
 
 
+@pytest.mark.parametrize("definition", ["contract", "inactivity"])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_integer_coded_log_gives_the_same_features(world, definition, shuffled):
+    """encode_ids (the pipeline's one factorisation of the identifiers) changes no value, on a
+    time-sorted log (slices) and on a shuffled one (masks)."""
+    from graphchurn.graph.customer_graph import encode_ids
+
+    log, customers = world.interactions, world.customers
+    if shuffled:
+        log = log.sample(frac=1.0, random_state=0)
+    cutoff = pd.Timestamp(log["timestamp"].min()).normalize() + pd.Timedelta(days=75)
+    known = _blank_after(customers, cutoff)
+    plain = build_features(log, known, cutoff, definition=definition, horizon_days=20,
+                           window_days=60, seed=1)
+    coded_log = encode_ids(log, customers)
+    assert isinstance(coded_log["src"].dtype, pd.CategoricalDtype)
+    coded = build_features(coded_log, known, cutoff, definition=definition, horizon_days=20,
+                           window_days=60, seed=1)
+    assert coded.graph.vertex_codes is not None and plain.graph.vertex_codes is None
+    np.testing.assert_array_equal(coded.graph.names, plain.graph.names)
+    assert coded.graph.graph.get_edgelist() == plain.graph.graph.get_edgelist()
+    pd.testing.assert_frame_equal(coded.table, plain.table, check_exact=not shuffled)
+    pd.testing.assert_frame_equal(coded.vertex_features, plain.vertex_features,
+                                  check_exact=not shuffled)
+
+
 def _blank_after(customers, cutoff):
     out = customers.copy()
     out.loc[out["churn_date"] > cutoff, "churn_date"] = pd.NaT

@@ -5,11 +5,47 @@ Shared by the stages that compute on a graph's edge list (exposure, diffusion, w
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["edge_arrays", "vertex_names", "symmetric_adjacency", "as_mask"]
+__all__ = ["edge_arrays", "edge_list", "vertex_names", "symmetric_adjacency", "as_mask"]
+
+# igraph hands its edge list out as Python tuples (0.1 s per call at 10^6 edges, and a cut-off's
+# stages asked for it eight times): the graph object keeps ((n_edges, n_vertices), read-only
+# (n_edges, 2) endpoints) under this attribute for as long as it lives (a copy starts without).
+_EDGE_LIST_ATTRIBUTE = "_graphchurn_edge_list"
+
+
+def edge_list(graph) -> np.ndarray:
+    """Endpoints of every edge, int64 of shape (n_edges, 2), in edge order (read-only).
+
+    Cached per graph object and checked against its edge and vertex counts; a graph edited in
+    place without changing either (a rewiring) must call :func:`forget_edges`.
+    """
+    key = (graph.ecount(), graph.vcount())
+    hit = getattr(graph, _EDGE_LIST_ATTRIBUTE, None)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    flat = itertools.chain.from_iterable(graph.get_edgelist())
+    edges = np.fromiter(flat, dtype=np.int64, count=2 * key[0]).reshape(key[0], 2)
+    return remember_edges(graph, edges)
+
+
+def remember_edges(graph, edges: np.ndarray) -> np.ndarray:
+    """Record ``edges`` (what was passed to ``add_edges`` on an empty graph) as its edge list."""
+    edges = np.array(edges, dtype=np.int64).reshape(-1, 2)
+    edges.flags.writeable = False
+    setattr(graph, _EDGE_LIST_ATTRIBUTE, ((graph.ecount(), graph.vcount()), edges))
+    return edges
+
+
+def forget_edges(graph) -> None:
+    """Drop the cached edge list of ``graph`` (after editing it in place)."""
+    if hasattr(graph, _EDGE_LIST_ATTRIBUTE):
+        delattr(graph, _EDGE_LIST_ATTRIBUTE)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -21,7 +57,7 @@ def edge_arrays(graph, weights="weight"):
 
     ``weights`` is an edge attribute name, an array of per-edge weights, or ``None`` (all 1).
     """
-    edges = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    edges = edge_list(graph)
     if weights is None:
         w = np.ones(len(edges), dtype=float)
     elif isinstance(weights, str):

@@ -7,12 +7,12 @@ attribute ``weight``) and return numpy arrays aligned with vertex order, or Data
 
 from __future__ import annotations
 
-import itertools
 
 import igraph
 import numpy as np
 import pandas as pd
 
+from graphchurn.graph.arrays import edge_list
 from graphchurn.rng import seeded_igraph_rng
 
 __all__ = ["COMMUNITY_METHODS", "detect_communities", "group_summary"]
@@ -56,10 +56,7 @@ def edge_weights(graph: igraph.Graph, weights: str | np.ndarray | None) -> np.nd
 
 def edge_array(graph: igraph.Graph) -> np.ndarray:
     """Endpoints of every edge as an int64 array of shape (n_edges, 2)."""
-    n_edges = graph.ecount()
-    # Flattening the list of tuples with fromiter is faster than np.asarray on it.
-    flat = itertools.chain.from_iterable(graph.get_edgelist())
-    return np.fromiter(flat, dtype=np.int64, count=2 * n_edges).reshape(n_edges, 2)
+    return edge_list(graph)
 
 
 def relabel_by_size(membership: np.ndarray) -> np.ndarray:

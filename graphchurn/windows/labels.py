@@ -101,7 +101,12 @@ def _between(interactions: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp
 
 def _senders(interactions: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> pd.Index:
     """Identifiers with at least one outgoing interaction in ``[start, stop)``."""
-    return pd.Index(pd.unique(_between(interactions, start, stop)["src"]))
+    src = _between(interactions, start, stop)["src"]
+    if isinstance(src.dtype, pd.CategoricalDtype):
+        # A log coded by graph.encode_ids: unique integer codes, not strings (sorted by id).
+        codes = np.unique(src.cat.codes.to_numpy())
+        return pd.Index(src.cat.categories[codes[codes >= 0]])
+    return pd.Index(pd.unique(src))
 
 
 # --------------------------------------------------------------------------- public API
