@@ -371,10 +371,23 @@ def fit_rfm_baseline(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series) -> Churn
 ESTIMATORS = ("gbm", "logistic", "ensemble")
 
 
+#: Least log, in days, a training cut-off needs behind it: its active customers are those who
+#: called in the days before it, so a cut-off at the log's first day has nobody to label.
+MIN_HISTORY_DAYS = 1
+
+
 def labelled_cutoffs(interactions: pd.DataFrame, as_of, cfg: AnalyzeConfig) -> list[pd.Timestamp]:
     """The training cut-offs of an analysis, newest first: :func:`windows.training_cutoffs`
     (``cfg.n_train_cutoffs`` of them, ``cfg.train_cutoff_step_days`` apart, the newest at
-    ``as_of - horizon``) that have a full activity window of log behind them.
+    ``as_of - horizon``) that the log reaches.
+
+    The newest cut-off (the one whose labels end at as-of) is used whenever it has at least
+    :data:`MIN_HISTORY_DAYS` of log before it, even less than a full activity window (issue
+    22: a 47-day log asked for a 30-day horizon trains on its cut-off 30 days back, with 17
+    days of history); its features then describe the days the log covers
+    (:func:`history_days`, ``FeatureSet.covered_share``). Older cut-offs add training rows
+    only with a full activity window of log behind them: with a newer cut-off to learn from,
+    a short-history one would only add rows on another scale of activity.
 
     Parameters
     ----------
@@ -393,21 +406,44 @@ def labelled_cutoffs(interactions: pd.DataFrame, as_of, cfg: AnalyzeConfig) -> l
     >>> cfg = AnalyzeConfig(n_train_cutoffs=4, train_cutoff_step_days=15)
     >>> [str(c.date()) for c in labelled_cutoffs(log, pd.Timestamp("2024-04-01"), cfg)]
     ['2024-03-02', '2024-02-16', '2024-02-01']
+    >>> [str(c.date()) for c in labelled_cutoffs(log, pd.Timestamp("2024-02-17"), cfg)]
+    ['2024-01-18']
     """
     if len(interactions) == 0:
         return []
     first = interactions["timestamp"].min().normalize()
-    # A training cut-off needs a full activity window of history behind it.
-    history = pd.Timedelta(days=cfg.active_window_days or cfg.horizon_days)
     newest = as_of - pd.Timedelta(days=cfg.horizon_days)
-    if newest - history < first:
+    if newest - first < pd.Timedelta(days=MIN_HISTORY_DAYS):
         return []
+    # Older cut-offs need a full activity window of history behind them.
+    history = pd.Timedelta(days=cfg.active_window_days or cfg.horizon_days)
+    if newest - history < first:
+        return [newest]
     # Only as many cut-offs as the log reaches are generated, so a large --train-cutoffs
     # never steps past the dates pandas can represent.
     step = pd.Timedelta(days=cfg.train_cutoff_step_days or cfg.horizon_days)
     reachable = int((newest - history - first) // step) + 1
     return training_cutoffs(as_of, cfg.horizon_days, min(cfg.n_train_cutoffs, reachable),
                             step_days=cfg.train_cutoff_step_days)
+
+
+def history_days(interactions: pd.DataFrame, cutoff) -> int:
+    """Whole days of log before ``cutoff`` (from the day of the first interaction)."""
+    first = interactions["timestamp"].min().normalize()
+    return max(0, int((pd.Timestamp(cutoff) - first) // pd.Timedelta(days=1)))
+
+
+def too_short_message(interactions: pd.DataFrame, as_of, cfg: AnalyzeConfig) -> str:
+    """Why no training cut-off exists, and the shortest log or longest horizon that works."""
+    span = history_days(interactions, as_of)
+    need = cfg.horizon_days + MIN_HISTORY_DAYS
+    newest = as_of - pd.Timedelta(days=cfg.horizon_days)
+    fix = (f"give a horizon of at most {span - MIN_HISTORY_DAYS} days (--horizon "
+           f"{span - MIN_HISTORY_DAYS}), or a log of at least {need} days"
+           if span > MIN_HISTORY_DAYS else f"give a log of at least {need} days")
+    return (f"the log spans {span} day(s) before {as_of.date()}, too little for a horizon of "
+            f"{cfg.horizon_days} days: no labelled training cut-off exists (the newest would be "
+            f"{newest.date()}, with no log before it); {fix}")
 
 
 def backtest_training(cutoffs: list, horizon_days) -> list[int]:
@@ -631,12 +667,21 @@ class ChurnPipeline:
 
         cutoffs = labelled_cutoffs(interactions, as_of, cfg)
         if not cutoffs:
-            history_needed = cfg.active_window_days or cfg.horizon_days
-            raise NoChurnHistory(
-                f"the log spans too little time before {as_of.date()} for a horizon of "
-                f"{cfg.horizon_days} days: training needs a labelled cut-off at "
-                f"{(as_of - pd.Timedelta(days=cfg.horizon_days)).date()} with "
-                f"{history_needed} days of history before it", parameter="horizon_days", as_of=as_of)
+            raise NoChurnHistory(too_short_message(interactions, as_of, cfg),
+                                 parameter="horizon_days", as_of=as_of)
+        window = cfg.active_window_days or cfg.horizon_days
+        self._short_history = []
+        for c in cutoffs:
+            days = history_days(interactions, c)
+            if days < window:
+                log.warning("training cut-off %s has %d day(s) of history before it (less than "
+                            "the %d-day activity window): its features cover those days only, "
+                            "window totals scaled to a full window", c.date(), days, window)
+                notes.append(f"short history: training cut-off {c.date()} has {days} day(s) of "
+                             f"log before it (activity window {window} days); its features "
+                             f"cover those days, totals scaled to a full window")
+                self._short_history.append({"cutoff": str(c.date()), "history_days": days,
+                                            "activity_window_days": window})
 
         stages = self._stages
         scoring = stages.run("features at as-of", build_features, interactions, customers, as_of,
@@ -758,6 +803,9 @@ class ChurnPipeline:
                         # Log-odds shifts matching each model's level to its newest cut-off's rate.
                         "level_shift": {"backtest": round(self.backtest_model_.level_shift_, 4),
                                         "final": round(self.model_.level_shift_, 4)},
+                        "short_history": self._short_history,
+                        "window_coverage": {str(fs.cutoff.date()): round(fs.covered_share, 3)
+                                            for fs in [scoring] + self._training},
                         "notes": self._notes})
         return Analysis(config=cfg, as_of=self.as_of_, definition=self.definition_,
                         features=scoring, training=self._training,

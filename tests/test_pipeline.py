@@ -35,6 +35,35 @@ def test_labelled_cutoffs_need_a_full_activity_window_behind_them():
     assert labelled_cutoffs(log.iloc[:0], as_of, AnalyzeConfig()) == []
 
 
+def test_the_newest_cut_off_is_used_with_less_than_an_activity_window_behind_it():
+    # issue 22: 47 days of log, a 30-day horizon: the cut-off 30 days back has 17 days behind it.
+    log = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-02-16 08:00"])})
+    as_of = T("2024-02-17")
+    assert labelled_cutoffs(log, as_of, AnalyzeConfig()) == [T("2024-01-18")]
+    # No log before the would-be cut-off: none, and the refusal names what would work.
+    assert labelled_cutoffs(log, as_of, AnalyzeConfig(horizon_days=47)) == []
+    with pytest.raises(InputError, match=r"horizon of at most 46 days .*log of at least 48 days"):
+        analyze(log.assign(src="a", dst="b"), None, AnalyzeConfig(horizon_days=47))
+
+
+@pytest.mark.slow
+def test_a_log_shorter_than_two_horizons_is_analysed_with_a_warning(caplog):
+    world = generate_world(n_customers=400, days=47, seed=3)
+    with caplog.at_level("WARNING", logger="graphchurn"):
+        result = analyze(world.interactions, world.customers,
+                         AnalyzeConfig(embeddings=False, horizon_days=30))
+    m = result.metrics
+    cutoff = str((world.end - pd.Timedelta(days=30)).date())
+    assert m["cutoff"] == cutoff and m["training_cutoffs"] == [cutoff]
+    assert 0.0 <= m["roc_auc"] <= 1.0 and m["n"] > 0  # a backtest is reported
+    assert m["short_history"] == [{"cutoff": cutoff, "history_days": 17,
+                                   "activity_window_days": 30}]
+    assert any(f"{cutoff} has 17 day(s) of history" in r.getMessage() for r in caplog.records)
+    assert any(n.startswith("short history") for n in m["notes"])
+    assert m["window_coverage"][cutoff] < 1.0
+    assert len(result.scores) > 0
+
+
 def test_backtest_trains_only_on_cut_offs_labelled_by_the_test_cut_off():
     fortnightly = [T("2024-03-02"), T("2024-02-16"), T("2024-02-01"), T("2024-01-17")]
     # 2024-02-16 + 30 days = 2024-03-17: its churners are still to come at 2024-03-02.

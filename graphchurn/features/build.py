@@ -172,6 +172,16 @@ class FeatureSet:
     vertex_features: pd.DataFrame
     attribute_columns: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per inner step
+    #: Where the feature window starts (the log's first day when the log is shorter than
+    #: ``window_days``) and the share of the nominal window it covers (1.0 = full): a window
+    #: shorter than its nominal length is flagged here, and its totals were scaled up by it.
+    window_start: pd.Timestamp | None = None
+    covered_share: float = 1.0
+
+    @property
+    def short_window(self) -> bool:
+        """Whether the feature window covers less than its nominal length."""
+        return self.covered_share < 1.0
 
     @property
     def feature_columns(self) -> list[str]:
@@ -372,6 +382,8 @@ def build_features(
         vertex_features=vertex_features,
         attribute_columns=attribute_columns,
         timings=step.timings,
+        window_start=start,
+        covered_share=float(min(1.0, covered_share)),
     )
 
 
