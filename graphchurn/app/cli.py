@@ -29,6 +29,11 @@ FLAGS = {
     "n_cutoffs": "--train-cutoffs",
     "step_days": "--train-cutoff-step",
     "seed": "--seed",
+    "decimal": "--decimal",
+    "dayfirst": "--dayfirst",
+    "date_format": "--date-format",
+    "epoch_unit": "--epoch-unit",
+    "encoding": "--encoding",
 }
 
 __all__ = [
@@ -109,6 +114,31 @@ def _check_out_dir(path) -> Path:
     return out
 
 
+def _add_format_options(p: argparse.ArgumentParser) -> None:
+    """How foreign input files write numbers, dates and text (docs/input.md)."""
+    p.add_argument("--decimal", choices=[".", ","], default=".",
+                   help="decimal mark of numbers in the inputs (',' for semicolon files with "
+                        "decimal commas; default '.')")
+    p.add_argument("--dayfirst", action="store_true",
+                   help="dates that are not ISO 8601 are day first: 31/01/2025 14:05")
+    p.add_argument("--date-format", metavar="LAYOUT",
+                   help="strptime layout of the inputs' dates, e.g. '%%d/%%m/%%Y %%H:%%M'")
+    p.add_argument("--epoch-unit", choices=["s", "ms", "us"], default="s",
+                   help="unit of numeric (Unix epoch) timestamps (default s)")
+    p.add_argument("--encoding", metavar="NAME",
+                   help="text encoding of CSV inputs, e.g. cp1252 (default UTF-8; UTF-16 is "
+                        "recognised by its byte order mark)")
+
+
+def _formats(args) -> dict:
+    """The loaders' format keywords from the options."""
+    return {"decimal": getattr(args, "decimal", "."),
+            "dayfirst": getattr(args, "dayfirst", False),
+            "date_format": getattr(args, "date_format", None),
+            "epoch_unit": getattr(args, "epoch_unit", "s"),
+            "encoding": getattr(args, "encoding", None)}
+
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interactions", required=True, metavar="FILE",
                    help="call/SMS/message log: CSV, CSV.gz or Parquet")
@@ -127,6 +157,7 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--active-window", type=_days("--active-window"), metavar="DAYS",
                    help="inactivity churn: activity window before a cut-off (default: horizon)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of every random step (default 0)")
+    _add_format_options(p)
 
 
 def _load_inputs(args):
@@ -149,10 +180,10 @@ def _load_inputs(args):
                                             keys=CUSTOMER_KEYS)
     if customer_columns and not args.customers:
         raise InputError("given without --customers", file="--customer-columns")
-    interactions = load_interactions(args.interactions, log_columns)
+    interactions = load_interactions(args.interactions, log_columns, **_formats(args))
     customers = None
     if args.customers:
-        customers = load_customers(args.customers, customer_columns)
+        customers = load_customers(args.customers, customer_columns, **_formats(args))
         check_customers_match(interactions, customers, args.customers)
     return interactions, customers, as_of
 
@@ -427,7 +458,8 @@ def cmd_target(args) -> int:
         # attributes (value, plan, segment...) for values and eligibility rules
         from graphchurn.io.readers import load_customers
 
-        table = load_customers(args.customers, None).drop(columns=["churn_date"], errors="ignore")
+        table = load_customers(args.customers, None, **_formats(args)).drop(
+            columns=["churn_date"], errors="ignore")
         extra = [c for c in table.columns if c not in scores.columns or c == "customer_id"]
         scores = scores.merge(table[extra].astype({"customer_id": str}), on="customer_id",
                               how="left")
@@ -565,6 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=_days("--horizon"), default=30, metavar="DAYS")
     p.add_argument("--no-network", action="store_true",
                    help="ignore followers: own expected saving only")
+    _add_format_options(p)
     p.add_argument("--out", required=True, metavar="FILE")
     p.set_defaults(func=cmd_target, columns=None, customer_columns=None, churn=None,
                    active_window=None, seed=0)

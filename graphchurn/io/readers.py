@@ -23,6 +23,7 @@ Values that are 0-based positions (``src=0,dst=1,timestamp=3``) mean the file ha
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -30,6 +31,7 @@ import io
 import logging
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,8 @@ __all__ = [
     "CUSTOMER_KEYS",
     "KINDS",
     "parse_column_mapping",
+    "ReadFormat",
+    "read_format",
     "load_interactions",
     "load_customers",
     "check_customers_match",
@@ -199,6 +203,93 @@ def _as_mapping(columns) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------
+# Foreign formats (issue 22): decimal commas, day-first dates, epoch units, encodings
+# --------------------------------------------------------------------------------------------
+
+#: Epoch units and how many of them make a second.
+EPOCH_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000}
+#: Day-first layouts tried, in order, when ``dayfirst`` is set and a date is not ISO 8601.
+_DAYFIRST_FORMATS = tuple(f"%d{sep}%m{sep}%Y{time}" for sep in "/.-"
+                          for time in (" %H:%M:%S", " %H:%M", ""))
+_DAYFIRST_RE = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{4}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?\s*$"
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_ENCODING_HINT = ("; if the file is in another encoding, name it: encoding='cp1252' "
+                  "(--encoding cp1252)")
+
+
+@dataclass(frozen=True)
+class ReadFormat:
+    """How a foreign file writes numbers, dates and text (see docs/input.md).
+
+    ``decimal``: ``"."`` or ``","`` (a decimal comma; ``1.234,5`` thousands dots are read too);
+    ``dayfirst``: non-ISO dates are day first (``31/01/2025 14:05``, ``31.01.2025``);
+    ``date_format``: an explicit strptime layout (``"%d/%m/%Y %H:%M"``) for every non-epoch
+    date; ``epoch_unit``: ``"s"``, ``"ms"`` or ``"us"`` for numeric timestamps;
+    ``encoding``: the text encoding of a CSV file (any Python codec name, e.g. ``cp1252``);
+    None reads UTF-8, or UTF-16 when the file starts with a UTF-16 byte order mark.
+    """
+
+    decimal: str = "."
+    dayfirst: bool = False
+    date_format: str | None = None
+    epoch_unit: str = "s"
+    encoding: str | None = None
+
+    @property
+    def units_per_second(self) -> int:
+        return EPOCH_UNITS[self.epoch_unit]
+
+    @property
+    def dates(self) -> bool:
+        """Whether non-ISO dates are read (day-first or an explicit layout)."""
+        return self.dayfirst or self.date_format is not None
+
+
+def read_format(decimal: str = ".", dayfirst: bool = False, date_format: str | None = None,
+                epoch_unit: str = "s", encoding: str | None = None) -> ReadFormat:
+    """A checked :class:`ReadFormat`; a bad option is an InputError naming it.
+
+    Example
+    -------
+    >>> read_format(decimal=",", dayfirst=True).decimal
+    ','
+    """
+    decimal = "." if decimal is None else str(decimal)
+    if decimal not in (".", ","):
+        raise InputError(f"expected . or , as the decimal mark, got {decimal!r}",
+                         parameter="decimal")
+    epoch_unit = "s" if epoch_unit is None else str(epoch_unit)
+    if epoch_unit not in EPOCH_UNITS:
+        raise InputError(f"expected one of {', '.join(EPOCH_UNITS)}, got {epoch_unit!r}",
+                         parameter="epoch_unit")
+    if date_format is not None:
+        date_format = str(date_format)
+        if "%" not in date_format:
+            raise InputError("expected a strptime layout such as %d/%m/%Y %H:%M",
+                             parameter="date_format")
+        try:
+            pc.strptime(pa.array(["2000"]), format=date_format, unit="s", error_is_null=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError("not a strptime layout (e.g. %d/%m/%Y %H:%M)",
+                             parameter="date_format") from None
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(str(encoding)).name
+        except LookupError:
+            raise InputError(f"unknown text encoding {encoding!r} (e.g. utf-8, cp1252, "
+                             "latin-1, utf-16)", parameter="encoding") from None
+    return ReadFormat(decimal=decimal, dayfirst=bool(dayfirst), date_format=date_format,
+                      epoch_unit=epoch_unit, encoding=encoding)
+
+
+def _decimal_comma(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Trimmed text with a decimal comma made a point (``1.234,5`` -> ``1234.5``)."""
+    grouped = pc.match_substring_regex(text, r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?$")
+    text = pc.if_else(pc.fill_null(grouped, False), pc.replace_substring(text, ".", ""), text)
+    return pc.replace_substring(text, ",", ".")
+
+
+# --------------------------------------------------------------------------------------------
 # Reading a file into text (or native Parquet) columns
 # --------------------------------------------------------------------------------------------
 
@@ -206,7 +297,9 @@ def _as_mapping(columns) -> dict[str, str]:
 class _Table:
     """The columns of one input file that the loader asked for, plus how to name them."""
 
-    def __init__(self, display: str, arrays: dict, labels: dict, nrows: int, extra: dict):
+    def __init__(self, display: str, arrays: dict, labels: dict, nrows: int, extra: dict,
+                 fmt: ReadFormat | None = None):
+        self.fmt = fmt or ReadFormat()  # how numbers, dates and text are written
         self.display = display      # the path as the user gave it, for messages
         self.arrays = arrays        # canonical key -> pa.ChunkedArray (absent when not in file)
         self.labels = labels        # canonical key -> column label in the user's terms
@@ -225,8 +318,11 @@ class _Table:
         log.warning("%s", self.error(message, key, index))
 
 
-def _sniff(path: Path, display: str) -> tuple[str, str | None]:
-    """Return (format, compression) judged by magic bytes; the extension only has to agree."""
+def _sniff(path: Path, display: str, encoding: str | None = None
+           ) -> tuple[str, str | None, str]:
+    """Return (format, compression, text encoding) judged by magic bytes; the extension only
+    has to agree. The encoding is ``encoding`` when given, else UTF-16 when the text starts
+    with a UTF-16 byte order mark, else UTF-8."""
     if not path.exists():
         raise InputError("file not found", file=display)
     if not path.is_file():
@@ -241,7 +337,7 @@ def _sniff(path: Path, display: str) -> tuple[str, str | None]:
         raise InputError("file is empty (0 bytes)", file=display)
     names = path.name.lower()
     if head.startswith(_PARQUET_MAGIC):
-        return "parquet", None
+        return "parquet", None, "utf-8"
     if names.endswith((".parquet", ".pq")):
         raise InputError("named as Parquet but is not a Parquet file (no PAR1 magic bytes)",
                          file=display)
@@ -251,11 +347,16 @@ def _sniff(path: Path, display: str) -> tuple[str, str | None]:
         head = _gunzip_head(path, display)
         if not head.strip():
             raise InputError("file is empty (the gzip archive holds no data)", file=display)
-    if b"\x00" in head:
+    if encoding is None:
+        encoding = "utf-16" if head.startswith(_UTF16_BOMS) else "utf-8"
+    wide = encoding.replace("_", "-").startswith(("utf-16", "utf-32"))
+    if b"\x00" in head and not wide:
         raise InputError("binary data, not a CSV text file", file=display)
+    if wide:
+        head = head.decode(encoding, errors="replace").encode("utf-8")
     if not head.strip():
         raise InputError("file holds only blank lines", file=display)
-    return "csv", compression
+    return "csv", compression, encoding
 
 
 def _gunzip_head(path: Path, display: str) -> bytes:
@@ -266,16 +367,18 @@ def _gunzip_head(path: Path, display: str) -> bytes:
         raise InputError("gzip data is corrupt or truncated", file=display) from None
 
 
-def _open_text(path: Path, compression: str | None):
+def _open_text(path: Path, compression: str | None, encoding: str = "utf-8"):
     # surrogateescape keeps undecodable bytes visible to the error locator instead of raising.
     raw = gzip.open(path, "rb") if compression == "gzip" else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    encoding = "utf-8-sig" if encoding in ("utf-8", "utf8") else encoding
+    return io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
 
 
-def _first_line(path: Path, compression: str | None, display: str) -> tuple[str, int]:
+def _first_line(path: Path, compression: str | None, display: str,
+                encoding: str = "utf-8") -> tuple[str, int]:
     """The first non-blank line and how many blank lines precede it."""
     try:
-        with _open_text(path, compression) as handle:
+        with _open_text(path, compression, encoding) as handle:
             for blank, line in enumerate(handle):
                 if line.strip():
                     return line, blank
@@ -291,13 +394,13 @@ def _delimiter(line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _split_header(line: str, delimiter: str, display: str) -> list[str]:
+def _split_header(line: str, delimiter: str, display: str, hint: str = "") -> list[str]:
     try:
         fields = next(csv.reader([line], delimiter=delimiter, strict=True))
     except (csv.Error, StopIteration):
         raise InputError("broken quoting in the first line", file=display) from None
     if any("\udc80" <= ch <= "\udcff" for field in fields for ch in field):
-        raise InputError("the first line is not valid UTF-8 text", file=display)
+        raise InputError("the first line is not valid UTF-8 text" + hint, file=display)
     return [f.strip() for f in fields]
 
 
@@ -368,31 +471,39 @@ def _find_name(names: list[str], wanted: str, display: str) -> int | None:
 
 
 def _read(path, mapping: dict[str, str], keys: tuple, required: tuple,
-          all_columns: bool = False) -> _Table:
+          all_columns: bool = False, fmt: ReadFormat | None = None) -> _Table:
     """Read the mapped columns of a CSV/CSV.gz/Parquet file (all columns when ``all_columns``)."""
+    fmt = fmt or ReadFormat()
     display = str(path)
     path = Path(path)
-    fmt, compression = _sniff(path, display)
+    kind, compression, encoding = _sniff(path, display, fmt.encoding)
     own = {k: v for k, v in mapping.items() if k in keys}
     headerless = bool(own) and all(v.strip().isdigit() for v in own.values())
-    if fmt == "parquet":
-        return _read_parquet(path, display, own, keys, required, headerless, all_columns)
-    return _read_csv(path, display, compression, own, keys, required, headerless, all_columns)
+    if kind == "parquet":
+        table = _read_parquet(path, display, own, keys, required, headerless, all_columns)
+    else:
+        table = _read_csv(path, display, compression, own, keys, required, headerless,
+                          all_columns, encoding, fmt.encoding is None)
+    table.fmt = fmt
+    return table
 
 
-def _read_csv(path, display, compression, mapping, keys, required, headerless, all_columns):
-    line, leading_blank = _first_line(path, compression, display)
+def _read_csv(path, display, compression, mapping, keys, required, headerless, all_columns,
+              encoding="utf-8", hint=True):
+    hint = _ENCODING_HINT if hint else ""
+    line, leading_blank = _first_line(path, compression, display, encoding)
     delimiter = _delimiter(line)
-    fields = _split_header(line, delimiter, display)
+    fields = _split_header(line, delimiter, display, hint)
     if not headerless:
-        _check_row_delimiter(path, compression, display, delimiter, len(fields))
+        _check_row_delimiter(path, compression, display, delimiter, len(fields), encoding)
     names = None if headerless else fields
     positions, labels = _resolve(names, len(fields), mapping, keys, required, display)
     wanted = sorted(set(range(len(fields))) if all_columns else set(positions.values()))
     auto = [f"f{i}" for i in range(len(fields))]
     read_options = pacsv.ReadOptions(
         autogenerate_column_names=True, skip_rows=leading_blank + (0 if headerless else 1),
-        block_size=_CSV_BLOCK_BYTES, encoding="utf8")
+        block_size=_CSV_BLOCK_BYTES,
+        encoding="utf8" if encoding in ("utf-8", "utf8") else encoding)
     parse_options = pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                        ignore_empty_lines=True)
     convert_options = pacsv.ConvertOptions(
@@ -407,7 +518,7 @@ def _read_csv(path, display, compression, mapping, keys, required, headerless, a
         # pyarrow's message quotes the offending row (phone numbers) and has no row number:
         # never pass it on; find the row with a slow but exact scan (error path only).
         problem = _locate_csv_problem(path, display, compression, delimiter, len(fields),
-                                      headerless, names, err)
+                                      headerless, names, err, encoding, hint)
         if problem is not None:
             raise problem from None
         # Well-formed CSV whose quoted values span lines (RFC 4180 allows it, e.g. a note
@@ -427,11 +538,12 @@ def _read_csv(path, display, compression, mapping, keys, required, headerless, a
     return _Table(display, arrays, labels, table.num_rows, extra)
 
 
-def _check_row_delimiter(path, compression, display, delimiter: str, nfields: int) -> None:
+def _check_row_delimiter(path, compression, display, delimiter: str, nfields: int,
+                         encoding: str = "utf-8") -> None:
     """Error when the first data row is split by another delimiter than the header (a comma
     header over semicolon rows): pyarrow would size the table by the rows and fail obscurely."""
     try:
-        with _open_text(path, compression) as handle:
+        with _open_text(path, compression, encoding) as handle:
             lines = (line for line in handle if line.strip())
             next(lines, None)
             row = next(lines, None)
@@ -456,7 +568,7 @@ def _field_count(line: str, delimiter: str) -> int:
 
 
 def _locate_csv_problem(path, display, compression, delimiter, ncols, headerless, names,
-                        err) -> InputError | None:
+                        err, encoding="utf-8", hint="") -> InputError | None:
     """Scan the file with Python's csv module to name the first bad row (error path only).
 
     Returns None when the file is well-formed and only has quoted values that span lines.
@@ -465,7 +577,7 @@ def _locate_csv_problem(path, display, compression, delimiter, ncols, headerless
     header_pending = not headerless
     multiline = False     # a well-formed record spans lines (a quoted newline)
     try:
-        with _open_text(path, compression) as handle:
+        with _open_text(path, compression, encoding) as handle:
             reader = csv.reader(handle, delimiter=delimiter, strict=True)
             record_start = 1
             try:
@@ -487,7 +599,7 @@ def _locate_csv_problem(path, display, compression, delimiter, ncols, headerless
                     for i, field in enumerate(fields):
                         if any("\udc80" <= ch <= "\udcff" for ch in field):
                             return InputError(
-                                "not valid UTF-8 text (binary data or another encoding)",
+                                "not valid UTF-8 text (binary data or another encoding)" + hint,
                                 file=display, row=data_row,
                                 column=str(i) if names is None else names[i])
             except csv.Error:
@@ -504,7 +616,7 @@ def _locate_csv_problem(path, display, compression, delimiter, ncols, headerless
         return None
     text = str(err)
     if "UTF8" in text or "UTF-8" in text:
-        return InputError("not valid UTF-8 text", file=display)
+        return InputError("not valid UTF-8 text" + hint, file=display)
     return InputError("cannot parse the file as CSV (a value spans lines or the quoting is "
                       "broken)", file=display)
 
@@ -640,6 +752,8 @@ def _numbers(table: _Table, key: str, values, *, what: str) -> tuple[np.ndarray,
         empty = pc.is_null(values)
         numbers = values.cast(pa.float64())
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if table.fmt.decimal == ",":
+            values = _decimal_comma(_text(values))
         nullable, empty = _blank_to_null(values)
         numbers = _try_cast(nullable, pa.float64())
         if numbers is not None and not pc.all(pc.is_finite(numbers)).as_py():
@@ -704,14 +818,17 @@ def _timestamps(table: _Table, key: str, *, allow_empty: bool, what: str,
 
 
 def _epoch_to_ns(table, key, seconds: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Epoch numbers in ``table.fmt.epoch_unit`` (seconds by default) to int64 ns."""
+    per_second = table.fmt.units_per_second
     safe = np.where(empty, 0.0, seconds)
-    bad = _first_true(np.abs(safe) >= _MAX_EPOCH_SECONDS)
+    bad = _first_true(np.abs(safe) >= _MAX_EPOCH_SECONDS * per_second)
     if bad is not None:
-        raise table.error(_epoch_range_message(safe[bad]), key, bad)
+        raise table.error(_epoch_range_message(safe[bad] / per_second, table.fmt), key, bad)
     whole = np.floor(safe)
+    unit_ns = _NS_PER_SECOND // per_second
     # Integers stay exact; fractions are kept to the microsecond (float64 cannot do better).
-    return (whole.astype(np.int64) * _NS_PER_SECOND
-            + np.round((safe - whole) * 1e6).astype(np.int64) * 1_000)
+    return (whole.astype(np.int64) * unit_ns
+            + np.round((safe - whole) * unit_ns / 1_000).astype(np.int64) * 1_000)
 
 
 def _text_timestamps(table, key, values, *, what):
@@ -723,12 +840,14 @@ def _text_timestamps(table, key, values, *, what):
         # Epoch seconds. Fast: one all-or-nothing cast; the slow path finds the bad row.
         whole = _try_cast(nullable, pa.int64())
         if whole is not None:
+            per_second = table.fmt.units_per_second
             empty = _numpy_bool(empty_pa)
             seconds = pc.fill_null(whole, 0).to_numpy(zero_copy_only=False)
-            bad = _first_true(np.abs(seconds) >= _MAX_EPOCH_SECONDS)
+            bad = _first_true(np.abs(seconds) >= _MAX_EPOCH_SECONDS * per_second)
             if bad is not None:
-                raise table.error(_epoch_range_message(seconds[bad]), key, bad)
-            return seconds.astype(np.int64) * _NS_PER_SECOND, empty
+                raise table.error(_epoch_range_message(seconds[bad] / per_second, table.fmt),
+                                  key, bad)
+            return seconds.astype(np.int64) * (_NS_PER_SECOND // per_second), empty
         text = _text(values)
         empty_pa = _is_empty(text)
         numeric = pc.match_substring_regex(text, _NUMBER_RE)
@@ -738,6 +857,9 @@ def _text_timestamps(table, key, values, *, what):
         empty = _numpy_bool(empty_pa)
         seconds = pc.if_else(numeric, text, pa.scalar(None, pa.string())).cast(pa.float64())
         return _epoch_to_ns(table, key, seconds.to_numpy(zero_copy_only=False), empty), empty
+    if table.fmt.date_format is not None or (
+            table.fmt.dayfirst and not re.fullmatch(_ISO_DATE_RE, values[first].as_py())):
+        return _layout_timestamps(table, key, values, what=what)
     # ISO 8601. Arrow's cast is strict (rejects 2016-02-30) and fast; it takes a column that
     # is all zone-less (read as UTC) or all zoned. Anything else goes to pandas' parser.
     for target in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
@@ -763,13 +885,44 @@ def _text_timestamps(table, key, values, *, what):
     return ns, empty
 
 
+def _layout_timestamps(table, key, values, *, what):
+    """Dates in ``table.fmt.date_format``, or day first (the first of
+    :data:`_DAYFIRST_FORMATS` that reads the first date), as int64 ns; naive = UTC."""
+    text = _text(values)
+    empty_pa = _is_empty(text)
+    empty = _numpy_bool(empty_pa)
+    first = _first_true(pc.invert(empty_pa))
+    layouts = ([table.fmt.date_format] if table.fmt.date_format is not None
+               else list(_DAYFIRST_FORMATS))
+    layout = layouts[0]
+    for candidate in layouts:
+        probe = pc.strptime(text[first:first + 1], format=candidate, unit="ns",
+                            error_is_null=True)
+        if probe.null_count == 0:
+            layout = candidate
+            break
+    parsed = pc.strptime(text, format=layout, unit="ns", error_is_null=True)
+    bad = _first_true(pc.and_(pc.is_null(parsed), pc.invert(empty_pa)))
+    if bad is not None:
+        raise table.error(f"cannot read {what}: expected the layout {layout}"
+                          + ("" if table.fmt.date_format else " (day first)"), key, bad)
+    ns = pc.fill_null(parsed.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+    return ns.astype(np.int64), empty
+
+
 def _numpy_bool(mask) -> np.ndarray:
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _epoch_range_message(seconds: float) -> str:
-    hint = " (milliseconds? epoch seconds are expected)" if seconds > 0 else ""
-    return "epoch seconds out of range" + hint
+def _epoch_range_message(seconds: float, fmt: ReadFormat | None = None) -> str:
+    unit = "s" if fmt is None else fmt.epoch_unit
+    name = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}[unit]
+    hint = ""
+    if seconds > 0 and unit != "us":
+        finer = "ms" if unit == "s" else "us"
+        hint = (f" ({ {'ms': 'milliseconds', 'us': 'microseconds'}[finer]}? give "
+                f"epoch_unit='{finer}' (--epoch-unit {finer}))")
+    return f"epoch {name} out of range" + hint
 
 
 def _bad_time_message(value: str, mode: str, what: str) -> str:
@@ -791,7 +944,11 @@ def _bad_time_message(value: str, mode: str, what: str) -> str:
             return f"{what} is outside the supported years (1678 to 2261)"
     expected = ("Unix epoch seconds like earlier rows" if mode == "epoch"
                 else "an ISO 8601 date-time like 2016-01-31T12:00:00")
-    return f"cannot read {what}: expected {expected}"
+    hint = ""
+    if mode == "iso" and re.fullmatch(_DAYFIRST_RE, value):
+        hint = ("; for day-first dates like 31/01/2025 14:05 give dayfirst=True (--dayfirst) "
+                "or date_format (--date-format '%d/%m/%Y %H:%M')")
+    return f"cannot read {what}: expected {expected}{hint}"
 
 
 def _iso_to_ns(text: pa.ChunkedArray) -> np.ndarray:
@@ -816,7 +973,9 @@ def _iso_to_ns(text: pa.ChunkedArray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.DataFrame:
+def load_interactions(path, columns: dict[str, str] | str | None = None, *, decimal: str = ".",
+                      dayfirst: bool = False, date_format: str | None = None,
+                      epoch_unit: str = "s", encoding: str | None = None) -> pd.DataFrame:
     """Load and validate an interaction log (CSV, CSV.gz or Parquet).
 
     The format is judged by the file's magic bytes (gzip, Parquet ``PAR1``, otherwise text);
@@ -832,6 +991,13 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
     columns : dict or str, optional
         Column mapping (see :func:`parse_column_mapping`); keys for other tables are ignored.
         Positions mean the file has no header row.
+    decimal, dayfirst, date_format, epoch_unit, encoding
+        How a foreign file writes numbers, dates and text (:class:`ReadFormat`, docs/input.md):
+        ``decimal=","`` for decimal commas (semicolon files), ``dayfirst=True`` or
+        ``date_format="%d/%m/%Y %H:%M"`` for non-ISO dates, ``epoch_unit="ms"`` (or ``"us"``)
+        for epoch milliseconds, ``encoding="cp1252"`` for text that is not UTF-8 (UTF-16 is
+        recognised by its byte order mark).
+        A duration may be written as ``HH:MM:SS`` or ``MM:SS`` (read whatever the options).
 
     Returns
     -------
@@ -858,7 +1024,8 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
     ['src', 'dst', 'timestamp', 'duration', 'kind']
     """
     mapping = _as_mapping(columns)
-    table = _read(path, mapping, INTERACTION_KEYS, ("src", "dst", "timestamp"))
+    fmt = read_format(decimal, dayfirst, date_format, epoch_unit, encoding)
+    table = _read(path, mapping, INTERACTION_KEYS, ("src", "dst", "timestamp"), fmt=fmt)
     if table.nrows == 0:
         raise InputError("no data rows (the file has a header only)", file=table.display)
     src = _ids(table, "src")
@@ -866,8 +1033,7 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
     ns = _timestamps(table, "timestamp", allow_empty=False, what="timestamp")
     n = table.nrows
     if "duration" in table.arrays:
-        duration, empty = _numbers(table, "duration", table.arrays["duration"],
-                                   what="duration")
+        duration, empty = _durations(table)
         bad = _first_true((duration < 0) & ~empty)
         if bad is not None:
             raise table.error("negative duration; durations are seconds >= 0", "duration", bad)
@@ -916,6 +1082,44 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
     return frame
 
 
+#: A clock duration: ``H:MM:SS`` or ``MM:SS``, seconds with an optional fraction.
+_CLOCK_RE = r"^(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:[.,]\d+)?)$"
+
+
+def _durations(table: _Table) -> tuple[np.ndarray, np.ndarray]:
+    """The duration column in seconds: numbers, or clock times ``HH:MM:SS`` / ``MM:SS``
+    (decided by the first filled cell; a column mixing both is an error naming the row)."""
+    values = table.arrays["duration"]
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return _numbers(table, "duration", values, what="duration")
+    text = _text(values)
+    empty_pa = _is_missing(text)
+    first = _first_true(pc.invert(empty_pa))
+    if first is None or ":" not in text[first].as_py():
+        return _numbers(table, "duration", values, what="duration")
+    parts = pc.extract_regex(text, _CLOCK_RE)
+    bad = _first_true(pc.and_(pc.is_null(parts), pc.invert(empty_pa)))
+    if bad is not None:
+        raise table.error("duration is not HH:MM:SS or MM:SS like the first rows (or a "
+                          "number of seconds)", "duration", bad)
+
+    def field(name):
+        column = pc.struct_field(parts, name)
+        column = pc.if_else(pc.equal(column, ""), pa.scalar("0"), column)
+        return pc.fill_null(pc.replace_substring(column, ",", "."), "0").cast(
+            pa.float64()).to_numpy(zero_copy_only=False)
+
+    minutes, seconds = field("m"), field("s")
+    bad = _first_true((minutes >= 60) & _numpy_bool(pc.match_substring_regex(text, r"^\d+:\d+:"))
+                      | (seconds >= 60))
+    if bad is not None:
+        raise table.error("duration has 60 or more minutes or seconds in HH:MM:SS", "duration",
+                          bad)
+    empty = _numpy_bool(empty_pa)
+    total = field("h") * 3600.0 + minutes * 60.0 + seconds
+    return np.where(empty, np.nan, total), empty
+
+
 def _repeated_rows(frame: pd.DataFrame) -> np.ndarray:
     """``frame.duplicated(keep="first")``, about three times faster on a large log.
 
@@ -952,7 +1156,9 @@ def _row_of(dropped: np.ndarray, kept_index: int) -> int:
     return int(kept_rows[kept_index]) + 1
 
 
-def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.DataFrame:
+def load_customers(path, columns: dict[str, str] | str | None = None, *, decimal: str = ".",
+                   dayfirst: bool = False, date_format: str | None = None,
+                   epoch_unit: str = "s", encoding: str | None = None) -> pd.DataFrame:
     """Load and validate a customer table (CSV, CSV.gz or Parquet).
 
     Parameters
@@ -963,6 +1169,14 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
     columns : dict or str, optional
         Column mapping (see :func:`parse_column_mapping`); keys ``customer_id, churn_date,
         value, start_date`` are used, interaction keys ignored.
+    decimal, dayfirst, date_format, epoch_unit, encoding
+        How a foreign file writes numbers, dates and text (:class:`ReadFormat`, docs/input.md):
+        ``decimal=","`` for decimal commas (semicolon files), ``dayfirst=True`` or
+        ``date_format="%d/%m/%Y"`` for non-ISO dates, ``epoch_unit="ms"`` (or ``"us"``)
+        for epoch milliseconds, ``encoding="cp1252"`` for text that is not UTF-8 (UTF-16 is
+        recognised by its byte order mark).
+        They apply to ``churn_date``, ``start_date``, ``value`` and the attributes (a
+        column whose every filled cell reads as a date in that layout is a date attribute).
 
     Returns
     -------
@@ -992,7 +1206,8 @@ def load_customers(path, columns: dict[str, str] | str | None = None) -> pd.Data
     ['customer_id', 'churn_date', 'value']
     """
     mapping = _as_mapping(columns)
-    table = _read(path, mapping, CUSTOMER_KEYS, ("customer_id",), all_columns=True)
+    fmt = read_format(decimal, dayfirst, date_format, epoch_unit, encoding)
+    table = _read(path, mapping, CUSTOMER_KEYS, ("customer_id",), all_columns=True, fmt=fmt)
     if table.nrows == 0:
         raise InputError("no data rows (the file has a header only)", file=table.display)
     ids = _ids(table, "customer_id")
@@ -1054,9 +1269,16 @@ def _attribute(table: _Table, label: str, values: pa.ChunkedArray) -> pd.Series:
     dated = pc.or_(pc.match_substring_regex(text, _ISO_DATE_RE), empty)
     if pc.all(pc.fill_null(dated, True)).as_py() and not pc.all(empty).as_py():
         return _date_attribute(table, label, values)
-    numeric = pc.or_(pc.match_substring_regex(text, _NUMBER_RE), empty)
+    if table.fmt.dates and not pc.all(empty).as_py():
+        layout = (pc.is_valid(pc.strptime(text, format=table.fmt.date_format, unit="ns",
+                                          error_is_null=True))
+                  if table.fmt.date_format else pc.match_substring_regex(text, _DAYFIRST_RE))
+        if pc.all(pc.fill_null(pc.or_(layout, empty), True)).as_py():
+            return _date_attribute(table, label, values)
+    number_text = _decimal_comma(text) if table.fmt.decimal == "," else text
+    numeric = pc.or_(pc.match_substring_regex(number_text, _NUMBER_RE), empty)
     if pc.all(pc.fill_null(numeric, True)).as_py() and not pc.all(empty).as_py():
-        parsed = pc.if_else(empty, pa.scalar(None, pa.string()), text).cast(pa.float64())
+        parsed = pc.if_else(empty, pa.scalar(None, pa.string()), number_text).cast(pa.float64())
         return _numeric_attribute(table, label, parsed)
     not_numeric = ~_numpy_bool(numeric)
     filled = int((~_numpy_bool(empty)).sum())
