@@ -438,8 +438,8 @@ def too_short_message(interactions: pd.DataFrame, as_of, cfg: AnalyzeConfig) -> 
     span = history_days(interactions, as_of)
     need = cfg.horizon_days + MIN_HISTORY_DAYS
     newest = as_of - pd.Timedelta(days=cfg.horizon_days)
-    fix = (f"give a horizon of at most {span - MIN_HISTORY_DAYS} days (--horizon "
-           f"{span - MIN_HISTORY_DAYS}), or a log of at least {need} days"
+    fix = (f"give a horizon of at most {span - MIN_HISTORY_DAYS} days, or a log of at least "
+           f"{need} days"
            if span > MIN_HISTORY_DAYS else f"give a log of at least {need} days")
     return (f"the log spans {span} day(s) before {as_of.date()}, too little for a horizon of "
             f"{cfg.horizon_days} days: no labelled training cut-off exists (the newest would be "

@@ -139,6 +139,37 @@ def _formats(args) -> dict:
             "encoding": getattr(args, "encoding", None)}
 
 
+def _add_pseudonym_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pseudonymise", metavar="KEYFILE",
+                   help="write keyed-hash ids (px_ + 16 hex digits of HMAC-SHA256) in every "
+                        "output; the key is read from KEYFILE (created with a random key when "
+                        "missing); map back with `graphchurn unmask`")
+    p.add_argument("--pseudonymise-map", metavar="FILE",
+                   help="also write pseudonym,customer_id pairs to FILE (it re-identifies: "
+                        "keep it with the key, not with the outputs)")
+
+
+def _pseudonymiser(args):
+    """A Pseudonymiser for --pseudonymise (the key read before any heavy work), or None."""
+    if getattr(args, "pseudonymise_map", None) and not getattr(args, "pseudonymise", None):
+        raise InputError("given without --pseudonymise", file="--pseudonymise-map")
+    if not getattr(args, "pseudonymise", None):
+        return None
+    from graphchurn.io.pseudonyms import Pseudonymiser, read_key
+
+    return Pseudonymiser(read_key(args.pseudonymise))
+
+
+def _write_pseudonym_map(args, pseudonymiser) -> None:
+    if pseudonymiser is None or not getattr(args, "pseudonymise_map", None):
+        return
+    from graphchurn.io.atomic import write_csv
+
+    write_csv(pseudonymiser.mapping(), Path(args.pseudonymise_map))
+    log.warning("wrote the pseudonym map %s: it re-identifies every id, keep it with the key",
+                args.pseudonymise_map)
+
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interactions", required=True, metavar="FILE",
                    help="call/SMS/message log: CSV, CSV.gz or Parquet")
@@ -218,6 +249,7 @@ def cmd_analyze(args) -> int:
     from graphchurn.pipeline import analyze
 
     _check_out_dir(args.out)
+    masker = _pseudonymiser(args)
     start = time.perf_counter()
     interactions, customers, as_of = _load_inputs(args)
     _log_inputs(interactions, customers)
@@ -230,8 +262,20 @@ def cmd_analyze(args) -> int:
     # Reading the files is part of the run the command line times (metrics.json's timings).
     analysis.metrics["timings_s"] = {"read inputs": round(read_s, 3),
                                      **analysis.metrics["timings_s"]}
+    if masker is not None:
+        from graphchurn.io.pseudonyms import PSEUDONYM_PREFIX
+
+        analysis.scores = masker.frame(analysis.scores)
+        analysis.groups = masker.frame(analysis.groups)
+        analysis.influencers = masker.frame(analysis.influencers)
+        analysis.metrics["pseudonymised"] = {"method": "HMAC-SHA256", "prefix": PSEUDONYM_PREFIX,
+                                             "hex_digits": 16}
+        analysis.metrics["notes"].append(
+            f"identifiers pseudonymised: {PSEUDONYM_PREFIX} + 16 hex digits of HMAC-SHA256 "
+            "under the key holder's key (graphchurn unmask maps them back)")
     start = time.perf_counter()
     paths = write_outputs(analysis, args.out)
+    _write_pseudonym_map(args, masker)
     log.info("outputs written in %.1f s", time.perf_counter() - start)
     m = analysis.metrics
     base = m["baseline_rfm_logistic"]
@@ -283,6 +327,7 @@ def cmd_whatif(args) -> int:
     from graphchurn.pipeline import leavers_not_current, what_if, whatif_basis
 
     out = _check_out_dir(args.out)
+    masker = _pseudonymiser(args)
     interactions, customers, as_of = _load_inputs(args)
     leavers = _parse_leavers(args.leaves, interactions, customers)
     _log_inputs(interactions, customers)
@@ -293,7 +338,10 @@ def cmd_whatif(args) -> int:
         log.warning("%d of %d leaver(s) are not current customers at as-of (they left already, "
                     "or are off-net numbers): their ties are counted as leaving now",
                     stale, len(leavers))
+    if masker is not None:
+        at_risk = masker.frame(at_risk)
     paths = write_whatif_outputs(basis, alerts, at_risk, len(leavers), out)
+    _write_pseudonym_map(args, masker)
     print(f"probabilities from: {basis.source}")
     top = alerts.head(5)
     for row in top.itertuples(index=False):
@@ -391,7 +439,7 @@ def cmd_watch(args) -> int:
     return 0
 
 
-def _target_effects(args, scores):
+def _target_effects(args, scores, masker=None):
     """Per-tie follower effects for ``target`` from a what-if basis, or None with a note."""
     import numpy as np
 
@@ -407,6 +455,8 @@ def _target_effects(args, scores):
     basis = whatif_basis(interactions, customers, _config(args, as_of))
     fs = basis.features
     names = [str(x) for x in fs.graph.names]
+    if masker is not None:  # scores.csv holds pseudonyms: match the basis to them
+        names = list(masker.ids(names))
     # the contact list's probabilities, where scores.csv has them; the basis's elsewhere
     prob = (scores.set_index("customer_id")["churn_probability"].reindex(names)
             .to_numpy(dtype=float))
@@ -429,6 +479,7 @@ def cmd_target(args) -> int:
         _check_out_dir(args.out)
     if args.channels and args.offers:
         raise InputError("give either --channels or --offers", file="--offers")
+    masker = _pseudonymiser(args)
     channels = None
     if args.channels:
         try:
@@ -454,23 +505,39 @@ def cmd_target(args) -> int:
     # Ids stay text exactly as written ("NA" and "0123" are phone-like ids, not missing/numbers).
     scores = pd.read_csv(scores_path, dtype={"customer_id": str}, keep_default_na=False,
                          na_values={"value": [""], "churn_probability": [""]})
+    from graphchurn.io.atomic import spreadsheet_text
+    from graphchurn.io.pseudonyms import is_pseudonym
+
+    scores["customer_id"] = spreadsheet_text(scores["customer_id"]).astype(str)
+    # scores.csv already pseudonymised (analyze --pseudonymise): the inputs are matched to it
+    # under the same key; without the key they cannot be.
+    masked = bool(len(scores)) and bool(is_pseudonym(scores["customer_id"]).all())
+    if masked and masker is None and (args.customers or (args.interactions
+                                                         and not args.no_network)):
+        raise InputError("scores.csv holds pseudonyms: give the key (--pseudonymise KEYFILE) "
+                         "to match the inputs' ids to them", file=scores_path)
     if args.customers:
         # attributes (value, plan, segment...) for values and eligibility rules
         from graphchurn.io.readers import load_customers
 
         table = load_customers(args.customers, None, **_formats(args)).drop(
             columns=["churn_date"], errors="ignore")
+        if masked:
+            table["customer_id"] = masker.ids(table["customer_id"])
         extra = [c for c in table.columns if c not in scores.columns or c == "customer_id"]
         scores = scores.merge(table[extra].astype({"customer_id": str}), on="customer_id",
                               how="left")
-    effects, note = _target_effects(args, scores)
+    effects, note = _target_effects(args, scores, masker if masked else None)
     print(note)
     value_kw = {"default_value": args.default_value, "horizon_months": args.months}
     if offers is not None:
         from graphchurn.targeting.actions import next_best_action
 
         actions = next_best_action(scores, args.budget, offers, effects=effects, **value_kw)
+        if masker is not None:
+            actions = masker.frame(actions)
         write_csv(actions, Path(args.out))
+        _write_pseudonym_map(args, masker)
         spent = float(actions["cost"].sum()) if len(actions) else 0.0
         saving = float(actions["net_saving"].sum()) if len(actions) else 0.0
         counts = actions["action"].value_counts().to_dict() if len(actions) else {}
@@ -484,11 +551,87 @@ def cmd_target(args) -> int:
         contacts = network_contact_list(scores, args.budget, effects, **kw, **value_kw)
     else:
         contacts = contact_list(scores, args.budget, **kw, **value_kw)
+    if masker is not None:
+        contacts = masker.frame(contacts)
     write_csv(contacts, Path(args.out))
+    _write_pseudonym_map(args, masker)
     spent = float(contacts["cost"].sum()) if len(contacts) else 0.0
     saving = float(contacts["net_saving"].sum()) if len(contacts) else 0.0
     print(f"{len(contacts)} contacts, cost {spent:.2f} of budget {args.budget:.2f}, "
           f"expected net saving {saving:.2f}; wrote {args.out}")
+    return 0
+
+
+def cmd_unmask(args) -> int:
+    """Map pseudonyms back to identifiers, for the key holder."""
+    import pandas as pd
+
+    from graphchurn.io.atomic import csv_text, spreadsheet_text, write_csv
+    from graphchurn.io.pseudonyms import (ID_COLUMNS, LIST_COLUMNS, is_pseudonym,
+                                          keyed_pseudonyms, read_key)
+    from graphchurn.io.readers import load_customers, load_interactions
+
+    key = read_key(args.key, create=False)
+    if not (args.interactions or args.customers or args.map):
+        raise InputError("give the original --interactions and/or --customers (their ids are "
+                         "hashed under the key), or a --map written by --pseudonymise-map",
+                         file="--ids")
+    known: dict[str, str] = {}
+    if args.map:
+        pairs = pd.read_csv(args.map, dtype=str, keep_default_na=False)
+        known.update(zip(spreadsheet_text(pairs["pseudonym"]),
+                         spreadsheet_text(pairs["customer_id"])))
+    candidates = []
+    if args.interactions:
+        log_ = load_interactions(args.interactions, args.columns, **_formats(args))
+        candidates += [log_["src"], log_["dst"]]
+    if args.customers:
+        candidates.append(load_customers(args.customers, args.customer_columns,
+                                         **_formats(args))["customer_id"])
+    if candidates:
+        ids = pd.unique(pd.concat(candidates, ignore_index=True).astype(str))
+        known.update(zip(keyed_pseudonyms(ids, key), ids))
+    source = Path(args.ids)
+    table = None
+    if source.is_file():
+        table = pd.read_csv(source, dtype=str, keep_default_na=False)
+        if not any(c in table.columns for c in ID_COLUMNS + LIST_COLUMNS):
+            # one pseudonym per line, no header
+            table = pd.read_csv(source, dtype=str, keep_default_na=False, header=None)
+            pseudonyms = spreadsheet_text(table.iloc[:, 0]).tolist()
+            table = None
+        else:
+            pseudonyms = None
+    else:
+        pseudonyms = [x.strip() for x in str(args.ids).split(",") if x.strip()]
+    missing = 0
+    if table is None:
+        if not all(is_pseudonym(pseudonyms)):
+            raise InputError("expected pseudonyms (px_ + 16 hex digits), a file of them, or a "
+                             "CSV with a customer_id column", file="--ids")
+        out = pd.DataFrame({"pseudonym": pseudonyms,
+                            "customer_id": [known.get(p, "") for p in pseudonyms]})
+        missing = int((out["customer_id"] == "").sum())
+    else:
+        out = table.copy()
+        for column in ID_COLUMNS:
+            if column in out.columns:
+                values = spreadsheet_text(out[column]).astype(str)
+                mapped = values.map(known)
+                missing += int((mapped.isna() & pd.Series(is_pseudonym(values))).sum())
+                out[column] = mapped.fillna(values)
+        for column in LIST_COLUMNS:
+            if column in out.columns:
+                out[column] = [";".join(known.get(x, x) for x in str(v).split(";") if x)
+                               for v in spreadsheet_text(out[column])]
+    if missing:
+        log.warning("%d pseudonym(s) not found among the given ids (another key, or ids not "
+                    "in these inputs); left as they are", missing)
+    if args.out:
+        write_csv(out, Path(args.out))
+        print(f"unmasked {len(out) - missing} of {len(out)} row(s); wrote {args.out}")
+    else:
+        sys.stdout.write(csv_text(out))
     return 0
 
 
@@ -542,6 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pooled-churn-rate", action="store_true",
                    help="keep the average churn level of all training cut-offs instead of "
                         "matching the newest one's rate (recalibration in the large)")
+    _add_pseudonym_options(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("generate", help="write a synthetic telecom world with known truth")
@@ -557,6 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leaves", required=True, metavar="ID[,ID...]",
                    help="customer ids of the leavers, comma-separated")
     p.add_argument("--out", required=True, metavar="DIR")
+    _add_pseudonym_options(p)
     p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
     p.add_argument("--embeddings", action="store_true",
                    help="GraphSAGE embeddings at any graph size (default: only up to 50,000 "
@@ -598,9 +743,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-network", action="store_true",
                    help="ignore followers: own expected saving only")
     _add_format_options(p)
+    _add_pseudonym_options(p)
     p.add_argument("--out", required=True, metavar="FILE")
     p.set_defaults(func=cmd_target, columns=None, customer_columns=None, churn=None,
                    active_window=None, seed=0)
+
+    p = sub.add_parser("unmask", help="map pseudonymised ids back (for the key holder)")
+    p.add_argument("--key", required=True, metavar="KEYFILE", help="the key of --pseudonymise")
+    p.add_argument("--ids", required=True, metavar="FILE_OR_LIST",
+                   help="an output CSV (its customer_id / top_influencers columns are mapped "
+                        "back), a file of pseudonyms one a line, or pseudonyms comma-separated")
+    p.add_argument("--interactions", metavar="FILE", help="the original log (its ids)")
+    p.add_argument("--customers", metavar="FILE", help="the original customer table (its ids)")
+    p.add_argument("--columns", metavar="MAP", help="as in analyze")
+    p.add_argument("--customer-columns", metavar="MAP", help="as in analyze")
+    p.add_argument("--map", metavar="FILE", help="a map written by --pseudonymise-map")
+    p.add_argument("--out", metavar="FILE", help="write the CSV here (default: standard output)")
+    _add_format_options(p)
+    p.set_defaults(func=cmd_unmask)
 
     p = sub.add_parser("serve", help="web dashboard and REST API over an analysis directory")
     p.add_argument("--dir", required=True, metavar="DIR", help="output directory of analyze")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -28,6 +29,8 @@ __all__ = [
     "write_csv",
     "write_json",
     "csv_text",
+    "spreadsheet_safe",
+    "spreadsheet_text",
     "json_value",
     "SIGNIFICANT_DIGITS",
 ]
@@ -68,8 +71,80 @@ def atomic_write(path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+#: A text cell a spreadsheet would run as a formula starts with one of these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: ... unless it is a plain number or a phone number (``+447700900123``, ``-5``,
+#: ``+44 (0)20 7946-0958``): those stay as they are, readable.
+_NUMBER_LIKE = re.compile(r"^[+-]?[0-9][0-9 ().-]*$|^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def spreadsheet_safe(frame):
+    """A copy of ``frame`` whose text cells (and column names) cannot run as spreadsheet
+    formulas (CSV injection): a cell starting with ``= + - @``, a tab or a carriage return
+    gets a leading apostrophe, except plain numbers and phone numbers (a value matching
+    ``^[+-]?[0-9][0-9 ().-]*$`` stays as is). Numeric columns are untouched.
+
+    Every CSV export goes through it (:func:`csv_text`); :func:`spreadsheet_text` undoes it
+    for a program reading such a file back.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> spreadsheet_safe(pd.DataFrame({"id": ["=HYPERLINK(1)", "+447700900123", "@x", "ok"]}))[
+    ...     "id"].tolist()
+    ["'=HYPERLINK(1)", '+447700900123', "'@x", 'ok']
+    """
+    import pandas as pd
+
+    out = frame.copy(deep=False)
+    for column in out.columns:
+        values = out[column]
+        kind = values.dtype
+        if (pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)
+                or pd.api.types.is_datetime64_any_dtype(kind)
+                or pd.api.types.is_timedelta64_dtype(kind)):
+            continue
+        text = values.astype("string")
+        risky = text.str.startswith(FORMULA_STARTS).fillna(False)
+        if risky.any():
+            risky &= ~text.str.match(_NUMBER_LIKE).fillna(False)
+            if risky.any():
+                fixed = values.astype(object).copy()
+                fixed[risky.to_numpy()] = "'" + text[risky].astype(str)
+                out[column] = fixed
+    out.columns = [_safe_cell(c) for c in out.columns]
+    return out
+
+
+def _safe_cell(value):
+    if (isinstance(value, str) and value.startswith(FORMULA_STARTS)
+            and not _NUMBER_LIKE.match(value)):
+        return "'" + value
+    return value
+
+
+def spreadsheet_text(values):
+    """Undo :func:`spreadsheet_safe` on a column read back from an export (a pandas Series of
+    text): the apostrophe before a formula character is dropped.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> spreadsheet_text(pd.Series(["'=HYPERLINK(1)", "'x", "+44"])).tolist()
+    ['=HYPERLINK(1)', "'x", '+44']
+    """
+    text = values.astype("string")
+    escaped = text.str.match(r"^'[=+\-@\t\r]").fillna(False)
+    if not escaped.any():
+        return values
+    out = values.astype(object).copy()
+    out[escaped.to_numpy()] = text[escaped].str.slice(1).astype(str)
+    return out
+
+
 def csv_text(frame, path_or_buffer=None):
-    r"""A DataFrame as the outputs write it: no index, numbers to :data:`SIGNIFICANT_DIGITS`.
+    r"""A DataFrame as the outputs write it: no index, numbers to :data:`SIGNIFICANT_DIGITS`,
+    text cells that a spreadsheet would run as a formula neutralised (:func:`spreadsheet_safe`).
 
     Returns the text, or writes it to ``path_or_buffer`` when one is given.
 
@@ -78,8 +153,11 @@ def csv_text(frame, path_or_buffer=None):
     >>> import pandas as pd
     >>> csv_text(pd.DataFrame({"x": [0.1 + 0.2, 123456.78]}))
     'x\n0.3\n123456.78\n'
+    >>> csv_text(pd.DataFrame({"id": ["=1+1", "+447700900123"]}))
+    "id\n'=1+1\n+447700900123\n"
     """
-    return frame.to_csv(path_or_buffer, index=False, float_format=f"%.{SIGNIFICANT_DIGITS}g")
+    return spreadsheet_safe(frame).to_csv(path_or_buffer, index=False,
+                                          float_format=f"%.{SIGNIFICANT_DIGITS}g")
 
 
 def write_csv(frame, path) -> Path:
