@@ -35,6 +35,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 OLD = dict(estimator="ensemble", cv=5, max_iter=200, max_train_rows=None,
            importance_max_rows=100_000)
 NEW = dict(estimator="gbm")
+# Variants measured on the small worlds and Bitcoin (--variants): where would the ensemble or
+# fold calibration earn their cost?
+VARIANTS = {"new ensemble (holdout)": dict(estimator="ensemble"),
+            "gbm, 5-fold calibration": dict(estimator="gbm", cv=5, max_train_rows=None)}
 OLD_REASON_SAMPLE = 5000
 
 
@@ -80,12 +84,15 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--name", default="bench_model_scale")
     parser.add_argument("--new-only", action="store_true")
+    parser.add_argument("--variants", action="store_true", help="also the VARIANTS")
     args = parser.parse_args()
     worlds = args.worlds or sorted(p.name for p in args.cache.iterdir() if (p / "meta.json").exists())
     library = library_version()
     results = {}
     for name in worlds:
         models = {"new": NEW} if args.new_only else {"new": NEW, "old": OLD}
+        if args.variants:
+            models.update(VARIANTS)
         results[name] = run_world(name, args.cache, models, reasons=name == "w100k")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(
