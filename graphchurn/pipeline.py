@@ -278,8 +278,14 @@ def fit_churn_model(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series, latest=No
     their churn rate (``ChurnModel.fit``'s ``latest``) unless ``cfg.pooled_churn_rate``.
     """
     latest = None if cfg.pooled_churn_rate else latest
-    if "estimator" not in overrides and cfg.estimator == "by_size":
-        overrides["estimator"] = "gbm" if len(y) >= ENSEMBLE_MAX_ROWS else "ensemble"
+    if overrides.get("estimator", None) is None:
+        overrides.pop("estimator", None)
+    if cfg.estimator == "by_size":
+        # The settings by_size gives this table, unless the caller names another estimator
+        # (naming the one it gives, as a rebuild from metrics["estimator"] does, is the same).
+        sized = by_size(len(y))
+        if overrides.get("estimator", sized["estimator"]) == sized["estimator"]:
+            overrides = {**sized, **overrides}
     return churn_model(cfg, **overrides).fit(X, y, groups=X.index.to_numpy(), latest=latest)
 
 
@@ -335,6 +341,24 @@ ESTIMATORS = ("gbm", "logistic", "ensemble")
 # while the ensemble's penalty search is what made large fits slow
 # (experiments/results/bench_model_scale.md).
 ENSEMBLE_MAX_ROWS = 50_000
+# ... and below this many rows (a small real log: Bitcoin OTC's tables hold 1,100-2,500 rows)
+# the ensemble keeps 5-fold calibration (the former default model, 200 trees): a held-out
+# fifth of so few rows cost it 0.005 AUC on average there, and its fits take seconds.
+FOLD_CALIBRATION_MAX_ROWS = 5_000
+
+
+def by_size(n_rows: int) -> dict:
+    """The :func:`churn_model` overrides of ``estimator="by_size"`` for a training table of
+    ``n_rows`` rows.
+
+    Example
+    -------
+    >>> by_size(2_000), by_size(20_000), by_size(200_000)
+    ({'estimator': 'ensemble', 'cv': 5, 'max_iter': 200}, {'estimator': 'ensemble'}, {'estimator': 'gbm'})
+    """
+    if n_rows < FOLD_CALIBRATION_MAX_ROWS:
+        return {"estimator": "ensemble", "cv": 5, "max_iter": 200}
+    return {"estimator": "gbm" if n_rows >= ENSEMBLE_MAX_ROWS else "ensemble"}
 
 
 def labelled_cutoffs(interactions: pd.DataFrame, as_of, cfg: AnalyzeConfig) -> list[pd.Timestamp]:
@@ -426,11 +450,11 @@ def choose_estimator(labelled: list, cutoffs: list, cfg: AnalyzeConfig, known: d
 
     Returns
     -------
-    (estimator, table) : the chosen name and {name: validation ROC-AUC} (None when fixed).
+    (estimator, table) : the chosen name and {name: validation ROC-AUC} (None when fixed);
+    the name is None for ``"by_size"``, which :func:`fit_churn_model` resolves.
     """
-    if cfg.estimator == "by_size":
-        n_rows = sum(len(y) for _, y in labelled)
-        return ("gbm" if n_rows >= ENSEMBLE_MAX_ROWS else "ensemble"), None
+    if cfg.estimator == "by_size":  # fit_churn_model resolves it from its table
+        return None, None
     if cfg.estimator != "auto":
         return cfg.estimator, None
     older = backtest_training(cutoffs, cfg.horizon_days) if labelled else []
@@ -656,8 +680,10 @@ class ChurnPipeline:
         # the next one, never on the cut-off it is then measured on.
         estimator, self._inner_selection = choose_estimator(
             [labelled[i] for i in older], [cutoffs[i] for i in older], cfg)
+        chosen = {} if estimator is None else {"estimator": estimator}
         model = self._stages.run("backtest model", fit_churn_model, cfg, X_fit, y_fit,
-                                 latest=latest_fit, estimator=estimator)
+                                 latest=latest_fit, **chosen)
+        estimator = model.estimator
         p_test = model.predict_proba(X_test)[:, 1]
         y = y_test.to_numpy()
         metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(self.as_of_.date()),
@@ -674,7 +700,7 @@ class ChurnPipeline:
         known = {self.backtest_metrics_["estimator"]: self.backtest_metrics_["roc_auc"]}
         estimator, outer = choose_estimator(self._labelled, self.cutoffs_, cfg, known=known)
         self._selection = {"backtest": self._inner_selection, "final": outer}
-        if estimator != self.backtest_metrics_["estimator"]:
+        if estimator is not None and estimator != self.backtest_metrics_["estimator"]:
             self._notes.append(f"the scoring model uses {estimator} (better on the latest "
                                f"labelled cut-off); the backtest measured "
                                f"{self.backtest_metrics_['estimator']}")
@@ -682,8 +708,9 @@ class ChurnPipeline:
         self._n_training_rows = len(y_all)
         # Feature importance comes from the backtest model (measured on held-out rows); the
         # final model skips it.
+        chosen = {} if estimator is None else {"estimator": estimator}
         self.model_ = self._stages.run("final model", fit_churn_model, cfg, X_all, y_all,
-                                       latest=latest_all, estimator=estimator, importance=None)
+                                       latest=latest_all, importance=None, **chosen)
         X_now = self._scoring.table
         self._probability = (self.model_.predict_proba(X_now)[:, 1] if len(X_now)
                              else np.zeros(0))
