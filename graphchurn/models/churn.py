@@ -293,7 +293,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     importance : {"permutation"} or None, default "permutation"
         How ``feature_importances_`` is computed: permutation importance [5]_ -- the mean drop in
         ROC AUC when a column is shuffled. With ``cv="holdout"``: of the base model itself, on
-        (at most ``importance_max_rows`` of) the held-out slice, no refit. With folds: measured
+        (at most ``importance_max_rows`` of) the held-out slice, no refit (all NaN without a
+        held-out slice, i.e. with ``calibration=None``). With folds: measured
         on a held-out, stratified ``importance_holdout`` share of the training rows by a copy
         of the (uncalibrated) base pipeline fitted on the rest. None skips it
         (``feature_importances_`` is all NaN).
