@@ -82,7 +82,7 @@ class AnalyzeConfig:
     n_train_cutoffs: int = 4
     train_cutoff_step_days: int | None = None
     window_days: int = 90
-    estimator: str = "ensemble"
+    estimator: str = "by_size"
     embeddings: bool | str = "auto"
     embedding_dim: int = 8
     embedding_epochs: int = 30
@@ -296,19 +296,20 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     # Churn signals are weak and noisy (a backtest AUC of 0.7-0.8 is typical), and most of a
     # feature table carries little of them: strongly regularised learners rank better.
     # Boosting grows small trees (4 leaves, so mostly main effects and pairwise interactions,
-    # each leaf holding >= 0.5% of the rows); the logistic regression is L1-penalised, so
-    # uninformative features get a coefficient of exactly 0, with its strength chosen by
-    # cross-validation (a small real log with a few informative features wants less of it
-    # than a large table with many weak ones; experiments/ablation.py, real_bitcoin_otc.py).
-    # Five calibration folds: each fold model sees 80% of the rows instead of 67%. Platt
-    # scaling of the log-odds rather than isotonic regression: it keeps each fold model's
-    # ranking (isotonic plateaus tie customers the model had told apart) and, on the generator
-    # worlds, also gave the lower log loss (experiments/results/ablation.md). No normal scores
-    # for the logistic regression: on held-out worlds and on Bitcoin OTC they ranked no better,
-    # and on a 100,000-customer log they made the backtest fit 2.6 times slower (README).
-    params = dict(estimator=cfg.estimator, max_iter=200, learning_rate=0.05, max_leaf_nodes=4,
-                  min_samples_leaf=0.005, C="auto", l1_ratio=1.0, normal_scores=False, cv=5,
-                  calibration="sigmoid", random_state=cfg.seed)
+    # each leaf holding >= 0.5% of the rows) and stops early on a held-out slice of customers;
+    # the same slice fits the Platt scaling of its log-odds (which keeps the ranking, where
+    # isotonic plateaus would tie customers) and measures permutation importance, so one
+    # model is fitted, not one per calibration fold plus one for importance. Large tables are
+    # fitted on a sample (every churner, stayers drawn and weighted back) of at most
+    # max_train_rows rows. The logistic regression ("logistic", "ensemble") is L1-penalised
+    # with its strength chosen by cross-validation. Measured against the former default
+    # (the calibrated 5-fold ensemble) in experiments/bench_model_scale.py.
+    # "by_size" needs the table (see fit_churn_model); without one it is boosting's setting.
+    estimator = "gbm" if cfg.estimator in ("by_size", "auto") else cfg.estimator
+    params = dict(estimator=estimator, max_iter=300, learning_rate=0.05, max_leaf_nodes=4,
+                  min_samples_leaf=0.005, C="auto", l1_ratio=1.0, normal_scores=False,
+                  cv="holdout", holdout=0.2, max_train_rows=300_000, early_stopping=True,
+                  calibration="sigmoid", importance_max_rows=10_000, random_state=cfg.seed)
     params.update(overrides)
     return ChurnModel(**params)
 
@@ -325,6 +326,14 @@ def fit_churn_model(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series, latest=No
     """
     latest = None if cfg.pooled_churn_rate else latest
     check_finite_features(X)  # issue 26: no infinity reaches a model, the feature is named
+    if overrides.get("estimator", None) is None:
+        overrides.pop("estimator", None)
+    if cfg.estimator == "by_size":
+        # The settings by_size gives this table, unless the caller names another estimator
+        # (naming the one it gives, as a rebuild from metrics["estimator"] does, is the same).
+        sized = by_size(len(y))
+        if overrides.get("estimator", sized["estimator"]) == sized["estimator"]:
+            overrides = {**sized, **overrides}
     return churn_model(cfg, **overrides).fit(X, y, groups=X.index.to_numpy(), latest=latest)
 
 
@@ -364,11 +373,40 @@ def fit_rfm_baseline(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series) -> Churn
     (:data:`features.RFM_FEATURES`), rows grouped by customer as in :func:`fit_churn_model`.
     Score with ``model.predict_proba(X_test[model.feature_names_in_])``."""
     rfm = [c for c in RFM_FEATURES if c in X.columns]
-    return ChurnModel(estimator="logistic", importance=None, random_state=cfg.seed).fit(
+    # Fixed C, L2, lbfgs on standardised columns, one held-out Platt scaling, at most 300,000
+    # (weighted) rows: a few seconds at any size.
+    return ChurnModel(estimator="logistic", C=1.0, l1_ratio=0.0, cv="holdout",
+                      max_train_rows=300_000, calibration="sigmoid", importance=None,
+                      random_state=cfg.seed).fit(
         X[rfm], y, groups=X.index.to_numpy())
 
 
 ESTIMATORS = ("gbm", "logistic", "ensemble")
+# estimator="by_size": the ensemble below this many stacked training rows, boosting alone from
+# it on. On 6,000-customer worlds (about 11,500 training rows) boosting alone ranked 0.008 AUC
+# below the former ensemble and the ensemble with a held-out calibration within 0.002 of it;
+# at 100,000 customers (190,000 rows) boosting alone matched it at a fraction of the time,
+# while the ensemble's penalty search is what made large fits slow
+# (experiments/results/bench_model_scale.md).
+ENSEMBLE_MAX_ROWS = 50_000
+# ... and below this many rows (a small real log: Bitcoin OTC's tables hold 1,100-2,500 rows)
+# the ensemble keeps 5-fold calibration (the former default model, 200 trees): a held-out
+# fifth of so few rows cost it 0.005 AUC on average there, and its fits take seconds.
+FOLD_CALIBRATION_MAX_ROWS = 5_000
+
+
+def by_size(n_rows: int) -> dict:
+    """The :func:`churn_model` overrides of ``estimator="by_size"`` for a training table of
+    ``n_rows`` rows.
+
+    Example
+    -------
+    >>> by_size(2_000), by_size(20_000), by_size(200_000)
+    ({'estimator': 'ensemble', 'cv': 5, 'max_iter': 200}, {'estimator': 'ensemble'}, {'estimator': 'gbm'})
+    """
+    if n_rows < FOLD_CALIBRATION_MAX_ROWS:
+        return {"estimator": "ensemble", "cv": 5, "max_iter": 200}
+    return {"estimator": "gbm" if n_rows >= ENSEMBLE_MAX_ROWS else "ensemble"}
 
 
 #: Least log, in days, a training cut-off needs behind it: its active customers are those who
@@ -474,7 +512,8 @@ def backtest_training(cutoffs: list, horizon_days) -> list[int]:
 
 
 def choose_estimator(labelled: list, cutoffs: list, cfg: AnalyzeConfig, known: dict | None = None):
-    """Pick the estimator by temporal validation when ``cfg.estimator == "auto"``.
+    """Pick the estimator by temporal validation when ``cfg.estimator == "auto"``; by the
+    stacked training rows of ``labelled`` when ``"by_size"`` (:data:`ENSEMBLE_MAX_ROWS`).
 
     Candidates (:data:`ESTIMATORS`) are fitted on the cut-offs of ``labelled`` (newest first)
     whose labels were known at the newest (:func:`backtest_training`) and compared by ROC-AUC
@@ -495,8 +534,11 @@ def choose_estimator(labelled: list, cutoffs: list, cfg: AnalyzeConfig, known: d
 
     Returns
     -------
-    (estimator, table) : the chosen name and {name: validation ROC-AUC} (None when fixed).
+    (estimator, table) : the chosen name and {name: validation ROC-AUC} (None when fixed);
+    the name is None for ``"by_size"``, which :func:`fit_churn_model` resolves.
     """
+    if cfg.estimator == "by_size":  # fit_churn_model resolves it from its table
+        return None, None
     if cfg.estimator != "auto":
         return cfg.estimator, None
     older = backtest_training(cutoffs, cfg.horizon_days) if labelled else []
@@ -751,8 +793,10 @@ class ChurnPipeline:
         # the next one, never on the cut-off it is then measured on.
         estimator, self._inner_selection = choose_estimator(
             [labelled[i] for i in older], [cutoffs[i] for i in older], cfg)
+        chosen = {} if estimator is None else {"estimator": estimator}
         model = self._stages.run("backtest model", fit_churn_model, cfg, X_fit, y_fit,
-                                 latest=latest_fit, estimator=estimator)
+                                 latest=latest_fit, **chosen)
+        estimator = model.estimator
         p_test = model.predict_proba(X_test)[:, 1]
         y = y_test.to_numpy()
         metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(self.as_of_.date()),
@@ -769,7 +813,7 @@ class ChurnPipeline:
         known = {self.backtest_metrics_["estimator"]: self.backtest_metrics_["roc_auc"]}
         estimator, outer = choose_estimator(self._labelled, self.cutoffs_, cfg, known=known)
         self._selection = {"backtest": self._inner_selection, "final": outer}
-        if estimator != self.backtest_metrics_["estimator"]:
+        if estimator is not None and estimator != self.backtest_metrics_["estimator"]:
             self._notes.append(f"the scoring model uses {estimator} (better on the latest "
                                f"labelled cut-off); the backtest measured "
                                f"{self.backtest_metrics_['estimator']}")
@@ -777,8 +821,9 @@ class ChurnPipeline:
         self._n_training_rows = len(y_all)
         # Feature importance comes from the backtest model (measured on held-out rows); the
         # final model skips it.
+        chosen = {} if estimator is None else {"estimator": estimator}
         self.model_ = self._stages.run("final model", fit_churn_model, cfg, X_all, y_all,
-                                       latest=latest_all, estimator=estimator, importance=None)
+                                       latest=latest_all, importance=None, **chosen)
         X_now = self._scoring.table
         self._probability = (self.model_.predict_proba(X_now)[:, 1] if len(X_now)
                              else np.zeros(0))

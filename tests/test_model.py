@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 from scipy.integrate import trapezoid
-from scipy.special import logit
+from scipy.special import expit, logit
 
-from graphchurn.models.churn import ChurnModel, group_folds
+from graphchurn.models.churn import (ChurnModel, group_folds, group_holdout,
+                                     training_sample, tree_path_contributions)
 from graphchurn.models.metrics import (
     calibration_table,
     evaluate,
@@ -94,14 +95,14 @@ def test_sigmoid_calibration_is_platt_scaling_of_the_log_odds(world, name):
     model's ranking is kept whole (no ties added), while isotonic regression's plateaus tie
     customers the base model had told apart."""
     X_train, y_train, X_test, y_test = world
-    sigmoid = _model(name, calibration="sigmoid", importance=None).fit(X_train, y_train)
+    sigmoid = _model(name, calibration="sigmoid", cv=3, importance=None).fit(X_train, y_train)
     for base, calibrated in _fold_outputs(sigmoid, X_test):
         slope, intercept = np.polyfit(logit(base), logit(calibrated), 1)
         assert slope > 0
         np.testing.assert_allclose(logit(calibrated), slope * logit(base) + intercept,
                                    atol=1e-6)
         assert len(np.unique(calibrated)) == len(np.unique(base))
-    isotonic = _model(name, calibration="isotonic", importance=None).fit(X_train, y_train)
+    isotonic = _model(name, calibration="isotonic", cv=3, importance=None).fit(X_train, y_train)
     for base, calibrated in _fold_outputs(isotonic, X_test):
         assert len(np.unique(calibrated)) < len(np.unique(base)) / 2
     proba = sigmoid.predict_proba(X_test)[:, 1]
@@ -648,12 +649,14 @@ def test_reasons_in_small_batches_equal_one_batch(monkeypatch, world, fitted):
 
     _, _, X_test, _ = world
     rows = X_test.iloc[:23]
-    whole = reason_contributions(fitted["gbm"], rows, max_features=None)
+    whole = reason_contributions(fitted["gbm"], rows, max_features=None, method="difference")
     monkeypatch.setattr(model_module, "_REASON_BATCH_ROWS", 2 * (whole.shape[1] + 1) + 1)
-    batched = reason_contributions(fitted["gbm"], rows, max_features=None)  # 2 rows a batch
+    batched = reason_contributions(fitted["gbm"], rows, max_features=None,
+                                   method="difference")  # 2 rows a batch
     pd.testing.assert_frame_equal(batched, whole, atol=1e-12, rtol=0)
     one_at_a_time = pd.concat([reason_contributions(fitted["gbm"], rows.iloc[[i]],
-                                                    max_features=None) for i in range(3)])
+                                                    max_features=None, method="difference")
+                               for i in range(3)])
     pd.testing.assert_frame_equal(one_at_a_time, whole.iloc[:3], atol=1e-12, rtol=0)
 
 
@@ -706,3 +709,130 @@ def test_top_reasons_keep_only_material_contributions():
                 {"min_contribution": np.nan}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             top_reasons(model, rows, **bad)
+
+
+# ----------------------------------------------------------------------------- scale path
+
+
+def test_group_holdout_keeps_customers_whole_and_the_churn_share():
+    y, groups = _stacked_customers(4000, seed=1)
+    fit, held = group_holdout(y, groups, 0.2, np.random.default_rng(0))
+    assert np.array_equal(np.sort(np.concatenate([fit, held])), np.arange(len(y)))
+    assert not set(groups[fit]) & set(groups[held])
+    n_groups, n_churner_groups = len(set(groups)), len(set(groups[y == 1]))
+    assert len(set(groups[held])) == pytest.approx(0.2 * n_groups, abs=2)
+    assert len(set(groups[held][y[held] == 1])) == round(0.2 * n_churner_groups)
+    again = group_holdout(y, groups, 0.2, np.random.default_rng(0))
+    assert np.array_equal(again[1], held)
+
+
+def test_training_sample_keeps_every_churner_and_weights_stayers_back():
+    y = np.array([1] * 30 + [0] * 970)
+    rows, weights = training_sample(y, np.arange(1000), 200, np.random.default_rng(0))
+    assert len(rows) == 200 and np.all(np.diff(rows) > 0)
+    assert y[rows].sum() == 30                         # every churner
+    np.testing.assert_allclose(weights[y[rows] == 1], 1.0)
+    np.testing.assert_allclose(weights[y[rows] == 0], 970 / 170)
+    assert weights.sum() == pytest.approx(1000)        # the weighted rows are the population
+    same, none = training_sample(y, np.arange(100), 200, np.random.default_rng(0))
+    assert none is None and len(same) == 100
+    # More churners than half the cap: half the rows are churners, both classes weighted.
+    y = np.array([1] * 600 + [0] * 400)
+    rows, weights = training_sample(y, np.arange(1000), 200, np.random.default_rng(0))
+    assert y[rows].sum() == 100
+    np.testing.assert_allclose(np.sort(np.unique(weights)), [4.0, 6.0])
+
+
+def test_sampled_fit_keeps_calibration():
+    """Fitted on 6,000 of 40,000 rows (every churner, stayers drawn at about 1 in 9 and
+    weighted back), the uncalibrated model's mean probability is still the churn rate (about
+    4.6%); unweighted, the same sample would put it near a third."""
+    rng = np.random.default_rng(6)
+    n = 40_000
+    X = pd.DataFrame({"x": rng.normal(size=n), "noise": rng.normal(size=n)})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-3.3 + 0.8 * X["x"])))).astype(int).to_numpy()
+    model = _model("gbm", calibration=None, importance=None, max_train_rows=6000,
+                   min_samples_leaf=40).fit(X, y)
+    assert model.n_train_rows_ == 6000 and model.train_weights_.max() > 5
+    assert model.train_weights_.sum() == pytest.approx(n)
+    p = model.predict_proba(X)[:, 1]
+    assert y.sum() / 6000 > 0.3                        # the sample's own churn share
+    assert abs(p.mean() - y.mean()) < 0.005
+    assert roc_auc(y, p) > 0.65
+    calibrated = _model("gbm", importance=None, max_train_rows=6000).fit(X, y)
+    assert abs(calibrated.predict_proba(X)[:, 1].mean() - y.mean()) < 0.005
+
+
+def test_holdout_calibration_is_platt_scaling_of_the_base_log_odds(world):
+    """cv="holdout": one base model, and P = sigmoid(a z + b) of its log-odds z with a > 0,
+    a and b fitted on the held-out customers; the base model's ranking is kept whole."""
+    X_train, y_train, X_test, y_test = world
+    model = _model("gbm", importance=None).fit(X_train, y_train)
+    base = model.estimator_.base
+    z = base.decision_function(model._prepare(X_test))
+    p = model.predict_proba(X_test)[:, 1]
+    slope, intercept = np.polyfit(z, logit(p), 1)
+    assert slope > 0
+    np.testing.assert_allclose(logit(p), slope * z + intercept, atol=1e-8)
+    assert model.n_train_rows_ == pytest.approx(0.8 * len(y_train), abs=2)
+    assert roc_auc(y_test, p) > 0.85
+
+
+def test_early_stopping_stops_on_noise():
+    rng = np.random.default_rng(8)
+    X = pd.DataFrame(rng.normal(size=(3000, 3)), columns=list("abc"))
+    y = (rng.random(3000) < 0.2).astype(int)
+    model = _model("gbm", max_iter=300, importance=None).fit(X, y)
+    assert model.n_early_stopping_iter_ < 60
+    assert model.predict_proba(X)[:, 1].std() < 0.03
+    folds = _model("gbm", max_iter=300, cv=3, importance=None).fit(X, y)
+    assert folds.n_early_stopping_iter_ is None
+
+
+def test_path_contributions_of_a_single_split_by_hand():
+    """One tree, one split on x at 0 (the other column pure noise): a row's contribution of x
+    is its leaf value minus the root value (the count-weighted mean of the leaves), noise
+    gets 0, and they sum to the raw score minus the expected score."""
+    x = np.r_[np.full(300, -1.0), np.full(100, 1.0)]
+    y = np.r_[np.zeros(270), np.ones(30), np.zeros(50), np.ones(50)].astype(int)
+    X = np.column_stack([x, np.random.default_rng(0).normal(size=400)])
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    gbm = HistGradientBoostingClassifier(max_iter=1, max_leaf_nodes=2, learning_rate=1.0,
+                                         early_stopping=False).fit(X, y)
+    nodes = gbm._predictors[0][0].nodes
+    assert nodes["feature_idx"][0] == 0 and nodes["is_leaf"].sum() == 2
+    left, right = nodes["value"][nodes["left"][0]], nodes["value"][nodes["right"][0]]
+    root = (300 * left + 100 * right) / 400
+    phi, expected = tree_path_contributions(gbm, np.array([[-1.0, 5.0], [1.0, -5.0],
+                                                           [np.nan, 0.0]]))
+    np.testing.assert_allclose(phi[:2, 0], [left - root, right - root])
+    np.testing.assert_allclose(phi[:, 1], 0.0)
+    assert expected == pytest.approx(float(np.ravel(gbm._baseline_prediction)[0]) + root)
+    raw = gbm.decision_function(np.array([[-1.0, 5.0], [1.0, -5.0], [np.nan, 0.0]]))
+    np.testing.assert_allclose(phi.sum(axis=1) + expected, raw, atol=1e-12)
+
+
+def test_path_contributions_sum_to_the_log_odds_with_categories_and_missing(world):
+    X_train, y_train, X_test, _ = world
+    model = _model("gbm", importance=None, max_leaf_nodes=8).fit(X_train, y_train)
+    odd = pd.DataFrame({
+        "drops": [np.nan, 1.0, 0.5],
+        "plan": pd.Series(["platinum", None, "basic"], dtype="str"),
+        "noise": [np.nan, np.nan, 0.0],
+        "region": pd.Series([None, "mars", "north"], dtype="object"),
+        "flag": [True, False, True],
+    })
+    for rows in (X_test, odd):
+        phi, z = model.log_odds_contributions(rows)
+        raw = model.estimator_.base.decision_function(model._prepare(rows))
+        np.testing.assert_allclose(z, raw, atol=1e-10)
+        assert list(phi.columns) == list(model.feature_names_in_)
+    phi, z = model.log_odds_contributions(X_test)
+    assert phi["drops"].abs().mean() > 3 * phi["noise"].abs().mean()
+    # In probability units: the risk without the feature's share of the log-odds.
+    contributions = reason_contributions(model, X_test.iloc[:5], features=["drops", "plan"])
+    expected = expit(z[:5, None]) - expit(z[:5, None] - phi[["drops", "plan"]].to_numpy()[:5])
+    np.testing.assert_allclose(contributions.to_numpy(), expected, atol=1e-12)
+    with pytest.raises(ValueError, match="path"):
+        reason_contributions(_model("logistic", importance=None).fit(X_train, y_train),
+                             X_test, method="path")

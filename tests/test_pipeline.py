@@ -321,3 +321,27 @@ def test_without_torch_the_analysis_runs_without_embeddings_and_says_so(monkeypa
     assert not any(c.startswith("embedding_") for c in analysis.features.table.columns)
     assert "graph embeddings skipped: torch is not installed" in analysis.notes
     assert "torch" in caplog.text
+
+
+def test_by_size_picks_the_model_by_training_rows():
+    """estimator="by_size" (the default): the former 5-fold ensemble on small tables, the
+    held-out-calibrated ensemble in between, boosting alone on large tables; naming the
+    estimator by_size picks gives the same settings."""
+    from graphchurn.pipeline import (ENSEMBLE_MAX_ROWS, FOLD_CALIBRATION_MAX_ROWS, by_size,
+                                     fit_churn_model)
+    assert AnalyzeConfig().estimator == "by_size"
+    assert by_size(FOLD_CALIBRATION_MAX_ROWS - 1) == {"estimator": "ensemble", "cv": 5,
+                                                       "max_iter": 200}
+    assert by_size(FOLD_CALIBRATION_MAX_ROWS) == {"estimator": "ensemble"}
+    assert by_size(ENSEMBLE_MAX_ROWS) == {"estimator": "gbm"}
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=600)},
+                     index=pd.Index([f"c{i}" for i in range(600)], name="customer_id"))
+    y = pd.Series((rng.random(600) < 0.3).astype(int), index=X.index)
+    cfg = AnalyzeConfig(embeddings=False)
+    small = fit_churn_model(cfg, X, y, importance=None)
+    assert (small.estimator, small.cv, small.max_iter) == ("ensemble", 5, 200)
+    named = fit_churn_model(cfg, X, y, importance=None, estimator="ensemble")
+    np.testing.assert_array_equal(named.predict_proba(X), small.predict_proba(X))
+    other = fit_churn_model(cfg, X, y, importance=None, estimator="gbm")
+    assert (other.estimator, other.cv) == ("gbm", "holdout")

@@ -660,10 +660,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="score churn risk, groups and influencers")
     _add_input_options(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--estimator", choices=["ensemble", "gbm", "logistic", "auto"],
-                   default="ensemble",
-                   help="churn model (default: the soft-voting ensemble of boosting and L1 "
-                        "logistic regression); auto picks one of the three by validation on "
+    p.add_argument("--estimator", choices=["by_size", "ensemble", "gbm", "logistic", "auto"],
+                   default="by_size",
+                   help="churn model (default by_size: the soft-voting ensemble of boosting and "
+                        "L1 logistic regression below 50,000 training rows, boosting alone "
+                        "above); auto picks one of gbm, logistic, ensemble by validation on "
                         "the training cut-offs")
     p.add_argument("--no-embeddings", action="store_true", help="skip GraphSAGE embeddings")
     p.add_argument("--embeddings", action="store_true",

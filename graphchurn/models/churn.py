@@ -52,6 +52,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (GridSearchCV, GroupShuffleSplit, StratifiedGroupKFold,
@@ -65,6 +66,8 @@ from threadpoolctl import threadpool_limits
 __all__ = [
     "ChurnModel",
     "group_folds",
+    "group_holdout",
+    "training_sample",
 ]
 
 _MISSING_LABEL = "(missing)"
@@ -145,6 +148,67 @@ def group_folds(y, groups, n_splits: int, random_state=0,
     return folds
 
 
+def group_holdout(y, groups, share: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """A held-out slice of whole groups, as (fit rows, held rows).
+
+    About ``share`` of the groups are held out, drawn separately among the groups that hold a
+    churner and among the rest (so the slice's churn share matches), with ``rng`` (a numpy
+    Generator). One vectorised draw: no Python loop over groups. Without ``groups`` every row
+    is its own group.
+
+    Example
+    -------
+    >>> y = np.array([1, 0, 0, 1, 0, 0, 0, 0])
+    >>> fit, held = group_holdout(y, np.array(list("aabccdde")), 0.5, np.random.default_rng(0))
+    >>> len(set("aabccdde"[i] for i in held) & set("aabccdde"[i] for i in fit))
+    0
+    """
+    y = np.asarray(y)
+    if groups is None:
+        codes = np.arange(len(y))
+    else:
+        codes = pd.factorize(np.asarray(groups))[0]
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    has_churner = np.bincount(codes, weights=(y == 1), minlength=n_groups) > 0
+    held_group = np.zeros(n_groups, dtype=bool)
+    for stratum in (np.flatnonzero(has_churner), np.flatnonzero(~has_churner)):
+        k = int(round(share * len(stratum)))
+        held_group[rng.choice(stratum, size=k, replace=False)] = True
+    held = held_group[codes]
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def training_sample(y, rows, max_rows, rng) -> tuple[np.ndarray, np.ndarray | None]:
+    """At most ``max_rows`` of ``rows`` to fit on, with the sample weights that undo the draw.
+
+    Every churner is kept while they fill at most half of ``max_rows`` (else half of the
+    rows are churners drawn at random); the rest of the cap is a random draw of stayers.
+    Each kept row weighs ``1 / share`` of its class, so weighted class totals (and so the
+    fitted probabilities) are those of all rows. Returns ``(rows, None)`` when ``rows`` fit.
+
+    Example
+    -------
+    >>> y = np.array([1] * 10 + [0] * 990)
+    >>> kept, w = training_sample(y, np.arange(1000), 100, np.random.default_rng(0))
+    >>> len(kept), int(y[kept].sum()), float(w[y[kept] == 0][0]), float(w.sum())
+    (100, 10, 11.0, 1000.0)
+    """
+    rows = np.asarray(rows)
+    if max_rows is None or len(rows) <= max_rows:
+        return rows, None
+    y = np.asarray(y)
+    positives, negatives = rows[y[rows] == 1], rows[y[rows] == 0]
+    n_pos = min(len(positives), int(max_rows) // 2)
+    n_neg = min(len(negatives), int(max_rows) - n_pos)
+    chosen_pos = rng.choice(positives, size=n_pos, replace=False)
+    chosen_neg = rng.choice(negatives, size=n_neg, replace=False)
+    kept = np.concatenate([chosen_pos, chosen_neg])
+    weights = np.concatenate([np.full(n_pos, len(positives) / max(n_pos, 1)),
+                              np.full(n_neg, len(negatives) / max(n_neg, 1))])
+    order = np.argsort(kept, kind="stable")
+    return kept[order], weights[order]
+
+
 class ChurnModel(ClassifierMixin, BaseEstimator):
     """Calibrated churn classifier over a pandas feature table.
 
@@ -159,22 +223,40 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
       logistic regression;
     - ``estimator="ensemble"``: both, soft voting (the mean of their probabilities) [7]_.
 
-    Probabilities are calibrated with :class:`~sklearn.calibration.CalibratedClassifierCV`
-    (stratified, shuffled, seeded folds; the fold models are averaged) [4]_.
+    By default (``cv="holdout"``) one base model is fitted on the rows outside a held-out
+    slice of whole groups (customers), on at most ``max_train_rows`` of them (every churner,
+    stayers drawn and weighted back); the boosting stops early on the held-out slice, which
+    also fits the calibration and measures permutation importance: one model fit in all.
+    With ``cv`` a number of folds, probabilities are calibrated with
+    :class:`~sklearn.calibration.CalibratedClassifierCV` instead (stratified, shuffled,
+    seeded folds; the fold models are averaged) [4]_, and importance refits the base model.
 
     Parameters
     ----------
     estimator : {"gbm", "logistic", "ensemble"}, default "gbm"
-    calibration : {"isotonic", "sigmoid"} or None, default "isotonic"
+    calibration : {"isotonic", "sigmoid"} or None, default "sigmoid"
         ``"sigmoid"`` is Platt scaling of the base model's log-odds, ``P = 1 / (1 + exp(-(a
         logit(p) + b)))`` fitted on each held-out fold [4]_ (scikit-learn would fit it on the
         soft-voting ensemble's probability itself, which has no log-odds of its own). Being
         strictly increasing, it keeps the base model's ranking; ``"isotonic"`` is a step
         function, so customers on one of its plateaus tie. None fits the base pipeline on all
         the data, uncalibrated.
-    cv : int, default 3
-        Calibration folds (reduced to the smaller class count when that is lower; calibration is
-        skipped with a warning when a class has fewer than 2 rows).
+    cv : "holdout" or int, default "holdout"
+        ``"holdout"``: calibrate on a held-out ``holdout`` share of the groups (calibration is
+        skipped with a warning when either side lacks churners or stayers). A number:
+        calibration folds (reduced to the smaller class count when that is lower; calibration
+        is skipped with a warning when a class has fewer than 2 rows).
+    holdout : float, default 0.2
+        With ``cv="holdout"``: the share of groups (stratified on holding a churner) held out
+        for early stopping, calibration and importance.
+    max_train_rows : int or None, default 300_000
+        With ``cv="holdout"``: the base model is fitted on at most this many rows
+        (:func:`training_sample`: every churner while they fill at most half of it, a random
+        draw of stayers for the rest, each row weighted by the inverse of its class's drawn
+        share, so probabilities keep the population's level). None: every row.
+    early_stopping : bool, default True
+        With ``cv="holdout"`` and a calibration: gradient boosting stops when the log loss on
+        the held-out slice has not improved for 10 iterations (``max_iter`` is the cap).
     max_iter, learning_rate, max_leaf_nodes, l2_regularization
         Gradient boosting hyper-parameters (see
         :class:`~sklearn.ensemble.HistGradientBoostingClassifier`).
@@ -210,12 +292,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         the slope. The penalty sets either coefficient to 0 where it adds nothing.
     importance : {"permutation"} or None, default "permutation"
         How ``feature_importances_`` is computed: permutation importance [5]_ -- the mean drop in
-        ROC AUC when a column is shuffled -- measured on a held-out, stratified
-        ``importance_holdout`` share of the training rows by a copy of the (uncalibrated) base
-        pipeline fitted on the rest. None skips it (``feature_importances_`` is all NaN).
+        ROC AUC when a column is shuffled. With ``cv="holdout"``: of the base model itself, on
+        (at most ``importance_max_rows`` of) the held-out slice, no refit (all NaN without a
+        held-out slice, i.e. with ``calibration=None``). With folds: measured
+        on a held-out, stratified ``importance_holdout`` share of the training rows by a copy
+        of the (uncalibrated) base pipeline fitted on the rest. None skips it
+        (``feature_importances_`` is all NaN).
     importance_holdout : float, default 0.25
     importance_repeats : int, default 3
-    importance_max_rows : int or None, default 100_000
+    importance_max_rows : int or None, default 20_000
         Each shuffle is scored on at most this many held-out rows (a fresh sample per
         repeat): every feature costs ``importance_repeats`` predictions of the held-out rows,
         about 15 minutes for 46 features on 750,000 held-out rows (extrapolated from 41 s on
@@ -242,7 +327,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Training median (numbers) or mode (categories) of each feature; used by
         :func:`top_reasons`.
     n_fit_rows_ : int
-        Training rows (what a fractional ``min_samples_leaf`` is a share of).
+        Rows the trees are grown on (what a fractional ``min_samples_leaf`` is a share of):
+        all training rows with folds, the sampled rows outside the held-out slice with
+        ``cv="holdout"``.
+    n_train_rows_ : int
+        Rows the base model was fitted on.
+    train_weights_ : ndarray or None
+        Their sample weights when they are a sample (``max_train_rows``), else None.
+    n_early_stopping_iter_ : int or None
+        Boosting iterations kept by early stopping (None without it).
     C_ : float or None
         The logistic regression's C (chosen from ``Cs`` when ``C="auto"``; None for "gbm").
     C_scores_ : dict or None
@@ -267,16 +360,20 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     (400, 2)
     """
 
-    def __init__(self, estimator="gbm", calibration="isotonic", cv=3, max_iter=200,
+    def __init__(self, estimator="gbm", calibration="sigmoid", cv="holdout", holdout=0.2,
+                 max_train_rows=300_000, early_stopping=True, max_iter=200,
                  learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
                  l2_regularization=1.0, C=1.0, Cs=(0.02, 0.05, 0.2, 1.0),
                  C_search_max_rows=250_000, l1_ratio=0.0, normal_scores=False,
                  importance="permutation",
-                 importance_holdout=0.25, importance_repeats=3, importance_max_rows=100_000,
+                 importance_holdout=0.25, importance_repeats=3, importance_max_rows=20_000,
                  random_state=0, n_threads="auto"):
         self.estimator = estimator
         self.calibration = calibration
         self.cv = cv
+        self.holdout = holdout
+        self.max_train_rows = max_train_rows
+        self.early_stopping = early_stopping
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -496,6 +593,23 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
         with self._threads(len(prepared)):
             self.C_, self.C_scores_ = self._choose_C(prepared, y, groups)
+        self.level_shift_ = 0.0
+        self.n_early_stopping_iter_ = None
+        if self.cv == "holdout":
+            self._fit_holdout(prepared, y, counts, groups)
+        else:
+            self._fit_folds(prepared, y, counts, groups)
+        if latest is not None and 0 < y[latest].sum() < latest.sum():
+            with self._threads(int(latest.sum())):
+                p_latest = self.estimator_.predict_proba(prepared[latest])[:, 1]
+            self.level_shift_ = _level_shift(p_latest, y[latest].mean())
+        return self
+
+    def _fit_folds(self, prepared, y, counts, groups):
+        """``cv`` folds: CalibratedClassifierCV averages the calibrated fold models."""
+        if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
+            raise ValueError(f"cv must be 'holdout' or a number of folds >= 2, got {self.cv!r}")
+        self.n_train_rows_, self.train_weights_ = len(y), None
         base = self._make_pipeline()
         folds = self._folds(self.cv, prepared, y, groups)
         self.calibrated_ = self.calibration is not None and folds is not None
@@ -508,16 +622,111 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         else:
             if self.calibration is not None:
                 warnings.warn("too few churners or stayers to calibrate; probabilities are "
-                              "uncalibrated", RuntimeWarning, stacklevel=2)
+                              "uncalibrated", RuntimeWarning, stacklevel=3)
             self.estimator_ = base
-        self.level_shift_ = 0.0
         with self._threads(len(prepared)):
             self.estimator_.fit(prepared, y)
             self.feature_importances_ = self._importances(base, prepared, y, counts, groups)
-            if latest is not None and 0 < y[latest].sum() < latest.sum():
-                p_latest = self.estimator_.predict_proba(prepared[latest])[:, 1]
-                self.level_shift_ = _level_shift(p_latest, y[latest].mean())
-        return self
+
+    def _fit_holdout(self, prepared, y, counts, groups):
+        """One base model on (a sample of) the rows outside a held-out slice of whole groups;
+        early stopping, calibration and importance on the held-out slice."""
+        share = self.holdout
+        if isinstance(share, bool) or not isinstance(share, (float, int)) or not 0 < share < 1:
+            raise ValueError(f"holdout must be a share in (0, 1), got {share!r}")
+        cap = self.max_train_rows
+        if cap is not None and (isinstance(cap, bool) or int(cap) != cap or cap < 2):
+            raise ValueError(f"max_train_rows must be a count >= 2 or None, got {cap!r}")
+        rng = np.random.default_rng(self.random_state)
+        hold = None
+        if self.calibration is not None:
+            fit_rows, held_rows = group_holdout(y, groups, share, rng)
+            if (len(np.unique(y[held_rows])) == 2 and len(np.unique(y[fit_rows])) == 2):
+                hold = held_rows
+            else:
+                warnings.warn("too few churners or stayers to calibrate; probabilities are "
+                              "uncalibrated", RuntimeWarning, stacklevel=3)
+                fit_rows = np.arange(len(y))
+        else:
+            fit_rows = np.arange(len(y))
+        fit_rows, weights = training_sample(y, fit_rows, cap, rng)
+        self.n_train_rows_, self.train_weights_ = len(fit_rows), weights
+        # A fractional min_samples_leaf is a share of the rows the trees are grown on.
+        self.n_fit_rows_ = len(fit_rows)
+        X_fit, y_fit = prepared.iloc[fit_rows], y[fit_rows]
+        X_hold = None if hold is None else prepared.iloc[hold]
+        y_hold = None if hold is None else y[hold]
+        with self._threads(len(fit_rows)):
+            base = self._fit_base(X_fit, y_fit, weights, X_hold, y_hold)
+        self.calibrated_ = hold is not None
+        calibrator = None
+        if self.calibrated_:
+            with self._threads(len(hold)):
+                z = _base_log_odds(base, X_hold)
+            calibrator = _fit_calibrator(self.calibration, z, y_hold)
+        self.estimator_ = _HeldOutCalibrated(base, calibrator) if self.calibrated_ else base
+        self.feature_importances_ = self._holdout_importances(base, X_hold, y_hold, rng)
+
+    def _fit_base(self, X, y, weights, X_val, y_val):
+        """The (uncalibrated) base model, fitted with sample weights; boosting stops early
+        on the held-out rows when there are some."""
+        estimator = self.estimator
+        if estimator == "ensemble":
+            members = [self._fit_base_as(name, X, y, weights, X_val, y_val)
+                       for name in ("gbm", "logistic")]
+            return _SoftVote(members)
+        return self._fit_base_as(estimator, X, y, weights, X_val, y_val)
+
+    def _fit_base_as(self, estimator, X, y, weights, X_val, y_val):
+        pipe = self._make_pipeline(estimator=estimator)
+        if estimator != "gbm":
+            return pipe.fit(X, y, classify__sample_weight=weights)
+        encode, classify = pipe.named_steps["encode"], pipe.named_steps["classify"]
+        X_enc = encode.fit_transform(X)
+        if self.early_stopping and X_val is not None:
+            classify.set_params(early_stopping=True)
+            classify.fit(X_enc, y, sample_weight=weights, X_val=encode.transform(X_val),
+                         y_val=y_val)
+            self.n_early_stopping_iter_ = int(classify.n_iter_)
+        else:
+            classify.set_params(early_stopping=False)
+            classify.fit(X_enc, y, sample_weight=weights)
+        return pipe
+
+    def _holdout_importances(self, base, X_hold, y_hold, rng) -> pd.Series:
+        names = list(self.feature_names_in_)
+        if self.importance is None:
+            return pd.Series(np.nan, index=names, name="importance")
+        if self.importance != "permutation":
+            raise ValueError(f"importance must be 'permutation' or None, got {self.importance!r}")
+        max_rows = self.importance_max_rows
+        if max_rows is not None and (int(max_rows) != max_rows or max_rows < 2):
+            raise ValueError(f"importance_max_rows must be a count >= 2 or None, got {max_rows!r}")
+        if X_hold is None or np.bincount(y_hold, minlength=2).min() < 2:
+            return pd.Series(np.nan, index=names, name="importance")
+        if max_rows is not None and len(y_hold) > max_rows:
+            rows, _ = train_test_split(np.arange(len(y_hold)), train_size=int(max_rows),
+                                       stratify=y_hold,
+                                       random_state=int(rng.integers(2**31 - 1)))
+            X_hold, y_hold = X_hold.iloc[np.sort(rows)], y_hold[np.sort(rows)]
+        if self.estimator == "gbm":
+            # The boosting's own input has one column per used feature: shuffle those and
+            # skip re-encoding the table for every shuffle (most of the cost otherwise).
+            encode, classify = base.named_steps["encode"], base.named_steps["classify"]
+            with self._threads(len(y_hold)):
+                result = permutation_importance(classify, encode.transform(X_hold), y_hold,
+                                                scoring="roc_auc",
+                                                n_repeats=self.importance_repeats,
+                                                random_state=self.random_state)
+            used = pd.Series(result.importances_mean,
+                             index=[str(c) for c in encode.get_feature_names_out()])
+            # A column empty in every training row is not used: shuffling it changes nothing.
+            return used.reindex(names, fill_value=0.0).rename("importance")
+        with self._threads(len(y_hold)):
+            result = permutation_importance(base, X_hold, y_hold, scoring="roc_auc",
+                                            n_repeats=self.importance_repeats,
+                                            random_state=self.random_state)
+        return pd.Series(result.importances_mean, index=names, name="importance")
 
     def _folds(self, n_splits, prepared, y, groups):
         """Stratified, shuffled, seeded folds (by group when given); None if too few churners."""
@@ -628,6 +837,38 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                                         random_state=self.random_state)
         return pd.Series(result.importances_mean, index=names, name="importance")
 
+    def log_odds_contributions(self, X) -> tuple[pd.DataFrame, np.ndarray] | None:
+        """Per row, each feature's additive contribution to the base model's log-odds, and
+        those log-odds; None where the model has no one-pass decomposition.
+
+        Gradient boosting with a held-out calibration (``cv="holdout"``): path attribution
+        over its trees (:func:`tree_path_contributions`); the contributions plus a constant
+        (the expected log-odds) sum to each row's log-odds exactly. Other models (the
+        logistic regression, the ensemble, fold-calibrated models): None.
+        """
+        check_is_fitted(self, "estimator_")
+        if self.estimator != "gbm" or self.cv != "holdout":
+            return None
+        base = (self.estimator_.base if isinstance(self.estimator_, _HeldOutCalibrated)
+                else self.estimator_)
+        prepared = self._prepare(self._align(X))
+        encode, gbm = base.named_steps["encode"], base.named_steps["classify"]
+        with self._threads(len(prepared)):
+            encoded = encode.transform(prepared)
+        phi, expected = tree_path_contributions(gbm, encoded)
+        used = [str(c) for c in encode.get_feature_names_out()]
+        table = pd.DataFrame(0.0, index=X.index if isinstance(X, pd.DataFrame) else None,
+                             columns=list(self.feature_names_in_))
+        table[used] = phi
+        return table, phi.sum(axis=1) + expected
+
+    def _calibrate_log_odds(self, z: np.ndarray) -> np.ndarray:
+        """P(churn), level shift included, from the base model's log-odds (held-out
+        calibration only)."""
+        if isinstance(self.estimator_, _HeldOutCalibrated):
+            return self._shifted(self.estimator_.calibrate(z))
+        return self._shifted(expit(z))
+
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): columns P(stay), P(churn)."""
         check_is_fitted(self, "estimator_")
@@ -646,11 +887,93 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
 
     def _score_prepared(self, prepared: pd.DataFrame, calibrated: bool) -> np.ndarray:
-        """P(churn) from the calibrated model, or the mean of the fold base models."""
+        """P(churn) from the calibrated model, or the mean of the fold base models (the base
+        model's with a held-out calibration)."""
         if calibrated or not self.calibrated_:
             return self._shifted(self.estimator_.predict_proba(prepared)[:, 1])
+        if isinstance(self.estimator_, _HeldOutCalibrated):
+            return self.estimator_.base.predict_proba(prepared)[:, 1]
         folds = self.estimator_.calibrated_classifiers_
         return np.mean([f.estimator.predict_proba(prepared)[:, 1] for f in folds], axis=0)
+
+
+def tree_path_contributions(gbm: HistGradientBoostingClassifier, X) -> tuple[np.ndarray, float]:
+    """Per-row additive contributions of each input column to a fitted binary
+    HistGradientBoostingClassifier's raw score (log-odds), by path attribution (Saabas).
+
+    Every internal node gets a value: the mean of its training rows' leaf values (the
+    count-weighted mean of its children). Walking a row down a tree, each split moves the
+    value from the node's to the child's; that change is credited to the split's feature.
+    Summed over a tree the changes telescope to ``leaf - root``, so for every row::
+
+        contributions.sum(axis=1) + expected == gbm.decision_function(X)
+
+    with ``expected`` the baseline plus the trees' root values. The walk is vectorised over
+    rows, one tree level at a time; splits follow the predictor's own rules (missing values
+    and categories outside the training ones go the way of ``missing_go_to_left``,
+    categories by the split's bitset).
+
+    Parameters
+    ----------
+    gbm : fitted HistGradientBoostingClassifier (binary)
+    X : array of shape (n, m), the classifier's own input (categories ordinal-encoded)
+
+    Returns
+    -------
+    (contributions of shape (n, m), expected : float)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n, m = X.shape
+    known, f_idx_map = gbm._bin_mapper.make_known_categories_bitsets()
+    contributions = np.zeros((n, m), dtype=np.float64)
+    expected = float(np.ravel(gbm._baseline_prediction)[0])
+    rows = np.arange(n)
+    for (predictor,) in gbm._predictors:
+        nodes = predictor.nodes
+        value = _internal_values(nodes)
+        is_leaf = nodes["is_leaf"].astype(bool)
+        expected += value[0]
+        node = np.zeros(n, dtype=np.int64)
+        active = rows if not is_leaf[0] else rows[:0]
+        while len(active):
+            at = node[active]
+            feature = nodes["feature_idx"][at].astype(np.int64)
+            x = X[active, feature]
+            missing = np.isnan(x)
+            left = np.where(missing, nodes["missing_go_to_left"][at].astype(bool),
+                            x <= nodes["num_threshold"][at])
+            categorical = nodes["is_categorical"][at].astype(bool) & ~missing
+            if categorical.any():
+                c = np.flatnonzero(categorical)
+                code = x[c]
+                valid = code >= 0
+                code = np.where(valid, code, 0).astype(np.int64)
+                word, bit = code // 32, (code % 32).astype(np.uint32)
+                in_left = ((predictor.raw_left_cat_bitsets[nodes["bitset_idx"][at[c]], word]
+                            >> bit) & 1).astype(bool)
+                in_known = ((known[f_idx_map[feature[c]], word] >> bit) & 1).astype(bool)
+                as_missing = nodes["missing_go_to_left"][at[c]].astype(bool)
+                left[c] = np.where(valid & in_left, True,
+                                   np.where(valid & in_known, False, as_missing))
+            child = np.where(left, nodes["left"][at], nodes["right"][at]).astype(np.int64)
+            contributions[active, feature] += value[child] - value[at]
+            node[active] = child
+            active = active[~is_leaf[child]]
+    return contributions, expected
+
+
+def _internal_values(nodes) -> np.ndarray:
+    """Leaf values as fitted; an internal node's value is the count-weighted mean of its
+    children's (children always come after their parent in the node array)."""
+    value = nodes["value"].astype(np.float64).copy()
+    count = nodes["count"].astype(np.float64)
+    for i in range(len(nodes) - 1, -1, -1):  # a tree of a few leaves: a few nodes
+        if not nodes["is_leaf"][i]:
+            l, r = nodes["left"][i], nodes["right"][i]
+            total = count[l] + count[r]
+            value[i] = ((count[l] * value[l] + count[r] * value[r]) / total if total
+                        else 0.5 * (value[l] + value[r]))
+    return value
 
 
 def _level_shift(p: np.ndarray, rate: float) -> float:
@@ -669,6 +992,63 @@ def _level_shift(p: np.ndarray, rate: float) -> float:
     if excess(low) > 0 or excess(high) < 0:  # probabilities pinned at 0 or 1 everywhere
         return 0.0
     return float(brentq(excess, low, high, xtol=1e-12))
+
+
+_EPS = 1e-12
+
+
+def _base_log_odds(base, X) -> np.ndarray:
+    """The base model's log-odds of churn (its raw score where it has one)."""
+    if hasattr(base, "decision_function"):
+        return np.asarray(base.decision_function(X), dtype=np.float64)
+    p = base.predict_proba(X)[:, 1]
+    return logit(np.clip(p, _EPS, 1.0 - _EPS))
+
+
+def _fit_calibrator(method: str, z: np.ndarray, y: np.ndarray):
+    """Platt scaling (``sigmoid``: a logistic regression of the label on the log-odds, no
+    penalty) or isotonic regression of the label on the log-odds."""
+    if method == "sigmoid":
+        platt = LogisticRegression(C=np.inf, solver="lbfgs").fit(z[:, None], y)
+        return ("sigmoid", float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+    return ("isotonic", IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(z, y))
+
+
+class _HeldOutCalibrated(ClassifierMixin, BaseEstimator):
+    """A fitted base model and a calibration of its log-odds fitted on held-out rows."""
+
+    def __init__(self, base=None, calibrator=None):
+        self.base = base
+        self.calibrator = calibrator
+        self.classes_ = np.array([0, 1])
+
+    def calibrate(self, z: np.ndarray) -> np.ndarray:
+        """P(churn) from the base model's log-odds ``z``."""
+        if self.calibrator is None:
+            return expit(z)
+        if self.calibrator[0] == "sigmoid":
+            _, slope, intercept = self.calibrator
+            return expit(slope * z + intercept)
+        return np.clip(self.calibrator[1].predict(z), _EPS, 1.0 - _EPS)
+
+    def predict_proba(self, X) -> np.ndarray:
+        churn = self.calibrate(_base_log_odds(self.base, X))
+        return np.column_stack([1.0 - churn, churn])
+
+
+class _SoftVote(ClassifierMixin, BaseEstimator):
+    """Fitted members, soft voting: the mean of their probabilities [7]_."""
+
+    def __init__(self, members=None):
+        self.members = members
+        self.classes_ = np.array([0, 1])
+
+    def fit(self, X, y):
+        """The members come fitted (see ChurnModel._fit_base); refitting is not offered."""
+        raise NotImplementedError("_SoftVote holds fitted members")
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.mean([m.predict_proba(X) for m in self.members], axis=0)
 
 
 class _LogOdds(ClassifierMixin, BaseEstimator):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from sklearn.utils.validation import check_is_fitted
 
@@ -41,7 +42,8 @@ def _reason_candidates(model: ChurnModel, features, max_features, importance=Non
 
 
 def reason_contributions(model: ChurnModel, X, *, features=None, max_features: int | None = 12,
-                         calibrated: bool = False, importance=None) -> pd.DataFrame:
+                         calibrated: bool = False, importance=None,
+                         method: str = "auto") -> pd.DataFrame:
     """How much each feature's value raises each customer's risk above a typical value.
 
     Prediction difference [6]_: for feature ``j``, ``p(x) - p(x with x_j := reference_j)``, where
@@ -74,6 +76,14 @@ def reason_contributions(model: ChurnModel, X, *, features=None, max_features: i
     importance : pandas.Series, optional
         Feature importances that choose the ``max_features`` candidates, instead of the model's
         own ``feature_importances_`` (e.g. from a model fitted with ``importance=None``).
+    method : {"auto", "difference", "path"}, default "auto"
+        ``"difference"``: the prediction difference above, 1 + ``len(features)`` model calls
+        per row. ``"path"``: one pass over the trees of a gradient boosting model with a
+        held-out calibration (:meth:`ChurnModel.log_odds_contributions`, path attribution):
+        with ``z`` the row's log-odds and ``phi_j`` feature ``j``'s additive share of it,
+        the contribution is ``p(z) - p(z - phi_j)`` -- the risk the feature adds above the
+        average customer, on the same probability scale as the difference. ``"auto"``:
+        ``"path"`` where the model has it, else ``"difference"``.
 
     Returns
     -------
@@ -82,17 +92,26 @@ def reason_contributions(model: ChurnModel, X, *, features=None, max_features: i
         given), index of ``X``, contributions in probability units.
     """
     contributions, _ = _contributions_and_scores(model, X, features, max_features, calibrated,
-                                                 importance)
+                                                 importance, method)
     return contributions
 
 
 def _contributions_and_scores(model: ChurnModel, X, features, max_features, calibrated,
-                              importance) -> tuple[pd.DataFrame, np.ndarray]:
+                              importance, method="auto") -> tuple[pd.DataFrame, np.ndarray]:
     """:func:`reason_contributions`' table, plus each row's own probability on the same scale
     (the first of the stacked copies, so it costs no extra model call)."""
+    if method not in ("auto", "difference", "path"):
+        raise ValueError(f"method must be 'auto', 'difference' or 'path', got {method!r}")
     check_is_fitted(model, "estimator_")
-    prepared = model._prepare(model._align(X))
     names = _reason_candidates(model, features, max_features, importance)
+    if method != "difference":
+        decomposed = model.log_odds_contributions(X)
+        if decomposed is not None:
+            return _path_contributions(model, decomposed, names, calibrated)
+        if method == "path":
+            raise ValueError("method='path' needs a gradient boosting model with a held-out "
+                             "calibration (estimator='gbm', cv='holdout')")
+    prepared = model._prepare(model._align(X))
     n_rows, n_copies = len(prepared), len(names) + 1
     contributions = np.empty((n_rows, len(names)), dtype=np.float64)
     own = np.empty(n_rows, dtype=np.float64)
@@ -107,6 +126,16 @@ def _contributions_and_scores(model: ChurnModel, X, features, max_features, cali
     table = pd.DataFrame(contributions, index=X.index if isinstance(X, pd.DataFrame) else None,
                          columns=names)
     return table, own
+
+
+def _path_contributions(model: ChurnModel, decomposed, names: list, calibrated: bool):
+    """``p(z) - p(z - phi_j)`` for each feature ``j`` of ``names``, and ``p(z)``."""
+    phi, z = decomposed
+    score = model._calibrate_log_odds if calibrated else expit
+    own = score(z)
+    values = phi[names].to_numpy()
+    contributions = own[:, None] - score(z[:, None] - values)
+    return pd.DataFrame(contributions, index=phi.index, columns=names), own
 
 
 def _with_reference_values(model: ChurnModel, prepared: pd.DataFrame, names: list) -> pd.DataFrame:
@@ -130,7 +159,7 @@ REASON_MIN_SHARE = 0.05
 
 def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None,
                 max_features: int | None = 12, calibrated: bool = False, importance=None,
-                min_contribution: float = REASON_MIN_CONTRIBUTION,
+                method: str = "auto", min_contribution: float = REASON_MIN_CONTRIBUTION,
                 min_share: float = REASON_MIN_SHARE) -> list[list[tuple[str, float]]]:
     """Per row, the (up to) ``k`` features that push the churn risk up the most, by a material
     amount.
@@ -167,9 +196,9 @@ def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None,
     model : ChurnModel
     X : pandas.DataFrame
     k : int, default 3
-    features, max_features, calibrated, importance
+    features, max_features, calibrated, importance, method
         Passed to :func:`reason_contributions` (by default the 12 most important features are
-        tested).
+        tested; a boosting model's contributions come from one pass over its trees).
     min_contribution : float, default 0.001
         Absolute floor on a reason's contribution, in probability units (>= 0).
     min_share : float, default 0.05
@@ -198,7 +227,7 @@ def top_reasons(model: ChurnModel, X, k: int = 3, *, features=None,
     if not (np.isfinite(min_share) and 0 <= min_share <= 1):
         raise ValueError(f"min_share must be in [0, 1], got {min_share!r}")
     contributions, own = _contributions_and_scores(model, X, features, max_features, calibrated,
-                                                   importance)
+                                                   importance, method)
     values = contributions.to_numpy()
     names = np.asarray(contributions.columns, dtype=object)
     k = min(int(k), values.shape[1])
