@@ -102,18 +102,26 @@ class AnalyzeConfig:
 EMBEDDINGS_AUTO_MAX_VERTICES = 50_000
 
 
+#: Whether ``embeddings="auto"`` adds them at all. Off since issue 22: their gain is nil
+#: (above), and they were the part of the features that moved most with the seed and the
+#: spelling of the ids (a random initialisation, sampled neighbourhoods, vertex order): on the
+#: demo world they moved one customer's probability by up to 0.057 between seeds where the
+#: rest of the pipeline moved it by 0.039 (experiments/results/stability.md).
+EMBEDDINGS_AUTO = False
+
+
 def use_embeddings(cfg: AnalyzeConfig, n_vertices: int) -> bool:
     """Whether an analysis adds GraphSAGE embeddings to a scoring graph of ``n_vertices``.
 
     Example
     -------
     >>> use_embeddings(AnalyzeConfig(), 8_000), use_embeddings(AnalyzeConfig(), 130_000)
-    (True, False)
+    (False, False)
     >>> use_embeddings(AnalyzeConfig(embeddings=True), 130_000)
     True
     """
     if cfg.embeddings == "auto":
-        return n_vertices <= EMBEDDINGS_AUTO_MAX_VERTICES
+        return EMBEDDINGS_AUTO and n_vertices <= EMBEDDINGS_AUTO_MAX_VERTICES
     if isinstance(cfg.embeddings, (bool, np.bool_)):
         return bool(cfg.embeddings)
     raise InputError(f"embeddings must be True, False or 'auto', got {cfg.embeddings!r}",
@@ -291,6 +299,14 @@ def feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
     )
 
 
+#: Cross-fitted models averaged by the pipeline's churn model (``ChurnModel.holdout_folds``):
+#: one held-out slice made a customer's probability depend on which slice the seed, and the
+#: spelling of the ids, put them in (issue 22; experiments/results/stability.md). The folds
+#: are dealt on a fixed fold seed over :func:`canonical_groups`, so they are a function of the
+#: data alone; the seed still drives boosting, communities and influence sampling.
+MODEL_FOLDS = 5
+
+
 def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     """The churn model the pipeline uses, for a config."""
     # Churn signals are weak and noisy (a backtest AUC of 0.7-0.8 is typical), and most of a
@@ -308,7 +324,8 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     estimator = "gbm" if cfg.estimator in ("by_size", "auto") else cfg.estimator
     params = dict(estimator=estimator, max_iter=300, learning_rate=0.05, max_leaf_nodes=4,
                   min_samples_leaf=0.005, C="auto", l1_ratio=1.0, normal_scores=False,
-                  cv="holdout", holdout=0.2, max_train_rows=300_000, early_stopping=True,
+                  cv="holdout", holdout=0.2, holdout_folds=MODEL_FOLDS, fold_seed=0,
+                  max_train_rows=300_000, early_stopping=True,
                   calibration="sigmoid", importance_max_rows=10_000, random_state=cfg.seed)
     params.update(overrides)
     return ChurnModel(**params)
@@ -326,6 +343,7 @@ def fit_churn_model(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series, latest=No
     """
     latest = None if cfg.pooled_churn_rate else latest
     check_finite_features(X)  # issue 26: no infinity reaches a model, the feature is named
+    groups = canonical_groups(X)
     if overrides.get("estimator", None) is None:
         overrides.pop("estimator", None)
     if cfg.estimator == "by_size":
@@ -334,7 +352,36 @@ def fit_churn_model(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series, latest=No
         sized = by_size(len(y))
         if overrides.get("estimator", sized["estimator"]) == sized["estimator"]:
             overrides = {**sized, **overrides}
-    return churn_model(cfg, **overrides).fit(X, y, groups=X.index.to_numpy(), latest=latest)
+    return churn_model(cfg, **overrides).fit(X, y, groups=groups, latest=latest)
+
+
+def canonical_groups(X: pd.DataFrame) -> np.ndarray:
+    """One integer per customer of a stacked table (index ``customer_id``), numbered in an
+    order that does not depend on how the ids are spelled or on the seed.
+
+    The model's folds (calibration, cross-fitting, the C search) shuffle the groups in the
+    order of their labels; with the ids as labels, hashing every id (a pseudonymised export)
+    dealt the customers into other folds and moved probabilities (issue 22). Here a
+    customer's number is the rank of a hash of its first row's activity features
+    (:data:`features.RFM_FEATURES`: computed from its own traffic, independent of ids, seed
+    and communities), ties broken by first appearance in the table.
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"n_out": [3.0, 1.0, 3.0]}, index=["b", "a", "b"])
+    >>> canonical_groups(X).tolist() == canonical_groups(X.rename(index={"b": "z"})).tolist()
+    True
+    """
+    codes, uniques = pd.factorize(X.index.to_numpy())
+    first = np.zeros(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # first row of each customer
+    rfm = [c for c in RFM_FEATURES if c in X.columns] or list(X.columns[:1])
+    content = pd.util.hash_pandas_object(X.iloc[first][rfm].reset_index(drop=True),
+                                         index=False).to_numpy()
+    order = np.lexsort((np.arange(len(uniques)), content))
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[order] = np.arange(len(uniques))
+    return rank[codes]
 
 
 def stack_cutoffs(labelled: list, positions=None):
@@ -733,6 +780,9 @@ class ChurnPipeline:
         n_vertices = scoring.graph.graph.vcount()
         if use_embeddings(cfg, n_vertices):
             stages.run("graph embeddings", add_embeddings, [scoring] + training, cfg, notes)
+        elif cfg.embeddings == "auto" and not EMBEDDINGS_AUTO:
+            log.info("graph embeddings off (embeddings='auto'): their measured gain is nil and "
+                     "they make the ranking depend on the seed; embeddings=True adds them")
         elif cfg.embeddings == "auto":
             log.info("graph embeddings skipped: %d vertices, above %d (embeddings='auto'; their "
                      "measured gain is nil)", n_vertices, EMBEDDINGS_AUTO_MAX_VERTICES)

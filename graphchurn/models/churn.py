@@ -305,9 +305,23 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         repeat): every feature costs ``importance_repeats`` predictions of the held-out rows,
         about 15 minutes for 46 features on 750,000 held-out rows (extrapolated from 41 s on
         48,000), while the ranking settles long before that. None scores every held-out row.
+    holdout_folds : int or None, default None
+        With ``cv="holdout"``: instead of one held-out slice, split the groups into this many
+        stratified folds and fit one base model per fold, each stopped early and calibrated
+        on its own fold (every customer is held out once), then average their calibrated
+        probabilities (cross-fitting). A single held-out slice makes the model depend on
+        which customers the seed (and the spelling of their ids) put in it; averaging over
+        complementary slices removes most of that (issue 22, experiments/stability.py), at
+        ``holdout_folds`` times the fitting cost. Reasons then use the difference method.
     random_state : int, default 0
         Seeds the folds, the boosting and the permutation importance: same data + seed gives
         the same probabilities.
+    fold_seed : int or None, default None
+        Seeds the calibration folds and the cross-fitting folds instead of ``random_state``
+        (None: ``random_state``). With a fixed fold seed and ``groups`` numbered canonically
+        (:func:`graphchurn.pipeline.canonical_groups`) the folds are a function of the data
+        alone, so a different seed or differently spelled ids deal the customers into the
+        same folds (issue 22).
     n_threads : int, "auto" or None, default "auto"
         Cap on native (OpenMP/BLAS) threads while fitting and predicting. None keeps the
         libraries' default (all cores); "auto" uses one thread for tables under 50,000 rows and
@@ -361,17 +375,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, estimator="gbm", calibration="sigmoid", cv="holdout", holdout=0.2,
-                 max_train_rows=300_000, early_stopping=True, max_iter=200,
+                 holdout_folds=None, max_train_rows=300_000, early_stopping=True, max_iter=200,
                  learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
                  l2_regularization=1.0, C=1.0, Cs=(0.02, 0.05, 0.2, 1.0),
                  C_search_max_rows=250_000, l1_ratio=0.0, normal_scores=False,
                  importance="permutation",
                  importance_holdout=0.25, importance_repeats=3, importance_max_rows=20_000,
-                 random_state=0, n_threads="auto"):
+                 random_state=0, fold_seed=None, n_threads="auto"):
         self.estimator = estimator
         self.calibration = calibration
         self.cv = cv
         self.holdout = holdout
+        self.holdout_folds = holdout_folds
         self.max_train_rows = max_train_rows
         self.early_stopping = early_stopping
         self.max_iter = max_iter
@@ -389,6 +404,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.importance_repeats = importance_repeats
         self.importance_max_rows = importance_max_rows
         self.random_state = random_state
+        self.fold_seed = fold_seed
         self.n_threads = n_threads
 
     def _threads(self, n_rows: int):
@@ -595,7 +611,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             self.C_, self.C_scores_ = self._choose_C(prepared, y, groups)
         self.level_shift_ = 0.0
         self.n_early_stopping_iter_ = None
-        if self.cv == "holdout":
+        if self.cv == "holdout" and self.holdout_folds not in (None, 1):
+            self._fit_cross(prepared, y, counts, groups)
+        elif self.cv == "holdout":
             self._fit_holdout(prepared, y, counts, groups)
         else:
             self._fit_folds(prepared, y, counts, groups)
@@ -667,6 +685,45 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.estimator_ = _HeldOutCalibrated(base, calibrator) if self.calibrated_ else base
         self.feature_importances_ = self._holdout_importances(base, X_hold, y_hold, rng)
 
+    def _fit_cross(self, prepared, y, counts, groups):
+        """``holdout_folds`` base models, each fitted outside one fold of whole groups and
+        stopped early, calibrated and measured (importance) on it; probabilities averaged."""
+        k = self.holdout_folds
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+            raise ValueError(f"holdout_folds must be None or a number of folds >= 2, got {k!r}")
+        if self.calibration is None:
+            raise ValueError("holdout_folds needs a calibration (it calibrates on each fold)")
+        rng = np.random.default_rng(self.random_state)
+        groups = np.arange(len(y)) if groups is None else groups
+        folds = group_folds(y, groups, int(k), self._fold_seed())
+        members, importances, stops, rows = [], [], [], 0
+        for fit_rows, held in folds:
+            if len(np.unique(y[held])) < 2 or len(np.unique(y[fit_rows])) < 2:
+                continue
+            fit_rows, weights = training_sample(y, fit_rows, self.max_train_rows, rng)
+            rows += len(fit_rows)
+            self.n_fit_rows_ = len(fit_rows)
+            X_hold, y_hold = prepared.iloc[held], y[held]
+            self.n_early_stopping_iter_ = None
+            with self._threads(len(fit_rows)):
+                base = self._fit_base(prepared.iloc[fit_rows], y[fit_rows], weights,
+                                      X_hold, y_hold)
+            if self.n_early_stopping_iter_ is not None:
+                stops.append(self.n_early_stopping_iter_)
+            with self._threads(len(held)):
+                z = _base_log_odds(base, X_hold)
+            members.append(_HeldOutCalibrated(base, _fit_calibrator(self.calibration, z, y_hold)))
+            importances.append(self._holdout_importances(base, X_hold, y_hold, rng))
+        if not members:  # too few churners to split: one model as without folds
+            self._fit_holdout(prepared, y, counts, groups)
+            return
+        self.n_train_rows_, self.train_weights_ = rows // len(members), None
+        self.n_early_stopping_iter_ = int(np.mean(stops)) if stops else None
+        self.calibrated_ = True
+        self.estimator_ = _Averaged(members)
+        self.feature_importances_ = pd.concat(importances, axis=1).mean(axis=1).rename(
+            "importance")
+
     def _fit_base(self, X, y, weights, X_val, y_val):
         """The (uncalibrated) base model, fitted with sample weights; boosting stops early
         on the held-out rows when there are some."""
@@ -728,8 +785,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                                             random_state=self.random_state)
         return pd.Series(result.importances_mean, index=names, name="importance")
 
-    def _folds(self, n_splits, prepared, y, groups):
-        """Stratified, shuffled, seeded folds (by group when given); None if too few churners."""
+    def _fold_seed(self):
+        return self.random_state if self.fold_seed is None else self.fold_seed
+
+    def _folds(self, n_splits, prepared, y, groups, random_state=None):
+        """Stratified, shuffled, seeded folds (by group when given); None if too few churners.
+        ``random_state`` defaults to the model's fold seed."""
+        seed = self._fold_seed() if random_state is None else random_state
         n_splits = int(min(n_splits, np.bincount(y, minlength=2).min()))
         if groups is not None:
             # Each fold needs a churner: no more folds than groups holding one.
@@ -738,8 +800,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             return None
         if groups is None:
             return list(StratifiedKFold(n_splits=n_splits, shuffle=True,
-                                        random_state=self.random_state).split(prepared, y))
-        return group_folds(y, groups, n_splits, self.random_state)
+                                        random_state=seed).split(prepared, y))
+        return group_folds(y, groups, n_splits, seed)
 
     def _choose_C(self, prepared, y, groups):
         self.n_C_search_rows_ = None
@@ -757,8 +819,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             prepared, y = prepared.iloc[rows], y[rows]
             groups = None if groups is None else groups[rows]
         self.n_C_search_rows_ = len(y)
-        folds = self._folds(3, prepared, y, groups)
-        if folds is None:  # too few churners to compare: the middle of the grid
+        # Three 3-fold splits on fixed seeds, whatever random_state: the penalty is a property
+        # of the data, and one seeded split flipped it between neighbouring values of the grid
+        # (C 1.0 against 0.2 on the demo world), which moved single customers' probabilities
+        # by up to 0.2 between seeds (issue 22, experiments/results/stability.md).
+        folds = [fold for repeat in range(C_SEARCH_REPEATS)
+                 for fold in (self._folds(3, prepared, y, groups, random_state=repeat) or [])]
+        if not folds:  # too few churners to compare: the middle of the grid
             return sorted(candidates)[len(candidates) // 2], None
         # The logistic regression alone, whatever the estimator; every fold refits the whole
         # pipeline, so imputation and scaling never see the held-out rows.
@@ -768,8 +835,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                               error_score=np.nan).fit(prepared, y)
         scores = {C: float(score) for C, score in zip(grid, search.cv_results_["mean_test_score"])}
         # Ties go to the stronger regularisation (the first of the sorted grid), as do all-NaN
-        # scores (no fold with both classes held out).
-        best = max(grid, key=lambda c: -np.inf if np.isnan(scores[c]) else scores[c])
+        # scores (no fold with both classes held out); so does a C within C_SEARCH_TOLERANCE
+        # of the best ROC-AUC (a difference that small is noise, not a reason to flip).
+        top = max((v for v in scores.values() if not np.isnan(v)), default=np.nan)
+        best = next((c for c in grid if not np.isnan(scores[c])
+                     and scores[c] >= top - C_SEARCH_TOLERANCE), grid[0])
         return best, scores
 
     def _C_search_rows(self, y, groups):
@@ -847,7 +917,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         logistic regression, the ensemble, fold-calibrated models): None.
         """
         check_is_fitted(self, "estimator_")
-        if self.estimator != "gbm" or self.cv != "holdout":
+        if (self.estimator != "gbm" or self.cv != "holdout"
+                or isinstance(getattr(self, "estimator_", None), _Averaged)):
             return None
         base = (self.estimator_.base if isinstance(self.estimator_, _HeldOutCalibrated)
                 else self.estimator_)
@@ -893,6 +964,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             return self._shifted(self.estimator_.predict_proba(prepared)[:, 1])
         if isinstance(self.estimator_, _HeldOutCalibrated):
             return self.estimator_.base.predict_proba(prepared)[:, 1]
+        if isinstance(self.estimator_, _Averaged):
+            return np.mean([m.base.predict_proba(prepared)[:, 1]
+                            for m in self.estimator_.members], axis=0)
         folds = self.estimator_.calibrated_classifiers_
         return np.mean([f.estimator.predict_proba(prepared)[:, 1] for f in folds], axis=0)
 
@@ -1033,6 +1107,25 @@ class _HeldOutCalibrated(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         churn = self.calibrate(_base_log_odds(self.base, X))
+        return np.column_stack([1.0 - churn, churn])
+
+
+#: The C search compares the grid on this many 3-fold splits (fixed seeds 0, 1, ...) ...
+C_SEARCH_REPEATS = 3
+#: ... and takes the strongest penalty within this ROC-AUC of the best.
+C_SEARCH_TOLERANCE = 0.001
+
+
+class _Averaged(ClassifierMixin, BaseEstimator):
+    """Cross-fitted members (:class:`_HeldOutCalibrated`), their calibrated probabilities
+    averaged."""
+
+    def __init__(self, members=None):
+        self.members = members
+        self.classes_ = np.array([0, 1])
+
+    def predict_proba(self, X) -> np.ndarray:
+        churn = np.mean([m.predict_proba(X)[:, 1] for m in self.members], axis=0)
         return np.column_stack([1.0 - churn, churn])
 
 
