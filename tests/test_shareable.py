@@ -64,7 +64,7 @@ def test_analyze_target_whatif_pseudonymised_and_unmasked(tmp_path):
     assert all(is_pseudonym(masked["customer_id"]))
     for name in ("groups.csv", "influencers.csv", "metrics.json", "report.html"):
         text = (tmp_path / "masked" / name).read_text()
-        assert "+44" not in text and "HYPERLINK" not in text, name
+        assert not any(i in text for i in customers["customer_id"]), name
     # The key holder maps the shared file back: the plain run's scores, byte for byte.
     assert main(["-q", "unmask", "--key", str(key), "--ids", str(tmp_path / "masked" / "scores.csv"),
                  *inputs, "--out", str(tmp_path / "unmasked.csv")]) == 0

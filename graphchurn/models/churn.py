@@ -713,7 +713,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             with self._threads(len(held)):
                 z = _base_log_odds(base, X_hold)
             members.append(_HeldOutCalibrated(base, _fit_calibrator(self.calibration, z, y_hold)))
-            importances.append(self._holdout_importances(base, X_hold, y_hold, rng))
+            # Each member measures importance on its share of importance_max_rows, so the
+            # averaged importance costs what one held-out slice's did.
+            importances.append(self._holdout_importances(base, X_hold, y_hold, rng,
+                                                         share=1.0 / len(folds)))
         if not members:  # too few churners to split: one model as without folds
             self._fit_holdout(prepared, y, counts, groups)
             return
@@ -750,13 +753,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             classify.fit(X_enc, y, sample_weight=weights)
         return pipe
 
-    def _holdout_importances(self, base, X_hold, y_hold, rng) -> pd.Series:
+    def _holdout_importances(self, base, X_hold, y_hold, rng, share: float = 1.0) -> pd.Series:
         names = list(self.feature_names_in_)
         if self.importance is None:
             return pd.Series(np.nan, index=names, name="importance")
         if self.importance != "permutation":
             raise ValueError(f"importance must be 'permutation' or None, got {self.importance!r}")
         max_rows = self.importance_max_rows
+        if max_rows is not None and share < 1.0:  # cross-fitting: the rows shared by members
+            max_rows = max(2, int(max_rows * share))
         if max_rows is not None and (int(max_rows) != max_rows or max_rows < 2):
             raise ValueError(f"importance_max_rows must be a count >= 2 or None, got {max_rows!r}")
         if X_hold is None or np.bincount(y_hold, minlength=2).min() < 2:
@@ -913,16 +918,25 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
         Gradient boosting with a held-out calibration (``cv="holdout"``): path attribution
         over its trees (:func:`tree_path_contributions`); the contributions plus a constant
-        (the expected log-odds) sum to each row's log-odds exactly. Other models (the
-        logistic regression, the ensemble, fold-calibrated models): None.
+        (the expected log-odds) sum to each row's log-odds exactly. Cross-fitted boosting
+        (``holdout_folds``): the members' contributions and log-odds averaged (their mean
+        log-odds, which :meth:`_calibrate_log_odds` reads through each member's calibration).
+        Other models (the logistic regression, the ensemble, fold-calibrated models): None.
         """
         check_is_fitted(self, "estimator_")
-        if (self.estimator != "gbm" or self.cv != "holdout"
-                or isinstance(getattr(self, "estimator_", None), _Averaged)):
+        if self.estimator != "gbm" or self.cv != "holdout":
             return None
+        prepared = self._prepare(self._align(X))
+        if isinstance(self.estimator_, _Averaged):
+            parts = [self._path_decomposition(m.base, prepared, X)
+                     for m in self.estimator_.members]
+            return (sum(p for p, _ in parts) / len(parts),
+                    sum(z for _, z in parts) / len(parts))
         base = (self.estimator_.base if isinstance(self.estimator_, _HeldOutCalibrated)
                 else self.estimator_)
-        prepared = self._prepare(self._align(X))
+        return self._path_decomposition(base, prepared, X)
+
+    def _path_decomposition(self, base, prepared, X):
         encode, gbm = base.named_steps["encode"], base.named_steps["classify"]
         with self._threads(len(prepared)):
             encoded = encode.transform(prepared)
@@ -938,6 +952,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         calibration only)."""
         if isinstance(self.estimator_, _HeldOutCalibrated):
             return self._shifted(self.estimator_.calibrate(z))
+        if isinstance(self.estimator_, _Averaged):
+            return self._shifted(np.mean([m.calibrate(z) for m in self.estimator_.members],
+                                         axis=0))
         return self._shifted(expit(z))
 
     def predict_proba(self, X) -> np.ndarray:
