@@ -235,3 +235,22 @@ def test_docs_offline(workspace):
 def test_loopback():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+
+
+def test_read_only_dashboard_is_bounded_and_csv_safe(tmp_path):
+    from graphchurn.app.web.app import create_app
+
+    pd.DataFrame({"customer_id": ["=HYPERLINK(\"http://x\")", "+447700900123", "@cmd"],
+                  "churn_probability": [0.9, 0.8, 0.7], "value": [50.0, 40.0, 30.0],
+                  "reasons": ["-2+3", "calls down", ""]}).to_csv(tmp_path / "scores.csv", index=False)
+    client = TestClient(create_app(tmp_path))
+    raw = '{"budget": 1e400}'
+    assert client.post("/api/target", content=raw, headers={"Content-Type": "application/json"}).status_code == 422
+    assert client.post("/api/target", json={"budget": 10, "horizon_months": 1e308}).status_code == 422
+    assert client.get("/api/target.csv?budget=1e400").status_code == 422
+    assert client.get("/api/target.csv?budget=100&horizon_months=1e308").status_code == 422
+    text = client.get("/api/target.csv?budget=1000&call_cost=1").text
+    rows = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    ids = set(rows["customer_id"])
+    assert "'=HYPERLINK(\"http://x\")" in ids and "'@cmd" in ids and "+447700900123" in ids
+    assert "'-2+3" in set(rows["reasons"])

@@ -140,7 +140,7 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out.columns = [neutralise_cell(str(c)) for c in out.columns]
     for column in out.columns:
-        if out[column].dtype == object:
+        if not (pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column])):
             out[column] = out[column].map(neutralise_cell)
     return out
 

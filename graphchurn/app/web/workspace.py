@@ -34,7 +34,7 @@ from sqlalchemy import select
 
 from graphchurn.app.report import PAGE_CSS, backtest_items, cards_html, format_number, html_table, scoring_items
 from graphchurn.app.web.app import (ChannelSpec, _campaign_form, _campaign_from_query, _campaign_query_string,
-                                    _plan_summary, load_analysis)
+                                    _plan_summary, load_analysis, validation_detail)
 from graphchurn.app.web.auth import (SESSION_COOKIE, SESSION_MAX_AGE, SessionSigner, add_user, secret_key,
                                      user_for_token, verify_password)
 from graphchurn.app.web.db import Run, Team, Upload, User, database_url, open_database, utcnow
@@ -366,7 +366,7 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        detail = [{k: e.get(k) for k in ("loc", "msg", "type")} for e in exc.errors()]
+        detail = validation_detail(exc)
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": detail}, status_code=422)
         msg = "; ".join(f"{'.'.join(str(p) for p in d['loc'][1:])}: {d['msg']}" for d in detail)
