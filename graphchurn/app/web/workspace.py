@@ -416,9 +416,9 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
         return run
 
     def store_upload(s, user: User, info: dict, role: str) -> dict:
-        upload = Upload(id=Path(info["path"]).parent.name, team_id=user.team_id, user_id=user.id,
-                        filename=info["name"], sha256=info["sha256"], size=info["size"], path=info["path"])
-        s.merge(upload)
+        upload = Upload(id=uuid.uuid4().hex, team_id=user.team_id, user_id=user.id, filename=info["name"],
+                        sha256=info["sha256"], size=info["size"], path=info["path"])
+        s.add(upload)
         s.commit()
         return {"role": role, "name": info["name"], "sha256": info["sha256"], "size": info["size"],
                 "path": info["path"], "upload_id": upload.id}
@@ -709,7 +709,7 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
             '<form method="post" action="/upload" enctype="multipart/form-data">'
             '<p><label>Interactions <input type="file" name="interactions" required></label></p>'
             '<p><label>Customers (optional) <input type="file" name="customers"></label></p>'
-            '<p><button type="submit">Upload and preview</button></p></form>'), user)
+            '<p><button type="submit" id="upload">Upload and preview</button></p></form>'), user)
 
     @pages.post("/upload")
     async def upload(request: Request):
@@ -721,9 +721,8 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
         if "interactions" not in files:
             raise HTTPException(422, "choose an interactions file")
         with Session() as s:
-            for role in files:
-                store_upload(s, user, files[role], role)
-        return RedirectResponse(f"/prepare/{upload_id}", status_code=303)
+            ids = {role: store_upload(s, user, files[role], role)["upload_id"] for role in files}
+        return RedirectResponse("/prepare?" + urlencode(ids), status_code=303)
 
     def _mapping_select(field: str, columns: list[str], chosen: str | None, required: bool) -> str:
         opts = [] if required else [f'<option value=""{" selected" if chosen is None else ""}>(none)</option>']
@@ -748,22 +747,22 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
                 f'<table class="mapping"><caption>Column mapping (detected; change it if wrong)</caption>'
                 f"<thead><tr><th>field</th><th>column of the file</th></tr></thead><tbody>{mapping}</tbody></table>")
 
-    def uploads_of(s, user: User, upload_id: str) -> dict[str, Upload]:
-        rows = list(s.scalars(select(Upload).where(Upload.id == upload_id)))
+    def uploads_of(s, user: User, interactions: str, customers: str | None) -> dict[str, Upload]:
         found = {}
-        for row in rows:
-            if row.team_id != user.team_id:
-                raise HTTPException(404, "no such upload")
-            found[Path(row.path).name.split("-", 1)[0]] = row
-        if "interactions" not in found:
-            raise HTTPException(404, "no such upload")
+        for role, upload_id in (("interactions", interactions), ("customers", customers)):
+            if upload_id:
+                row = s.get(Upload, upload_id)
+                if row is None or row.team_id != user.team_id:
+                    raise HTTPException(404, "no such upload")
+                found[role] = row
         return found
 
-    @pages.get("/prepare/{upload_id}")
-    def prepare(request: Request, upload_id: str = PathParam(max_length=32)):
+    @pages.get("/prepare")
+    def prepare(request: Request, interactions: str = Query(max_length=32),
+                customers: str | None = Query(None, max_length=32)):
         user = user_of(request)
         with Session() as s:
-            ups = uploads_of(s, user, upload_id)
+            ups = uploads_of(s, user, interactions, customers)
         blocks = _preview_block("interactions", ups["interactions"], INTERACTION_KEYS, ("src", "dst", "timestamp"))
         if "customers" in ups:
             blocks += _preview_block("customers", ups["customers"], CUSTOMER_KEYS, ("customer_id",))
@@ -778,15 +777,17 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
                   '<option>logistic</option><option>auto</option></select></label>'
                   '<label><input type="checkbox" name="embeddings" value="1"> graph embeddings (slower)</label>'
                   '<label>Seed <input type="number" name="seed" value="0" min="0" max="4294967295"></label></p>')
-        return _page("New run: check and start", f'<form method="post" action="/prepare/{_e(upload_id)}">' + blocks
+        action = "/prepare?" + urlencode({k: v.id for k, v in ups.items()})
+        return _page("New run: check and start", f'<form method="post" action="{_e(action)}">' + blocks
                      + params + '<p><button type="submit" id="start">Start the analysis</button></p></form>', user)
 
-    @pages.post("/prepare/{upload_id}")
-    async def start(request: Request, upload_id: str = PathParam(max_length=32)):
+    @pages.post("/prepare")
+    async def start(request: Request, interactions: str = Query(max_length=32),
+                    customers: str | None = Query(None, max_length=32)):
         user = user_of(request)
         form = await request.form(max_files=0, max_fields=50, max_part_size=4096)
         with Session() as s:
-            ups = uploads_of(s, user, upload_id)
+            ups = uploads_of(s, user, interactions, customers)
         raw: dict = {}
         for key in ("as_of", "definition", "estimator"):
             if form.get(key):
