@@ -254,3 +254,42 @@ def test_read_only_dashboard_is_bounded_and_csv_safe(tmp_path):
     ids = set(rows["customer_id"])
     assert "'=HYPERLINK(\"http://x\")" in ids and "'@cmd" in ids and "+447700900123" in ids
     assert "'-2+3" in set(rows["reasons"])
+
+
+def test_cli_users_contract(tmp_path, monkeypatch, capsys):
+    from graphchurn.app.cli import main
+
+    data = tmp_path / "ws"
+    # serve refuses a non-loopback address while the workspace has no users
+    assert main(["serve", "--data", str(data), "--host", "0.0.0.0"]) == 2
+    assert "no users" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    assert main(["users", "add", "carol", "--data", str(data), "--team", "green"]) == 0
+    capsys.readouterr()
+    assert main(["users", "token", "carol", "--data", str(data)]) == 0
+    token = capsys.readouterr().out.split()[-1]
+    assert main(["users", "token", "nobody", "--data", str(data)]) == 2
+    app = create_workspace(data)
+    with app.state.sessionmaker() as s:  # the password is stored as a salted hash only
+        from graphchurn.app.web.db import User
+
+        stored = s.query(User).filter_by(name="carol").one().password_hash
+    assert "a long password" not in stored and verify_password("a long password", stored)
+    client = TestClient(app)
+    assert client.get("/api/runs").status_code == 401
+    r = client.get("/api/runs", headers=auth(token))
+    assert r.status_code == 200 and r.json() == []
+    assert client.get("/api/me", headers=auth(token)).json() == {"name": "carol", "team": "green", "admin": False}
+    # an admin adds users from the API; others may not
+    assert client.post("/api/users", json={"name": "dave", "password": "12345678"},
+                       headers=auth(token)).status_code == 403
+
+
+def test_database_url_setting(tmp_path):
+    from graphchurn.app.web.db import open_database
+
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    Session = open_database(tmp_path / "ws", url)
+    with Session() as s:
+        add_user(s, "erin", "password!")
+    assert (tmp_path / "elsewhere.db").is_file() and not (tmp_path / "ws" / "graphchurn.db").exists()

@@ -304,6 +304,8 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
 
         def done(f):
             state["futures"].pop(run_id, None)
+            if f.cancelled():  # the server stopped first: still queued, resubmitted at the next start
+                return
             if f.exception() is not None:  # the worker died: record it, one line
                 with Session() as s:
                     run = s.get(Run, run_id)
@@ -332,6 +334,7 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
         yield
         if state["pool"] is not None:
             state["pool"].shutdown(wait=False, cancel_futures=True)
+            state["pool"] = None
 
     app = FastAPI(title="graphchurn workspace", version="0.1.0", docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan,
