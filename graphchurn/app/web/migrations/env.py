@@ -5,6 +5,8 @@ from sqlalchemy import create_engine
 
 from graphchurn.app.web.db import Base
 
+__all__: list[str] = []  # run by Alembic, imported by nobody
+
 config = context.config
 target_metadata = Base.metadata
 

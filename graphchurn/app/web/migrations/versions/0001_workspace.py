@@ -7,6 +7,8 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
+__all__ = ["upgrade", "downgrade"]
+
 revision = "0001"
 down_revision = None
 branch_labels = None
