@@ -83,6 +83,7 @@ def test_login_upload_run_explore_decide(server, browser, tmp_path):
     page = ctx.new_page()
 
     def shot(name):
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(shots / f"{name}.png"))
 
     page.goto(url + "/")
@@ -106,7 +107,13 @@ def test_login_upload_run_explore_decide(server, browser, tmp_path):
     shot("02-preview")
     page.click("#start")
     page.wait_for_url("**/runs/**")
-    shot("03-progress")
+    deadline = time.time() + 60  # the page shows the stage and the elapsed time while it runs
+    while "queued" in page.inner_text("#status") and time.time() < deadline:
+        time.sleep(0.3)
+        page.reload()
+    if "running" in page.inner_text("#status"):
+        assert "stage" in page.inner_text("#status")
+        shot("03-progress")
 
     deadline = time.time() + 300
     while "Done in" not in page.inner_text("#status"):

@@ -65,8 +65,14 @@ def wait(client, token, run_id, timeout=240):
 @pytest.fixture(scope="module")
 def two_runs(workspace, world_files):
     client, tokens, _ = workspace
-    # two uploads at once: both are queued at once and both complete
-    ids = [upload(client, tokens["alice"], world_files).json()["id"] for _ in range(2)]
+    # two uploads at once (two threads posting together): both are accepted and both complete
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as threads:
+        responses = list(threads.map(lambda _: upload(client, tokens["alice"], world_files), range(2)))
+    assert [r.status_code for r in responses] == [202, 202]
+    ids = [r.json()["id"] for r in responses]
+    assert len(set(ids)) == 2
     return [wait(client, tokens["alice"], i) for i in ids]
 
 
@@ -175,13 +181,31 @@ def test_runs_are_visible_to_the_team_only(workspace, two_runs):
     assert client.get(f"/api/runs/{two_runs[0]['id']}/scores.csv", headers=h).status_code == 404
 
 
-def test_bad_input_fails_with_one_line(workspace):
+EVIL = "<script>alert(1)</script>"
+
+
+def test_bad_input_fails_with_one_line_and_pages_escape_it(workspace):
     client, tokens, _ = workspace
-    files = {"interactions": ("log.csv", b"a,b\n1,2\n")}
+    files = {"interactions": (EVIL + ".csv", b"a,b\n1,2\n")}
     r = client.post("/api/runs", files=files, data={"params": "{}"}, headers=auth(tokens["alice"]))
     assert r.status_code == 202
     run = wait(client, tokens["alice"], r.json()["id"])
     assert run["status"] == "failed" and "\n" not in run["error"] and "/uploads/" not in run["error"]
+    c = TestClient(client.app)
+    c.post("/login", data={"name": "alice", "password": PASSWORD})
+    for page in (c.get(f"/runs/{run['id']}").text, c.get("/").text):
+        assert EVIL not in page and "&lt;script&gt;" in page
+
+
+def test_group_picture_escapes_names():
+    from graphchurn.app.web.svg import group_svg
+
+    members = pd.DataFrame({"name": [EVIL, "b", "c"], "churn_probability": [0.9, float("nan"), 0.1],
+                            "influencer": [True, False, False]})
+    edges = pd.DataFrame({"src": [EVIL, "b"], "dst": ["b", "c"], "weight": [1.0, 2.0]})
+    svg = group_svg(members, edges, link_prefix="/runs/x/customers/")
+    assert EVIL not in svg and svg.count("<circle") == 3 and svg.count("<line") == 2
+    assert "%3Cscript%3E" in svg  # the link is URL-encoded
 
 
 @pytest.mark.parametrize("body", [

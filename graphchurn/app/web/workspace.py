@@ -262,6 +262,14 @@ def _elapsed(run: Run) -> float | None:
     return round((end - run.started_at).total_seconds(), 1)
 
 
+def params_text(params: dict) -> str:
+    """The settings of a run that differ from the defaults, e.g. "horizon_days=60, seed=3"."""
+    defaults = RunParams().model_dump(mode="json")
+    changed = [f"{k}={json.dumps(v) if isinstance(v, dict) else v}" for k, v in params.items()
+               if defaults.get(k) != v]
+    return ", ".join(changed) or "defaults"
+
+
 def run_json(run: Run, names: dict[int, str] | None = None) -> dict:
     stage_elapsed = None
     if run.status == "running" and run.stage_started_at is not None:
@@ -686,10 +694,11 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
             auc = format_number(m.get("roc_auc")) if m.get("roc_auc") is not None else ""
             rows.append(f'<tr><td><a href="/runs/{_e(r.id)}">{_e(r.id[:8])}</a></td><td>{_e(names.get(r.user_id))}</td>'
                         f"<td>{_e(r.created_at.strftime('%Y-%m-%d %H:%M'))}</td><td>{_e(inputs)}</td>"
+                        f"<td>{_e(params_text(r.params))}</td>"
                         f'<td class="status-{_e(r.status)}">{_e(r.status)}</td><td class="num">{_e(auc)}</td>'
                         f"<td>{_e(m.get('as_of', ''))}</td></tr>")
         table = ("<table><thead><tr><th>run</th><th>who</th><th>when (UTC)</th><th>inputs (sha256)</th>"
-                 "<th>status</th><th>ROC AUC</th><th>as-of</th></tr></thead><tbody>" + "".join(rows)
+                 "<th>settings</th><th>status</th><th>ROC AUC</th><th>as-of</th></tr></thead><tbody>" + "".join(rows)
                  + "</tbody></table>") if rows else '<p class="empty">No runs yet: start one.</p>'
         done = [r for r in runs if r.status == "done"]
         compare = ""
@@ -828,7 +837,7 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
         p = info["progress"]
         head = (f'<p class="sub">by {_e(info["owner"])} · {_e(run.created_at.strftime("%Y-%m-%d %H:%M"))} UTC · '
                 + " · ".join(f"{_e(i['role'])}: {_e(i['name'])} (sha256 {_e(i['sha256'][:12])})" for i in run.inputs)
-                + "</p>")
+                + f" · settings: {_e(params_text(run.params))}</p>")
         if run.status in ("queued", "running"):
             elapsed = "" if p["elapsed_s"] is None else f" · {p['elapsed_s']:.0f} s elapsed"
             return _page(f"Run {run.id[:8]}", head + f'<p id="status">Status: <b>{_e(run.status)}</b> · stage: '
