@@ -150,4 +150,12 @@ def test_login_upload_run_explore_decide(server, browser, tmp_path):
 
     page.goto(url + "/")
     shot("09-runs")
+
+    # the API page renders offline: Swagger UI comes from the server, not a CDN
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(url + "/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+    shot("10-docs")
+    assert requested and all(u.startswith(url) for u in requested), requested
     ctx.close()

@@ -6,11 +6,11 @@ import tempfile
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
 
-from graphchurn.app.web.auth import add_user, new_token  # noqa: E402
-from graphchurn.app.web.workspace import Settings, create_workspace  # noqa: E402
+from graphchurn.app.web.auth import add_user, new_token
+from graphchurn.app.web.workspace import Settings, create_workspace
 
 _data = tempfile.mkdtemp(prefix="graphchurn-fuzz-")
 app = create_workspace(Settings(_data, max_upload_bytes=2**20, workers=1))

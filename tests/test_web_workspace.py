@@ -317,3 +317,13 @@ def test_database_url_setting(tmp_path):
     with Session() as s:
         add_user(s, "erin", "password!")
     assert (tmp_path / "elsewhere.db").is_file() and not (tmp_path / "ws" / "graphchurn.db").exists()
+
+
+def test_read_only_dashboard_docs_offline(tmp_path):
+    from graphchurn.app.web.app import create_app
+
+    pd.DataFrame({"customer_id": ["a"], "churn_probability": [0.5]}).to_csv(tmp_path / "scores.csv", index=False)
+    client = TestClient(create_app(tmp_path))
+    page = client.get("/docs").text
+    assert "cdn" not in page.lower() and client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs/assets/openapi-ui.json").json()["openapi"] == "3.0.3"

@@ -38,12 +38,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from graphchurn.targeting.contact_list import (
-    DEFAULT_CHANNELS,
-    DEFAULT_HORIZON_MONTHS,
-    contact_list,
-)
-from graphchurn.errors import InputError
 from graphchurn.app.report import (
     PAGE_CSS,
     backtest_caption,
@@ -56,8 +50,15 @@ from graphchurn.app.report import (
     top_customers,
     top_groups,
 )
+from graphchurn.app.web.docs import add_offline_docs
+from graphchurn.errors import InputError
+from graphchurn.targeting.contact_list import (
+    DEFAULT_CHANNELS,
+    DEFAULT_HORIZON_MONTHS,
+    contact_list,
+)
 
-__all__ = ["create_app", "serve", "load_analysis", "Analysis", "TargetRequest", "ChannelSpec"]
+__all__ = ["Analysis", "ChannelSpec", "TargetRequest", "create_app", "load_analysis", "serve"]
 
 _FILES = ("scores.csv", "groups.csv", "influencers.csv", "metrics.json", "report.html")
 _GROUP_COLUMNS = ["community", "size", "expected_churners", "value_at_risk", "top_influencers"]
@@ -220,7 +221,7 @@ def _plan(analysis: Analysis, budget, channels, default_value, horizon_months) -
 def _plan_summary(plan: pd.DataFrame, budget: float) -> dict:
     return {
         "budget": budget,
-        "n_contacts": int(len(plan)),
+        "n_contacts": len(plan),
         "total_cost": float(plan["cost"].sum()),
         "total_expected_saving": float(plan["expected_saving"].sum()),
         "total_net_saving": float(plan["net_saving"].sum()),
@@ -377,15 +378,16 @@ def create_app(analysis_dir) -> FastAPI:
     """
     source = _AnalysisSource(Path(analysis_dir))
     app = FastAPI(title="graphchurn", summary="Churn risk, groups and budgeted contact lists",
-                  version="0.1.0")
+                  version="0.1.0", docs_url=None, redoc_url=None)
+    add_offline_docs(app.router, app)  # Swagger UI from a package, not a CDN: works offline
     app.state.analysis = source
 
     @app.exception_handler(InputError)
-    async def _input_error(request: Request, exc: InputError):  # noqa: ARG001 - FastAPI signature
+    async def _input_error(request: Request, exc: InputError):
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError):  # noqa: ARG001
+    async def _invalid(request: Request, exc: RequestValidationError):
         # FastAPI's own handler echoes the input, and an input of 1e400 (inf) is not JSON: 500.
         return JSONResponse(status_code=422, content={"detail": validation_detail(exc)})
 

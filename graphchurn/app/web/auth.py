@@ -20,8 +20,17 @@ from sqlalchemy import select
 
 from graphchurn.app.web.db import ApiToken, Team, User
 
-__all__ = ["hash_password", "verify_password", "add_user", "new_token", "user_for_token",
-           "SessionSigner", "secret_key", "has_users", "DEFAULT_TEAM"]
+__all__ = [
+    "DEFAULT_TEAM",
+    "SessionSigner",
+    "add_user",
+    "has_users",
+    "hash_password",
+    "new_token",
+    "secret_key",
+    "user_for_token",
+    "verify_password",
+]
 
 DEFAULT_TEAM = "default"
 _SCRYPT = (2 ** 14, 8, 1)

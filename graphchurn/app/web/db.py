@@ -13,12 +13,31 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, create_engine,
-                        event)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-__all__ = ["Base", "Team", "User", "ApiToken", "Upload", "Run", "database_url", "open_database",
-           "utcnow", "RUN_STATUSES"]
+__all__ = [
+    "RUN_STATUSES",
+    "ApiToken",
+    "Base",
+    "Run",
+    "Team",
+    "Upload",
+    "User",
+    "database_url",
+    "open_database",
+    "utcnow",
+]
 
 RUN_STATUSES = ("queued", "running", "done", "failed")
 DATABASE_ENV = "GRAPHCHURN_DATABASE_URL"
@@ -110,10 +129,10 @@ def _engine(url: str):
 
 def migrate(url: str) -> None:
     """``alembic upgrade head`` on ``url`` (idempotent)."""
+    import logging
+
     from alembic import command
     from alembic.config import Config
-
-    import logging
 
     alembic_log = logging.getLogger("alembic")
     level = alembic_log.level

@@ -24,8 +24,17 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["RunParams", "execute_run", "whatif_job", "preview_table", "guess_mapping",
-           "neutralise_cell", "safe_csv_text", "OUTPUT_FILES", "run_dir"]
+__all__ = [
+    "OUTPUT_FILES",
+    "RunParams",
+    "execute_run",
+    "guess_mapping",
+    "neutralise_cell",
+    "preview_table",
+    "run_dir",
+    "safe_csv_text",
+    "whatif_job",
+]
 
 OUTPUT_FILES = ("scores.csv", "groups.csv", "influencers.csv", "metrics.json", "report.html")
 _DAYS = dict(ge=1, le=3650)
@@ -184,7 +193,11 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _load_inputs(inputs: list[dict], params: RunParams):
-    from graphchurn.io.readers import check_customers_match, load_customers, load_interactions
+    from graphchurn.io.readers import (
+        check_customers_match,
+        load_customers,
+        load_interactions,
+    )
 
     paths = {item["role"]: item["path"] for item in inputs}
     interactions = load_interactions(paths["interactions"], params.columns or None)

@@ -25,26 +25,76 @@ from urllib.parse import quote, urlencode
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
-from graphchurn.app.report import PAGE_CSS, backtest_items, cards_html, format_number, html_table, scoring_items
-from graphchurn.app.web.app import (ChannelSpec, _campaign_form, _campaign_from_query, _campaign_query_string,
-                                    _plan_summary, load_analysis, validation_detail)
-from graphchurn.app.web.auth import (SESSION_COOKIE, SESSION_MAX_AGE, SessionSigner, add_user, secret_key,
-                                     user_for_token, verify_password)
-from graphchurn.app.web.db import Run, Team, Upload, User, database_url, open_database, utcnow
-from graphchurn.app.web.runs import (OUTPUT_FILES, RunParams, execute_run, guess_mapping, preview_table,
-                                     run_dir, safe_csv_file, safe_csv_text, sha256_file, whatif_job)
+from graphchurn.app.report import (
+    PAGE_CSS,
+    backtest_items,
+    cards_html,
+    format_number,
+    html_table,
+    scoring_items,
+)
+from graphchurn.app.web.app import (
+    ChannelSpec,
+    _campaign_form,
+    _campaign_from_query,
+    _campaign_query_string,
+    _plan_summary,
+    load_analysis,
+    validation_detail,
+)
+from graphchurn.app.web.auth import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    SessionSigner,
+    add_user,
+    secret_key,
+    user_for_token,
+    verify_password,
+)
+from graphchurn.app.web.db import (
+    Run,
+    Team,
+    Upload,
+    User,
+    database_url,
+    open_database,
+    utcnow,
+)
+from graphchurn.app.web.docs import add_offline_docs
+from graphchurn.app.web.runs import (
+    OUTPUT_FILES,
+    RunParams,
+    execute_run,
+    guess_mapping,
+    preview_table,
+    run_dir,
+    safe_csv_file,
+    safe_csv_text,
+    whatif_job,
+)
 from graphchurn.app.web.svg import group_svg
 from graphchurn.errors import InputError
-from graphchurn.targeting.contact_list import DEFAULT_CHANNELS, DEFAULT_HORIZON_MONTHS, contact_list
+from graphchurn.targeting.contact_list import (
+    DEFAULT_CHANNELS,
+    DEFAULT_HORIZON_MONTHS,
+    contact_list,
+)
 
-__all__ = ["create_workspace", "serve_workspace", "Settings", "is_loopback"]
+__all__ = ["Settings", "create_workspace", "is_loopback", "serve_workspace"]
 
 INTERACTION_KEYS = ("src", "dst", "timestamp", "duration", "kind")
 CUSTOMER_KEYS = ("customer_id", "churn_date", "value", "start_date")
@@ -363,7 +413,7 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
         return user
 
     @app.exception_handler(LoginRequired)
-    async def _login_required(request: Request, exc: LoginRequired):  # noqa: ARG001
+    async def _login_required(request: Request, exc: LoginRequired):
         path = request.url.path
         if path.startswith("/api/") or path == "/openapi.json":
             return JSONResponse({"detail": "log in: Authorization: Bearer TOKEN"}, status_code=401,
@@ -372,7 +422,7 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
         return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
 
     @app.exception_handler(InputError)
-    async def _input_error(request: Request, exc: InputError):  # noqa: ARG001
+    async def _input_error(request: Request, exc: InputError):
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
@@ -472,26 +522,7 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
     def openapi_json():
         return JSONResponse(app.openapi())
 
-    @pages.get("/docs")
-    def docs():
-        return HTMLResponse(
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>graphchurn API</title>"
-            '<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head><body>'
-            '<div id="swagger-ui"></div><script src="/docs/assets/swagger-ui-bundle.js"></script>'
-            '<script src="/docs/assets/docs-init.js"></script></body></html>')
-
-    @pages.get("/docs/assets/{name}")
-    def docs_asset(name: str = PathParam(max_length=100)):
-        if name == "docs-init.js":
-            return Response("window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#swagger-ui'});",
-                            media_type="text/javascript")
-        if name not in ("swagger-ui.css", "swagger-ui-bundle.js"):
-            raise HTTPException(404, "no such asset")
-        try:
-            from swagger_ui_bundle import swagger_ui_path
-        except ImportError:
-            raise HTTPException(404, "install graphchurn[web] for the API page") from None
-        return FileResponse(Path(swagger_ui_path) / name)
+    add_offline_docs(pages, app)
 
     # ------------------------------------------------------------------ API: accounts
     @api.get("/me")

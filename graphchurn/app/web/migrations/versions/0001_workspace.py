@@ -7,7 +7,7 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
-__all__ = ["upgrade", "downgrade"]
+__all__ = ["downgrade", "upgrade"]
 
 revision = "0001"
 down_revision = None
