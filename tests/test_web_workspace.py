@@ -327,3 +327,42 @@ def test_read_only_dashboard_docs_offline(tmp_path):
     page = client.get("/docs").text
     assert "cdn" not in page.lower() and client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs/assets/openapi-ui.json").json()["openapi"] == "3.0.3"
+
+
+def test_preview_and_detected_mapping(tmp_path, world_files):
+    from graphchurn.app.web.runs import guess_mapping, preview_table
+
+    log = pd.read_csv(world_files / "interactions.csv.gz", dtype=str, nrows=50)
+    foreign = log.rename(columns={"src": "Caller", "dst": "Callee", "timestamp": "Start Time"})
+    foreign.to_parquet(tmp_path / "log.parquet")
+    columns, rows = preview_table(tmp_path / "log.parquet", nrows=5)
+    assert columns[:3] == ["Caller", "Callee", "Start Time"] and len(rows) == 5
+    columns, rows = preview_table(world_files / "interactions.csv.gz", nrows=3)
+    assert columns[0] == "src" and len(rows) == 3
+    guess = guess_mapping(["Caller", "Callee", "Start Time", "secs"], ("src", "dst", "timestamp", "duration", "kind"))
+    assert guess == {"src": "Caller", "dst": "Callee", "timestamp": "Start Time", "duration": "secs", "kind": None}
+
+
+def test_page_flow_with_a_foreign_log(workspace, world_files, tmp_path):
+    """Upload form -> preview with the detected mapping -> start with the mapping -> done."""
+    client, tokens, _ = workspace
+    log = pd.read_csv(world_files / "interactions.csv.gz", dtype=str)
+    log.rename(columns={"src": "Caller", "dst": "Callee", "timestamp": "time"}).to_csv(tmp_path / "cdr.csv", index=False)
+    c = TestClient(client.app)
+    c.post("/login", data={"name": "alice", "password": PASSWORD})
+    r = c.post("/upload", files={"interactions": ("cdr.csv", (tmp_path / "cdr.csv").read_bytes()),
+                                 "customers": ("", b"")}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/prepare?")
+    page = c.get(r.headers["location"]).text
+    assert '<option value="Caller" selected>' in page and '<option value="time" selected>' in page
+    assert "customers" not in r.headers["location"]  # the empty file input is no upload
+    form = {"interactions.src": "Caller", "interactions.dst": "Callee", "interactions.timestamp": "time",
+            "interactions.duration": "duration", "horizon_days": "30", "n_train_cutoffs": "2", "seed": "0"}
+    r = c.post(r.headers["location"], data=form, follow_redirects=False)
+    assert r.status_code == 303
+    run_id = r.headers["location"].rsplit("/", 1)[1]
+    run = wait(client, tokens["alice"], run_id)
+    assert run["status"] == "done", run["error"]
+    assert run["params"]["columns"] == {"src": "Caller", "dst": "Callee", "timestamp": "time"}
+    bad = c.post(f"/prepare?interactions={run['inputs'][0]['upload_id']}", data={**form, "horizon_days": "99999"})
+    assert bad.status_code == 422 and "horizon_days" in bad.text

@@ -202,7 +202,8 @@ async def receive_multipart(request: Request, dest: Path, max_bytes: int, file_f
         name = disp.get(b"name", b"").decode("utf-8", "replace")
         filename = disp.get(b"filename")
         part["name"] = name
-        if name in file_fields and filename is not None and name not in files:
+        # A file input left empty in a browser form arrives with filename="": no file.
+        if name in file_fields and filename and name not in files:
             display = filename.decode("utf-8", "replace")[:300] or name
             path = dest / f"{name}-{_safe_filename(display)}"
             part["fh"] = open(path, "wb")
