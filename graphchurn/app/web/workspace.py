@@ -106,14 +106,13 @@ class Settings:
     """Workspace settings: data directory, database URL, upload limit, worker processes."""
 
     def __init__(self, data_dir, database_url: str | None = None, max_upload_bytes: int | None = None,
-                 workers: int | None = None, currency: str = ""):
+                 workers: int | None = None):
         self.data_dir = Path(data_dir).resolve()
         self.database_url = database_url
         if max_upload_bytes is None:
             max_upload_bytes = int(float(os.environ.get(MAX_UPLOAD_ENV, "1024")) * 2**20)
         self.max_upload_bytes = max_upload_bytes
         self.workers = workers or max(1, min(2, os.cpu_count() or 1))
-        self.currency = currency
 
 
 def is_loopback(host: str) -> bool:
