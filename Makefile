@@ -27,6 +27,8 @@ demo: $(STAMP)
 		--customers data/sample/customers.csv --out out/demo
 
 test: $(STAMP)
+	# The browser end-to-end test drives Debian's chromium (tests/test_web_e2e.py).
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(BIN)/python -m pytest
 
 # While iterating: everything but the full-pipeline runs (marked slow).
