@@ -225,8 +225,8 @@ class _Table:
         log.warning("%s", self.error(message, key, index))
 
 
-# Keys whose columns are read as dictionaries (a code per row; see _ids).
-_CODED_KEYS = ("src", "dst")
+# Keys whose columns are read as dictionaries (a code per row; see _ids): ids and the few kinds.
+_CODED_KEYS = ("src", "dst", "kind")
 _ID_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
@@ -530,7 +530,10 @@ def _read_parquet(path, display, mapping, keys, required, headerless, all_column
     # Identifier columns of a log come back dictionary-encoded: one small integer per row
     # instead of a string (at 100M rows, gigabytes), and validation then reads each distinct
     # id once (see _ids).
-    coded = [names[positions[k]] for k in _CODED_KEYS if k in positions]
+    schema = parquet.schema_arrow
+    coded = [names[positions[k]] for k in _CODED_KEYS if k in positions and
+             (pa.types.is_string(schema.field(positions[k]).type)
+              or pa.types.is_large_string(schema.field(positions[k]).type))]
     try:
         if coded:
             parquet = pq.ParquetFile(str(path), read_dictionary=coded)
@@ -927,7 +930,9 @@ def load_interactions(path, columns: dict[str, str] | str | None = None) -> pd.D
         duration = np.zeros(n, dtype=np.float64)
     if "kind" in table.arrays:
         # A handful of distinct values: normalise the dictionary, not every row.
-        encoded = pc.dictionary_encode(table.arrays["kind"].cast(pa.string()).combine_chunks())
+        raw = table.arrays["kind"]
+        encoded = (raw.unify_dictionaries().combine_chunks() if pa.types.is_dictionary(raw.type)
+                   else pc.dictionary_encode(raw.cast(pa.string()).combine_chunks()))
         names = pc.utf8_lower(_text(encoded.dictionary))
         unknown = np.flatnonzero(~_numpy_bool(pc.is_in(names, value_set=pa.array(KINDS))))
         rows_bad = pc.or_kleene(pc.is_null(encoded.indices), pc.is_in(
@@ -998,7 +1003,11 @@ def _repeated_rows(frame: pd.DataFrame) -> np.ndarray:
         else:
             bits = pd.factorize(column)[0].astype(np.int64)
         key = (key ^ bits.view(np.uint64)) * prime
-    candidate = np.flatnonzero(pd.Series(key).duplicated(keep=False).to_numpy())
+    # Hashes that occur more than once, found by sorting (a hash table of 100M keys thrashes
+    # the cache); there are few, so marking their rows is a cheap pass.
+    ordered = np.sort(key)
+    repeats = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    candidate = np.flatnonzero(np.isin(key, repeats)) if repeats.size else np.zeros(0, np.int64)
     repeated = np.zeros(n, dtype=bool)
     if candidate.size:
         repeated[candidate] = frame.iloc[candidate].duplicated(keep="first").to_numpy()
