@@ -95,10 +95,35 @@ def spark_session(master: str | None = "local[*]", conf: dict | None = None):
     settings.update(conf or {})
     for key, value in settings.items():
         builder = builder.config(key, value)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     with _spark_errors("starting Spark"):
+        _quiet_gateway(master, settings)
         spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+#: Where the JVM's own stdout / stderr go when graphchurn starts it (its start-up banner and
+#: any Java stack trace never reach the terminal; an error still comes out as one line).
+JVM_LOG = os.path.join(tempfile.gettempdir(), "graphchurn-spark-jvm.log")
+
+
+def _quiet_gateway(master, settings: dict) -> None:
+    """Start the Spark JVM with its output in :data:`JVM_LOG` (not under spark-submit, whose
+    JVM is already running)."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ:
+        return
+    conf = SparkConf(loadDefaults=False)
+    if master:
+        conf.setMaster(master)
+    for key, value in settings.items():
+        conf.set(key, value)
+    with open(JVM_LOG, "ab") as sink:
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": sink, "stderr": sink})
+    SparkContext._ensure_initialized(gateway=gateway)
 
 
 @contextmanager
@@ -685,3 +710,4 @@ def analyze_spark(interactions, customers=None, config: AnalyzeConfig | None = N
     analysis = pipe.analysis_
     analysis.metrics["spark_timings_s"] = {**timings, **analysis.metrics["spark_timings_s"]}
     return analysis
+
