@@ -91,7 +91,10 @@ def spark_session(master: str | None = "local[*]", conf: dict | None = None):
     settings = {"spark.log.level": "ERROR", "spark.sql.session.timeZone": "UTC",
                 "spark.sql.execution.arrow.pyspark.enabled": "true",
                 "spark.ui.showConsoleProgress": "false", "spark.ui.enabled": "false",
-                "spark.sql.shuffle.partitions": "8"}
+                "spark.sql.shuffle.partitions": "8",
+                # Unparseable values become NULL and are counted as bad rows by validation
+                # (ANSI mode, Spark 4's default, would fail the job on the first one instead).
+                "spark.sql.ansi.enabled": "false"}
     settings.update(conf or {})
     for key, value in settings.items():
         builder = builder.config(key, value)
@@ -135,7 +138,11 @@ def _spark_errors(what: str, file=None):
         raise
     except Exception as err:  # noqa: BLE001 - Py4JJavaError, AnalysisException, ...
         name = type(err).__name__
-        if name not in ("Py4JJavaError", "AnalysisException", "Py4JError", "PySparkException",
+        try:
+            from pyspark.errors import PySparkException
+        except ImportError:  # pyspark < 3.4
+            PySparkException = ()
+        if not isinstance(err, PySparkException) and name not in ("Py4JJavaError", "AnalysisException", "Py4JError", "PySparkException",
                         "IllegalArgumentException", "SparkRuntimeException",
                         "PySparkRuntimeError", "SparkUpgradeException", "NumberFormatException",
                         "ParseException", "UnsupportedOperationException",
