@@ -41,8 +41,9 @@ def analyze_cli(args, make_config):
     if customer_columns and not args.customers:
         raise InputError("given without --customers", file="--customer-columns")
     conf = _spark_conf(args.spark_conf)
-    spark = spark_session(args.spark_master or ("local[*]" if "SPARK_ENV_LOADED" not in os.environ
-                                                else None), conf)
+    # Under spark-submit (a JVM is already there) the master is spark-submit's.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ or "SPARK_ENV_LOADED" in os.environ
+    spark = spark_session(args.spark_master or (None if submitted else "local[*]"), conf)
     start = time.perf_counter()
     slog = read_interactions(spark, args.interactions, log_columns)
     customers = (read_customers(spark, args.customers, customer_columns) if args.customers
