@@ -110,3 +110,16 @@ def test_cli_bad_input_is_one_line_without_java_trace(tmp_path):
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
         f"graphchurn: error: {tmp_path / 'nope.parquet'}: file not found"]
+
+
+def test_parquet_with_nanosecond_timestamps_reads_like_the_local_reader(spark, tmp_path):
+    frame = pd.DataFrame({"src": ["a", "b", "c"], "dst": ["b", "c", "a"],
+                          "timestamp": pd.to_datetime(["2025-01-01 10:00:00.123456",
+                                                       "2025-01-02", "2025-01-03 23:59:59"]),
+                          "duration": [1.0, 0.0, 30.0]})
+    path = tmp_path / "log.parquet"
+    frame.to_parquet(path)
+    read = read_interactions(spark, str(path))
+    local = load_interactions(path)
+    assert read.n_rows == len(local)
+    assert (read.first, read.last) == (local["timestamp"].min(), local["timestamp"].max())

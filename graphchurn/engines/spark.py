@@ -198,10 +198,15 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
     display = str(path)
     mapping = _mapping(columns)
     text = display.lower()
+    nanos = set()
     with _spark_errors("reading the log", display):
         if text.endswith(".parquet") or text.endswith(".pq") or (
                 os.path.isdir(display) and any(f.endswith(".parquet")
                                                 for f in os.listdir(display))):
+            # Spark reads no Parquet nanosecond timestamps (pandas writes them): they come as
+            # integers and are converted below, as columns that Arrow says are nanoseconds.
+            spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+            nanos = _parquet_nanosecond_columns(display)
             raw = spark.read.parquet(display)
         else:
             raw = (spark.read.option("header", True).option("inferSchema", False)
@@ -239,6 +244,10 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
         ts_text = None
         ts = ts_raw.cast("timestamp")
         ts_empty = ts_raw.isNull()
+    elif labels["timestamp"] in nanos:
+        ts_text = None
+        ts = F.timestamp_micros(F.floor(ts_raw / 1000).cast("long"))
+        ts_empty = ts_raw.isNull()
     else:
         ts_text = F.trim(ts_raw.cast("string"))
         ts_empty = ts_text.isNull() | (ts_text == "")
@@ -249,6 +258,8 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
                      else F.lit(None).cast("string")).alias("dur_in"),
                     (F.lower(F.trim(col["kind"].cast("string"))) if "kind" in col
                      else F.lit("call")).alias("kind"))
+    if ts_text is None:
+        ts = F.col("ts_in")  # already a timestamp
     numeric = F.col("ts_in").cast("string").rlike(_NUMBER_RE)
     if ts_text is not None:
         iso = F.to_timestamp(F.col("ts_in"))
@@ -334,6 +345,19 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
         raise InputError("no interactions left after dropping self-interactions", file=display)
     return SparkLog(out, int(summary["n"]), pd.Timestamp(summary["first"]),
                     pd.Timestamp(summary["last"]), display)
+
+
+def _parquet_nanosecond_columns(path: str) -> set:
+    """Columns stored as nanosecond timestamps in a Parquet file or directory (by Arrow, on
+    any file system it opens; empty when it cannot look)."""
+    try:
+        import pyarrow.dataset as ds
+        import pyarrow as pa
+
+        schema = ds.dataset(path, format="parquet").schema
+    except Exception:  # noqa: BLE001 - a file system Arrow does not open: Spark's types stand
+        return set()
+    return {f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"}
 
 
 def read_customers(spark, path, columns=None) -> pd.DataFrame:
