@@ -115,7 +115,8 @@ def test_cli_bad_input_is_one_line_without_java_trace(tmp_path):
 def test_parquet_with_nanosecond_timestamps_reads_like_the_local_reader(spark, tmp_path):
     frame = pd.DataFrame({"src": ["a", "b", "c"], "dst": ["b", "c", "a"],
                           "timestamp": pd.to_datetime(["2025-01-01 10:00:00.123456",
-                                                       "2025-01-02", "2025-01-03 23:59:59"]),
+                                                       "2025-01-02 00:00:00.000000",
+                                                       "2025-01-03 23:59:59.000000"]),
                           "duration": [1.0, 0.0, 30.0]})
     path = tmp_path / "log.parquet"
     frame.to_parquet(path)
