@@ -172,7 +172,7 @@ def _config(args, as_of):
         **{k: getattr(args, k) for k in ("n_train_cutoffs", "train_cutoff_step_days",
                                          "window_days", "estimator",
                                          "community_method", "resolution", "max_degree",
-                                         "pooled_churn_rate")
+                                         "pooled_churn_rate", "engine")
            if hasattr(args, k)},
         # Without a flag the library's default stands ("auto": only on small graphs).
         **({"embeddings": False} if getattr(args, "no_embeddings", False) else
@@ -188,14 +188,20 @@ def cmd_analyze(args) -> int:
 
     _check_out_dir(args.out)
     start = time.perf_counter()
-    interactions, customers, as_of = _load_inputs(args)
-    _log_inputs(interactions, customers)
-    # Identifiers become integer codes here, once, so the string columns (about 30 bytes a row)
-    # are freed before the analysis starts instead of living beside the coded log.
-    interactions = encode_ids(interactions, customers)
-    read_s = time.perf_counter() - start
-    log.info("inputs read and identifiers coded in %.1f s", read_s)
-    analysis = analyze(interactions, customers, _config(args, as_of))
+    if getattr(args, "engine", "local") == "spark":
+        # The log is read, validated and aggregated on Spark (graphchurn.engines.spark).
+        from graphchurn.app.spark_cli import analyze_cli
+
+        analysis, read_s = analyze_cli(args, _config)
+    else:
+        interactions, customers, as_of = _load_inputs(args)
+        _log_inputs(interactions, customers)
+        # Identifiers become integer codes here, once, so the string columns (about 30 bytes
+        # a row) are freed before the analysis starts instead of living beside the coded log.
+        interactions = encode_ids(interactions, customers)
+        read_s = time.perf_counter() - start
+        log.info("inputs read and identifiers coded in %.1f s", read_s)
+        analysis = analyze(interactions, customers, _config(args, as_of))
     # Reading the files is part of the run the command line times (metrics.json's timings).
     analysis.metrics["timings_s"] = {"read inputs": round(read_s, 3),
                                      **analysis.metrics["timings_s"]}
@@ -557,6 +563,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pooled-churn-rate", action="store_true",
                    help="keep the average churn level of all training cut-offs instead of "
                         "matching the newest one's rate (recalibration in the large)")
+    # The Spark engine (graphchurn.engines.spark, docs/spark.md).
+    p.add_argument("--engine", choices=["local", "spark"], default="local",
+                   help="where the log is read and aggregated: this process (default) or "
+                        "Apache Spark (needs graphchurn[spark] and Java 17+)")
+    p.add_argument("--spark-master", default=None, metavar="URL",
+                   help="Spark master for --engine spark (default local[*]; under "
+                        "spark-submit, the one it sets)")
+    p.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Spark setting for --engine spark (repeatable)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("generate", help="write a synthetic telecom world with known truth")
