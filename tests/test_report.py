@@ -287,3 +287,12 @@ def test_currency_is_shown_when_set(tmp_path, analysis):
     assert '<td class="num">€18.00</td>' in groups_html
     assert "EUR 1.70" in write_report(tmp_path / "r.html", **analysis, currency="EUR").read_text()  # EMP card
 
+
+def test_analyze_takes_a_currency_option():
+    from graphchurn.app.cli import build_parser
+
+    base = ["analyze", "--interactions", "x.csv", "--out", "o"]
+    assert build_parser().parse_args(base).currency is None
+    assert build_parser().parse_args([*base, "--currency", "€"]).currency == "€"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--currency", "euros and cents"])
