@@ -97,6 +97,14 @@ _positive_float = _finite_number(zero_allowed=False)
 _amount = _finite_number(zero_allowed=True)
 
 
+def _currency(text: str) -> str:
+    """argparse type: a currency symbol or code shown in the report (1 to 5 printable characters)."""
+    text = text.strip()
+    if not 1 <= len(text) <= 5 or not text.isprintable():
+        raise argparse.ArgumentTypeError("expected a currency symbol or code of 1 to 5 characters, e.g. € or EUR")
+    return text
+
+
 def _check_out_dir(path) -> Path:
     """Fail before any work when ``--out`` cannot become a directory."""
     out = Path(path)
@@ -206,7 +214,7 @@ def cmd_analyze(args) -> int:
     analysis.metrics["timings_s"] = {"read inputs": round(read_s, 3),
                                      **analysis.metrics["timings_s"]}
     start = time.perf_counter()
-    paths = write_outputs(analysis, args.out)
+    paths = write_outputs(analysis, args.out, currency=args.currency)
     log.info("outputs written in %.1f s", time.perf_counter() - start)
     m = analysis.metrics
     base = m["baseline_rfm_logistic"]
@@ -572,6 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "spark-submit, the one it sets)")
     p.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="a Spark setting for --engine spark (repeatable)")
+    p.add_argument("--currency", type=_currency, metavar="SYMBOL",
+                   help="currency of the values and costs, shown in front of the report's amounts "
+                        "(e.g. € or EUR; default: plain numbers)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("generate", help="write a synthetic telecom world with known truth")

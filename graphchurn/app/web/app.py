@@ -44,6 +44,7 @@ from graphchurn.app.report import (
     backtest_items,
     cards_html,
     format_number,
+    group_table_html,
     html_table,
     scoring_caption,
     scoring_items,
@@ -303,6 +304,7 @@ def _campaign_form(campaign: dict) -> str:
 
 def _dashboard(analysis: Analysis, campaign: dict, plan: pd.DataFrame | None, error: str | None) -> str:
     metrics = analysis.metrics
+    currency = (metrics.get("config") if isinstance(metrics.get("config"), dict) else {}).get("currency") or None
     backtest = backtest_caption(metrics)
     links = []
     if analysis.has_report:
@@ -313,12 +315,12 @@ def _dashboard(analysis: Analysis, campaign: dict, plan: pd.DataFrame | None, er
         "<h1>graphchurn: retention dashboard</h1>",
         f'<p class="sub">{html.escape(scoring_caption(metrics, len(analysis.scores)))}</p>',
         "<p>" + " · ".join(links) + "</p>",
-        cards_html(scoring_items(analysis.scores)),
+        cards_html(scoring_items(analysis.scores), currency),
         "" if backtest is None else (f"<h2>Model quality on the backtest</h2><p>{html.escape(backtest)}</p>"
                                      + cards_html(backtest_items(metrics))),
         "<h2>Groups at risk</h2>",
-        html_table(analysis.groups.head(20), _GROUP_COLUMNS, caption="Top 20 groups by expected churners",
-                   empty_text="no groups in this analysis"),
+        group_table_html(analysis.groups, 20, caption="Top 20 groups by expected churners",
+                         empty_text="no groups in this analysis", currency=currency),
         "<h2>Plan a retention campaign</h2>",
         "<p>Choose a budget and what each channel costs; the list below is the contacts that save "
         "the most expected revenue for it, one channel per customer.</p>",
@@ -328,12 +330,15 @@ def _dashboard(analysis: Analysis, campaign: dict, plan: pd.DataFrame | None, er
         parts.append(f'<p class="error">{html.escape(error)}</p>')
     elif plan is not None:
         s = _plan_summary(plan, campaign["budget"])
+
+        def money(value):
+            return format_number(value, kind="money", currency=currency)
         csv_link = "api/target.csv?" + _campaign_query_string(campaign)
         parts += [
-            f"<p><b>{s['n_contacts']:,}</b> contacts · cost <b>{html.escape(format_number(s['total_cost'], 2))}</b>"
-            f" of {html.escape(format_number(campaign['budget'], 2))} · expected saving "
-            f"<b>{html.escape(format_number(s['total_expected_saving'], 2))}</b> · net "
-            f"<b>{html.escape(format_number(s['total_net_saving'], 2))}</b> · "
+            f"<p><b>{s['n_contacts']:,}</b> contacts · cost <b>{html.escape(money(s['total_cost']))}</b>"
+            f" of {html.escape(money(campaign['budget']))} · expected saving "
+            f"<b>{html.escape(money(s['total_expected_saving']))}</b> · net "
+            f"<b>{html.escape(money(s['total_net_saving']))}</b> · "
             f'<a href="{html.escape(csv_link)}" download>Download the contact list (CSV)</a></p>',
             html_table(plan, caption=f"First {min(len(plan), _DASHBOARD_ROWS)} contacts, in priority order "
                                      "(most expected saving per unit of cost first, so free channels first; "
