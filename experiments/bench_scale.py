@@ -227,7 +227,7 @@ def plot(rows: list[dict], out: Path) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
-    parser.add_argument("--days", type=int, default=DAYS)
+    parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--data", type=Path, default=Path("/work/data"))
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                         help="the reference pipeline script (default: experiments/"
@@ -240,8 +240,7 @@ def main(argv=None) -> int:
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild the table and plot from the JSON of an earlier run")
     args = parser.parse_args(argv)
-    global DAYS
-    DAYS = args.days
+    globals()["DAYS"] = args.days
     if args.report_only:
         saved = json.loads(args.out.with_suffix(".json").read_text())
         write_report(saved["rows"], saved["meta"], args.out)
