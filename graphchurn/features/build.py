@@ -371,7 +371,9 @@ def features_on_graph(
     on_net = cg.on_net
     group_departed = np.bincount(membership, weights=(departed_recent & on_net).astype(float))
     group_on_net = np.bincount(membership, weights=on_net.astype(float))
-    group_churn_rate = np.divide(group_departed, group_on_net, out=np.zeros_like(group_departed),
+    # (float out: bincount of an empty graph's membership is an int array)
+    group_churn_rate = np.divide(group_departed, group_on_net,
+                                 out=np.zeros(len(group_departed), dtype=np.float64),
                                  where=group_on_net > 0)[membership]
 
     with step("clustering"):
