@@ -10,14 +10,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install clean
+.PHONY: demo test test-fast system-packages install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --retries 1 --timeout 20 --extra-index-url $(TORCH_INDEX_URL) \
 		'$(TORCH_SPEC)'
-	$(BIN)/pip install --quiet -e '.[gnn,web,test]'
+	$(BIN)/pip install --quiet -e '.[gnn,web,test,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,8 +26,16 @@ demo: $(STAMP)
 	$(BIN)/graphchurn analyze --interactions data/sample/interactions.csv.gz \
 		--customers data/sample/customers.csv --out out/demo
 
-test: $(STAMP)
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest
+
+# Debian packages the tests need, installed when missing: chromium for the browser end-to-end
+# test (tests/test_web_e2e.py), Java 17+ for the Spark engine's tests (tests/test_spark.py).
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 
 # While iterating: everything but the full-pipeline runs (marked slow).
 test-fast: $(STAMP)

@@ -1,7 +1,8 @@
 """Scale benchmark: `graphchurn analyze` end to end against a plain reference pipeline.
 
-For each size (customers) a generator world is made once and cached (Parquet, 120 days, seed
-1, ``graphchurn generate``) under ``--data`` as ``w<size/1000>k``. Then, one after the other,
+For each size (customers) a generator world is made once and cached (Parquet, ``--days`` days,
+90 by default so that 1M customers make about 100M interactions; seed 1, ``graphchurn
+generate``) under ``--data`` as ``w<size/1000>k_d<days>``. Then, one after the other,
 each in a fresh process under ``/usr/bin/time -v``:
 
 - ``graphchurn analyze`` on it (defaults; its metrics.json gives the time of every stage, the
@@ -40,8 +41,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_REFERENCE = Path(__file__).resolve().parent / "reference_pipeline.py"
 
 
+#: Days of every generated world (set from --days).
+DAYS = 90
+
+
 def world_dir(data: Path, size: int) -> Path:
-    return data / (f"w{size // 1000}k" if size % 1000 == 0 else f"w{size}")
+    return data / ((f"w{size // 1000}k" if size % 1000 == 0 else f"w{size}") + f"_d{DAYS}")
 
 
 def timed(command: list[str], log_path: Path, env=None) -> dict:
@@ -76,7 +81,7 @@ def ensure_world(size: int, data: Path, python: str, env) -> dict | None:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"generating {size:,} customers into {folder} ...", flush=True)
     return timed([python, "-m", "graphchurn", "generate", "--customers", str(size), "--seed", "1",
-                  "--format", "parquet", "--out", str(folder)], folder / "generate.log", env)
+                  "--days", str(DAYS), "--format", "parquet", "--out", str(folder)], folder / "generate.log", env)
 
 
 def run_analyze(size: int, data: Path, work: Path, python: str, env) -> dict:
@@ -135,7 +140,7 @@ def _fmt(value, spec=".1f"):
 def write_report(rows: list[dict], meta: dict, out: Path) -> None:
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = ["# Scale benchmark (`experiments/bench_scale.py`)", "",
-             f"Generator worlds (120 days, seed 1, Parquet); each run a fresh process under "
+             f"Generator worlds ({DAYS} days, seed 1, Parquet); each run a fresh process under "
              f"`/usr/bin/time -v`, one after the other. Library {meta['library']}, "
              f"{meta['machine']}. The machine is shared: load averages are given per run, and "
              f"CPU time (user + system) is the figure load disturbs least.", "",
@@ -222,6 +227,7 @@ def plot(rows: list[dict], out: Path) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--data", type=Path, default=Path("/work/data"))
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                         help="the reference pipeline script (default: experiments/"
@@ -234,6 +240,7 @@ def main(argv=None) -> int:
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild the table and plot from the JSON of an earlier run")
     args = parser.parse_args(argv)
+    globals()["DAYS"] = args.days
     if args.report_only:
         saved = json.loads(args.out.with_suffix(".json").read_text())
         write_report(saved["rows"], saved["meta"], args.out)

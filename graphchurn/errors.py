@@ -55,7 +55,11 @@ class InputError(ValueError):
         """The same error with parameter names replaced by ``names`` (e.g. command-line flags),
         in the prefix and wherever the message quotes them."""
         def rename(text):
+            # In free text only names no sentence uses as a word (as_of, horizon_days...):
+            # "definition" stays a word there and is renamed only as the parameter.
             for name, new in names.items():
+                if "_" not in name:
+                    continue
                 text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", new, text)
             return text
         parameter = None if self.parameter is None else names.get(self.parameter, self.parameter)

@@ -92,6 +92,9 @@ class AnalyzeConfig:
     recent_departure_days: int = 30
     pooled_churn_rate: bool = False
     seed: int = 0
+    # Where the row-proportional stages run: "local" (this process) or "spark"
+    # (graphchurn.engines.spark; the CLI's --engine).
+    engine: str = "local"
 
 
 #: ``AnalyzeConfig(embeddings="auto")`` adds GraphSAGE embeddings only to graphs of at most this
@@ -735,6 +738,10 @@ class ChurnPipeline:
 
     # ------------------------------------------------------------------ stages
 
+    def _features(self, interactions, customers, cutoff, **kwargs) -> FeatureSet:
+        """Features at one cut-off (the engine hook: graphchurn.engines.spark overrides it)."""
+        return build_features(interactions, customers, cutoff, **kwargs)
+
     def _prepare(self, interactions, customers, cfg):
         """as-of, churn definition, cut inputs, cut-offs, features and labels."""
         notes = self._notes
@@ -773,9 +780,9 @@ class ChurnPipeline:
                                             "activity_window_days": window})
 
         stages = self._stages
-        scoring = stages.run("features at as-of", build_features, interactions, customers, as_of,
+        scoring = stages.run("features at as-of", self._features, interactions, customers, as_of,
                              **kwargs)
-        training = [stages.run(f"features at cut-off {c.date()}", build_features, interactions,
+        training = [stages.run(f"features at cut-off {c.date()}", self._features, interactions,
                                customers, c, **kwargs) for c in cutoffs]
         n_vertices = scoring.graph.graph.vcount()
         if use_embeddings(cfg, n_vertices):

@@ -368,3 +368,24 @@ def test_a_signal_ends_in_one_line_and_leaves_no_output(tmp_path, sig, code, wor
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == f"graphchurn: {word}{' (SIGTERM)' if code == 143 else ''}; earlier outputs are left as they were"
     assert not (tmp_path / "out").exists()
+
+
+def test_an_early_stray_row_ends_in_one_line_not_a_traceback(tmp_path, capsys):
+    # Regression (experiments/results/fuzz_inputs.md): a row dated 1970 among a few days of log
+    # reached the group churn rate with an empty training graph and raised a numpy casting
+    # error; now it is a clean error naming the churn definition's cut-off, as the bulk allows.
+    import gzip
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "interactions.csv.gz"
+    lines = gzip.open(sample, "rt").read().splitlines()[:2001]
+    stray = lines[1].split(",")
+    stray[2] = "1970-01-01T00:01:13"
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(lines + [",".join(stray)]) + "\n")
+    code = main(["analyze", "--interactions", str(path), "--out", str(tmp_path / "out"),
+                 "--no-embeddings"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("graphchurn: error: --churn:")
+    assert "'inactivity' definition" in err[-1]  # the word stays a word
+    assert not any("Traceback" in line for line in err)

@@ -255,3 +255,21 @@ def test_a_departed_contact_does_not_read_as_the_customers_own_fade():
     assert aware.loc["a", "fade_out_evidence"] < 0
     # Only the fade-out evidence reads `departed`: the counts are the same.
     assert aware.loc["a", "n_out"] == blind.loc["a", "n_out"] == 70 + 60
+
+
+def test_encode_ids_adds_customers_missing_from_a_coded_log_in_sorted_order(tmp_path):
+    from graphchurn.graph.customer_graph import encode_ids, shared_categories
+    from graphchurn.io import load_interactions
+
+    path = tmp_path / "log.csv"
+    path.write_text("src,dst,timestamp\nb,d,2024-01-01\nd,a,2024-01-02\n")
+    log = load_interactions(path)  # read coded: categories a, b, d
+    assert list(shared_categories(log)) == ["a", "b", "d"]
+    customers = pd.DataFrame({"customer_id": ["c", "a", "e"]})
+    coded = encode_ids(log, customers)
+    assert list(shared_categories(coded)) == ["a", "b", "c", "d", "e"]
+    assert coded["src"].tolist() == ["b", "d"] and coded["dst"].tolist() == ["d", "a"]
+    # the same categories and codes as coding the plain string log
+    plain = encode_ids(log.astype({"src": "str", "dst": "str"}), customers)
+    assert coded["src"].cat.codes.tolist() == plain["src"].cat.codes.tolist()
+    assert coded["dst"].cat.codes.tolist() == plain["dst"].cat.codes.tolist()

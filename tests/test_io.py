@@ -71,14 +71,21 @@ def check_error(info: pytest.ExceptionInfo, *, file, row=None, column=None, word
 # --------------------------------------------------------------------------------------------
 
 
+def coded(values, categories) -> pd.Categorical:
+    """A column as the loader codes it: categorical over sorted text categories."""
+    dtype = pd.CategoricalDtype(pd.Index(sorted(categories), dtype="str"))
+    return pd.Categorical(values, dtype=dtype)
+
+
 def expected_good_frame() -> pd.DataFrame:
+    # src and dst share one sorted set of the file's ids; kind its distinct (lower-case) kinds
     return pd.DataFrame({
-        "src": pd.Series([A, B, D], dtype="str"),
-        "dst": pd.Series([B, C, A], dtype="str"),
+        "src": coded([A, B, D], PHONES),
+        "dst": coded([B, C, A], PHONES),
         "timestamp": pd.to_datetime(["2016-01-02 10:00:00", "2016-01-02 11:30:00",
                                      "2016-01-04 23:59:59"]).as_unit("ns"),
         "duration": [60.0, 0.0, 12.5],
-        "kind": pd.Series(["call", "sms", "referral"], dtype="str"),
+        "kind": coded(["call", "sms", "referral"], ["call", "sms", "referral"]),
     })
 
 

@@ -11,9 +11,11 @@ PACKAGE = Path(graphchurn.__file__).parent
 
 # Pipeline order: a module may import from its own stage or an earlier one, never a later one.
 STAGES = ["errors", "rng", "io", "synth", "windows", "graph", "social", "features", "models",
-          "contagion", "targeting", "pipeline", "app"]
+          "contagion", "targeting", "pipeline", "engines", "app"]
 RANK = {name: i for i, name in enumerate(STAGES)}
 # synth produces inputs (it sits beside io, and nothing before it may import it).
+# engines run the pipeline's stages elsewhere (Spark): they wrap the pipeline, which only has
+# a hook for them.
 
 
 def _modules():

@@ -398,7 +398,7 @@ def test_auto_C_regularises_a_few_signals_among_many_noise_features_harder():
         chosen[name] = model.C_
     assert chosen["sparse"] < chosen["dense"]
     assert ChurnModel(estimator="gbm", C="auto", importance=None).fit(X, y).C_ is None
-    with pytest.raises(ValueError, match="C must be"):
+    with pytest.raises(ValueError, match="'C' parameter"):
         ChurnModel(estimator="logistic", C=-1.0, importance=None).fit(X, y)
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from graphchurn.app.report import (
+    feature_label,
     format_number,
     html_table,
     importance_ranking,
@@ -86,12 +87,12 @@ def test_report_escapes_data_and_shows_headline_tables(tmp_path, analysis):
     assert "0701" in text
     # groups ordered by expected churners: community 1 (1.45) before community 0 (0.3)
     groups_html = text.split("Groups at risk")[1].split("Customers most at risk")[0]
-    assert groups_html.index("1.450") < groups_html.index("0.300")
+    assert groups_html.index('<td class="num">1.5</td>') < groups_html.index('<td class="num">0.3</td>')
     # customers ordered by risk rank: the evil id (rank 1) before 0703 (rank 2) before 0701 (rank 4)
     cust_html = text.split("Customers most at risk")[1]
     assert cust_html.index("&lt;script") < cust_html.index("0703") < cust_html.index("0701")
-    # expected churners card = sum of probabilities = 1.75
-    assert "1.750" in text
+    # expected churners card = sum of probabilities = 1.75, one decimal (a count)
+    assert '<div class="v">1.8</div><div class="k">expected churners</div>' in text
 
 
 def test_report_without_optional_parts(tmp_path, analysis):
@@ -143,7 +144,7 @@ def test_format_number_and_table_escaping():
     assert format_number(None) == "–"
     assert format_number(12345.678) == "12,346"
     table = html_table(pd.DataFrame({"a<b": ["<x>"], "n": [1.5]}))
-    assert "<th>a&lt;b</th>" in table and "<td>&lt;x&gt;</td>" in table and '<td class="num">1.500</td>' in table
+    assert "<th>a&lt;b</th>" in table and "<td>&lt;x&gt;</td>" in table and '<td class="num">1.50</td>' in table
     assert "nothing" in html_table(pd.DataFrame({"a": []}))
 
 
@@ -162,7 +163,7 @@ def test_headline_says_scored_at_as_of_and_labels_the_backtest_cutoff(tmp_path, 
     headline = _between(text, "<h2>Headline</h2>", "<h2>Charts</h2>")
     scoring, backtest = headline.split("Model quality on the backtest")
     assert "customers scored" in scoring and "ROC AUC" not in scoring and "2024-03-01" not in scoring
-    assert ("Backtest on cut-off 2024-03-01 (n=400, churn rate 0.080, ensemble model); trained on "
+    assert ("Backtest on cut-off 2024-03-01 (n=400, churn rate 8.0%, ensemble model); trained on "
             "cut-offs 2024-01-31, 2024-01-01") in backtest
     assert "0.812" in backtest and "ROC AUC" in backtest
     assert "Model against the RFM-only logistic baseline on the same backtest" in backtest
@@ -198,3 +199,100 @@ def test_importance_chart_ranks_signed_values_and_leaves_out_features_that_do_no
                         ).read_text()
     assert len(_images(text)) == 3 and "feature importance chart" not in text
     assert "No feature helps the model: all 2 features have zero or negative permutation importance" in text
+
+
+def test_format_number_reads_for_people():
+    # hand-checked cases: never a thousands-ambiguous "43.192"
+    assert format_number(43.192) == "43.2"
+    assert format_number(43.192, kind="count") == "43.2"
+    assert format_number(1234567) == "1,234,567"
+    assert format_number(1234567.0, kind="count") == "1,234,567"
+    assert format_number(1234.56, kind="count") == "1,234.6"
+    assert format_number(0.0345, kind="percent") == "3.5%"  # half up on the decimal, not 3.4
+    assert format_number(0.08, kind="percent") == "8.0%"
+    assert format_number(1.0, kind="percent") == "100%"
+    assert format_number(0.0001, kind="percent") == "<0.1%"
+    assert format_number(3.14159) == "3.14"
+    assert format_number(0.8123) == "0.812"  # below 1 the leading "0." is unambiguous
+    assert format_number(-0.04, kind="count") == "0.0"  # no "-0.0"
+    assert format_number(12.5, kind="money") == "12.50"
+    assert format_number(1234.5, kind="money", currency="€") == "€1,235"
+    assert format_number(-3.456, kind="money", currency="EUR") == "-EUR 3.46"
+    assert format_number(None, kind="money", currency="€") == "–"
+    with pytest.raises(ValueError):
+        format_number(1.0, kind="ratio")
+    for value in (1.0005, 9.99999, 43.192, 999.999, 1234.5678, 12.3456):
+        for kind in ("number", "count"):
+            assert not re.fullmatch(r"-?\d{1,3}\.\d{3}", format_number(value, kind=kind)), (value, kind)
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Record what each chart draws: y tick labels, annotations and the y scale."""
+    from graphchurn.app import report
+
+    seen = []
+    original = report._png_data_uri
+
+    def record(fig):
+        for ax in fig.axes:
+            seen.append({"title": ax.get_title(), "yticks": [t.get_text() for t in ax.get_yticklabels()],
+                         "texts": [t.get_text() for t in ax.texts], "yscale": ax.get_yscale()})
+        return original(fig)
+
+    monkeypatch.setattr(report, "_png_data_uri", record)
+    return seen
+
+
+def test_charts_speak_words_show_bin_counts_and_the_risk_tail(tmp_path, analysis, drawn):
+    importance = pd.Series({"fade_out_evidence": 0.3, "share_to_departed": 0.2, "attr_contract_type": 0.1})
+    text = write_report(tmp_path / "r.html", **dict(analysis, importance=importance)).read_text()
+    charts = {c["title"]: c for c in drawn}
+    labels = charts["What drives the predictions"]["yticks"]
+    assert labels == ["contract type", "share of calling with recent leavers", "calls and messages tapering off"]
+    assert not any("_" in label for label in labels)
+    assert feature_label("embedding_3") == "network embedding 3"
+    assert charts["Calibration"]["texts"] == ["n=300", "n=70", "n=30"]
+    assert charts["Risk distribution"]["yscale"] == "log"
+    assert "1" in charts["Risk distribution"]["texts"]  # the lone 0.9 customer is labelled
+    assert "2 (50.0%) at 30% or more; 2 (50.0%) at 50% or more" in text
+
+
+def test_report_has_what_to_do_group_rates_and_words(tmp_path, analysis):
+    text = write_report(tmp_path / "r.html", **analysis).read_text()
+    todo = _between(text, '<h2 id="what-to-do">What to do</h2>', "<h2>Charts</h2>")
+    # default budget: a call (2.0) to 5% of 4 customers, rounded up to one customer
+    assert "With a campaign budget of <b>2.00</b>" in todo and "contact <b>" in todo
+    assert "expected to keep" in todo and "saving" in todo
+    assert "Groups to watch" in todo and "Group 1: 2 customers, 1.5 expected churners (72.5%)" in todo
+    assert "talk to its influencers first: &lt;script&gt;" in todo  # escaped
+    groups_html = _between(text, "<h2>Groups at risk</h2>", "<h2>Customers most at risk</h2>")
+    assert "<th>expected churn rate</th>" in groups_html and '<td class="num">72.5%</td>' in groups_html
+    assert "<th>influencers (most influential first)</th>" in groups_html
+    assert "expected_churners" not in text and "value_at_risk" not in text and "churn_probability" not in text
+    customers = text.split("<h2>Customers most at risk</h2>")[1]
+    assert "<th>churn risk</th>" in customers and '<td class="num">90.0%</td>' in customers
+    # an explicit budget too small for any contact says so
+    text = write_report(tmp_path / "r.html", **analysis, budget=0.0).read_text()
+    assert "nobody is worth contacting" in _between(text, "What to do</h2>", "<h2>Charts</h2>")
+
+
+def test_currency_is_shown_when_set(tmp_path, analysis):
+    plain = re.sub(r"data:image/png;base64,[^\"]+", "", write_report(tmp_path / "r.html", **analysis).read_text())
+    assert "€" not in plain and "EUR" not in plain
+    text = write_report(tmp_path / "r.html", **analysis, currency="€").read_text()
+    assert '<div class="v">€20.00</div><div class="k">monthly value at risk</div>' in text
+    assert "With a campaign budget of <b>€2.00</b>" in text
+    groups_html = _between(text, "<h2>Groups at risk</h2>", "<h2>Customers most at risk</h2>")
+    assert '<td class="num">€18.00</td>' in groups_html
+    assert "EUR 1.70" in write_report(tmp_path / "r.html", **analysis, currency="EUR").read_text()  # EMP card
+
+
+def test_analyze_takes_a_currency_option():
+    from graphchurn.app.cli import build_parser
+
+    base = ["analyze", "--interactions", "x.csv", "--out", "o"]
+    assert build_parser().parse_args(base).currency is None
+    assert build_parser().parse_args([*base, "--currency", "€"]).currency == "€"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--currency", "euros and cents"])

@@ -60,13 +60,16 @@ def test_dashboard_shows_metrics_groups_form_and_links(client):
     assert 'class="sub">Scored 4 customers at as-of 2024-03-31 (churn within the next 30 days' in text
     scoring, backtest = text.split("Groups at risk")[0].split("<h2>Model quality on the backtest</h2>")
     assert "customers scored" in scoring and "ROC AUC" not in scoring
-    assert "Backtest on cut-off 2024-03-01 (n=4, churn rate 0.250)" in backtest and "0.877" in backtest
+    assert "Backtest on cut-off 2024-03-01 (n=4, churn rate 25.0%)" in backtest and "0.877" in backtest
     assert 'name="budget"' in text and 'name="call_cost"' in text and 'name="sms_effect"' in text
     assert 'href="report.html"' in text
     assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "http://" not in text and "https://" not in text
     groups_html = text.split("Groups at risk")[1].split("Plan a retention campaign")[0]
-    assert groups_html.index("1.300") < groups_html.index("1.100")  # most expected churners first
+    # most expected churners first, one decimal (a count), churn rate and influencers in words
+    assert groups_html.index('<td class="num">1.3</td>') < groups_html.index('<td class="num">1.1</td>')
+    assert "expected churn rate" in groups_html and '<td class="num">65.0%</td>' in groups_html
+    assert "influencers" in groups_html
     assert "Download the contact list" not in text  # no budget yet, no list
 
 

@@ -102,6 +102,14 @@ _positive_float = _finite_number(zero_allowed=False)
 _amount = _finite_number(zero_allowed=True)
 
 
+def _currency(text: str) -> str:
+    """argparse type: a currency symbol or code shown in the report (1 to 5 printable characters)."""
+    text = text.strip()
+    if not 1 <= len(text) <= 5 or not text.isprintable():
+        raise argparse.ArgumentTypeError("expected a currency symbol or code of 1 to 5 characters, e.g. € or EUR")
+    return text
+
+
 def _check_out_dir(path) -> Path:
     """Fail before any work when ``--out`` cannot become a directory."""
     out = Path(path)
@@ -234,7 +242,7 @@ def _config(args, as_of):
         **{k: getattr(args, k) for k in ("n_train_cutoffs", "train_cutoff_step_days",
                                          "window_days", "estimator",
                                          "community_method", "resolution", "max_degree",
-                                         "pooled_churn_rate")
+                                         "pooled_churn_rate", "engine")
            if hasattr(args, k)},
         # Without a flag the library's default stands ("auto": only on small graphs).
         **({"embeddings": False} if getattr(args, "no_embeddings", False) else
@@ -251,14 +259,20 @@ def cmd_analyze(args) -> int:
     _check_out_dir(args.out)
     masker = _pseudonymiser(args)
     start = time.perf_counter()
-    interactions, customers, as_of = _load_inputs(args)
-    _log_inputs(interactions, customers)
-    # Identifiers become integer codes here, once, so the string columns (about 30 bytes a row)
-    # are freed before the analysis starts instead of living beside the coded log.
-    interactions = encode_ids(interactions, customers)
-    read_s = time.perf_counter() - start
-    log.info("inputs read and identifiers coded in %.1f s", read_s)
-    analysis = analyze(interactions, customers, _config(args, as_of))
+    if getattr(args, "engine", "local") == "spark":
+        # The log is read, validated and aggregated on Spark (graphchurn.engines.spark).
+        from graphchurn.app.spark_cli import analyze_cli
+
+        analysis, read_s = analyze_cli(args, _config)
+    else:
+        interactions, customers, as_of = _load_inputs(args)
+        _log_inputs(interactions, customers)
+        # Identifiers become integer codes here, once, so the string columns (about 30 bytes
+        # a row) are freed before the analysis starts instead of living beside the coded log.
+        interactions = encode_ids(interactions, customers)
+        read_s = time.perf_counter() - start
+        log.info("inputs read and identifiers coded in %.1f s", read_s)
+        analysis = analyze(interactions, customers, _config(args, as_of))
     # Reading the files is part of the run the command line times (metrics.json's timings).
     analysis.metrics["timings_s"] = {"read inputs": round(read_s, 3),
                                      **analysis.metrics["timings_s"]}
@@ -274,7 +288,7 @@ def cmd_analyze(args) -> int:
             f"identifiers pseudonymised: {PSEUDONYM_PREFIX} + 16 hex digits of HMAC-SHA256 "
             "under the key holder's key (graphchurn unmask maps them back)")
     start = time.perf_counter()
-    paths = write_outputs(analysis, args.out)
+    paths = write_outputs(analysis, args.out, currency=args.currency)
     _write_pseudonym_map(args, masker)
     log.info("outputs written in %.1f s", time.perf_counter() - start)
     m = analysis.metrics
@@ -636,9 +650,55 @@ def cmd_unmask(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    if args.data:
+        from graphchurn.app.web.workspace import Settings, serve_workspace
+
+        max_bytes = None if args.max_upload_mb is None else int(args.max_upload_mb * 2**20)
+        serve_workspace(Settings(args.data, database_url=args.database_url, max_upload_bytes=max_bytes,
+                                 workers=args.workers), host=args.host, port=args.port)
+        return 0
     from graphchurn.app.web.app import serve
 
     serve(args.dir, host=args.host, port=args.port)
+    return 0
+
+
+def _read_password() -> str:
+    """The password from standard input: one line, or a prompt without echo on a terminal."""
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise InputError("the two passwords differ", parameter="password")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_users(args) -> int:
+    from sqlalchemy import select
+
+    from graphchurn.app.web.auth import add_user, new_token
+    from graphchurn.app.web.db import Team, User, open_database
+
+    Session = open_database(args.data, args.database_url)
+    with Session() as s:
+        if args.users_command == "add":
+            try:
+                user = add_user(s, args.name, _read_password(), team=args.team, admin=args.admin)
+            except ValueError as exc:
+                raise InputError(str(exc), parameter="name") from None
+            print(f"added user {user.name} (team {args.team}{', admin' if user.is_admin else ''})")
+        elif args.users_command == "token":
+            user = s.scalar(select(User).where(User.name == args.name))
+            if user is None:
+                raise InputError("no such user", parameter="name")
+            print(f"API token for {user.name} (shown once; send it as 'Authorization: Bearer TOKEN'): "
+                  f"{new_token(s, user)}")
+        else:
+            teams = {t.id: t.name for t in s.scalars(select(Team))}
+            for user in s.scalars(select(User).order_by(User.name)):
+                print(f"{user.name}\t{teams.get(user.team_id)}\t{'admin' if user.is_admin else ''}")
     return 0
 
 
@@ -686,6 +746,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pooled-churn-rate", action="store_true",
                    help="keep the average churn level of all training cut-offs instead of "
                         "matching the newest one's rate (recalibration in the large)")
+    # The Spark engine (graphchurn.engines.spark, docs/spark.md).
+    p.add_argument("--engine", choices=["local", "spark"], default="local",
+                   help="where the log is read and aggregated: this process (default) or "
+                        "Apache Spark (needs graphchurn[spark] and Java 17+)")
+    p.add_argument("--spark-master", default=None, metavar="URL",
+                   help="Spark master for --engine spark (default local[*]; under "
+                        "spark-submit, the one it sets)")
+    p.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Spark setting for --engine spark (repeatable)")
+    p.add_argument("--currency", type=_currency, metavar="SYMBOL",
+                   help="currency of the values and costs, shown in front of the report's amounts "
+                        "(e.g. € or EUR; default: plain numbers)")
     _add_pseudonym_options(p)
     p.set_defaults(func=cmd_analyze)
 
@@ -763,11 +835,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_options(p)
     p.set_defaults(func=cmd_unmask)
 
-    p = sub.add_parser("serve", help="web dashboard and REST API over an analysis directory")
-    p.add_argument("--dir", required=True, metavar="DIR", help="output directory of analyze")
-    p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser("serve", help="web workspace (--data) or a read-only view of one analysis (--dir)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--data", metavar="DIR", help="workspace directory: database, uploads and runs")
+    where.add_argument("--dir", metavar="DIR", help="output directory of analyze (read-only dashboard)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface (default 127.0.0.1; another one needs users, see `graphchurn users`)")
     p.add_argument("--port", type=_port, default=8000)
+    p.add_argument("--database-url", metavar="URL",
+                   help="SQLAlchemy URL of the database (default: SQLite DIR/graphchurn.db)")
+    p.add_argument("--max-upload-mb", type=_positive_float, metavar="MB",
+                   help="largest upload accepted (default 1024)")
+    p.add_argument("--workers", type=_int_between(1, 64), metavar="N",
+                   help="worker processes running analyses (default 2)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("users", help="accounts of a web workspace")
+    users = p.add_subparsers(dest="users_command", required=True, metavar="ACTION", parser_class=_Parser)
+    u = users.add_parser("add", help="add a user; the password is read from standard input")
+    u.add_argument("name")
+    u.add_argument("--team", default="default", help="team (created when new; default 'default')")
+    u.add_argument("--admin", action="store_true", help="may add users from the API")
+    u2 = users.add_parser("token", help="print a new API token (the last word of the output)")
+    u2.add_argument("name")
+    u3 = users.add_parser("list", help="list the users")
+    for q in (u, u2, u3):
+        q.add_argument("--data", required=True, metavar="DIR", help="workspace directory")
+        q.add_argument("--database-url", metavar="URL", help="SQLAlchemy URL (default: SQLite DIR/graphchurn.db)")
+    p.set_defaults(func=cmd_users)
     # -q is accepted after the subcommand too (`graphchurn analyze ... -q`); SUPPRESS keeps a
     # -q given before the subcommand from being reset by the subcommand's default.
     for command in sub.choices.values():

@@ -19,8 +19,11 @@ from graphchurn.pipeline import Analysis, WhatIfBasis, resolved_config
 __all__ = ["write_outputs", "write_whatif_outputs"]
 
 
-def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
+def write_outputs(analysis: Analysis, out_dir, *, currency: str | None = None) -> list[Path]:
     """Write scores.csv, groups.csv, influencers.csv, metrics.json and report.html.
+
+    ``currency`` (a symbol or code such as "€" or "EUR") is shown in front of the report's
+    amounts of money and kept in metrics.json's ``config``; None: plain numbers.
 
     The whole set is staged beside the old one and renamed into place at the end
     (:func:`graphchurn.io.atomic.atomic_output_set`), so a crash or an interrupt never leaves a
@@ -31,6 +34,7 @@ def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
     metrics = dict(analysis.metrics)
     metrics["config"] = {k: (str(v) if isinstance(v, pd.Timestamp) else v)
                          for k, v in asdict(resolved_config(analysis)).items()}
+    metrics["config"]["currency"] = currency
     with atomic_output_set(out) as stage:
         staged = [stage / name for name in names]
         write_csv(analysis.scores, staged[0])
@@ -39,7 +43,8 @@ def write_outputs(analysis: Analysis, out_dir) -> list[Path]:
         write_json(metrics, staged[3])
         write_report(staged[4], scores=analysis.scores, groups=analysis.groups, metrics=metrics,
                      lift=analysis.lift, calibration=analysis.calibration,
-                     importance=analysis.importance, graph_summary=analysis.metrics["graph"])
+                     importance=analysis.importance, graph_summary=analysis.metrics["graph"],
+                     currency=currency)
     return [out / name for name in names]
 
 

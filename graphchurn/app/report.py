@@ -16,6 +16,7 @@ import html
 import io
 import math
 import numbers
+from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,11 +24,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from graphchurn.errors import InputError
 from graphchurn.io.atomic import atomic_write_text
+from graphchurn.targeting.contact_list import DEFAULT_CHANNELS, DEFAULT_HORIZON_MONTHS, contact_list
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["write_report", "html_table", "format_number", "PAGE_CSS", "METRIC_LABELS", "IMPORTANCE_MEANING",
+__all__ = ["write_report", "render_report", "html_table", "format_number", "format_money", "NUMBER_KINDS",
+           "FEATURE_LABELS", "feature_label", "GROUP_COLUMNS", "group_table", "group_table_html", "METRIC_KINDS",
+           "PAGE_CSS", "METRIC_LABELS", "IMPORTANCE_MEANING",
            "importance_ranking", "cards_html", "scoring_items", "backtest_items", "scoring_caption",
            "backtest_caption", "baseline_metrics"]
 
@@ -88,15 +93,67 @@ def _is_missing(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(float(value))
 
 
-def format_number(value, digits: int = 3) -> str:
-    """Plain text for a number or other value: ints with separators, floats to ``digits`` places.
+#: The kinds of number :func:`format_number` knows (``kind=``).
+NUMBER_KINDS = ("number", "count", "percent", "money")
+
+
+def _fixed(x: float, places: int, scale: int = 0) -> str:
+    """``x`` rounded half away from zero (on its shortest decimal form, so 0.0345 -> 0.035 as
+    written, not as its binary value 0.034499...) with thousands separators."""
+    d = Decimal(repr(float(x))).scaleb(scale).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if d == 0:
+        d = abs(d)  # no "-0.0"
+    return f"{d:,.{places}f}"
+
+
+def _plain_places(x: float, digits: int) -> int:
+    # A number at or above 1 never gets exactly three decimals: "43.192" reads as forty-three
+    # thousand in half of Europe. Below 1 the leading "0." makes "0.812" unambiguous.
+    ax = abs(x)
+    if ax >= 1000:
+        return 0
+    if ax >= 10:
+        return min(digits, 1)
+    if ax >= 1:
+        return min(digits, 2)
+    return digits
+
+
+def format_money(value, currency: str | None = None) -> str:
+    """An amount of money: "1,234" (no cents from 1,000 on), "12.50"; with ``currency`` its
+    symbol or code in front ("€12.50", "EUR 1,234"). Missing values give an en dash."""
+    if _is_missing(value):
+        return "–"
+    x = float(value)
+    if math.isinf(x):
+        text = "∞" if x > 0 else "-∞"
+    else:
+        text = _fixed(x, 0 if abs(x) >= 1000 else 2)
+    if not currency:
+        return text
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    gap = "" if len(currency) == 1 else " "
+    return f"{sign}{currency}{gap}{text}"
+
+
+def format_number(value, digits: int = 3, *, kind: str = "number", currency: str | None = None) -> str:
+    """Text a person reads without help: thousands separators, never a thousands-ambiguous
+    "43.192", rates as percentages, money with its currency.
 
     Parameters
     ----------
     value : object
         A number, string, None or NaN.
     digits : int, default 3
-        Decimal places for non-integral floats (values >= 1000 get none).
+        Most decimal places of a plain number; below 1 it gets exactly ``digits`` ("0.812"),
+        from 1 to 10 at most 2 ("3.20"), from 10 to 1,000 at most 1 ("43.2"), above none
+        ("12,346"). Integral values print as integers ("2", "12,345").
+    kind : {"number", "count", "percent", "money"}
+        ``count``: an expected count such as expected churners, one decimal ("43.2", "1,234.5",
+        integers stay integers); ``percent``: a rate in [0, 1] as a percentage with one decimal
+        ("3.5%"; a tiny non-zero rate reads "<0.1%"); ``money``: see :func:`format_money`.
+    currency : str, optional
+        Symbol or code shown in front of ``money`` amounts; None: plain numbers.
 
     Returns
     -------
@@ -105,29 +162,40 @@ def format_number(value, digits: int = 3) -> str:
 
     Example
     -------
-    >>> format_number(12345), format_number(0.12345), format_number(float("nan"))
-    ('12,345', '0.123', '–')
+    >>> format_number(12345), format_number(0.12345), format_number(43.192), format_number(float("nan"))
+    ('12,345', '0.123', '43.2', '–')
+    >>> format_number(43.192, kind="count"), format_number(0.0345, kind="percent")
+    ('43.2', '3.5%')
+    >>> format_number(1234.5, kind="money", currency="€")
+    '€1,235'
     """
+    if kind not in NUMBER_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(NUMBER_KINDS)}, not {kind!r}")
     if _is_missing(value):
         return "–"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    if isinstance(value, numbers.Integral):
-        return f"{int(value):,}"
-    if isinstance(value, numbers.Real):
-        x = float(value)
-        if math.isinf(x):
-            return "∞" if x > 0 else "-∞"
-        if x.is_integer() and abs(x) < 1e15:
-            return f"{int(x):,}"
-        if abs(x) >= 1000:
-            return f"{x:,.0f}"
-        return f"{x:.{digits}f}"
-    return str(value)
+    if not isinstance(value, numbers.Real):
+        return str(value)
+    if kind == "money":
+        return format_money(value, currency)
+    x = float(value)
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    if kind == "percent":
+        if x != 0 and abs(x) < 0.0005:
+            return "<0.1%" if x > 0 else ">-0.1%"
+        return _fixed(x, 1 if abs(x) < 1 else 0, scale=2) + "%"
+    if isinstance(value, numbers.Integral) or (x.is_integer() and abs(x) < 1e15):
+        return f"{int(x):,}"
+    if kind == "count":
+        return _fixed(x, 1)
+    return _fixed(x, _plain_places(x, digits))
 
 
 def html_table(frame: pd.DataFrame, columns=None, *, caption: str | None = None, max_rows: int | None = None,
-               empty_text: str = "nothing to show") -> str:
+               empty_text: str = "nothing to show", labels: Mapping[str, str] | None = None,
+               kinds: Mapping[str, str] | None = None, currency: str | None = None) -> str:
     """Render a DataFrame as an escaped HTML table (numbers right-aligned).
 
     Parameters
@@ -142,6 +210,12 @@ def html_table(frame: pd.DataFrame, columns=None, *, caption: str | None = None,
         Show at most this many rows.
     empty_text : str
         Shown instead of a table when there are no rows.
+    labels : mapping, optional
+        Header text by column name (default: the column name).
+    kinds : mapping, optional
+        :func:`format_number` ``kind`` by column name ("count", "percent", "money").
+    currency : str, optional
+        Shown in front of the ``money`` columns' amounts.
 
     Returns
     -------
@@ -159,14 +233,17 @@ def html_table(frame: pd.DataFrame, columns=None, *, caption: str | None = None,
     out = ["<table>"]
     if caption:
         out.append(f"<caption>{html.escape(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in columns) + "</tr></thead>")
+    labels, kinds = dict(labels or {}), dict(kinds or {})
+    out.append("<thead><tr>" + "".join(f"<th>{html.escape(str(labels.get(c, c)))}</th>" for c in columns)
+               + "</tr></thead>")
     out.append("<tbody>")
     # Rows are capped by max_rows for display; this loop never runs over a whole large table.
     for row in shown[columns].itertuples(index=False, name=None):
         cells = []
         for c, v in zip(columns, row):
             cls = ' class="num"' if numeric[c] else ""
-            cells.append(f"<td{cls}>{html.escape(format_number(v))}</td>")
+            text = format_number(v, kind=kinds.get(c, "number"), currency=currency) if numeric[c] else format_number(v)
+            cells.append(f"<td{cls}>{html.escape(text)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
@@ -251,6 +328,11 @@ def _calibration_chart(calibration: pd.DataFrame) -> str | None:
     ax.plot([0, top], [0, top], color="#5b6b7c", lw=1, ls="--", label="perfect")
     ax.plot(x, y, "-", color="#3b7dd8", lw=1)
     ax.scatter(x, y, s=size, color="#3b7dd8", zorder=3, label="model (size = customers)")
+    if count_col:
+        for xi, yi, n in zip(x, y, count):
+            if np.isfinite(xi) and np.isfinite(yi):
+                ax.annotate(f"n={format_number(int(n))}", (xi, yi), textcoords="offset points", xytext=(6, -10),
+                            fontsize=7, color="#5b6b7c")
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
     ax.set_xlabel("predicted churn probability")
@@ -259,7 +341,74 @@ def _calibration_chart(calibration: pd.DataFrame) -> str | None:
     ax.legend(frameon=False, loc="upper left")
     fig.tight_layout()
     return _figure_html(_png_data_uri(fig), "calibration chart",
-                        "Backtest: predicted probabilities against the churn rate actually observed.")
+                        "Backtest: predicted probabilities against the churn rate actually observed; "
+                        "n = customers in each bin (a bin of few customers says little).")
+
+
+#: Feature name -> what it measures, in words (the importance chart's labels). Customer
+#: attributes and embeddings not listed read as their name in words (:func:`feature_label`).
+FEATURE_LABELS = {
+    "n_departed_contacts": "contacts who left recently",
+    "share_to_departed": "share of calling with recent leavers",
+    "max_tie_share_departed": "strongest tie to a recent leaver",
+    "share_to_departed_longer": "calling with earlier leavers",
+    "share_to_departed_before_onset": "calling with leavers before they faded",
+    "departed_influencer_contact": "an influential contact left",
+    "spreading_activation_energy": "churn spreading through the network",
+    "group_churn_rate": "churn in their social group",
+    "out_week_ratio": "outgoing activity last week vs usual",
+    "in_week_ratio": "incoming activity last week vs usual",
+    "out_last_week": "outgoing calls and messages last week",
+    "activity_trend": "trend of their activity",
+    "out_recent": "recent outgoing activity",
+    "out_previous": "earlier outgoing activity",
+    "fade_out_evidence": "calls and messages tapering off",
+    "days_since_last_out": "days since their last outgoing call or message",
+    "days_since_last_any": "days since any call or message",
+    "out_share": "share of traffic they start",
+    "n_out": "outgoing calls and messages",
+    "n_in": "incoming calls and messages",
+    "duration_out": "minutes of outgoing calls",
+    "duration_in": "minutes of incoming calls",
+    "active_days_out": "days with outgoing activity",
+    "distinct_contacts": "number of contacts",
+    "strength": "total call-network strength",
+    "pagerank": "centrality in the call network",
+    "coreness": "place in the network's dense core",
+    "clustering": "how interlinked their contacts are",
+    "community_size": "size of their social group",
+    "embeddedness": "calling within their social group",
+    "share_to_leaders": "calling with their group's leaders",
+    "susceptibility": "exposure to their group and leavers",
+    "is_leader": "a leader of their group",
+    "influencer_score": "influence in the call network",
+    "value": "monthly value",
+    "tenure_months": "months as a customer",
+    "support_contacts": "contacts with customer support",
+    "plan": "tariff plan",
+    "age": "age",
+    "region": "region",
+}
+
+
+def feature_label(name) -> str:
+    """A feature's name in words: :data:`FEATURE_LABELS`, else the name without its prefix and
+    underscores ("attr_contract_type" -> "contract type", "embedding_3" -> "network embedding 3").
+
+    Example
+    -------
+    >>> feature_label("fade_out_evidence"), feature_label("attr_contract_type")
+    ('calls and messages tapering off', 'contract type')
+    """
+    name = str(name)
+    if name in FEATURE_LABELS:
+        return FEATURE_LABELS[name]
+    if name.startswith("embedding_"):
+        return "network embedding " + name[len("embedding_"):]
+    name = name.removeprefix("attr_")
+    if name.startswith("days_since_"):
+        return "days since " + name[len("days_since_"):].replace("_", " ")
+    return name.replace("_", " ")
 
 
 #: What the importance in the report's chart is (as :class:`graphchurn.ChurnModel` computes it).
@@ -318,7 +467,7 @@ def _importance_chart(importance: pd.Series, top: int = 15) -> str | None:
     fig = Figure(figsize=(5.2, 0.3 * len(values) + 1.0))
     ax = fig.add_subplot()
     ax.barh(np.arange(len(values)), values.to_numpy(), color="#3b7dd8")
-    ax.set_yticks(np.arange(len(values)), [str(i) for i in values.index])
+    ax.set_yticks(np.arange(len(values)), [feature_label(i) for i in values.index])
     ax.set_xlabel("drop in ROC AUC when shuffled")
     ax.set_title("What drives the predictions")
     fig.tight_layout()
@@ -334,35 +483,57 @@ def _probability_histogram(scores: pd.DataFrame) -> str | None:
         return None
     fig = Figure(figsize=(4.2, 3.2))
     ax = fig.add_subplot()
-    ax.hist(p, bins=np.linspace(0, 1, 21), color="#3b7dd8")
+    # A log count axis: the few high-risk customers the campaign is about stay visible next to
+    # the thousands of low-risk ones.
+    counts, edges, _ = ax.hist(p, bins=np.linspace(0, 1, 21), color="#3b7dd8", log=True)
+    ax.set_ylim(0.7, max(float(counts.max()), 1.0) * 2)
+    for c, left, right in zip(counts, edges[:-1], edges[1:]):
+        if c > 0 and left >= 0.3:
+            ax.annotate(format_number(int(c)), ((left + right) / 2, c), textcoords="offset points",
+                        xytext=(0, 2), ha="center", fontsize=7, color="#1d2733")
     ax.set_xlabel("churn probability")
-    ax.set_ylabel("customers")
+    ax.set_ylabel("customers (log scale)")
     ax.set_title("Risk distribution")
     fig.tight_layout()
+    tail = []
+    for threshold in (0.3, 0.5):
+        n = int((p >= threshold).sum())
+        tail.append(f"{format_number(n)} ({format_number(n / p.size, kind='percent')}) at "
+                    f"{round(threshold * 100)}% or more")
     return _figure_html(_png_data_uri(fig), "risk distribution",
-                        "How churn risk is spread over the customers scored at as-of.")
+                        "How churn risk is spread over the customers scored at as-of; the count "
+                        "axis is logarithmic so the high-risk tail shows: " + "; ".join(tail) + ".")
 
 
 # ----------------------------------------------------------------------------- sections
 
 
-def cards_html(items: Iterable[tuple[str, object]]) -> str:
-    """(label, value) pairs as a row of headline cards (escaped)."""
-    cards = [f'<div class="card"><div class="v">{html.escape(format_number(v))}</div>'
-             f'<div class="k">{html.escape(k)}</div></div>' for k, v in items]
+def cards_html(items: Iterable[tuple], currency: str | None = None) -> str:
+    """(label, value) or (label, value, kind) items as a row of headline cards (escaped);
+    ``kind`` is a :func:`format_number` kind ("count", "percent", "money")."""
+    cards = []
+    for item in items:
+        label, value = item[0], item[1]
+        kind = item[2] if len(item) > 2 else "number"
+        shown = format_number(value, kind=kind, currency=currency)
+        cards.append(f'<div class="card"><div class="v">{html.escape(shown)}</div>'
+                     f'<div class="k">{html.escape(label)}</div></div>')
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
-def scoring_items(scores: pd.DataFrame) -> list[tuple[str, object]]:
-    """(label, value) pairs describing the customers scored at as-of (from the scores table)."""
-    items: list[tuple[str, object]] = [("customers scored", len(scores))]
+def scoring_items(scores: pd.DataFrame) -> list[tuple]:
+    """(label, value, kind) items describing the customers scored at as-of (from the scores
+    table); see :func:`cards_html`."""
+    items: list[tuple] = [("customers scored", len(scores), "number")]
     if "churn_probability" in scores.columns:
         p = pd.to_numeric(scores["churn_probability"], errors="coerce")
-        items.append(("expected churners", float(p.sum())))
+        items.append(("expected churners", float(p.sum()), "count"))
+        if len(scores):
+            items.append(("expected churn rate", float(p.mean()), "percent"))
         if "value" in scores.columns:
             v = pd.to_numeric(scores["value"], errors="coerce")
             if v.notna().any():
-                items.append(("monthly value at risk", float((p * v).sum())))
+                items.append(("monthly value at risk", float((p * v).sum()), "money"))
     return items
 
 
@@ -370,11 +541,15 @@ def scoring_items(scores: pd.DataFrame) -> list[tuple[str, object]]:
 #: the cards and the baseline table leave them out.
 _CAPTION_KEYS = ("n", "base_rate")
 
+#: How the metrics of :data:`METRIC_LABELS` are formatted (:func:`format_number` kinds).
+METRIC_KINDS = {"base_rate": "percent", "mean_probability": "percent", "emp": "money",
+                "emp_fraction": "percent"}
 
-def backtest_items(metrics: Mapping) -> list[tuple[str, object]]:
-    """(label, value) pairs of the backtest metrics (measured on the cut-off, not at as-of),
-    except those :func:`backtest_caption` states."""
-    return [(label, metrics[key]) for key, label in METRIC_LABELS.items()
+
+def backtest_items(metrics: Mapping) -> list[tuple]:
+    """(label, value, kind) items of the backtest metrics (measured on the cut-off, not at
+    as-of), except those :func:`backtest_caption` states."""
+    return [(label, metrics[key], METRIC_KINDS.get(key, "number")) for key, label in METRIC_LABELS.items()
             if key in metrics and key not in _CAPTION_KEYS]
 
 
@@ -393,7 +568,7 @@ def scoring_caption(metrics: Mapping, n_scored: int) -> str:
 
 
 def backtest_caption(metrics: Mapping) -> str | None:
-    """E.g. "Backtest on cut-off 2025-05-01 (n=2,700, churn rate 0.020; trained on cut-offs
+    """E.g. "Backtest on cut-off 2025-05-01 (n=2,700, churn rate 2.0%; trained on cut-offs
     ...)": where the metrics were measured. None when metrics.json holds no backtest."""
     if metrics.get("cutoff") is None and not any(k in metrics for k in METRIC_LABELS):
         return None
@@ -402,7 +577,7 @@ def backtest_caption(metrics: Mapping) -> str | None:
     if metrics.get("n") is not None:
         detail.append(f"n={format_number(metrics['n'])}")
     if metrics.get("base_rate") is not None:
-        detail.append(f"churn rate {format_number(metrics['base_rate'])}")
+        detail.append(f"churn rate {format_number(metrics['base_rate'], kind='percent')}")
     if metrics.get("estimator"):
         detail.append(f"{metrics['estimator']} model")
     text += f" ({', '.join(detail)})" if detail else ""
@@ -418,21 +593,23 @@ def baseline_metrics(metrics: Mapping) -> Mapping | None:
     return baseline if isinstance(baseline, Mapping) and baseline else None
 
 
-def _metrics_section(scores, metrics) -> str:
-    parts = [cards_html(scoring_items(scores))]
+def _metrics_section(scores, metrics, currency=None) -> str:
+    parts = [cards_html(scoring_items(scores), currency)]
     caption = backtest_caption(metrics)
     if caption is None:
         return "".join(parts)
     parts += ["<h3>Model quality on the backtest</h3>", f"<p>{html.escape(caption)}</p>",
-              cards_html(backtest_items(metrics))]
+              cards_html(backtest_items(metrics), currency)]
     baseline = baseline_metrics(metrics)
     if baseline:
         keys = [k for k in METRIC_LABELS if k in baseline and k in metrics and k not in _CAPTION_KEYS]
         if keys:
+            def shown(value, key):
+                return format_number(value, kind=METRIC_KINDS.get(key, "number"), currency=currency)
             table = pd.DataFrame({
                 "metric": [METRIC_LABELS[k] for k in keys],
-                "model": [metrics[k] for k in keys],
-                "baseline": [baseline[k] for k in keys],
+                "model": [shown(metrics[k], k) for k in keys],
+                "baseline": [shown(baseline[k], k) for k in keys],
             })
             parts.append(html_table(table, caption="Model against the RFM-only logistic baseline on "
                                     "the same backtest"))
@@ -469,12 +646,111 @@ def top_customers(scores: pd.DataFrame, limit: int | None = None) -> pd.DataFram
     return ordered if limit is None else ordered.head(limit)
 
 
+#: Columns of :func:`group_table`: header in words and :func:`format_number` kind.
+GROUP_COLUMNS = {
+    "community": ("group", "number"),
+    "size": ("customers", "number"),
+    "expected_churners": ("expected churners", "count"),
+    "churn_rate": ("expected churn rate", "percent"),
+    "value_at_risk": ("monthly value at risk", "money"),
+    "top_influencers": ("influencers (most influential first)", "number"),
+}
+
+
+def group_table(groups: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """The groups to show (:func:`top_groups`) with ``churn_rate`` (expected churners per
+    customer of the group) and the influencers separated by ", "."""
+    shown = top_groups(groups, limit).copy()
+    if {"expected_churners", "size"} <= set(shown.columns):
+        size = pd.to_numeric(shown["size"], errors="coerce")
+        shown["churn_rate"] = pd.to_numeric(shown["expected_churners"], errors="coerce") / size.where(size > 0)
+    if "top_influencers" in shown.columns:
+        shown["top_influencers"] = shown["top_influencers"].fillna("").astype(str).str.replace(";", ", ")
+    return shown
+
+
+def group_table_html(groups: pd.DataFrame, limit: int | None = None, *, currency: str | None = None,
+                     caption: str | None = None, empty_text: str = "no groups") -> str:
+    """The group table of the report and the dashboard (escaped HTML, headers in words)."""
+    return html_table(group_table(groups, limit), list(GROUP_COLUMNS), caption=caption, empty_text=empty_text,
+                      labels={c: label for c, (label, _) in GROUP_COLUMNS.items()},
+                      kinds={c: kind for c, (_, kind) in GROUP_COLUMNS.items()}, currency=currency)
+
+
+_CUSTOMER_LABELS = {"risk_rank": "rank", "customer_id": "customer", "churn_probability": "churn risk",
+                    "community": "group", "influencer_score": "influence", "susceptibility": "susceptibility",
+                    "value": "monthly value", "reasons": "why"}
+_CUSTOMER_KINDS = {"churn_probability": "percent", "value": "money"}
+
+
+def _campaign_budget(n_scored: int) -> float:
+    """The report's default campaign budget: a call to 5% of the customers scored."""
+    return float(max(1, math.ceil(0.05 * n_scored)) * DEFAULT_CHANNELS["call"].cost)
+
+
+def _what_to_do(scores: pd.DataFrame, groups: pd.DataFrame, budget: float | None, currency: str | None,
+                max_contacts: int = 10) -> str:
+    """The "What to do" section: the contact list's summary for a budget and the groups to watch."""
+    def money(value) -> str:
+        return format_number(value, kind="money", currency=currency)
+
+    parts = ['<h2 id="what-to-do">What to do</h2>']
+    default = budget is None
+    if default:
+        budget = _campaign_budget(len(scores))
+    try:
+        plan = contact_list(scores, budget)
+    except InputError as err:
+        plan, reason = None, str(err)
+    if plan is None:
+        parts.append(f'<p class="empty">No contact list: {html.escape(reason)}.</p>')
+    elif len(plan) == 0:
+        parts.append(f"<p>With a budget of {html.escape(money(budget))} nobody is worth contacting: "
+                     "no contact is expected to save more than it costs.</p>")
+    else:
+        effect = {name: c.effect for name, c in DEFAULT_CHANNELS.items()}
+        kept = float((plan["churn_probability"] * plan["channel"].map(effect)).sum())
+        counts = plan["channel"].value_counts()
+        by_channel = ", ".join(f"{format_number(int(n))} by {name}" for name, n in counts.items())
+        source = " (by default, the cost of a call to 5% of the customers)" if default else ""
+        parts.append(
+            "<p>" + f"With a campaign budget of <b>{html.escape(money(budget))}</b>{source}, contact "
+            f"<b>{format_number(len(plan))}</b> customers: {html.escape(by_channel)}. It costs "
+            f"<b>{html.escape(money(plan['cost'].sum()))}</b> and is expected to keep "
+            f"<b>{html.escape(format_number(kept, kind='count'))}</b> customers who would have left, saving "
+            f"<b>{html.escape(money(plan['expected_saving'].sum()))}</b> of revenue over "
+            f"{format_number(DEFAULT_HORIZON_MONTHS)} months (net "
+            f"<b>{html.escape(money(plan['net_saving'].sum()))}</b>).</p>")
+        parts.append(html_table(plan, ["customer_id", "channel", "churn_probability", "expected_saving", "reasons"],
+                                caption=f"First {min(len(plan), max_contacts)} contacts, in priority order "
+                                        "(the full list: graphchurn target --scores DIR --budget B)",
+                                max_rows=max_contacts,
+                                labels={"customer_id": "customer", "churn_probability": "churn risk",
+                                        "expected_saving": "expected saving", "reasons": "why"},
+                                kinds={"churn_probability": "percent", "expected_saving": "money"},
+                                currency=currency))
+    watch = group_table(groups, 3)
+    if len(watch):
+        items = []
+        for r in watch.to_dict("records"):
+            text = (f"Group {format_number(r.get('community'))}: {format_number(r.get('size'))} customers, "
+                    f"{format_number(r.get('expected_churners'), kind='count')} expected churners "
+                    f"({format_number(r.get('churn_rate'), kind='percent')})")
+            if r.get("top_influencers"):
+                text += f"; talk to its influencers first: {r['top_influencers']}"
+            items.append(f"<li>{html.escape(text)}</li>")
+        parts.append("<p>Groups to watch: a leaver here tends to pull others with them.</p><ul>"
+                     + "".join(items) + "</ul>")
+    return "".join(parts)
+
+
 # ----------------------------------------------------------------------------- main entry
 
 
 def render_report(*, scores: pd.DataFrame, groups: pd.DataFrame, metrics: Mapping, lift=None, calibration=None,
                   importance=None, graph_summary=None, notes=(), title: str = "graphchurn: churn risk report",
-                  max_groups: int = 20, max_customers: int = 50) -> str:
+                  max_groups: int = 20, max_customers: int = 50, currency: str | None = None,
+                  budget: float | None = None) -> str:
     """The report as an HTML string (see :func:`write_report` for the parameters)."""
     metrics = dict(metrics or {})
     charts = [c for c in (
@@ -488,17 +764,18 @@ def render_report(*, scores: pd.DataFrame, groups: pd.DataFrame, metrics: Mappin
     all_notes = list(dict.fromkeys(str(n) for n in list(metrics.get("notes") or []) + list(notes or [])))
 
     body = [f"<h1>{html.escape(title)}</h1>", f'<p class="sub">{_subtitle(metrics, len(scores))}</p>',
-            "<h2>Headline</h2>", _metrics_section(scores, metrics)]
+            "<h2>Headline</h2>", _metrics_section(scores, metrics, currency),
+            _what_to_do(scores, groups, budget, currency)]
     body += ["<h2>Charts</h2>",
              '<div class="charts">' + "".join(charts) + "</div>" if charts
              else '<p class="empty">no charts available</p>']
     body += ["<h2>Groups at risk</h2>",
-             html_table(top_groups(groups, max_groups),
-                        ["community", "size", "expected_churners", "value_at_risk", "top_influencers"],
-                        caption=f"Top {max_groups} groups by expected churners", empty_text="no groups")]
+             group_table_html(groups, max_groups, currency=currency,
+                              caption=f"Top {max_groups} groups by expected churners")]
     body += ["<h2>Customers most at risk</h2>",
              html_table(top_customers(scores, max_customers), _TOP_CUSTOMER_COLUMNS,
-                        caption=f"Top {max_customers} customers by churn risk", empty_text="no customers")]
+                        caption=f"Top {max_customers} customers by churn risk", empty_text="no customers",
+                        labels=_CUSTOMER_LABELS, kinds=_CUSTOMER_KINDS, currency=currency)]
     if graph_summary:
         summary = pd.DataFrame({"measure": [str(k).replace("_", " ") for k in graph_summary],
                                 "value": list(graph_summary.values())})
@@ -520,7 +797,7 @@ def write_text_atomic(path, text: str) -> Path:
 def write_report(path, *, scores: pd.DataFrame, groups: pd.DataFrame, metrics: Mapping, lift=None,
                  calibration=None, importance=None, graph_summary=None, notes=(),
                  title: str = "graphchurn: churn risk report", max_groups: int = 20,
-                 max_customers: int = 50) -> Path:
+                 max_customers: int = 50, currency: str | None = None, budget: float | None = None) -> Path:
     """Write one self-contained HTML report of an analysis.
 
     Parameters
@@ -557,6 +834,13 @@ def write_report(path, *, scores: pd.DataFrame, groups: pd.DataFrame, metrics: M
         Page title.
     max_groups, max_customers : int
         Rows of the group and customer tables.
+    currency : str, optional
+        Symbol or code of the currency of ``value`` and of the channel costs ("€", "EUR"),
+        shown in front of every amount of money; None: plain numbers.
+    budget : float, optional
+        Campaign budget of the "What to do" section's contact list
+        (:func:`graphchurn.targeting.contact_list` with its default channels); default: a call
+        to 5% of the customers scored.
 
     Returns
     -------
@@ -578,5 +862,6 @@ def write_report(path, *, scores: pd.DataFrame, groups: pd.DataFrame, metrics: M
     """
     text = render_report(scores=scores, groups=groups, metrics=metrics, lift=lift, calibration=calibration,
                          importance=importance, graph_summary=graph_summary, notes=notes, title=title,
-                         max_groups=max_groups, max_customers=max_customers)
+                         max_groups=max_groups, max_customers=max_customers, currency=currency,
+                         budget=budget)
     return write_text_atomic(path, text)

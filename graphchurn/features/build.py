@@ -55,6 +55,7 @@ from graphchurn.windows.labels import active_at, before, known_departures
 __all__ = [
     "FeatureSet",
     "build_features",
+    "features_on_graph",
     "attributes_at",
     "known_customers",
     "RFM_FEATURES",
@@ -278,6 +279,67 @@ def build_features(
             extra_vertices=active,
             departed=departures.index,
         )
+    with step("tie strengths"):
+        tie_strength = cg.edge_weights_since(
+            past, cutoff - pd.Timedelta(days=max(tie_window_days, window_days)))
+    fs = features_on_graph(
+        cg, customers, cutoff, departures=departures, active=active,
+        tie_strength=tie_strength, covered_share=covered_share,
+        recent_departure_days=recent_departure_days, community_method=community_method,
+        resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step)
+    fs.window_start = start
+    return fs
+
+
+def features_on_graph(
+    cg: CustomerGraph,
+    customers: pd.DataFrame | None,
+    cutoff: pd.Timestamp,
+    *,
+    departures: pd.Series,
+    active: pd.Index,
+    tie_strength: np.ndarray,
+    covered_share: float = 1.0,
+    recent_departure_days: int = 30,
+    community_method: str = "leiden",
+    resolution: float = 1.0,
+    influencer_quantile: float = 0.95,
+    seed: int = 0,
+    step=None,
+) -> FeatureSet:
+    """The part of :func:`build_features` after the log is read: communities, roles, exposure,
+    attributes and the feature table, from the cut-off's graph and what the log said about it.
+
+    An engine that aggregates the log elsewhere (:mod:`graphchurn.engines.spark`) builds ``cg``
+    from its tie and activity tables and calls this, so both engines share every algorithm.
+
+    Parameters
+    ----------
+    cg : CustomerGraph
+        The graph and activity of the window before ``cutoff``.
+    customers : DataFrame or None
+        The customer table (attributes; future churn dates are not read).
+    cutoff : Timestamp
+    departures : Series
+        :func:`graphchurn.windows.known_departures` at ``cutoff``.
+    active : Index
+        :func:`graphchurn.windows.active_at` at ``cutoff`` (the rows of the table).
+    tie_strength : ndarray
+        Each edge's weight over the longer tie window (:meth:`CustomerGraph.edge_weights_since`).
+    covered_share : float
+        Share of a full window the log covers (totals are scaled up by its inverse when < 1).
+    recent_departure_days, community_method, resolution, influencer_quantile, seed
+        As in :func:`build_features`.
+    step : callable, optional
+        Step timer (internal); None times the steps afresh.
+
+    Returns
+    -------
+    FeatureSet
+    """
+    cutoff = pd.Timestamp(cutoff)
+    if step is None:
+        step = _Steps(cutoff)
     g = cg.graph
     names = cg.names
 
@@ -296,9 +358,6 @@ def build_features(
 
     score = influence["influencer_score"].to_numpy()
     influencer_mask = score >= np.quantile(score, influencer_quantile) if len(score) else None
-    with step("tie strengths"):
-        tie_strength = cg.edge_weights_since(
-            past, cutoff - pd.Timedelta(days=max(tie_window_days, window_days)))
     with step("exposure"):
         exposed = exposure(g, departed_recent, weights=tie_strength,
                            influencer_mask=influencer_mask)
@@ -324,7 +383,9 @@ def build_features(
     on_net = cg.on_net
     group_departed = np.bincount(membership, weights=(departed_recent & on_net).astype(float))
     group_on_net = np.bincount(membership, weights=on_net.astype(float))
-    group_churn_rate = np.divide(group_departed, group_on_net, out=np.zeros_like(group_departed),
+    # (float out: bincount of an empty graph's membership is an int array)
+    group_churn_rate = np.divide(group_departed, group_on_net,
+                                 out=np.zeros(len(group_departed), dtype=np.float64),
                                  where=group_on_net > 0)[membership]
 
     with step("clustering"):
@@ -382,7 +443,6 @@ def build_features(
         vertex_features=vertex_features,
         attribute_columns=attribute_columns,
         timings=step.timings,
-        window_start=start,
         covered_share=float(min(1.0, covered_share)),
     )
 

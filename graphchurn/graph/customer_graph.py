@@ -413,8 +413,22 @@ def encode_ids(interactions: pd.DataFrame, customers: pd.DataFrame | None = None
     >>> list(coded["src"].cat.categories), coded["src"].cat.codes.tolist()
     (['a', 'b', 'c'], [1, 0])
     """
-    if shared_categories(interactions) is not None:
-        return interactions
+    categories = shared_categories(interactions)
+    if categories is not None:
+        # Coded already (graphchurn.io reads logs coded): add the customer table's ids that
+        # the log lacks, keeping the categories sorted; the codes are remapped, not rebuilt.
+        extra = (pd.Index(customers["customer_id"].astype("str").unique()).difference(categories)
+                 if customers is not None else [])
+        if len(extra) == 0:
+            return interactions
+        merged = categories.append(pd.Index(extra, dtype=categories.dtype)).sort_values()
+        dtype = pd.CategoricalDtype(merged)
+        new_code = merged.get_indexer(categories).astype(np.int32)
+        out = interactions.copy(deep=False)
+        for end in ("src", "dst"):
+            codes = interactions[end].cat.codes.to_numpy()
+            out[end] = pd.Categorical.from_codes(new_code[codes], dtype=dtype, validate=False)
+        return out
     n = len(interactions)
     parts = [interactions["src"].astype("str"), interactions["dst"].astype("str")]
     if customers is not None:

@@ -317,6 +317,11 @@ class _Table:
         log.warning("%s", self.error(message, key, index))
 
 
+# Keys whose columns are read as dictionaries (a code per row; see _ids): ids and the few kinds.
+_CODED_KEYS = ("src", "dst", "kind")
+_ID_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+
+
 def _sniff(path: Path, display: str, encoding: str | None = None
            ) -> tuple[str, str | None, str]:
     """Return (format, compression, text encoding) judged by magic bytes; the extension only
@@ -505,8 +510,9 @@ def _read_csv(path, display, compression, mapping, keys, required, headerless, a
         encoding="utf8" if encoding in ("utf-8", "utf8") else encoding)
     parse_options = pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                        ignore_empty_lines=True)
+    coded = {positions[k] for k in _CODED_KEYS if k in positions}
     convert_options = pacsv.ConvertOptions(
-        column_types={auto[i]: pa.string() for i in wanted},
+        column_types={auto[i]: (_ID_DICTIONARY if i in coded else pa.string()) for i in wanted},
         include_columns=[auto[i] for i in wanted], strings_can_be_null=False,
         quoted_strings_can_be_null=False)
     try:
@@ -632,7 +638,16 @@ def _read_parquet(path, display, mapping, keys, required, headerless, all_column
     if headerless:
         labels = {k: names[p] for k, p in positions.items()}
     wanted = sorted(set(range(len(names))) if all_columns else set(positions.values()))
+    # Identifier columns of a log come back dictionary-encoded: one small integer per row
+    # instead of a string (at 100M rows, gigabytes), and validation then reads each distinct
+    # id once (see _ids).
+    schema = parquet.schema_arrow
+    coded = [names[positions[k]] for k in _CODED_KEYS if k in positions and
+             (pa.types.is_string(schema.field(positions[k]).type)
+              or pa.types.is_large_string(schema.field(positions[k]).type))]
     try:
+        if coded:
+            parquet = pq.ParquetFile(str(path), read_dictionary=coded)
         table = parquet.read(columns=[names[i] for i in wanted])
     except Exception:
         raise InputError("not a readable Parquet file (damaged or truncated)",
@@ -707,19 +722,53 @@ def _ids(table: _Table, key: str) -> pa.ChunkedArray:
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
               or pa.types.is_integer(kind) or pa.types.is_dictionary(kind)):
         raise table.error(f"identifiers must be text or integers, not {kind}", key)
-    text = pc.utf8_trim(values.cast(pa.string()), " ")
-    bad = _first_true(_is_empty(text))
-    if bad is not None:
-        raise table.error("empty identifier", key, bad)
-    bad = _first_true(pc.greater(pc.utf8_length(text), MAX_ID_LENGTH))
-    if bad is not None:
-        raise table.error(f"identifier longer than {MAX_ID_LENGTH} characters", key, bad)
-    bad = _first_true(pc.match_substring_regex(text, _ID_FORBIDDEN_RE))
-    if bad is not None:
-        raise table.error("identifier holds a control character (tab, CR, newline) or a "
-                          "double quote (a bare quote in an unquoted field?); ids are kept "
-                          "byte for byte, so fix the file", key, bad)
-    return text
+    if not pa.types.is_dictionary(values.type):
+        values = values.dictionary_encode()
+    values = values.unify_dictionaries()
+    dictionary = values.chunk(0).dictionary if values.num_chunks else pa.array([], pa.string())
+    indices = pa.chunked_array([chunk.indices for chunk in values.chunks],
+                               type=values.type.index_type)
+    if indices.null_count:
+        raise table.error("empty identifier", key, _first_true(pc.is_null(indices)))
+    # Each distinct id is checked once; a bad one is reported at its first row.
+    text = pc.utf8_trim(dictionary.cast(pa.string()), " ")
+    checks = [(_is_empty(text), "empty identifier"),
+              (pc.greater(pc.utf8_length(text), MAX_ID_LENGTH),
+               f"identifier longer than {MAX_ID_LENGTH} characters"),
+              (pc.match_substring_regex(text, _ID_FORBIDDEN_RE),
+               "identifier holds a control character (tab, CR, newline) or a double quote (a "
+               "bare quote in an unquoted field?); ids are kept byte for byte, so fix the file")]
+    for bad_entries, message in checks:
+        bad_codes = np.flatnonzero(_numpy_bool(bad_entries))
+        if bad_codes.size:
+            rows = pc.is_in(indices, value_set=pa.array(bad_codes, indices.type))
+            raise table.error(message, key, _first_true(rows))
+    return _CodedIds(text, indices)
+
+
+class _CodedIds:
+    """An identifier column as its distinct texts (``dictionary``) and a code per row."""
+
+    def __init__(self, dictionary: pa.Array, indices: pa.ChunkedArray):
+        self.dictionary, self.indices = dictionary, indices
+
+
+def _shared_categorical(*columns: _CodedIds) -> list[pd.Categorical]:
+    """The columns as pandas categoricals over one sorted set of their identifiers (the
+    categories :func:`graphchurn.graph.customer_graph.encode_ids` gives), built from the codes:
+    no string is made per row."""
+    texts = pa.concat_arrays([c.dictionary for c in columns]) if columns else pa.array([], pa.string())
+    categories = pc.unique(texts)
+    categories = categories.take(pc.sort_indices(categories))
+    dtype = pd.CategoricalDtype(pd.Index(categories.to_pandas(types_mapper=None), dtype="str"))
+    out = []
+    for column in columns:
+        # where each dictionary entry (trimmed, so two spellings may meet) sits in the categories
+        remap = pc.index_in(column.dictionary, value_set=categories).to_numpy(zero_copy_only=False)
+        remap = remap.astype(np.int32)
+        codes = remap[column.indices.to_numpy()] if len(column.indices) else np.zeros(0, np.int32)
+        out.append(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
+    return out
 
 
 def _check_bound(table: _Table, key: str, values: np.ndarray, limit: float, why: str) -> None:
@@ -1001,9 +1050,11 @@ def load_interactions(path, columns: dict[str, str] | str | None = None, *, deci
     Returns
     -------
     pandas.DataFrame
-        Columns ``src, dst`` (str), ``timestamp`` (datetime64[ns], naive UTC), ``duration``
-        (float64 seconds >= 0; 0.0 when absent or empty), ``kind`` (call | sms | message |
-        referral, lower case; ``"call"`` when the file has no kind column), in file order.
+        Columns ``src, dst`` (categoricals over one sorted set of the log's identifiers, as
+        :func:`graphchurn.graph.encode_ids` codes them: an int32 code per row, never a string
+        per row), ``timestamp`` (datetime64[ns], naive UTC), ``duration`` (float64 seconds >= 0;
+        0.0 when absent or empty), ``kind`` (categorical: call | sms | message | referral,
+        lower case; ``"call"`` when the file has no kind column), in file order.
         Self-interactions (``src == dst``) are dropped silently: they carry no social tie.
 
     Raises
@@ -1044,7 +1095,9 @@ def load_interactions(path, columns: dict[str, str] | str | None = None, *, deci
         duration = np.zeros(n, dtype=np.float64)
     if "kind" in table.arrays:
         # A handful of distinct values: normalise the dictionary, not every row.
-        encoded = pc.dictionary_encode(table.arrays["kind"].cast(pa.string()).combine_chunks())
+        raw = table.arrays["kind"]
+        encoded = (raw.unify_dictionaries().combine_chunks() if pa.types.is_dictionary(raw.type)
+                   else pc.dictionary_encode(raw.cast(pa.string()).combine_chunks()))
         names = pc.utf8_lower(_text(encoded.dictionary))
         unknown = np.flatnonzero(~_numpy_bool(pc.is_in(names, value_set=pa.array(KINDS))))
         rows_bad = pc.or_kleene(pc.is_null(encoded.indices), pc.is_in(
@@ -1052,22 +1105,21 @@ def load_interactions(path, columns: dict[str, str] | str | None = None, *, deci
         bad = _first_true(rows_bad)
         if bad is not None:
             raise table.error(f"unknown kind; expected one of {', '.join(KINDS)}", "kind", bad)
-        kind = pa.chunked_array([pc.take(names, encoded.indices)])
+        kind = (names, encoded.indices)
     else:
-        kind = pa.chunked_array([pa.array(np.full(n, "call", dtype=object), pa.string())])
+        kind = (pa.array(["call"]), pa.array(np.zeros(n, dtype=np.int8)))
+    src, dst = _shared_categorical(src, dst)
+    kind_codes, kind_dtype = _kind_codes(kind)
+    kind = pd.Categorical.from_codes(kind_codes, dtype=kind_dtype)
     columns = {"src": src, "dst": dst, "timestamp": ns.view("datetime64[ns]"),
                "duration": duration.astype(np.float64, copy=False), "kind": kind}
-    self_loop = _numpy_bool(pc.equal(src, dst))
+    self_loop = src.codes == dst.codes
     if self_loop.any():
         table.note(f"{int(self_loop.sum())} self-interaction row(s) (src equals dst) dropped",
                    "src", _first_true(self_loop))
         keep = ~self_loop
-        keep_pa = pa.array(keep)
-        columns = {name: (values.filter(keep_pa) if isinstance(values, pa.ChunkedArray)
-                          else values[keep]) for name, values in columns.items()}
-    frame = pd.DataFrame({
-        name: pd.Series(values, dtype="str") if isinstance(values, pa.ChunkedArray) else values
-        for name, values in columns.items()})
+        columns = {name: values[keep] for name, values in columns.items()}
+    frame = pd.DataFrame(columns)
     if frame.empty:
         raise InputError("every row is a self-interaction (src equals dst); nothing to use",
                          file=table.display)
@@ -1119,6 +1171,16 @@ def _durations(table: _Table) -> tuple[np.ndarray, np.ndarray]:
     return np.where(empty, np.nan, total), empty
 
 
+def _kind_codes(kind) -> tuple[np.ndarray, pd.CategoricalDtype]:
+    """Codes and dtype of the ``kind`` column from its (names, indices): categories are the
+    distinct lower-case kinds, sorted."""
+    names, indices = kind
+    values = np.asarray(names.to_pylist(), dtype=object)
+    categories, first = np.unique(values, return_inverse=True)
+    codes = first.astype(np.int8)[np.asarray(indices.to_numpy(zero_copy_only=False), np.int64)]
+    return codes, pd.CategoricalDtype(pd.Index(categories, dtype="str"))
+
+
 def _repeated_rows(frame: pd.DataFrame) -> np.ndarray:
     """``frame.duplicated(keep="first")``, about three times faster on a large log.
 
@@ -1139,10 +1201,16 @@ def _repeated_rows(frame: pd.DataFrame) -> np.ndarray:
             bits = np.where(values == 0.0, 0.0, values).view(np.int64)  # -0.0 equals 0.0
         elif pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
             bits = column.to_numpy().astype(np.int64)
+        elif isinstance(column.dtype, pd.CategoricalDtype):
+            bits = column.cat.codes.to_numpy().astype(np.int64)
         else:
             bits = pd.factorize(column)[0].astype(np.int64)
         key = (key ^ bits.view(np.uint64)) * prime
-    candidate = np.flatnonzero(pd.Series(key).duplicated(keep=False).to_numpy())
+    # Hashes that occur more than once, found by sorting (a hash table of 100M keys thrashes
+    # the cache); there are few, so marking their rows is a cheap pass.
+    ordered = np.sort(key)
+    repeats = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    candidate = np.flatnonzero(np.isin(key, repeats)) if repeats.size else np.zeros(0, np.int64)
     repeated = np.zeros(n, dtype=bool)
     if candidate.size:
         repeated[candidate] = frame.iloc[candidate].duplicated(keep="first").to_numpy()
@@ -1210,7 +1278,7 @@ def load_customers(path, columns: dict[str, str] | str | None = None, *, decimal
     if table.nrows == 0:
         raise InputError("no data rows (the file has a header only)", file=table.display)
     ids = _ids(table, "customer_id")
-    id_series = pd.Series(ids, dtype="str")
+    id_series = pd.Series(ids.dictionary.take(ids.indices), dtype="str")
     dup = _first_true(id_series.duplicated(keep="first").to_numpy())
     if dup is not None:
         first = _first_true((id_series == id_series.iloc[dup]).to_numpy())

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -60,7 +62,10 @@ from sklearn.model_selection import (GridSearchCV, GroupShuffleSplit, Stratified
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import (OneHotEncoder, OrdinalEncoder, QuantileTransformer,
                                    StandardScaler)
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import (check_array, check_consistent_length, check_is_fitted,
+                                      column_or_1d)
 from threadpoolctl import threadpool_limits
 
 __all__ = [
@@ -356,13 +361,29 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         With ``C="auto"``: the cross-validated ROC-AUC of each candidate.
     n_C_search_rows_ : int or None
         With ``C="auto"``: the rows the candidates were compared on.
-    classes_ : ndarray, ``[0, 1]``
+    classes_ : ndarray of shape (2,)
+        The two labels seen in fit, sorted; the second, ``classes_[1]``, is churn (the
+        positive class of ``predict_proba[:, 1]``): 0/1, False/True, 1/2, "stay"/"churn"...
+    n_iter_ : int
+        The most iterations any fitted base model ran (boosting iterations, or the logistic
+        solver's).
     estimator_ : the fitted scikit-learn model (calibrated or not)
     calibrated_ : bool
     level_shift_ : float
         Added to the log-odds of every probability (0.0 unless ``fit`` was given ``latest``).
     feature_importances_ : pandas.Series
         Indexed by feature name, in ``feature_names_in_`` order.
+
+    Notes
+    -----
+    The scikit-learn estimator contract holds (``tests/test_sklearn_checks.py`` runs
+    :func:`~sklearn.utils.estimator_checks.parametrize_with_checks`): any two class labels;
+    a target with more than two classes, or a continuous one, is refused with scikit-learn's
+    messages; parameters are validated at ``fit`` (``_parameter_constraints``). Arrays go
+    through :func:`~sklearn.utils.validation.check_array` (numbers; NaN allowed, infinity,
+    complex and sparse data refused) and are matched to the fitted columns by position;
+    DataFrames keep their dtypes (strings and categories are categorical) and are matched by
+    column name, in any order, extra columns ignored.
 
     Example
     -------
@@ -373,6 +394,34 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     >>> model.predict_proba(X).shape
     (400, 2)
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [StrOptions({"gbm", "logistic", "ensemble"})],
+        "calibration": [StrOptions({"isotonic", "sigmoid"}), None],
+        "cv": [StrOptions({"holdout"}), Interval(Integral, 2, None, closed="left")],
+        "holdout": [Interval(Real, 0, 1, closed="neither")],
+        "holdout_folds": [Interval(Integral, 1, None, closed="left"), None],
+        "max_train_rows": [Interval(Integral, 2, None, closed="left"), None],
+        "early_stopping": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_leaf_nodes": [Interval(Integral, 2, None, closed="left"), None],
+        "min_samples_leaf": [Interval(Integral, 1, None, closed="left"),
+                             Interval(Real, 0, 1, closed="neither")],
+        "l2_regularization": [Interval(Real, 0, None, closed="left")],
+        "C": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "Cs": ["array-like"],
+        "C_search_max_rows": [Interval(Integral, 2, None, closed="left"), None],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "normal_scores": ["boolean"],
+        "importance": [StrOptions({"permutation"}), None],
+        "importance_holdout": [Interval(Real, 0, 1, closed="neither")],
+        "importance_repeats": [Interval(Integral, 1, None, closed="left")],
+        "importance_max_rows": [Interval(Integral, 2, None, closed="left"), None],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+        "fold_seed": [Interval(Integral, 0, None, closed="left"), None],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
+    }
 
     def __init__(self, estimator="gbm", calibration="sigmoid", cv="holdout", holdout=0.2,
                  holdout_folds=None, max_train_rows=300_000, early_stopping=True, max_iter=200,
@@ -417,22 +466,107 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ input handling
 
-    @staticmethod
-    def _as_frame(X) -> pd.DataFrame:
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # churn or not: two classes
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True  # DataFrame string / category columns
+        return tags
+
+    def _validate_X(self, X, reset: bool) -> pd.DataFrame:
+        """The feature table as a DataFrame named by ``feature_names_in_``.
+
+        Fit (``reset``): sets ``feature_names_in_`` (a DataFrame's column names; ``x0``,
+        ``x1``... for an array) and ``n_features_in_``. Later: a DataFrame must hold every
+        fitted column (matched by name, in any order; extra columns are ignored); an array
+        must have ``n_features_in_`` columns (matched by position).
+        Arrays go through :func:`~sklearn.utils.validation.check_array` (numbers, NaN
+        allowed); DataFrames keep their dtypes (infinity is refused in :meth:`_prepare`).
+        """
+        name = type(self).__name__
         if isinstance(X, pd.DataFrame):
-            return X
-        array = np.asarray(X)
-        if array.ndim != 2:
-            raise ValueError(f"expected a 2-D feature table, got shape {array.shape}")
-        return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+            shape = X.shape
+            if shape[1] < 1:
+                raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a "
+                                 f"minimum of 1 is required by {name}.")
+            if reset and shape[0] < 2:
+                raise ValueError(f"Found array with {shape[0]} sample(s) (shape={shape}) while "
+                                 f"a minimum of 2 is required by {name}.")
+            complex_columns = [c for c, dtype in X.dtypes.items()
+                               if pd.api.types.is_complex_dtype(dtype)]
+            if complex_columns:
+                raise ValueError(f"Complex data not supported: columns {complex_columns[:5]}")
+            names = [str(c) for c in X.columns]
+            if reset:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+                if len(set(names)) != len(names):
+                    raise ValueError("feature names must be unique")
+                self.n_features_in_ = len(names)
+                self._fit_on_array = False
+                return X if list(X.columns) == names else X.set_axis(names, axis=1)
+            fitted = list(self.feature_names_in_)
+            given, known = set(names), set(fitted)
+            missing = [c for c in fitted if c not in given]
+            if missing and getattr(self, "_fit_on_array", False) and len(names) == len(fitted):
+                warnings.warn(f"X has feature names, but {name} was fitted without feature "
+                              "names", UserWarning, stacklevel=3)
+                return X.set_axis(fitted, axis=1)
+            if missing:
+                unseen = [c for c in names if c not in known]
+                message = "The feature names should match those that were passed during fit.\n"
+                if unseen:
+                    message += "Feature names unseen at fit time:\n" + "".join(
+                        f"- {c}\n" for c in unseen[:5]) + ("- ...\n" if len(unseen) > 5 else "")
+                message += "Feature names seen at fit time, yet now missing:\n" + "".join(
+                    f"- {c}\n" for c in missing[:5]) + ("- ...\n" if len(missing) > 5 else "")
+                raise ValueError(message)
+            return X if list(X.columns) == names else X.set_axis(names, axis=1)
+        # Arrays: numbers (an object array is converted), unless a fitted model has
+        # categorical columns, which an object array may then hold as strings.
+        numeric = reset or not self.categorical_features_
+        array = check_array(X, accept_sparse=False, dtype="numeric" if numeric else None,
+                            ensure_all_finite="allow-nan", ensure_min_samples=2 if reset else 1,
+                            estimator=self, input_name="X")
+        if reset:
+            self.n_features_in_ = array.shape[1]
+            self.feature_names_in_ = np.asarray([f"x{i}" for i in range(array.shape[1])],
+                                                dtype=object)
+            self._fit_on_array = True
+        elif array.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {array.shape[1]} features, but {name} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        elif not getattr(self, "_fit_on_array", True):
+            warnings.warn(f"X does not have valid feature names, but {name} was fitted with "
+                          "feature names", UserWarning, stacklevel=3)
+        return pd.DataFrame(array, columns=list(self.feature_names_in_))
 
     def _align(self, X) -> pd.DataFrame:
-        X = self._as_frame(X)
-        missing = [c for c in self.feature_names_in_ if c not in X.columns]
-        if missing:
-            raise ValueError(f"feature table lacks {len(missing)} column(s) seen in fit: "
-                             f"{missing[:5]}")
-        return X
+        """The (validated) feature table of a fitted model, columns in fit order."""
+        return self._validate_X(X, reset=False)
+
+    def _validate_y(self, y, n_rows: int) -> np.ndarray:
+        """Sets ``classes_`` (two labels, sorted) and returns the labels as 0/1 (1: churn,
+        ``classes_[1]``)."""
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(np.empty((n_rows, 0)), y)
+        y_type = type_of_target(y, input_name="y", raise_unknown=True)
+        if y_type.startswith("continuous"):
+            raise ValueError(f"Unknown label type: {y_type}. {name} is a classifier (churn or "
+                             "not); it got a continuous target, which needs a regressor, or "
+                             "labels coded as whole numbers.")
+        if y_type != "binary":
+            raise ValueError(f"Only binary classification is supported. The type of the target "
+                             f"is {y_type}: {name} is a binary churn model and needs exactly "
+                             f"two labels (stayers and churners), got "
+                             f"{len(np.unique(y))}.")
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError("training labels hold one class only; need churners and "
+                             "stayers")
+        return encoded.astype(np.int64)
 
     def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
         """Columns in fit order: numbers as float64 (NaN missing), categories as object str."""
@@ -446,7 +580,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 values[missing] = np.nan
                 columns[name] = values
             else:
-                columns[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                if np.isinf(values).any():
+                    raise ValueError("Input X contains infinity or a value too large for "
+                                     f"dtype('float64'): column {name!r}")
+                columns[name] = values
         return pd.DataFrame(columns, index=X.index, columns=list(self.feature_names_in_))
 
     # ------------------------------------------------------------------ pipelines
@@ -526,14 +664,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         leaf = self.min_samples_leaf
         if isinstance(leaf, float) and 0 < leaf < 1:
             return max(20, int(round(leaf * self.n_fit_rows_)))
-        if int(leaf) != leaf or leaf < 1:
-            raise ValueError(f"min_samples_leaf must be a count >= 1 or a share in (0, 1), "
-                             f"got {leaf!r}")
         return int(leaf)
 
     def _logistic(self, C: float) -> LogisticRegression:
-        if not 0.0 <= self.l1_ratio <= 1.0:
-            raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
         # lbfgs for the smooth L2 penalty; liblinear's coordinate descent for pure L1; saga
         # for the elastic net in between.
         solver = {0.0: "lbfgs", 1.0: "liblinear"}.get(float(self.l1_ratio), "saga")
@@ -544,12 +677,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit / predict
 
     def fit(self, X, y, groups=None, latest=None):
-        """Fit on a feature table and 0/1 churn labels.
+        """Fit on a feature table and churn labels.
 
         Parameters
         ----------
         X : pandas.DataFrame (or 2-D array) of shape (n, m)
-        y : array-like of shape (n,), values in {0, 1}
+        y : array-like of shape (n,)
+            Two distinct labels; the larger (``classes_[1]``) is churn: 1 of 0/1, True,
+            2 of 1/2, the later string in sort order.
         groups : array-like of shape (n,), optional
             Rows with the same group (the same customer at several stacked cut-offs) are kept
             in the same calibration fold and on the same side of the importance holdout.
@@ -571,19 +706,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        if self.calibration not in ("isotonic", "sigmoid", None):
-            raise ValueError(f"calibration must be 'isotonic', 'sigmoid' or None, "
-                             f"got {self.calibration!r}")
-        X = self._as_frame(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"y must be 1-D with one label per row ({len(X)}), got {y.shape}")
-        if not np.isin(y, [0, 1]).all():
-            raise ValueError("churn labels must be 0 or 1")
-        y = y.astype(np.int64)
+        self._validate_params()
+        X = self._validate_X(X, reset=True)
+        y = self._validate_y(y, len(X))
         counts = np.bincount(y, minlength=2)
-        if counts.min() == 0:
-            raise ValueError("training labels hold a single class; need churners and stayers")
         if groups is not None:
             groups = np.asarray(groups)
             if groups.shape != (len(y),):
@@ -596,13 +722,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                                  f"({len(y)}), got {latest.dtype} of shape {latest.shape}")
 
         self.n_fit_rows_ = len(y)
-        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        if len(set(self.feature_names_in_)) != len(self.feature_names_in_):
-            raise ValueError("feature names must be unique")
-        X = X.set_axis(list(self.feature_names_in_), axis=1)
-        self.n_features_in_ = len(self.feature_names_in_)
         self.categorical_features_ = [c for c in self.feature_names_in_ if _is_categorical(X[c])]
-        self.classes_ = np.array([0, 1])
         prepared = self._prepare(X)
         self.empty_features_ = [c for c in self.feature_names_in_ if prepared[c].isna().all()]
         self.reference_values_ = self._reference_values(prepared)
@@ -621,12 +741,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             with self._threads(int(latest.sum())):
                 p_latest = self.estimator_.predict_proba(prepared[latest])[:, 1]
             self.level_shift_ = _level_shift(p_latest, y[latest].mean())
+        self.n_iter_ = max(_iterations(self.estimator_), default=1)
         return self
 
     def _fit_folds(self, prepared, y, counts, groups):
         """``cv`` folds: CalibratedClassifierCV averages the calibrated fold models."""
-        if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
-            raise ValueError(f"cv must be 'holdout' or a number of folds >= 2, got {self.cv!r}")
         self.n_train_rows_, self.train_weights_ = len(y), None
         base = self._make_pipeline()
         folds = self._folds(self.cv, prepared, y, groups)
@@ -650,11 +769,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         """One base model on (a sample of) the rows outside a held-out slice of whole groups;
         early stopping, calibration and importance on the held-out slice."""
         share = self.holdout
-        if isinstance(share, bool) or not isinstance(share, (float, int)) or not 0 < share < 1:
-            raise ValueError(f"holdout must be a share in (0, 1), got {share!r}")
         cap = self.max_train_rows
-        if cap is not None and (isinstance(cap, bool) or int(cap) != cap or cap < 2):
-            raise ValueError(f"max_train_rows must be a count >= 2 or None, got {cap!r}")
         rng = np.random.default_rng(self.random_state)
         hold = None
         if self.calibration is not None:
@@ -757,13 +872,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         names = list(self.feature_names_in_)
         if self.importance is None:
             return pd.Series(np.nan, index=names, name="importance")
-        if self.importance != "permutation":
-            raise ValueError(f"importance must be 'permutation' or None, got {self.importance!r}")
         max_rows = self.importance_max_rows
         if max_rows is not None and share < 1.0:  # cross-fitting: the rows shared by members
             max_rows = max(2, int(max_rows * share))
-        if max_rows is not None and (int(max_rows) != max_rows or max_rows < 2):
-            raise ValueError(f"importance_max_rows must be a count >= 2 or None, got {max_rows!r}")
         if X_hold is None or np.bincount(y_hold, minlength=2).min() < 2:
             return pd.Series(np.nan, index=names, name="importance")
         if max_rows is not None and len(y_hold) > max_rows:
@@ -813,8 +924,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if self.estimator == "gbm":
             return None, None
         if self.C != "auto":
-            if not isinstance(self.C, (int, float)) or self.C <= 0:
-                raise ValueError(f"C must be a positive number or 'auto', got {self.C!r}")
             return float(self.C), None
         candidates = [float(c) for c in self.Cs]
         if not candidates or min(candidates) <= 0:
@@ -851,8 +960,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         """Row positions the C search compares on: None (all) up to ``C_search_max_rows``,
         else a seeded sample of whole groups (stratified rows without groups)."""
         cap = self.C_search_max_rows
-        if cap is not None and (isinstance(cap, bool) or int(cap) != cap or cap < 2):
-            raise ValueError(f"C_search_max_rows must be a count >= 2 or None, got {cap!r}")
         if cap is None or len(y) <= cap:
             return None
         if groups is None:
@@ -883,8 +990,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         names = list(self.feature_names_in_)
         if self.importance is None:
             return pd.Series(np.nan, index=names, name="importance")
-        if self.importance != "permutation":
-            raise ValueError(f"importance must be 'permutation' or None, got {self.importance!r}")
         n_hold = int(round(self.importance_holdout * len(y)))
         if counts.min() < 2 or n_hold < 2 or len(y) - n_hold < 2:
             return pd.Series(np.nan, index=names, name="importance")
@@ -902,8 +1007,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             y_fit, y_hold = y[fit_rows], y[hold_rows]
         held_out_model = clone(base).fit(X_fit, y_fit)
         max_rows = self.importance_max_rows
-        if max_rows is not None and (int(max_rows) != max_rows or max_rows < 2):
-            raise ValueError(f"importance_max_rows must be a count >= 2 or None, got {max_rows!r}")
         # Every held-out row (1.0) unless there are more than the cap.
         max_samples = 1.0 if max_rows is None or len(y_hold) <= max_rows else int(max_rows)
         result = permutation_importance(held_out_model, X_hold, y_hold, scoring="roc_auc",
@@ -971,8 +1074,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return p if self.level_shift_ == 0.0 else expit(logit(p) + self.level_shift_)
 
     def predict(self, X) -> np.ndarray:
-        """1 where the churn probability is at least 0.5."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+        """``classes_[1]`` (churn) where the churn probability is at least 0.5, else
+        ``classes_[0]``."""
+        churn = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[churn.astype(np.int64)]
 
     def _score_prepared(self, prepared: pd.DataFrame, calibrated: bool) -> np.ndarray:
         """P(churn) from the calibrated model, or the mean of the fold base models (the base
@@ -1065,6 +1170,23 @@ def _internal_values(nodes) -> np.ndarray:
             value[i] = ((count[l] * value[l] + count[r] * value[r]) / total if total
                         else 0.5 * (value[l] + value[r]))
     return value
+
+
+def _iterations(model) -> list[int]:
+    """Iterations run by each boosting or logistic model fitted inside ``model``."""
+    if isinstance(model, (HistGradientBoostingClassifier, LogisticRegression)):
+        return [int(np.max(model.n_iter_))]
+    if isinstance(model, Pipeline):
+        return _iterations(model.steps[-1][1])
+    if isinstance(model, _HeldOutCalibrated):
+        return _iterations(model.base)
+    if isinstance(model, _LogOdds):
+        return _iterations(model.estimator_)
+    members = (model.members if isinstance(model, _SoftVote)
+               else model.estimators_ if isinstance(model, VotingClassifier)
+               else [c.estimator for c in model.calibrated_classifiers_]
+               if isinstance(model, CalibratedClassifierCV) else [])
+    return [n for member in members for n in _iterations(member)]
 
 
 def _level_shift(p: np.ndarray, rate: float) -> float:

@@ -14,8 +14,9 @@ Routes
 ``GET /api/scores?limit=&community=``  customers by risk
 ``GET /api/customers/{id}``      one customer's score, group and influencer role
 ``POST /api/target``             contact list for a budget (JSON body, see :class:`TargetRequest`)
-``GET /api/target.csv?budget=``  the same contact list as a CSV download, written exactly as
-                                 ``graphchurn target`` writes it (:func:`graphchurn.io.atomic.csv_text`)
+``GET /api/target.csv?budget=``  the same contact list as a CSV download, as ``graphchurn target``
+                                 writes it but with formula cells neutralised
+                                 (:func:`graphchurn.app.web.runs.neutralise_cell`)
 
 Identifiers are phone numbers: :func:`serve` turns uvicorn's access log off (URLs such as
 ``/api/customers/{id}`` would otherwise write them to the log) and error messages never echo them.
@@ -33,34 +34,42 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from graphchurn.targeting.contact_list import (
-    DEFAULT_CHANNELS,
-    DEFAULT_HORIZON_MONTHS,
-    contact_list,
-)
-from graphchurn.errors import InputError
-from graphchurn.io.atomic import csv_text
 from graphchurn.app.report import (
     PAGE_CSS,
     backtest_caption,
     backtest_items,
     cards_html,
     format_number,
+    group_table_html,
     html_table,
     scoring_caption,
     scoring_items,
     top_customers,
     top_groups,
 )
+from graphchurn.app.web.docs import add_offline_docs
+from graphchurn.errors import InputError
+from graphchurn.targeting.contact_list import (
+    DEFAULT_CHANNELS,
+    DEFAULT_HORIZON_MONTHS,
+    contact_list,
+)
 
-__all__ = ["create_app", "serve", "load_analysis", "Analysis", "TargetRequest", "ChannelSpec"]
+__all__ = ["Analysis", "ChannelSpec", "TargetRequest", "create_app", "load_analysis", "serve"]
 
 _FILES = ("scores.csv", "groups.csv", "influencers.csv", "metrics.json", "report.html")
 _GROUP_COLUMNS = ["community", "size", "expected_churners", "value_at_risk", "top_influencers"]
 _DASHBOARD_ROWS = 200  # contact-list rows shown on the page; the CSV has them all
+# Every number a request may carry is bounded (422 beyond): a budget of 1e400 or a horizon of
+# 1e308 months is a typo or an attack, never a plan.
+MAX_BUDGET = 1e12
+MAX_VALUE = 1e9
+MAX_COST = 1e6
+MAX_HORIZON_MONTHS = 600.0
 
 
 # ----------------------------------------------------------------------------- loading
@@ -171,7 +180,7 @@ class _AnalysisSource:
 class ChannelSpec(BaseModel):
     """One contact channel: cost per contact and probability of retaining a would-be churner."""
 
-    cost: float = Field(ge=0, allow_inf_nan=False)
+    cost: float = Field(ge=0, le=1e6, allow_inf_nan=False)
     effect: float = Field(ge=0, le=1, allow_inf_nan=False)
 
 
@@ -183,14 +192,21 @@ class TargetRequest(BaseModel):
     the rows returned, not the plan: the totals always cover the whole contact list.
     """
 
-    budget: float = Field(ge=0, allow_inf_nan=False)
-    channels: dict[str, ChannelSpec] | None = None
-    default_value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    horizon_months: float = Field(default=DEFAULT_HORIZON_MONTHS, gt=0, allow_inf_nan=False)
-    limit: int | None = Field(default=None, ge=1)
+    budget: float = Field(ge=0, le=MAX_BUDGET, allow_inf_nan=False)
+    channels: dict[str, ChannelSpec] | None = Field(default=None, max_length=20)
+    default_value: float | None = Field(default=None, ge=0, le=MAX_VALUE, allow_inf_nan=False)
+    horizon_months: float = Field(default=DEFAULT_HORIZON_MONTHS, gt=0, le=MAX_HORIZON_MONTHS,
+                                  allow_inf_nan=False)
+    limit: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def validation_detail(exc) -> list[dict]:
+    """A validation error's location, message and type, without the input (which may be a
+    phone number, or a float such as inf that JSON cannot carry)."""
+    return [{k: e.get(k) for k in ("loc", "msg", "type")} for e in exc.errors()]
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -206,7 +222,7 @@ def _plan(analysis: Analysis, budget, channels, default_value, horizon_months) -
 def _plan_summary(plan: pd.DataFrame, budget: float) -> dict:
     return {
         "budget": budget,
-        "n_contacts": int(len(plan)),
+        "n_contacts": len(plan),
         "total_cost": float(plan["cost"].sum()),
         "total_expected_saving": float(plan["expected_saving"].sum()),
         "total_net_saving": float(plan["net_saving"].sum()),
@@ -237,14 +253,14 @@ def _campaign_from_query(params) -> dict:
     """Budget, channel overrides (``sms_cost``, ``sms_effect``, ...) and value options from a query."""
     channels = {}
     for name, default in DEFAULT_CHANNELS.items():
-        cost = _query_float(params, f"{name}_cost")
+        cost = _query_float(params, f"{name}_cost", maximum=MAX_COST)
         effect = _query_float(params, f"{name}_effect", maximum=1.0)
         channels[name] = (default.cost if cost is None else cost, default.effect if effect is None else effect)
-    horizon = _query_float(params, "horizon_months", strict_minimum=True)
+    horizon = _query_float(params, "horizon_months", strict_minimum=True, maximum=MAX_HORIZON_MONTHS)
     return {
-        "budget": _query_float(params, "budget"),
+        "budget": _query_float(params, "budget", maximum=MAX_BUDGET),
         "channels": channels,
-        "default_value": _query_float(params, "default_value"),
+        "default_value": _query_float(params, "default_value", maximum=MAX_VALUE),
         "horizon_months": DEFAULT_HORIZON_MONTHS if horizon is None else horizon,
     }
 
@@ -288,6 +304,7 @@ def _campaign_form(campaign: dict) -> str:
 
 def _dashboard(analysis: Analysis, campaign: dict, plan: pd.DataFrame | None, error: str | None) -> str:
     metrics = analysis.metrics
+    currency = (metrics.get("config") if isinstance(metrics.get("config"), dict) else {}).get("currency") or None
     backtest = backtest_caption(metrics)
     links = []
     if analysis.has_report:
@@ -298,12 +315,12 @@ def _dashboard(analysis: Analysis, campaign: dict, plan: pd.DataFrame | None, er
         "<h1>graphchurn: retention dashboard</h1>",
         f'<p class="sub">{html.escape(scoring_caption(metrics, len(analysis.scores)))}</p>',
         "<p>" + " · ".join(links) + "</p>",
-        cards_html(scoring_items(analysis.scores)),
+        cards_html(scoring_items(analysis.scores), currency),
         "" if backtest is None else (f"<h2>Model quality on the backtest</h2><p>{html.escape(backtest)}</p>"
                                      + cards_html(backtest_items(metrics))),
         "<h2>Groups at risk</h2>",
-        html_table(analysis.groups.head(20), _GROUP_COLUMNS, caption="Top 20 groups by expected churners",
-                   empty_text="no groups in this analysis"),
+        group_table_html(analysis.groups, 20, caption="Top 20 groups by expected churners",
+                         empty_text="no groups in this analysis", currency=currency),
         "<h2>Plan a retention campaign</h2>",
         "<p>Choose a budget and what each channel costs; the list below is the contacts that save "
         "the most expected revenue for it, one channel per customer.</p>",
@@ -313,12 +330,15 @@ def _dashboard(analysis: Analysis, campaign: dict, plan: pd.DataFrame | None, er
         parts.append(f'<p class="error">{html.escape(error)}</p>')
     elif plan is not None:
         s = _plan_summary(plan, campaign["budget"])
+
+        def money(value):
+            return format_number(value, kind="money", currency=currency)
         csv_link = "api/target.csv?" + _campaign_query_string(campaign)
         parts += [
-            f"<p><b>{s['n_contacts']:,}</b> contacts · cost <b>{html.escape(format_number(s['total_cost'], 2))}</b>"
-            f" of {html.escape(format_number(campaign['budget'], 2))} · expected saving "
-            f"<b>{html.escape(format_number(s['total_expected_saving'], 2))}</b> · net "
-            f"<b>{html.escape(format_number(s['total_net_saving'], 2))}</b> · "
+            f"<p><b>{s['n_contacts']:,}</b> contacts · cost <b>{html.escape(money(s['total_cost']))}</b>"
+            f" of {html.escape(money(campaign['budget']))} · expected saving "
+            f"<b>{html.escape(money(s['total_expected_saving']))}</b> · net "
+            f"<b>{html.escape(money(s['total_net_saving']))}</b> · "
             f'<a href="{html.escape(csv_link)}" download>Download the contact list (CSV)</a></p>',
             html_table(plan, caption=f"First {min(len(plan), _DASHBOARD_ROWS)} contacts, in priority order "
                                      "(most expected saving per unit of cost first, so free channels first; "
@@ -363,12 +383,18 @@ def create_app(analysis_dir) -> FastAPI:
     """
     source = _AnalysisSource(Path(analysis_dir))
     app = FastAPI(title="graphchurn", summary="Churn risk, groups and budgeted contact lists",
-                  version="0.1.0")
+                  version="0.1.0", docs_url=None, redoc_url=None)
+    add_offline_docs(app.router, app)  # Swagger UI from a package, not a CDN: works offline
     app.state.analysis = source
 
     @app.exception_handler(InputError)
-    async def _input_error(request: Request, exc: InputError):  # noqa: ARG001 - FastAPI signature
+    async def _input_error(request: Request, exc: InputError):
         return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        # FastAPI's own handler echoes the input, and an input of 1e400 (inf) is not JSON: 500.
+        return JSONResponse(status_code=422, content={"detail": validation_detail(exc)})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request):
@@ -445,12 +471,15 @@ def create_app(analysis_dir) -> FastAPI:
         return result
 
     @app.get("/api/target.csv")
-    def target_csv(request: Request, budget: float = Query(ge=0, allow_inf_nan=False)):
-        """The contact list as CSV. Channel overrides: ``sms_cost``, ``sms_effect``, ``email_cost``, ..."""
+    def target_csv(request: Request, budget: float = Query(ge=0, le=MAX_BUDGET, allow_inf_nan=False)):
+        """The contact list as CSV. Channel overrides: ``sms_cost``, ``sms_effect``, ``email_cost``, ...
+        Cells a spreadsheet would run as formulas get a leading apostrophe (docs/web.md)."""
+        from graphchurn.app.web.runs import safe_csv_text
+
         campaign = _campaign_from_query(request.query_params)
         campaign["budget"] = budget
         plan = _plan(source.get(), **campaign)
-        return Response(csv_text(plan), media_type="text/csv",
+        return Response(safe_csv_text(plan), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="contact_list.csv"'})
 
     return app

@@ -1,0 +1,744 @@
+"""The Spark engine: the raw log is read, validated and aggregated on Apache Spark.
+
+What runs where
+---------------
+On the executors (work proportional to the log's rows): reading CSV / CSV.gz / Parquet from any
+path Spark reads (local, HDFS, S3 URIs); validation, counted by Spark (the same one-line
+messages as :func:`graphchurn.io.load_interactions`, with the number of bad rows instead of
+the first row's number); per cut-off, the aggregation of the window into ties (one row per
+pair: weight, count, duration, and the weight over the longer tie window) and into activity
+per customer (counts, durations, recency, active days, trends); the per-day counts of the last
+four weeks and the fade-out evidence computed from them (:func:`graphchurn.graph.
+fade_out_evidence` in ``mapInPandas``); per customer the last outgoing interaction before and
+the first after each cut-off (what labels, departures and the active population read); and
+the scoring of every customer with the fitted model (``mapInPandas``).
+
+On the driver: the aggregated tables only (pairs and customers, never rows), from which
+:func:`graphchurn.graph.aggregates.graph_from_aggregates` builds the same CustomerGraph as the
+local engine, and graphchurn's own code runs communities, roles, exposure, features and the
+model (:func:`graphchurn.features.build.features_on_graph`). igraph holds the tie graph in the
+driver's memory: about :data:`DRIVER_BYTES_PER_TIE` bytes a tie (:data:`MAX_DRIVER_TIES` by
+default, refused beyond with a message; see docs/spark.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+
+from graphchurn.errors import InputError
+from graphchurn.features.build import FeatureSet, _Steps, features_on_graph, known_customers
+from graphchurn.graph.aggregates import graph_from_aggregates
+from graphchurn.graph.customer_graph import FADE_DAYS, fade_out_evidence
+from graphchurn.pipeline import (AnalyzeConfig, ChurnPipeline, labelled_cutoffs)
+from graphchurn.windows.labels import active_at, before, known_departures
+
+__all__ = ["spark_session", "read_interactions", "SparkLog", "SparkPipeline", "analyze_spark",
+           "score_with_spark", "cutoff_aggregates", "DRIVER_BYTES_PER_TIE", "MAX_DRIVER_TIES"]
+
+log = logging.getLogger("graphchurn")
+
+#: Driver memory per tie of the aggregated graph: the pandas tie table (two ids, four numbers),
+#: the igraph edge and its three attributes, the edge arrays of the feature code and the
+#: community / exposure passes; measured about 400 bytes (experiments/bench_spark.py), so
+#: 300 million ties (a 16M-customer operator, 3 months) need a driver of ~120 GB.
+DRIVER_BYTES_PER_TIE = 400
+#: Tie graphs larger than this are refused (set GRAPHCHURN_SPARK_MAX_TIES to raise it): about
+#: 40 GB of driver memory.
+MAX_DRIVER_TIES = int(os.environ.get("GRAPHCHURN_SPARK_MAX_TIES", 100_000_000))
+
+_KINDS = ("call", "sms", "message", "referral")
+_NUMBER_RE = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+_ID_FORBIDDEN_RE = '[\\x00-\\x1f\\x7f"]'
+_MAX_ID_LENGTH = 256
+_MAX_DURATION_SECONDS = 864_000
+_US_PER_DAY = 86_400_000_000.0
+
+
+# --------------------------------------------------------------------------- session
+def spark_session(master: str | None = "local[*]", conf: dict | None = None):
+    """A SparkSession with quiet logs (level ERROR: no stack trace on stderr) and UTC time.
+
+    Parameters
+    ----------
+    master : str, optional
+        ``local[*]``, ``spark://host:7077``, ``yarn``...; None keeps what spark-submit set.
+    conf : dict, optional
+        More Spark settings (``--spark-conf key=value``).
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError("the Spark engine needs pyspark: pip install 'graphchurn[spark]' "
+                         "(and Java 17+)", parameter="engine") from None
+    # Python workers run this interpreter (graphchurn, numpy and pandas are installed here);
+    # on a cluster, spark-submit's PYSPARK_PYTHON / an archived environment decides.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # pyspark 4.x warns on every pandas conversion under pandas 3; graphchurn's conversions
+    # are plain numbers and strings (checked by tests/test_spark.py).
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    builder = SparkSession.builder.appName("graphchurn")
+    if master:
+        builder = builder.master(master)
+    settings = {"spark.log.level": "ERROR", "spark.sql.session.timeZone": "UTC",
+                "spark.sql.execution.arrow.pyspark.enabled": "true",
+                "spark.ui.showConsoleProgress": "false", "spark.ui.enabled": "false",
+                "spark.sql.shuffle.partitions": "8",
+                # Unparseable values become NULL and are counted as bad rows by validation
+                # (ANSI mode, Spark 4's default, would fail the job on the first one instead).
+                "spark.sql.ansi.enabled": "false"}
+    settings.update(conf or {})
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    with _spark_errors("starting Spark"):
+        _quiet_gateway(master, settings)
+        spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+#: Where the JVM's own stdout / stderr go when graphchurn starts it (its start-up banner and
+#: any Java stack trace never reach the terminal; an error still comes out as one line).
+JVM_LOG = os.path.join(tempfile.gettempdir(), "graphchurn-spark-jvm.log")
+
+
+def _quiet_gateway(master, settings: dict) -> None:
+    """Start the Spark JVM with its output in :data:`JVM_LOG` (not under spark-submit, whose
+    JVM is already running)."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ:
+        return
+    conf = SparkConf(loadDefaults=False)
+    if master:
+        conf.setMaster(master)
+    for key, value in settings.items():
+        conf.set(key, value)
+    with open(JVM_LOG, "ab") as sink:
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": sink, "stderr": sink})
+    SparkContext._ensure_initialized(gateway=gateway)
+
+
+@contextmanager
+def _spark_errors(what: str, file=None):
+    """Py4J and Spark analysis errors become one-line InputErrors (no Java stack trace)."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - Py4JJavaError, AnalysisException, ...
+        name = type(err).__name__
+        try:
+            from pyspark.errors import PySparkException
+        except ImportError:  # pyspark < 3.4
+            PySparkException = ()
+        if not isinstance(err, PySparkException) and name not in ("Py4JJavaError", "AnalysisException", "Py4JError", "PySparkException",
+                        "IllegalArgumentException", "SparkRuntimeException",
+                        "PySparkRuntimeError", "SparkUpgradeException", "NumberFormatException",
+                        "ParseException", "UnsupportedOperationException",
+                        "PythonException", "PySparkRuntimeError"):
+            raise
+        text = str(err)
+        if "PATH_NOT_FOUND" in text or "Path does not exist" in text:
+            raise InputError("file not found", file=file) from None
+        first = next((line.strip() for line in text.splitlines() if line.strip()), name)
+        first = first.split("\tat ")[0][:300]
+        raise InputError(f"{what} failed on Spark: {first}", file=file) from None
+
+
+# --------------------------------------------------------------------------- reading
+class SparkLog:
+    """A validated log on Spark: ``df`` (src, dst, timestamp, duration, kind), persisted, and
+    its row count and first / last timestamp."""
+
+    def __init__(self, df, n_rows: int, first: pd.Timestamp, last: pd.Timestamp, display: str):
+        self.df, self.n_rows, self.first, self.last, self.display = (df, n_rows, first, last,
+                                                                      display)
+
+
+def _mapping(columns) -> dict:
+    from graphchurn.io.readers import INTERACTION_KEYS, parse_column_mapping
+
+    if columns is None or isinstance(columns, str):
+        mapping = parse_column_mapping(columns, option="--columns", keys=INTERACTION_KEYS)
+    else:
+        mapping = {str(k): str(v) for k, v in dict(columns).items()}
+    if any(str(v).strip().isdigit() for v in mapping.values()):
+        raise InputError("column positions (a file without a header) are not supported by "
+                         "--engine spark; give the columns by name", file="--columns")
+    return mapping
+
+
+def read_interactions(spark, path, columns=None) -> SparkLog:
+    """Read and validate an interaction log on Spark.
+
+    The same checks as :func:`graphchurn.io.load_interactions` on what Spark reads: missing
+    file or columns, empty / too long / control-character identifiers, unreadable or mixed
+    timestamps, durations that are not numbers, negative or beyond ten days, unknown kinds.
+    Bad rows are counted by one Spark pass; the error names the file and column and says how
+    many rows are bad (the first row's number would need a second, ordered pass).
+    Self-interactions are dropped, as locally.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from graphchurn.io.readers import INTERACTION_KEYS, _describe_columns, _find_name
+
+    display = str(path)
+    mapping = _mapping(columns)
+    text = display.lower()
+    nanos = set()
+    with _spark_errors("reading the log", display):
+        if text.endswith(".parquet") or text.endswith(".pq") or (
+                os.path.isdir(display) and any(f.endswith(".parquet")
+                                                for f in os.listdir(display))):
+            # Spark reads no Parquet nanosecond timestamps (pandas writes them): they come as
+            # integers and are converted below, as columns that Arrow says are nanoseconds.
+            spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+            nanos = _parquet_nanosecond_columns(display)
+            raw = spark.read.parquet(display)
+        else:
+            raw = (spark.read.option("header", True).option("inferSchema", False)
+                   .option("mode", "PERMISSIVE").option("encoding", "UTF-8").csv(display))
+        names = [c.strip() for c in raw.columns]
+    labels = {}
+    for key in INTERACTION_KEYS:
+        wanted = mapping.get(key, key).strip()
+        pos = _find_name(names, wanted, display)
+        if pos is None:
+            if key in mapping:
+                raise InputError(f"column given in --columns for {key!r} is not in the file; "
+                                 + _describe_columns(names), file=display, column=wanted)
+            if key in ("src", "dst", "timestamp"):
+                raise InputError(f"missing column {key!r} (map it with --columns "
+                                 f"{key}=NAME); " + _describe_columns(names),
+                                 file=display, column=key)
+            continue
+        labels[key] = raw.columns[pos]
+
+    col = {k: F.col(f"`{v}`") for k, v in labels.items()}
+    fields = {f.name: f.dataType for f in raw.schema.fields}
+
+    def ids(key):
+        kind = fields[labels[key]]
+        c = col[key]
+        if isinstance(kind, (T.FloatType, T.DoubleType)):
+            c = c.cast("long")
+        return F.regexp_replace(F.regexp_replace(c.cast("string"), "^ +", ""), " +$", "")
+
+    src, dst = ids("src"), ids("dst")
+    ts_type = fields[labels["timestamp"]]
+    ts_raw = col["timestamp"]
+    if isinstance(ts_type, (T.TimestampType, T.TimestampNTZType, T.DateType)):
+        ts_text = None
+        ts = ts_raw.cast("timestamp")
+        ts_empty = ts_raw.isNull()
+    elif labels["timestamp"] in nanos:
+        ts_text = None
+        ts = F.timestamp_micros(F.floor(ts_raw / 1000).cast("long"))
+        ts_empty = ts_raw.isNull()
+    else:
+        ts_text = F.trim(ts_raw.cast("string"))
+        ts_empty = ts_text.isNull() | (ts_text == "")
+    df = raw.select(src.alias("src"), dst.alias("dst"),
+                    (ts_text if ts_text is not None else ts).alias("ts_in"),
+                    ts_empty.alias("ts_empty"),
+                    (F.trim(col["duration"].cast("string")) if "duration" in col
+                     else F.lit(None).cast("string")).alias("dur_in"),
+                    (F.lower(F.trim(col["kind"].cast("string"))) if "kind" in col
+                     else F.lit("call")).alias("kind"))
+    if ts_text is None:
+        ts = F.col("ts_in")  # already a timestamp
+    numeric = F.col("ts_in").cast("string").rlike(_NUMBER_RE)
+    if ts_text is not None:
+        iso = F.to_timestamp(F.col("ts_in"))
+        epoch = F.timestamp_seconds(F.col("ts_in").cast("double"))
+    dur_empty = F.col("dur_in").isNull() | (F.col("dur_in") == "")
+    dur = F.col("dur_in").cast("double")
+
+    def count(cond):
+        return F.sum(F.when(cond, 1).otherwise(0))
+
+    checks = [
+        ("src", "empty identifier", F.col("src").isNull() | (F.col("src") == "")),
+        ("src", f"identifier longer than {_MAX_ID_LENGTH} characters",
+         F.length("src") > _MAX_ID_LENGTH),
+        ("src", "identifier holds a control character (tab, CR, newline) or a double quote "
+         "(a bare quote in an unquoted field?); ids are kept byte for byte, so fix the file",
+         F.col("src").rlike(_ID_FORBIDDEN_RE)),
+        ("dst", "empty identifier", F.col("dst").isNull() | (F.col("dst") == "")),
+        ("dst", f"identifier longer than {_MAX_ID_LENGTH} characters",
+         F.length("dst") > _MAX_ID_LENGTH),
+        ("dst", "identifier holds a control character (tab, CR, newline) or a double quote "
+         "(a bare quote in an unquoted field?); ids are kept byte for byte, so fix the file",
+         F.col("dst").rlike(_ID_FORBIDDEN_RE)),
+        ("timestamp", "empty timestamp", F.col("ts_empty")),
+    ]
+    aggs = [count(cond).alias(f"bad{i}") for i, (_, _, cond) in enumerate(checks)]
+    if ts_text is not None:
+        aggs += [count(~F.col("ts_empty") & numeric).alias("ts_numeric"),
+                 count(~F.col("ts_empty") & ~numeric).alias("ts_text"),
+                 count(~F.col("ts_empty") & ~numeric & iso.isNull()).alias("ts_bad_iso")]
+    aggs += [count(~dur_empty & dur.isNull()).alias("dur_nan"),
+             count(~dur_empty & dur.isNotNull() & (F.isnan(dur) | (F.abs(dur) == float("inf"))))
+             .alias("dur_inf"),
+             count(~dur_empty & (dur < 0)).alias("dur_neg"),
+             count(~dur_empty & (dur > _MAX_DURATION_SECONDS)).alias("dur_big"),
+             count(F.col("kind").isNull() | ~F.col("kind").isin(*_KINDS)).alias("kind_bad"),
+             F.count(F.lit(1)).alias("n")]
+    with _spark_errors("validating the log", display):
+        stats = df.agg(*aggs).first().asDict()
+    if stats["n"] == 0:
+        raise InputError("no data rows (the file has a header only)", file=display)
+
+    def fail(key, message, n_bad):
+        raise InputError(f"{message} ({n_bad} row(s), counted by Spark)", file=display,
+                         column=labels.get(key, key))
+
+    for i, (key, message, _) in enumerate(checks):
+        if stats[f"bad{i}"]:
+            fail(key, message, stats[f"bad{i}"])
+    if ts_text is not None:
+        mode = "epoch" if stats["ts_numeric"] >= stats["ts_text"] else "iso"
+        if stats["ts_numeric"] and stats["ts_text"]:
+            fail("timestamp", "timestamp column mixes ISO 8601 date-times and Unix epoch "
+                 "seconds; use one format" if mode == "iso" else "timestamp column mixes "
+                 "Unix epoch seconds and ISO 8601 date-times; use one format",
+                 min(stats["ts_numeric"], stats["ts_text"]))
+        if mode == "iso" and stats["ts_bad_iso"]:
+            fail("timestamp", "cannot read timestamp: expected an ISO 8601 date-time like "
+                 "2016-01-31T12:00:00", stats["ts_bad_iso"])
+        ts = epoch if mode == "epoch" else iso
+    for key, message in (("dur_nan", "duration is not a number"),
+                         ("dur_inf", "duration is not a finite number"),
+                         ("dur_neg", "negative duration; durations are seconds >= 0"),
+                         ("dur_big", f"duration longer than {_MAX_DURATION_SECONDS} seconds "
+                          "(10 days); durations are seconds (milliseconds?)")):
+        if stats[key]:
+            fail("duration", message, stats[key])
+    if stats["kind_bad"]:
+        fail("kind", f"unknown kind; expected one of {', '.join(_KINDS)}", stats["kind_bad"])
+
+    out = (df.select("src", "dst", ts.alias("timestamp"),
+                     F.when(dur_empty, 0.0).otherwise(dur).alias("duration"), "kind")
+           .where(F.col("src") != F.col("dst")))
+    out = out.persist(StorageLevel.MEMORY_AND_DISK)
+    with _spark_errors("reading the log", display):
+        summary = out.agg(F.count(F.lit(1)).alias("n"), F.min("timestamp").alias("first"),
+                          F.max("timestamp").alias("last")).first()
+    dropped = stats["n"] - summary["n"]
+    if dropped:
+        log.warning("%s", InputError(f"{dropped} self-interaction row(s) (src equals dst) "
+                                     "dropped", file=display, column=labels["src"]))
+    if summary["n"] == 0:
+        raise InputError("no interactions left after dropping self-interactions", file=display)
+    return SparkLog(out, int(summary["n"]), pd.Timestamp(summary["first"]),
+                    pd.Timestamp(summary["last"]), display)
+
+
+def _parquet_nanosecond_columns(path: str) -> set:
+    """Columns stored as nanosecond timestamps in a Parquet file or directory (by Arrow, on
+    any file system it opens; empty when it cannot look)."""
+    try:
+        import pyarrow.dataset as ds
+        import pyarrow as pa
+
+        schema = ds.dataset(path, format="parquet").schema
+    except Exception:  # noqa: BLE001 - a file system Arrow does not open: Spark's types stand
+        return set()
+    return {f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"}
+
+
+def read_customers(spark, path, columns=None) -> pd.DataFrame:
+    """The customer table (customer-sized: read on the driver by graphchurn's own reader, after
+    Spark copied it to a local file when the path is not local)."""
+    from graphchurn.io.readers import load_customers
+
+    display = str(path)
+    if os.path.exists(display):
+        return load_customers(display, columns)
+    with _spark_errors("reading the customer table", display):
+        reader = spark.read
+        frame = (reader.parquet(display) if display.lower().endswith(".parquet")
+                 else reader.option("header", True).option("inferSchema", False).csv(display))
+        table = frame.toPandas()
+    with tempfile.TemporaryDirectory() as tmp:
+        local = os.path.join(tmp, "customers.parquet")
+        table.to_parquet(local, index=False)
+        return load_customers(local, columns)
+
+
+# --------------------------------------------------------------------------- aggregation
+def _in_window(df, start, end):
+    from pyspark.sql import functions as F
+
+    cond = F.col("timestamp") < F.lit(pd.Timestamp(end).to_pydatetime())
+    if start is not None:
+        cond &= F.col("timestamp") >= F.lit(pd.Timestamp(start).to_pydatetime())
+    return df.where(cond)
+
+
+def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed):
+    """The tie table, the raw activity table and the network's daily volume of one window.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    slog : SparkLog
+    start, end : Timestamp
+        The graph's window ``[start, end)``.
+    tie_start : Timestamp
+        Start of the longer look-back of tie strengths (``weight_since``).
+    departed : index of str
+        Ids known to have left by ``end`` (their traffic is left out of the fade-out evidence).
+
+    Returns
+    -------
+    (ties, activity) : pandas DataFrames as :func:`graph_from_aggregates` reads them; ties
+    also hold ``weight_since``.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    end = pd.Timestamp(end)
+    start = pd.Timestamp(start)
+    end_us = int(end.value // 1000)
+    first = min(start, pd.Timestamp(tie_start))
+    rows = _in_window(slog.df, first, end).select(
+        "src", "dst", "duration",
+        ((F.lit(end_us) - F.unix_micros("timestamp")) / F.lit(_US_PER_DAY)).alias("age"),
+        (F.col("timestamp") >= F.lit(start.to_pydatetime())).alias("in_win"),
+        (F.lit(1.0) + F.log1p(F.col("duration") / 60.0)).alias("w"))
+
+    ties = (rows.groupBy(F.least("src", "dst").alias("u"), F.greatest("src", "dst").alias("v"))
+            .agg(F.sum(F.when(F.col("in_win"), F.col("w"))).alias("weight"),
+                 F.sum(F.when(F.col("in_win"), 1).otherwise(0)).alias("count"),
+                 F.sum(F.when(F.col("in_win"), F.col("duration"))).alias("duration"),
+                 F.sum("w").alias("weight_since"))
+            .where(F.col("count") > 0))
+    with _spark_errors("aggregating ties"):
+        n_ties = ties.count()
+    if n_ties > MAX_DRIVER_TIES:
+        raise InputError(f"the window before {end.date()} has {n_ties} ties, more than the "
+                         f"{MAX_DRIVER_TIES} the driver holds in igraph (about "
+                         f"{DRIVER_BYTES_PER_TIE} bytes a tie); raise GRAPHCHURN_SPARK_MAX_TIES "
+                         "with a larger driver, or --max-degree / a shorter --window",
+                         parameter="window_days")
+    with _spark_errors("aggregating ties"):
+        ties_pd = ties.toPandas()
+
+    win = rows.where(F.col("in_win"))
+    gone = spark.createDataFrame([(str(x),) for x in departed] or [("\x00none",)],
+                                 "gid string").distinct()
+    win = (win.join(F.broadcast(gone.withColumnRenamed("gid", "src_gone")),
+                    F.col("src") == F.col("src_gone"), "left")
+              .join(F.broadcast(gone.withColumnRenamed("gid", "dst_gone")),
+                    F.col("dst") == F.col("dst_gone"), "left")
+              .withColumn("present", F.col("src_gone").isNull() & F.col("dst_gone").isNull())
+              .withColumn("day", F.floor("age").cast("int")))
+
+    def count(cond):
+        return F.sum(F.when(cond, 1).otherwise(0))
+
+    out = (win.groupBy(F.col("src").alias("id"))
+           .agg(F.count(F.lit(1)).alias("n_out"), F.sum("duration").alias("duration_out"),
+                F.min("age").alias("min_age_out"),
+                F.countDistinct("day").alias("active_days_out"),
+                count(F.col("age") < 14).alias("out_recent"),
+                count((F.col("age") >= 14) & (F.col("age") < 28)).alias("out_previous"),
+                count(F.col("age") < 7).alias("out_last_week"),
+                count(F.col("present")).alias("present_out")))
+    inc = (win.groupBy(F.col("dst").alias("id"))
+           .agg(F.count(F.lit(1)).alias("n_in"), F.sum("duration").alias("duration_in"),
+                F.min("age").alias("min_age_in"),
+                count(F.col("age") < 7).alias("in_last_week"),
+                count(F.col("present")).alias("present_in")))
+    activity = (out.join(inc, "id", "full").fillna(0, subset=[
+        "n_out", "n_in", "duration_out", "duration_in", "active_days_out", "out_recent",
+        "out_previous", "out_last_week", "in_last_week", "present_out", "present_in"])
+        .withColumn("min_age_any", F.least("min_age_out", "min_age_in"))
+        .withColumn("present_total", F.col("present_out") + F.col("present_in")))
+
+    window_days = max((end - start) / pd.Timedelta(days=1), 1.0)
+    n_window_days = max(int(np.ceil(window_days)), 1)
+    with _spark_errors("aggregating activity"):
+        volume_rows = (win.where("present")
+                       .groupBy(F.least(F.col("day"), F.lit(n_window_days - 1)).alias("d"))
+                       .count().collect())
+    day_volume = np.zeros(n_window_days)
+    for r in volume_rows:
+        day_volume[int(r["d"])] = r["count"]
+
+    # Fade-out evidence on the executors: each customer's counts on each of the last weeks'
+    # days (both directions, contacts still there), by graphchurn's own function.
+    ends = (win.where(F.col("present") & (F.col("day") < FADE_DAYS[1]))
+            .select(F.explode(F.array("src", "dst")).alias("id"), "day")
+            .groupBy("id", "day").count()
+            .groupBy("id").agg(F.collect_list("day").alias("days"),
+                               F.collect_list("count").alias("counts")))
+    per_vertex = (activity.where(F.col("present_total") > 0).select("id", "present_total")
+                  .join(ends, "id", "left"))
+
+    def fade(batches):
+        for b in batches:
+            n = len(b)
+            if n == 0:
+                continue
+            days = [np.asarray(d if d is not None else [], dtype=np.int64) for d in b["days"]]
+            counts = [np.asarray(c if c is not None else [], dtype=np.int64)
+                      for c in b["counts"]]
+            lengths = np.array([len(d) for d in days])
+            vertex = np.repeat(np.repeat(np.arange(n), lengths),
+                               np.concatenate(counts) if len(counts) else [])
+            day = np.repeat(np.concatenate(days) if len(days) else np.zeros(0, np.int64),
+                            np.concatenate(counts) if len(counts) else [])
+            evidence = fade_out_evidence(vertex.astype(np.int32), day.astype(np.int32), n,
+                                         window_days,
+                                         total=b["present_total"].to_numpy(dtype=np.float64),
+                                         day_volume=day_volume)
+            yield pd.DataFrame({"id": b["id"].to_numpy(), "fade_out_evidence": evidence})
+
+    schema = T.StructType([T.StructField("id", T.StringType()),
+                           T.StructField("fade_out_evidence", T.DoubleType())])
+    faded = per_vertex.mapInPandas(fade, schema)
+    activity = activity.join(faded, "id", "left").fillna(0.0, subset=["fade_out_evidence"])
+    with _spark_errors("aggregating activity"):
+        activity_pd = activity.toPandas().set_index("id")
+    return ties_pd, activity_pd
+
+
+def label_rows(spark, slog: SparkLog, cutoffs, as_of) -> pd.DataFrame:
+    """The rows of the log that labels, departures and active populations read, for these
+    cut-offs: per sender its last outgoing interaction before each cut-off and its first at
+    or after it (before ``as_of``), plus the log's first and last row.
+
+    Every row is a real row of the log (src and time), and for each of the ``cutoffs`` a
+    sender's last time before it and first time after it are the log's, so
+    :func:`graphchurn.windows.known_departures`, :func:`~graphchurn.windows.active_at` and
+    :func:`~graphchurn.windows.churn_labels` answer on it as on the whole log (they read
+    nothing else of it). Customer-sized: at most ``2 x cut-offs + 2`` rows per sender.
+    """
+    from pyspark.sql import functions as F
+
+    df = _in_window(slog.df, None, as_of)
+    aggs = []
+    for i, c in enumerate(cutoffs):
+        c = F.lit(pd.Timestamp(c).to_pydatetime())
+        aggs.append(F.max(F.when(F.col("timestamp") < c, F.col("timestamp"))).alias(f"b{i}"))
+        aggs.append(F.min(F.when(F.col("timestamp") >= c, F.col("timestamp"))).alias(f"a{i}"))
+    with _spark_errors("labelling"):
+        wide = df.groupBy("src").agg(*aggs)
+        long = wide.select("src", F.explode(F.array(*[F.col(c) for c in wide.columns[1:]]))
+                           .alias("timestamp")).where(F.col("timestamp").isNotNull()).distinct()
+        ends = (df.orderBy("timestamp").limit(1).select("src", "timestamp")
+                .unionByName(df.orderBy(F.col("timestamp").desc()).limit(1)
+                             .select("src", "timestamp")))
+        rows = long.unionByName(ends).distinct().toPandas()
+    rows["timestamp"] = pd.to_datetime(rows["timestamp"]).astype("datetime64[ns]")
+    rows["src"] = rows["src"].astype(str)
+    rows["dst"] = rows["src"]
+    rows["duration"] = 0.0
+    rows["kind"] = "call"
+    return rows.sort_values(["timestamp", "src"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- scoring
+def score_with_spark(spark, model, X: pd.DataFrame | object, *, id_column="customer_id"):
+    """Churn probability of every row of a feature table, computed on the executors.
+
+    Parameters
+    ----------
+    model : ChurnModel
+        A fitted model (shipped to the executors with the task).
+    X : pandas.DataFrame or pyspark DataFrame
+        Features indexed by customer id (pandas), or a Spark DataFrame with an ``id_column``
+        and the model's feature columns (a table that does not fit the driver).
+
+    Returns
+    -------
+    pandas Series of probabilities in the order of ``X`` (pandas input), or a Spark
+    DataFrame (``id_column``, ``churn_probability``) for a Spark input.
+    """
+    from pyspark.sql import types as T
+
+    local = isinstance(X, pd.DataFrame)
+    dtypes = None
+    if local:
+        dtypes = X.dtypes.to_dict()
+        frame = X.copy()
+        frame.index = frame.index.astype(str)
+        frame = frame.rename_axis(id_column).reset_index()
+        for name, dtype in dtypes.items():  # Arrow-friendly transport; restored on the way
+            if isinstance(dtype, pd.CategoricalDtype) or dtype == object:
+                frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+                frame[name] = frame[name].map(lambda v: None if v is None else str(v))
+        with _spark_errors("scoring"):
+            sdf = spark.createDataFrame(frame)
+    else:
+        sdf = X
+
+    def predict(batches):
+        for b in batches:
+            ids = b[id_column].to_numpy()
+            feats = b.drop(columns=[id_column])
+            if dtypes is not None:
+                for name, dtype in dtypes.items():
+                    if isinstance(dtype, pd.CategoricalDtype) or dtype == object:
+                        feats[name] = feats[name].astype(dtype)
+                    else:
+                        feats[name] = feats[name].astype(dtype)
+            feats.index = ids
+            p = model.predict_proba(feats)[:, 1] if len(feats) else np.zeros(0)
+            yield pd.DataFrame({id_column: ids, "churn_probability": p})
+
+    schema = T.StructType([T.StructField(id_column, T.StringType()),
+                           T.StructField("churn_probability", T.DoubleType())])
+    scored = sdf.mapInPandas(predict, schema)
+    if not local:
+        return scored
+    with _spark_errors("scoring"):
+        out = scored.toPandas().set_index(id_column)["churn_probability"]
+    return out.reindex(X.index.astype(str))
+
+
+# --------------------------------------------------------------------------- pipeline
+class SparkPipeline(ChurnPipeline):
+    """:class:`ChurnPipeline` whose row-proportional stages run on Spark.
+
+    ``fit`` takes a :class:`SparkLog` (not a DataFrame) and the customer table. Labels,
+    departures and the active population come from :func:`label_rows`, each cut-off's graph
+    and activity from :func:`cutoff_aggregates`, and the scoring from
+    :func:`score_with_spark`; everything else is the local pipeline's code.
+    """
+
+    def __init__(self, spark, config: AnalyzeConfig | None = None):
+        super().__init__(config)
+        self.spark = spark
+
+    def fit(self, slog: SparkLog, customers: pd.DataFrame | None = None):
+        cfg = self.config or AnalyzeConfig()
+        self._slog = slog
+        as_of = (pd.Timestamp(cfg.as_of) if cfg.as_of is not None
+                 else slog.last.normalize() + pd.Timedelta(days=1))
+        first = pd.DataFrame({"timestamp": [slog.first]})
+        cutoffs = [as_of] + labelled_cutoffs(first, as_of, cfg)
+        start = time.perf_counter()
+        rows = label_rows(self.spark, slog, cutoffs, as_of)
+        self._label_rows_s = round(time.perf_counter() - start, 3)
+        self.spark_timings_: dict[str, float] = {"label rows (spark)": self._label_rows_s}
+        return super().fit(rows, customers)
+
+    def _features(self, interactions, customers, cutoff, *, definition, horizon_days=30,
+                  active_window_days=None, window_days=90, tie_window_days=180,
+                  recent_departure_days=30, community_method="leiden", resolution=1.0,
+                  max_degree=None, influencer_quantile=0.95, seed=0) -> FeatureSet:
+        # The log part of build_features, on the label rows and on Spark's aggregates.
+        cutoff = pd.Timestamp(cutoff)
+        if active_window_days is None:
+            active_window_days = horizon_days
+        step = _Steps(cutoff)
+        past = before(interactions, cutoff)
+        known = known_customers(customers, cutoff)
+        with step("departures and active customers"):
+            departures = known_departures(past, known, cutoff, definition, horizon_days)
+            active = active_at(past, known, cutoff, definition, active_window_days)
+        start = cutoff - pd.Timedelta(days=window_days)
+        if self._slog.first < cutoff and self._slog.first.normalize() > start:
+            start = self._slog.first.normalize()
+        covered_share = (cutoff - start) / pd.Timedelta(days=window_days)
+        with step("graph and activity"):
+            began = time.perf_counter()
+            ties, activity = cutoff_aggregates(
+                self.spark, self._slog, start=start, end=cutoff,
+                tie_start=cutoff - pd.Timedelta(days=max(tie_window_days, window_days)),
+                departed=departures.index)
+            self.spark_timings_[f"aggregates {cutoff.date()} (spark)"] = round(
+                time.perf_counter() - began, 3)
+            cg = graph_from_aggregates(ties, activity, customers=customers, start=start,
+                                       end=cutoff, max_degree=max_degree, extra_vertices=active)
+        with step("tie strengths"):
+            tie_strength = _edge_values(cg, ties, "weight_since")
+        return features_on_graph(
+            cg, customers, cutoff, departures=departures, active=active,
+            tie_strength=tie_strength, covered_share=covered_share,
+            recent_departure_days=recent_departure_days, community_method=community_method,
+            resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step)
+
+    def _fit_final(self, cfg):
+        super()._fit_final(cfg)
+        X_now = self._scoring.table
+        if len(X_now):
+            began = time.perf_counter()
+            self._probability = score_with_spark(self.spark, self.model_, X_now).to_numpy()
+            self.spark_timings_["scoring (spark mapInPandas)"] = round(
+                time.perf_counter() - began, 3)
+
+    def _analysis(self, cfg):
+        analysis = super()._analysis(cfg)
+        analysis.metrics["engine"] = "spark"
+        analysis.metrics["spark_timings_s"] = dict(self.spark_timings_)
+        return analysis
+
+
+def _edge_values(cg, ties: pd.DataFrame, column: str) -> np.ndarray:
+    """``ties[column]`` in the graph's edge order."""
+    from graphchurn.graph.arrays import edge_list
+
+    edges = edge_list(cg.graph)
+    if len(edges) == 0:
+        return np.zeros(0)
+    n = cg.graph.vcount()
+    index = pd.Index(cg.names)
+    u = index.get_indexer(ties["u"].astype(str)).astype(np.int64)
+    v = index.get_indexer(ties["v"].astype(str)).astype(np.int64)
+    key = np.minimum(u, v) * n + np.maximum(u, v)
+    values = pd.Series(ties[column].to_numpy(dtype=np.float64), index=key)
+    edge_key = np.minimum(edges[:, 0], edges[:, 1]) * n + np.maximum(edges[:, 0], edges[:, 1])
+    return values.reindex(edge_key).fillna(0.0).to_numpy()
+
+
+def analyze_spark(interactions, customers=None, config: AnalyzeConfig | None = None, *,
+                  spark=None, master: str = "local[*]", conf: dict | None = None,
+                  columns=None, customer_columns=None):
+    """:func:`graphchurn.pipeline.analyze` with the Spark engine.
+
+    Parameters
+    ----------
+    interactions : str or SparkLog
+        A path Spark reads (CSV, CSV.gz, Parquet; local, HDFS, S3...) or a read log.
+    customers : str, pandas.DataFrame or None
+        The customer table (a path is read by :func:`read_customers`).
+    config : AnalyzeConfig
+    spark : SparkSession, optional
+        Default: :func:`spark_session` with ``master`` and ``conf``.
+
+    Returns
+    -------
+    Analysis
+    """
+    spark = spark or spark_session(master, conf)
+    timings = {}
+    began = time.perf_counter()
+    slog = (interactions if isinstance(interactions, SparkLog)
+            else read_interactions(spark, interactions, columns))
+    if isinstance(customers, (str, os.PathLike)):
+        customers = read_customers(spark, customers, customer_columns)
+    timings["read and validate (spark)"] = round(time.perf_counter() - began, 3)
+    log.info("read %d interactions on Spark%s", slog.n_rows,
+             f" and {len(customers)} customers" if customers is not None else "")
+    pipe = SparkPipeline(spark, config).fit(slog, customers)
+    analysis = pipe.analysis_
+    analysis.metrics["spark_timings_s"] = {**timings, **analysis.metrics["spark_timings_s"]}
+    return analysis
+
