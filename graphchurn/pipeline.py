@@ -92,6 +92,9 @@ class AnalyzeConfig:
     recent_departure_days: int = 30
     pooled_churn_rate: bool = False
     seed: int = 0
+    # Cross-fitted churn models averaged (STABLE_MODEL_FOLDS for a ranking that does not move
+    # with the seed or the spelling of ids); 1: one model.
+    model_folds: int = 1
     # Where the row-proportional stages run: "local" (this process) or "spark"
     # (graphchurn.engines.spark; the CLI's --engine).
     engine: str = "local"
@@ -302,12 +305,14 @@ def feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
     )
 
 
-#: Cross-fitted models averaged by the pipeline's churn model (``ChurnModel.holdout_folds``):
-#: one held-out slice made a customer's probability depend on which slice the seed, and the
-#: spelling of the ids, put them in (issue 22; experiments/results/stability.md). The folds
-#: are dealt on a fixed fold seed over :func:`canonical_groups`, so they are a function of the
-#: data alone; the seed still drives boosting, communities and influence sampling.
-MODEL_FOLDS = 5
+#: ``AnalyzeConfig.model_folds`` for a stable ranking: cross-fitted models averaged
+#: (``ChurnModel.holdout_folds``). One held-out slice makes a customer's probability depend on
+#: which slice the seed, and the spelling of the ids, put them in (issue 22;
+#: experiments/results/stability.md). The folds are dealt on a fixed fold seed over
+#: :func:`canonical_groups`, so they are a function of the data alone; the seed still drives
+#: boosting, communities and influence sampling. Not the default: it doubles the model's time
+#: and cost ROC-AUC on small worlds (experiments/results/stability.md), and scale comes first.
+STABLE_MODEL_FOLDS = 5
 
 
 def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
@@ -327,7 +332,7 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     estimator = "gbm" if cfg.estimator in ("by_size", "auto") else cfg.estimator
     params = dict(estimator=estimator, max_iter=300, learning_rate=0.05, max_leaf_nodes=4,
                   min_samples_leaf=0.005, C="auto", l1_ratio=1.0, normal_scores=False,
-                  cv="holdout", holdout=0.2, holdout_folds=MODEL_FOLDS, fold_seed=0,
+                  cv="holdout", holdout=0.2, holdout_folds=cfg.model_folds, fold_seed=0,
                   max_train_rows=300_000, early_stopping=True,
                   calibration="sigmoid", importance_max_rows=10_000, random_state=cfg.seed)
     params.update(overrides)

@@ -29,6 +29,7 @@ FLAGS = {
     "n_cutoffs": "--train-cutoffs",
     "step_days": "--train-cutoff-step",
     "seed": "--seed",
+    "model_folds": "--model-folds",
     "decimal": "--decimal",
     "dayfirst": "--dayfirst",
     "date_format": "--date-format",
@@ -196,6 +197,10 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--active-window", type=_days("--active-window"), metavar="DAYS",
                    help="inactivity churn: activity window before a cut-off (default: horizon)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of every random step (default 0)")
+    p.add_argument("--model-folds", dest="model_folds", type=_int_between(1, 10), default=1,
+                   metavar="N", help="average N cross-fitted churn models (5: a ranking that "
+                   "does not move with the seed or the spelling of ids, about twice the model "
+                   "time; default 1)")
     _add_format_options(p)
 
 
@@ -242,7 +247,7 @@ def _config(args, as_of):
         **{k: getattr(args, k) for k in ("n_train_cutoffs", "train_cutoff_step_days",
                                          "window_days", "estimator",
                                          "community_method", "resolution", "max_degree",
-                                         "pooled_churn_rate", "engine")
+                                         "pooled_churn_rate", "engine", "model_folds")
            if hasattr(args, k)},
         # Without a flag the library's default stands ("auto": only on small graphs).
         **({"embeddings": False} if getattr(args, "no_embeddings", False) else
