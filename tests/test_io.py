@@ -666,3 +666,17 @@ def test_churn_dates_all_before_the_log_are_questioned(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="graphchurn"):
         check_customers_match(log, right, "r.csv")
     assert not caplog.records
+
+
+def test_customer_match_reads_a_coded_log_by_its_categories(tmp_path):
+    # A coded log is checked against its distinct ids (categories), never a string per row;
+    # the verdicts are those of the plain string log.
+    log = load_interactions(write(tmp_path, "log.csv", GOOD_CSV))
+    assert isinstance(log["src"].dtype, pd.CategoricalDtype)
+    ours = pd.DataFrame({"customer_id": [D, "someone else"], "churn_date": pd.NaT})
+    check_customers_match(log, ours, "customers.csv")  # D occurs: fine
+    wrong = pd.DataFrame({"customer_id": ["x1", "x2"], "churn_date": pd.NaT})
+    with pytest.raises(InputError, match="none of the 2 customer ids occur"):
+        check_customers_match(log, wrong, "customers.csv")
+    with pytest.raises(InputError, match="none of the 2 customer ids occur"):
+        check_customers_match(log.astype({"src": "str", "dst": "str"}), wrong, "customers.csv")

@@ -108,8 +108,8 @@ def group_folds(y, groups, n_splits: int, random_state=0,
 
     Up to ``greedy_max_groups`` groups: :class:`~sklearn.model_selection.
     StratifiedGroupKFold`, which places the groups one by one to balance the class shares of
-    the folds as well as it can. Its placement is a Python loop over the groups (about 0.2 ms
-    each, minutes for a million customers), and with that many groups exact balancing buys
+    the folds as well as it can. Its placement is a Python loop over the groups (minutes
+    for a million customers; docs/results.md), and with that many groups exact balancing buys
     nothing: beyond the limit the groups themselves are split by
     :class:`~sklearn.model_selection.StratifiedKFold`, stratified on whether a group holds a
     positive row. Where each group has at most one positive row (a customer churns once) that
@@ -280,7 +280,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         ``C="auto"`` compares the candidates on at most this many rows (whole groups, drawn
         with ``random_state``) and fits the chosen C on all of them. The comparison is 3 x
         ``len(Cs)`` fits of the L1 logistic regression, the most expensive part of a large fit
-        (liblinear needs about 40 s per fit on 192,000 rows at the weak penalties), while with
+        (timings in docs/results.md), while with
         a quarter of a million rows for a few dozen columns the candidates differ by a few
         ten-thousandths of AUC. The chosen C, applied to more rows, penalises each row less,
         which a table that long does not need. None compares on every row.
@@ -308,8 +308,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     importance_max_rows : int or None, default 20_000
         Each shuffle is scored on at most this many held-out rows (a fresh sample per
         repeat): every feature costs ``importance_repeats`` predictions of the held-out rows,
-        about 15 minutes for 46 features on 750,000 held-out rows (extrapolated from 41 s on
-        48,000), while the ranking settles long before that. None scores every held-out row.
+        which grows with the table while the ranking settles long before (docs/results.md).
+        None scores every held-out row.
     holdout_folds : int or None, default None
         With ``cv="holdout"``: instead of one held-out slice, split the groups into this many
         stratified folds and fit one base model per fold, each stopped early and calibrated
@@ -332,8 +332,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         libraries' default (all cores); "auto" uses one thread for tables under 50,000 rows and
         the default above. On small tables the per-split parallel regions are so short that a
         thread pool only adds synchronisation, and on a busy machine its spinning threads slow
-        gradient boosting down by orders of magnitude (measured: a 600-row fit took 157 s with
-        the default pool on 2 loaded cores, 5.7 s single-threaded).
+        gradient boosting down by orders of magnitude (docs/results.md).
 
     Attributes
     ----------
