@@ -5,6 +5,7 @@ generated world analysed by both engines through the command line, and the bad-i
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,10 @@ import pytest
 
 pytest.importorskip("pyspark")
 if shutil.which("java") is None:
+    # make test installs Java; in CI a missing one is a failure, not a skip
+    if os.environ.get("CI"):
+        pytest.fail("Java is missing in CI: make test should have installed it",
+                    pytrace=False)
     pytest.skip("the Spark engine needs Java 17+ (Debian: default-jre-headless)",
                 allow_module_level=True)
 

@@ -24,6 +24,10 @@ pytestmark = pytest.mark.slow
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():
+    # make test installs chromium; in CI a missing one is a failure, not a skip
+    if os.environ.get("CI"):
+        pytest.fail("chromium is missing in CI: make test should have installed it",
+                    pytrace=False)
     pytest.skip("Debian's chromium is not installed (make test installs it)", allow_module_level=True)
 
 
