@@ -18,12 +18,10 @@ Tie weights without decay only (``half_life_days=None``, what build_features use
 
 from __future__ import annotations
 
-import igraph as ig
 import numpy as np
 import pandas as pd
 
-from graphchurn.graph.arrays import remember_edges
-from graphchurn.graph.customer_graph import ACTIVITY_COLUMNS, CustomerGraph
+from graphchurn.graph.customer_graph import ACTIVITY_COLUMNS, CustomerGraph, tie_graph
 
 __all__ = ["graph_from_aggregates", "RAW_ACTIVITY_COLUMNS"]
 
@@ -87,23 +85,8 @@ def graph_from_aggregates(ties: pd.DataFrame, activity: pd.DataFrame, *,
     weight = ties["weight"].to_numpy(dtype=np.float64)[order]
     count = ties["count"].to_numpy(dtype=np.int64)[order]
     duration = ties["duration"].to_numpy(dtype=np.float64)[order]
-    degree_all = np.bincount(np.concatenate([lo, hi]), minlength=n)
-    keep = count >= 1
-    hub = np.zeros(n, dtype=bool)
-    if max_degree is not None:
-        hub = degree_all > int(max_degree)
-        keep &= ~hub[lo] & ~hub[hi]
-
-    graph = ig.Graph(n=n, directed=False)
-    edges = np.column_stack([lo[keep], hi[keep]])
-    graph.add_edges(edges)
-    remember_edges(graph, edges)
-    graph.vs["name"] = list(names)
-    graph.vs["on_net"] = np.asarray(on_net, dtype=bool).tolist()
-    graph.vs["hub"] = hub.tolist()
-    graph.es["weight"] = weight[keep].tolist()
-    graph.es["count"] = count[keep].tolist()
-    graph.es["duration"] = duration[keep].tolist()
+    graph, keep, hub, degree_all = tie_graph(n, lo, hi, count >= 1, names, on_net, max_degree,
+                                             weight=weight, count=count, duration=duration)
 
     raw = activity.copy()
     raw.index = raw.index.astype(str)

@@ -33,6 +33,7 @@ from graphchurn.graph.arrays import edge_list, remember_edges
 __all__ = [
     "CustomerGraph",
     "encode_ids",
+    "tie_graph",
     "fade_out_evidence",
     "ACTIVITY_COLUMNS",
     "FADE_DAYS",
@@ -196,22 +197,9 @@ class CustomerGraph:
         keep_edge = e_count >= int(min_interactions)
         if reciprocated_only:
             keep_edge &= (e_fwd > 0) & (e_fwd < e_count)
-        degree_all = np.bincount(np.concatenate([e_lo, e_hi]), minlength=n_vertices)
-        hub = np.zeros(n_vertices, dtype=bool)
-        if max_degree is not None:
-            hub = degree_all > int(max_degree)
-            keep_edge &= ~hub[e_lo] & ~hub[e_hi]
-
-        graph = ig.Graph(n=n_vertices, directed=False)
-        edges = np.column_stack([e_lo[keep_edge], e_hi[keep_edge]])
-        graph.add_edges(edges)
-        remember_edges(graph, edges)
-        graph.vs["name"] = list(names)
-        graph.vs["on_net"] = on_net.tolist()
-        graph.vs["hub"] = hub.tolist()
-        graph.es["weight"] = e_weight[keep_edge].tolist()
-        graph.es["count"] = e_count[keep_edge].tolist()
-        graph.es["duration"] = e_duration[keep_edge].tolist()
+        graph, keep_edge, hub, degree_all = tie_graph(n_vertices, e_lo, e_hi, keep_edge, names, on_net,
+                                          max_degree, weight=e_weight, count=e_count,
+                                          duration=e_duration)
 
         if start is not None:
             window_days = (end - pd.Timestamp(start)) / pd.Timedelta(days=1)
@@ -383,6 +371,36 @@ class CustomerGraph:
         if y is not None:
             data.y = torch.as_tensor(np.asarray(y, dtype=np.float32))
         return data
+
+
+def tie_graph(n: int, lo: np.ndarray, hi: np.ndarray, keep: np.ndarray, names, on_net,
+              max_degree: int | None, **edge_values: np.ndarray):
+    """The undirected igraph graph of the ties ``lo[keep] - hi[keep]`` among ``n`` vertices.
+
+    A vertex with more than ``max_degree`` distinct contacts (counted over every tie, kept or
+    not) is a hub (a call centre, a short code): its ties are dropped and it is flagged.
+    ``edge_values`` become edge attributes (one value per tie, before ``keep``).
+
+    Returns
+    -------
+    (graph, keep, hub, degree) : the graph, the ties kept, the hub flag per vertex and each
+    vertex's number of distinct contacts over every tie.
+    """
+    degree_all = np.bincount(np.concatenate([lo, hi]), minlength=n)
+    hub = np.zeros(n, dtype=bool)
+    if max_degree is not None:
+        hub = degree_all > int(max_degree)
+        keep = keep & ~hub[lo] & ~hub[hi]
+    graph = ig.Graph(n=n, directed=False)
+    edges = np.column_stack([lo[keep], hi[keep]])
+    graph.add_edges(edges)
+    remember_edges(graph, edges)
+    graph.vs["name"] = list(names)
+    graph.vs["on_net"] = np.asarray(on_net, dtype=bool).tolist()
+    graph.vs["hub"] = hub.tolist()
+    for name, values in edge_values.items():
+        graph.es[name] = values[keep].tolist()
+    return graph, keep, hub, degree_all
 
 
 def encode_ids(interactions: pd.DataFrame, customers: pd.DataFrame | None = None) -> pd.DataFrame:
