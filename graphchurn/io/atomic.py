@@ -30,6 +30,7 @@ __all__ = [
     "write_json",
     "csv_text",
     "spreadsheet_safe",
+    "spreadsheet_safe_cell",
     "spreadsheet_text",
     "json_value",
     "SIGNIFICANT_DIGITS",
@@ -112,11 +113,12 @@ def spreadsheet_safe(frame):
                 fixed = values.astype(object).copy()
                 fixed[risky.to_numpy()] = "'" + text[risky].astype(str)
                 out[column] = fixed
-    out.columns = [_safe_cell(c) for c in out.columns]
+    out.columns = [spreadsheet_safe_cell(c) for c in out.columns]
     return out
 
 
-def _safe_cell(value):
+def spreadsheet_safe_cell(value):
+    """One cell as :func:`spreadsheet_safe` writes it."""
     if (isinstance(value, str) and value.startswith(FORMULA_STARTS)
             and not _NUMBER_LIKE.match(value)):
         return "'" + value

@@ -213,7 +213,7 @@ _DAYFIRST_FORMATS = tuple(f"%d{sep}%m{sep}%Y{time}" for sep in "/.-"
                           for time in (" %H:%M:%S", " %H:%M", ""))
 _DAYFIRST_RE = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{4}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?\s*$"
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_ENCODING_HINT = "; if the file is in another encoding, name it, e.g. encoding='cp1252'"
+_ENCODING_HINT = "; if the file is in another encoding, give encoding, e.g. cp1252"
 
 
 @dataclass(frozen=True)
@@ -969,7 +969,7 @@ def _epoch_range_message(seconds: float, fmt: ReadFormat | None = None) -> str:
     if seconds > 0 and unit != "us":
         finer = "ms" if unit == "s" else "us"
         hint = (f" ({ {'ms': 'milliseconds', 'us': 'microseconds'}[finer]}? give "
-                f"epoch_unit='{finer}')")
+                f"epoch_unit {finer})")
     return f"epoch {name} out of range" + hint
 
 
@@ -994,8 +994,8 @@ def _bad_time_message(value: str, mode: str, what: str) -> str:
                 else "an ISO 8601 date-time like 2016-01-31T12:00:00")
     hint = ""
     if mode == "iso" and re.fullmatch(_DAYFIRST_RE, value):
-        hint = ("; for day-first dates like 31/01/2025 14:05 give dayfirst=True or "
-                "date_format='%d/%m/%Y %H:%M'")
+        hint = ("; for day-first dates like 31/01/2025 14:05 give dayfirst, or date_format "
+                "'%d/%m/%Y %H:%M'")
     return f"cannot read {what}: expected {expected}{hint}"
 
 

@@ -16,7 +16,7 @@ Routes
 ``POST /api/target``             contact list for a budget (JSON body, see :class:`TargetRequest`)
 ``GET /api/target.csv?budget=``  the same contact list as a CSV download, as ``graphchurn target``
                                  writes it but with formula cells neutralised
-                                 (:func:`graphchurn.app.web.runs.neutralise_cell`)
+                                 (:func:`graphchurn.io.atomic.spreadsheet_safe`)
 
 Identifiers are phone numbers: :func:`serve` turns uvicorn's access log off (URLs such as
 ``/api/customers/{id}`` would otherwise write them to the log) and error messages never echo them.

@@ -129,29 +129,20 @@ def guess_mapping(columns: list[str], keys) -> dict[str, str | None]:
 
 # ----------------------------------------------------------------------------- CSV safety
 
-_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def neutralise_cell(value):
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe.
+    """A cell a spreadsheet would run as a formula gets a leading apostrophe: the shared rule
+    of every CSV export (:func:`graphchurn.io.atomic.spreadsheet_safe_cell`; plain numbers and
+    phone numbers such as ``+447700900123`` stay as they are)."""
+    from graphchurn.io.atomic import spreadsheet_safe_cell
 
-    Cells starting with ``= + - @``, a tab or a carriage return are prefixed with ``'``, except
-    plain numbers (``-3.5``, ``1e-4``) and phone numbers written as ``+`` and digits only
-    (``+447700900123``), which spreadsheets read as numbers, not formulas.
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
+    return spreadsheet_safe_cell(value)
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    out.columns = [neutralise_cell(str(c)) for c in out.columns]
-    for column in out.columns:
-        if not (pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column])):
-            out[column] = out[column].map(neutralise_cell)
-    return out
+    """:func:`graphchurn.io.atomic.spreadsheet_safe` (kept under this name for callers)."""
+    from graphchurn.io.atomic import spreadsheet_safe
+
+    return spreadsheet_safe(frame)
 
 
 def safe_csv_text(frame: pd.DataFrame) -> str:
