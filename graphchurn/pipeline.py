@@ -334,7 +334,8 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
                   min_samples_leaf=0.005, C="auto", l1_ratio=1.0, normal_scores=False,
                   cv="holdout", holdout=0.2, holdout_folds=cfg.model_folds, fold_seed=0,
                   max_train_rows=300_000, early_stopping=True,
-                  calibration="sigmoid", importance_max_rows=10_000, random_state=cfg.seed)
+                  calibration="sigmoid", importance="auto", importance_max_rows=10_000,
+                  random_state=cfg.seed)
     params.update(overrides)
     return ChurnModel(**params)
 
@@ -457,11 +458,16 @@ def by_size(n_rows: int) -> dict:
     Example
     -------
     >>> by_size(2_000), by_size(20_000), by_size(200_000)
-    ({'estimator': 'ensemble', 'cv': 5, 'max_iter': 200}, {'estimator': 'ensemble'}, {'estimator': 'gbm'})
+    ({'estimator': 'ensemble', 'cv': 5, 'max_iter': 200}, {'estimator': 'ensemble'}, {'estimator': 'gbm', 'learning_rate': 0.1})
     """
     if n_rows < FOLD_CALIBRATION_MAX_ROWS:
         return {"estimator": "ensemble", "cv": 5, "max_iter": 200}
-    return {"estimator": "gbm" if n_rows >= ENSEMBLE_MAX_ROWS else "ensemble"}
+    if n_rows < ENSEMBLE_MAX_ROWS:
+        return {"estimator": "ensemble"}
+    # Boosting alone on a large table takes twice the learning rate: half the trees (and so
+    # half the fit, the early-stopping scoring and the reasons' tree walks) for a ranking
+    # within 0.001 ROC-AUC of the smaller steps (docs/results.md#operator-scale-issue-27).
+    return {"estimator": "gbm", "learning_rate": 0.1}
 
 
 #: Least log, in days, a training cut-off needs behind it: its active customers are those who
