@@ -333,7 +333,7 @@ def test_by_size_picks_the_model_by_training_rows():
     assert by_size(FOLD_CALIBRATION_MAX_ROWS - 1) == {"estimator": "ensemble", "cv": 5,
                                                        "max_iter": 200}
     assert by_size(FOLD_CALIBRATION_MAX_ROWS) == {"estimator": "ensemble"}
-    assert by_size(ENSEMBLE_MAX_ROWS) == {"estimator": "gbm"}
+    assert by_size(ENSEMBLE_MAX_ROWS) == {"estimator": "gbm", "learning_rate": 0.1}
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.normal(size=600)},
                      index=pd.Index([f"c{i}" for i in range(600)], name="customer_id"))
