@@ -41,7 +41,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from _common import library_version, markdown_table
 from graphchurn.io.atomic import atomic_write_text
 from graphchurn.io.readers import check_customers_match
-from graphchurn.models.churn import group_folds
+from graphchurn.models.sampling import group_folds
 from graphchurn.models.explain import reason_contributions
 from graphchurn.pipeline import AnalyzeConfig, churn_model
 
