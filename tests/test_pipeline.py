@@ -384,7 +384,7 @@ def test_prepare_with_one_labelled_cut_off_holds_out_part_of_it():
                                                                   world.customers)
     assert len(pipe.cutoffs_) == 1 and pipe.backtest_training_ == []
     assert ONE_CUTOFF_BACKTEST in pipe.notes_
-    (X_fit, y_fit, latest), (X_test, y_test) = pipe.backtest_fit_, pipe.backtest_test_
+    (X_fit, _, latest), (X_test, _) = pipe.backtest_fit_, pipe.backtest_test_
     assert latest is None and len(X_test) > 0 and len(X_fit) > len(X_test)
     # The two sides partition the cut-off's customers.
     X, _ = pipe.labelled_[0]
