@@ -26,7 +26,7 @@ from graphchurn.errors import InputError
 from graphchurn.features.build import (RFM_FEATURES, FeatureSet, build_features,
                                       check_finite_features, known_customers)
 from graphchurn.features.reasons import describe_reasons
-from graphchurn.graph.customer_graph import encode_ids
+from graphchurn.graph.customer_graph import encode_ids, encode_pairs
 from graphchurn.models.churn import ChurnModel
 from graphchurn.models.metrics import calibration_table, evaluate, lift_curve
 from graphchurn.models.explain import top_reasons
@@ -286,6 +286,27 @@ def log_gap_days(interactions: pd.DataFrame, as_of) -> int:
     0 when as-of is inside the log."""
     gap = (pd.Timestamp(as_of) - default_as_of(interactions)) / pd.Timedelta(days=1)
     return max(0, int(np.floor(gap)))
+
+
+def coded_log(interactions: pd.DataFrame, customers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The log as every cut-off of an analysis reads it: identifiers coded
+    (:func:`~graphchurn.graph.customer_graph.encode_ids`), rows in time order (stable, so rows
+    of one moment keep their file order) and ties numbered
+    (:func:`~graphchurn.graph.customer_graph.encode_pairs`).
+
+    Example
+    -------
+    >>> log = pd.DataFrame({"src": ["b", "a"], "dst": ["a", "c"],
+    ...                     "timestamp": pd.to_datetime(["2025-01-02", "2025-01-01"])})
+    >>> coded = coded_log(log)
+    >>> coded["src"].astype(str).tolist(), coded["pair"].cat.codes.tolist()
+    (['a', 'b'], [1, 0])
+    """
+    coded = encode_ids(interactions, customers)
+    if not coded["timestamp"].is_monotonic_increasing:
+        order = np.argsort(coded["timestamp"].to_numpy(), kind="stable")
+        coded = coded.iloc[order].reset_index(drop=True)
+    return encode_pairs(coded)
 
 
 def cut_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd.Timestamp):
@@ -913,8 +934,9 @@ class ChurnPipeline:
         interactions, customers = cut_at(interactions, customers, as_of)
         if interactions.empty:
             raise InputError(f"no interactions before {as_of.date()}", parameter="as_of")
-        # Identifiers become integer codes once for every cut-off (graph, labels, tie strengths).
-        interactions = self._stages.run("coding identifiers", encode_ids, interactions, customers)
+        # Identifiers and ties become integer codes once for every cut-off (graph, labels, tie
+        # strengths), and the rows are put in time order so that every window is a slice.
+        interactions = self._stages.run("coding identifiers", coded_log, interactions, customers)
         kwargs = feature_kwargs(cfg, definition)
 
         cutoffs = labelled_cutoffs(interactions, as_of, cfg)

@@ -49,10 +49,12 @@ def test_future_rows_and_churn_dates_change_nothing(world, definition):
 
 @pytest.mark.parametrize("definition", ["contract", "inactivity"])
 @pytest.mark.parametrize("shuffled", [False, True])
-def test_integer_coded_log_gives_the_same_features(world, definition, shuffled):
-    """encode_ids (the pipeline's one factorisation of the identifiers) changes no value, on a
-    time-sorted log (slices) and on a shuffled one (masks)."""
-    from graphchurn.graph.customer_graph import encode_ids
+@pytest.mark.parametrize("pairs", [False, True])
+def test_integer_coded_log_gives_the_same_features(world, definition, shuffled, pairs):
+    """encode_ids (the pipeline's one factorisation of the identifiers), and encode_pairs on
+    top of it (one numbering of the ties for every cut-off), change no value, on a time-sorted
+    log (slices) and on a shuffled one (masks)."""
+    from graphchurn.graph.customer_graph import encode_ids, encode_pairs
 
     log, customers = world.interactions, world.customers
     if shuffled:
@@ -63,6 +65,9 @@ def test_integer_coded_log_gives_the_same_features(world, definition, shuffled):
                            window_days=60, seed=1)
     coded_log = encode_ids(log, customers)
     assert isinstance(coded_log["src"].dtype, pd.CategoricalDtype)
+    if pairs:
+        coded_log = encode_pairs(coded_log)
+        assert coded_log["pair"].nunique() < len(coded_log)  # ties with several rows
     coded = build_features(coded_log, known, cutoff, definition=definition, horizon_days=20,
                            window_days=60, seed=1)
     assert coded.graph.vertex_codes is not None and plain.graph.vertex_codes is None

@@ -273,3 +273,27 @@ def test_encode_ids_adds_customers_missing_from_a_coded_log_in_sorted_order(tmp_
     plain = encode_ids(log.astype({"src": "str", "dst": "str"}), customers)
     assert coded["src"].cat.codes.tolist() == plain["src"].cat.codes.tolist()
     assert coded["dst"].cat.codes.tolist() == plain["dst"].cat.codes.tolist()
+
+
+def test_encode_pairs_numbers_unordered_ties_and_goes_stale_with_new_ids():
+    """Both directions of a tie share one pair code; keys are lo * n + hi over the shared
+    categories; new categories (encode_ids adding customers) drop the pair column rather than
+    keep keys built over the old numbering."""
+    from graphchurn.graph.customer_graph import encode_ids, encode_pairs
+
+    log = pd.DataFrame({"src": ["b", "a", "c", "a"], "dst": ["a", "b", "b", "c"],
+                        "timestamp": pd.to_datetime(["2025-01-01"] * 4), "duration": 0.0,
+                        "kind": "sms"})
+    paired = encode_pairs(encode_ids(log))  # categories a, b, c -> 0, 1, 2
+    assert paired["pair"].cat.categories.tolist() == [0 * 3 + 1, 0 * 3 + 2, 1 * 3 + 2]
+    assert paired["pair"].cat.codes.tolist() == [0, 0, 2, 1]
+    grown = encode_ids(paired, pd.DataFrame({"customer_id": ["0"]}))
+    assert "pair" not in grown.columns
+    # a second tie-weight look-back on the paired log agrees with the unpaired one
+    cg = CustomerGraph.from_interactions(paired, end=pd.Timestamp("2025-01-02"))
+    plain = CustomerGraph.from_interactions(encode_ids(log), end=pd.Timestamp("2025-01-02"))
+    assert cg.graph.get_edgelist() == plain.graph.get_edgelist() == [(0, 1), (0, 2), (1, 2)]
+    assert cg.graph.es["count"] == [2, 1, 1]
+    since = pd.Timestamp("2024-12-01")
+    assert (cg.edge_weights_since(paired, since).tolist()
+            == plain.edge_weights_since(encode_ids(log), since).tolist() == [2.0, 1.0, 1.0])

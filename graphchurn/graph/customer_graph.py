@@ -33,6 +33,7 @@ from graphchurn.graph.arrays import edge_list, remember_edges
 __all__ = [
     "CustomerGraph",
     "encode_ids",
+    "encode_pairs",
     "tie_graph",
     "fade_out_evidence",
     "ACTIVITY_COLUMNS",
@@ -182,18 +183,35 @@ class CustomerGraph:
         if half_life_days is not None:
             row_weight = row_weight * np.power(0.5, age_days / float(half_life_days))
 
-        # ---- edges: aggregate both directions of each pair
-        lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-        pair_key = lo * n_vertices + hi
-        forward = (src == lo).astype(np.float64)  # initiated by the lower-numbered end
-        pair_code, key = pd.factorize(pair_key, sort=True)
-        key = np.asarray(key, dtype=np.int64)
-        n_pairs = len(key)
-        e_lo, e_hi = key // n_vertices, key % n_vertices
-        e_weight = np.bincount(pair_code, weights=row_weight, minlength=n_pairs)
-        e_duration = np.bincount(pair_code, weights=duration, minlength=n_pairs)
-        e_count = np.bincount(pair_code, minlength=n_pairs)
-        e_fwd = np.bincount(pair_code, weights=forward, minlength=n_pairs)
+        # ---- edges: aggregate both directions of each pair, in the order of their keys
+        forward = (src <= dst).astype(np.float64)  # initiated by the lower-numbered end
+        paired = None if coded is None else _pair_codes(rows, len(categories))
+        if paired is not None:
+            # The log's own pair numbering (encode_pairs): sum over every pair of the log,
+            # keep those with rows in the window. Vertex numbers follow the categories' order,
+            # so the keys' order is the order of (lo, hi) here too.
+            pair_code, all_keys = paired
+            n_all = len(all_keys)
+            e_count = np.bincount(pair_code, minlength=n_all)
+            present = np.flatnonzero(e_count)
+            e_count = e_count[present]
+            e_weight = np.bincount(pair_code, weights=row_weight, minlength=n_all)[present]
+            e_duration = np.bincount(pair_code, weights=duration, minlength=n_all)[present]
+            e_fwd = np.bincount(pair_code, weights=forward, minlength=n_all)[present]
+            local = np.full(len(categories), -1, dtype=np.int64)
+            local[vertex_codes] = np.arange(n_vertices)
+            e_lo = local[all_keys[present] // len(categories)]
+            e_hi = local[all_keys[present] % len(categories)]
+        else:
+            lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+            pair_code, key = pd.factorize(lo * n_vertices + hi, sort=True)
+            key = np.asarray(key, dtype=np.int64)
+            n_pairs = len(key)
+            e_lo, e_hi = key // n_vertices, key % n_vertices
+            e_weight = np.bincount(pair_code, weights=row_weight, minlength=n_pairs)
+            e_duration = np.bincount(pair_code, weights=duration, minlength=n_pairs)
+            e_count = np.bincount(pair_code, minlength=n_pairs)
+            e_fwd = np.bincount(pair_code, weights=forward, minlength=n_pairs)
         keep_edge = e_count >= int(min_interactions)
         if reciprocated_only:
             keep_edge &= (e_fwd > 0) & (e_fwd < e_count)
@@ -272,8 +290,22 @@ class CustomerGraph:
         rows, _ = _window(interactions, start, self.end)
         n_rows = len(rows)
         categories = shared_categories(rows)
-        if (self.categories is not None and categories is not None
-                and (categories is self.categories or categories.equals(self.categories))):
+        same = (self.categories is not None and categories is not None
+                and (categories is self.categories or categories.equals(self.categories)))
+        paired = _pair_codes(rows, len(categories)) if same else None
+        if paired is not None:
+            # The log's pair numbering (encode_pairs): sum every pair's rows, then look up
+            # each edge's pair by its key; rows of pairs that are not edges are never read.
+            pair_code, all_keys = paired
+            weight = _row_weight(rows["duration"].to_numpy(dtype=np.float64))
+            pair_weight = np.bincount(pair_code, weights=weight, minlength=len(all_keys))
+            g_src, g_dst = self.vertex_codes[src_e], self.vertex_codes[dst_e]
+            edge_key = (np.minimum(g_src, g_dst).astype(np.int64) * len(categories)
+                        + np.maximum(g_src, g_dst))
+            at = np.minimum(np.searchsorted(all_keys, edge_key), len(all_keys) - 1)
+            found = all_keys[at] == edge_key
+            return np.where(found, pair_weight[at], 0.0)
+        if same:
             # Integer codes of a log coded by encode_ids: no string is touched.
             vertex_of = np.full(len(categories), -1, dtype=np.int64)
             vertex_of[self.vertex_codes] = np.arange(n)
@@ -442,7 +474,8 @@ def encode_ids(interactions: pd.DataFrame, customers: pd.DataFrame | None = None
         merged = categories.append(pd.Index(extra, dtype=categories.dtype)).sort_values()
         dtype = pd.CategoricalDtype(merged)
         new_code = merged.get_indexer(categories).astype(np.int32)
-        out = interactions.copy(deep=False)
+        # Pair keys are built over the categories (encode_pairs): stale once they grow.
+        out = interactions.drop(columns=["pair"], errors="ignore").copy(deep=False)
         for end in ("src", "dst"):
             codes = interactions[end].cat.codes.to_numpy()
             out[end] = pd.Categorical.from_codes(new_code[codes], dtype=dtype, validate=False)
@@ -453,10 +486,63 @@ def encode_ids(interactions: pd.DataFrame, customers: pd.DataFrame | None = None
         parts.append(customers["customer_id"].astype("str"))
     codes, uniques = pd.concat(parts, ignore_index=True).factorize(sort=True)
     dtype = pd.CategoricalDtype(pd.Index(uniques))
-    out = interactions.copy(deep=False)
+    out = interactions.drop(columns=["pair"], errors="ignore").copy(deep=False)
     out["src"] = pd.Categorical.from_codes(codes[:n], dtype=dtype, validate=False)
     out["dst"] = pd.Categorical.from_codes(codes[n:2 * n], dtype=dtype, validate=False)
     return out
+
+
+def encode_pairs(interactions: pd.DataFrame) -> pd.DataFrame:
+    """The coded log (:func:`encode_ids`) with a ``pair`` column numbering each row's tie.
+
+    ``pair`` is a categorical whose categories are the unordered pairs of ends as int64 keys
+    ``min(src, dst) * n + max(src, dst)`` over the ``n`` shared id categories, sorted, and
+    whose codes (int32) number them. Every cut-off's graph and tie strengths then sum rows per
+    tie with a bincount over these codes instead of hashing the pairs of its window again: one
+    hash pass over the whole log serves every cut-off and look-back. A row's pair does not
+    depend on the window, so no cut-off reads anything after it through this column.
+
+    Parameters
+    ----------
+    interactions : DataFrame
+        A log coded by :func:`encode_ids` (a log that is not coded is returned as is).
+
+    Returns
+    -------
+    DataFrame
+        A shallow copy with the ``pair`` column.
+
+    Example
+    -------
+    >>> log = encode_ids(pd.DataFrame({"src": ["b", "a", "c"], "dst": ["a", "b", "a"]}))
+    >>> paired = encode_pairs(log)
+    >>> paired["pair"].cat.codes.tolist(), paired["pair"].cat.categories.tolist()
+    ([0, 0, 1], [1, 2])
+    """
+    categories = shared_categories(interactions)
+    if categories is None:
+        return interactions
+    n = len(categories)
+    src = interactions["src"].cat.codes.to_numpy()
+    dst = interactions["dst"].cat.codes.to_numpy()
+    key = np.minimum(src, dst).astype(np.int64) * n + np.maximum(src, dst)
+    codes, keys = pd.factorize(key, sort=True)
+    out = interactions.copy(deep=False)
+    out["pair"] = pd.Categorical.from_codes(codes.astype(np.int32, copy=False),
+                                            categories=pd.Index(keys), validate=False)
+    return out
+
+
+def _pair_codes(rows: pd.DataFrame, n_categories: int):
+    """(code per row, int64 key per code) of a coded log's ``pair`` column (see
+    :func:`encode_pairs`), or None when the log has none."""
+    pair = rows.get("pair")
+    if pair is None or not isinstance(pair.dtype, pd.CategoricalDtype):
+        return None
+    keys = pair.cat.categories.to_numpy()
+    if keys.dtype.kind != "i" or (len(keys) and keys[-1] >= n_categories * n_categories):
+        return None  # not built over these categories
+    return pair.cat.codes.to_numpy(), keys.astype(np.int64, copy=False)
 
 
 def shared_categories(interactions: pd.DataFrame) -> pd.Index | None:
@@ -719,8 +805,6 @@ def fade_out_evidence(vertex: np.ndarray, day_index: np.ndarray, n: int, window_
     Kass, R. E. & Raftery, A. E. (1995). Bayes factors. Journal of the American Statistical
     Association 90, 773-795.
     """
-    from scipy.special import logsumexp
-
     out = np.zeros(n)
     shortest, longest = int(fade_days[0]), int(fade_days[1])
     if shortest < 2 or longest < shortest:
@@ -772,6 +856,18 @@ def fade_out_evidence(vertex: np.ndarray, day_index: np.ndarray, n: int, window_
         last = min(first + _FADE_CHUNK, n)
         counts = all_counts[first:last]
         rate = (total[first:last] - counts.sum(axis=1)) / baseline_volume
-        log_ratio = counts @ count_weight + np.maximum(rate, 0.0)[:, None] * expected_weight
-        out[first:last] = logsumexp(log_ratio, axis=1) - log_hypotheses
+        log_ratio = counts @ count_weight
+        log_ratio += np.maximum(rate, 0.0)[:, None] * expected_weight
+        out[first:last] = _logsumexp_rows(log_ratio) - log_hypotheses
     return out
+
+
+def _logsumexp_rows(values: np.ndarray) -> np.ndarray:
+    """``log(sum(exp(values), axis=1))`` for a finite matrix, computed in place (``values`` is
+    overwritten): the largest entry of each row is taken out first, so nothing overflows.
+    scipy.special.logsumexp gives the same, with copies and checks for infinities this
+    matrix never holds, which were most of the fade-out evidence's cost on large graphs."""
+    top = values.max(axis=1)
+    values -= top[:, None]
+    np.exp(values, out=values)
+    return np.log(values.sum(axis=1)) + top

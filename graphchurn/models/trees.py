@@ -31,10 +31,10 @@ def tree_path_contributions(gbm: HistGradientBoostingClassifier, X) -> tuple[np.
 
         contributions.sum(axis=1) + expected == gbm.decision_function(X)
 
-    with ``expected`` the baseline plus the trees' root values. The walk is vectorised over
-    rows, one tree level at a time; splits follow the predictor's own rules (missing values
-    and categories outside the training ones go the way of ``missing_go_to_left``,
-    categories by the split's bitset).
+    with ``expected`` the baseline plus the trees' root values. The walk goes split by split,
+    each on the column of the rows that reach it; splits follow the predictor's own rules
+    (missing values and categories outside the training ones go the way of
+    ``missing_go_to_left``, categories by the split's bitset).
 
     Parameters
     ----------
@@ -45,44 +45,53 @@ def tree_path_contributions(gbm: HistGradientBoostingClassifier, X) -> tuple[np.
     -------
     (contributions of shape (n, m), expected : float)
     """
-    X = np.asarray(X, dtype=np.float64)
+    # Columns contiguous: every split reads one feature's column and credits one column.
+    X = np.asfortranarray(X, dtype=np.float64)
     n, m = X.shape
     known, f_idx_map = gbm._bin_mapper.make_known_categories_bitsets()
-    contributions = np.zeros((n, m), dtype=np.float64)
+    contributions = np.zeros((n, m), dtype=np.float64, order="F")
     expected = float(np.ravel(gbm._baseline_prediction)[0])
-    rows = np.arange(n)
+    every_row = np.arange(n)
     for (predictor,) in gbm._predictors:
         nodes = predictor.nodes
         value = _internal_values(nodes)
-        is_leaf = nodes["is_leaf"].astype(bool)
         expected += value[0]
-        node = np.zeros(n, dtype=np.int64)
-        active = rows if not is_leaf[0] else rows[:0]
-        while len(active):
-            at = node[active]
-            feature = nodes["feature_idx"][at].astype(np.int64)
-            x = X[active, feature]
-            missing = np.isnan(x)
-            left = np.where(missing, nodes["missing_go_to_left"][at].astype(bool),
-                            x <= nodes["num_threshold"][at])
-            categorical = nodes["is_categorical"][at].astype(bool) & ~missing
-            if categorical.any():
-                c = np.flatnonzero(categorical)
-                code = x[c]
-                valid = code >= 0
-                code = np.where(valid, code, 0).astype(np.int64)
-                word, bit = code // 32, (code % 32).astype(np.uint32)
-                in_left = ((predictor.raw_left_cat_bitsets[nodes["bitset_idx"][at[c]], word]
-                            >> bit) & 1).astype(bool)
-                in_known = ((known[f_idx_map[feature[c]], word] >> bit) & 1).astype(bool)
-                as_missing = nodes["missing_go_to_left"][at[c]].astype(bool)
-                left[c] = np.where(valid & in_left, True,
-                                   np.where(valid & in_known, False, as_missing))
-            child = np.where(left, nodes["left"][at], nodes["right"][at]).astype(np.int64)
-            contributions[active, feature] += value[child] - value[at]
-            node[active] = child
-            active = active[~is_leaf[child]]
+        # Node by node (a parent before its children), with the rows that reach it: a tree
+        # has a few internal nodes, so each split is a handful of operations on whole columns.
+        reach = {0: None}  # None: every row
+        for i in range(len(nodes)):
+            if nodes["is_leaf"][i] or i not in reach:
+                continue
+            rows = reach.pop(i)
+            feature = int(nodes["feature_idx"][i])
+            x = X[:, feature] if rows is None else X[rows, feature]
+            left = _goes_left(nodes[i], x, predictor, known[f_idx_map[feature]]
+                              if nodes["is_categorical"][i] else None)
+            l, r = int(nodes["left"][i]), int(nodes["right"][i])
+            delta = np.where(left, value[l] - value[i], value[r] - value[i])
+            if rows is None:
+                contributions[:, feature] += delta
+                rows = every_row
+            else:
+                contributions[rows, feature] += delta
+            reach[l], reach[r] = rows[left], rows[~left]
     return contributions, expected
+
+
+def _goes_left(node, x: np.ndarray, predictor, known_bitset) -> np.ndarray:
+    """Which of the values ``x`` one split sends left, by the predictor's own rules: missing
+    values (and, for a categorical split, categories outside the training ones) the way of
+    ``missing_go_to_left``; categories by the split's bitset."""
+    missing = np.isnan(x)
+    to_missing_side = bool(node["missing_go_to_left"])
+    if known_bitset is None:
+        return np.where(missing, to_missing_side, x <= node["num_threshold"])
+    code = np.where(missing | (x < 0), 0, x).astype(np.int64)
+    valid = ~missing & (x >= 0)
+    word, bit = code // 32, (code % 32).astype(np.uint32)
+    in_left = ((predictor.raw_left_cat_bitsets[node["bitset_idx"], word] >> bit) & 1).astype(bool)
+    in_known = ((known_bitset[word] >> bit) & 1).astype(bool)
+    return np.where(valid & in_left, True, np.where(valid & in_known, False, to_missing_side))
 
 
 def _internal_values(nodes) -> np.ndarray:
