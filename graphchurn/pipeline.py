@@ -104,18 +104,18 @@ class AnalyzeConfig:
 
 
 #: ``AnalyzeConfig(embeddings="auto")`` adds GraphSAGE embeddings only to graphs of at most this
-#: many vertices. Measured (experiments/results/embeddings_gain.md, ablation.md): on 6,000-customer
-#: worlds they move the backtest ROC-AUC by nothing beyond noise, while at 100,000 customers they
-#: cost about a minute and at 1,000,000 several; small graphs keep them, so results published on
-#: small worlds are reproduced as they were. ``embeddings=True`` forces them at any size.
+#: many vertices. On 6,000-customer worlds they move the backtest ROC-AUC by nothing beyond
+#: noise (experiments/results/embeddings_gain.md, ablation.md), while on large graphs they cost
+#: minutes (docs/results.md); small graphs keep them, so results published on small worlds are
+#: reproduced as they were. ``embeddings=True`` forces them at any size.
 EMBEDDINGS_AUTO_MAX_VERTICES = 50_000
 
 
-#: Whether ``embeddings="auto"`` adds them at all. Off since issue 22: their gain is nil
-#: (above), and they were the part of the features that moved most with the seed and the
-#: spelling of the ids (a random initialisation, sampled neighbourhoods, vertex order): on the
-#: demo world they moved one customer's probability by up to 0.057 between seeds where the
-#: rest of the pipeline moved it by 0.039 (experiments/results/stability.md).
+#: Whether ``embeddings="auto"`` adds them at all. Off: their gain is nil (above), and they
+#: are the part of the features that moves most with the seed and the spelling of the ids (a
+#: random initialisation, sampled neighbourhoods, vertex order): on the demo world they moved
+#: one customer's probability by up to 0.057 between seeds where the rest of the pipeline moved
+#: it by 0.039 (experiments/results/stability.md).
 EMBEDDINGS_AUTO = False
 
 
@@ -346,12 +346,13 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     # Boosting grows small trees (4 leaves, so mostly main effects and pairwise interactions,
     # each leaf holding >= 0.5% of the rows) and stops early on a held-out slice of customers;
     # the same slice fits the Platt scaling of its log-odds (which keeps the ranking, where
-    # isotonic plateaus would tie customers) and measures permutation importance, so one
-    # model is fitted, not one per calibration fold plus one for importance. Large tables are
-    # fitted on a sample (every churner, stayers drawn and weighted back) of at most
-    # max_train_rows rows. The logistic regression ("logistic", "ensemble") is L1-penalised
-    # with its strength chosen by cross-validation. Measured against the former default
-    # (the calibrated 5-fold ensemble) in experiments/bench_model_scale.py.
+    # isotonic plateaus would tie customers) and measures feature importance (the trees' path
+    # contributions for boosting, permutation otherwise), so one model is fitted, not one per
+    # calibration fold plus one for importance. Large tables are fitted on a sample (every
+    # churner, stayers drawn and weighted back) of at most max_train_rows rows. The logistic
+    # regression ("logistic", "ensemble") is L1-penalised with its strength chosen by
+    # cross-validation. experiments/bench_model_scale.py compares this model with a calibrated
+    # 5-fold ensemble.
     # "by_size" needs the table (see fit_churn_model); without one it is boosting's setting.
     estimator = "gbm" if cfg.estimator in ("by_size", "auto") else cfg.estimator
     params = dict(estimator=estimator, max_iter=300, learning_rate=0.05, max_leaf_nodes=4,
@@ -454,7 +455,7 @@ def fit_rfm_baseline(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series) -> Churn
     Score with ``model.predict_proba(X_test[model.feature_names_in_])``."""
     rfm = [c for c in RFM_FEATURES if c in X.columns]
     # Fixed C, L2, lbfgs on standardised columns, one held-out Platt scaling, at most 300,000
-    # (weighted) rows: a few seconds at any size.
+    # (weighted) rows: cheap at any size.
     return ChurnModel(estimator="logistic", C=1.0, l1_ratio=0.0, cv="holdout",
                       max_train_rows=300_000, calibration="sigmoid", importance=None,
                       random_state=cfg.seed).fit(
@@ -464,14 +465,14 @@ def fit_rfm_baseline(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series) -> Churn
 ESTIMATORS = ("gbm", "logistic", "ensemble")
 # estimator="by_size": the ensemble below this many stacked training rows, boosting alone from
 # it on. On 6,000-customer worlds (about 11,500 training rows) boosting alone ranked 0.008 AUC
-# below the former ensemble and the ensemble with a held-out calibration within 0.002 of it;
-# at 100,000 customers (190,000 rows) boosting alone matched it at a fraction of the time,
-# while the ensemble's penalty search is what made large fits slow
+# below the 5-fold-calibrated ensemble and the ensemble with a held-out calibration within
+# 0.002 of it; at 100,000 customers (190,000 rows) boosting alone matched it at a fraction of
+# the time, the ensemble's penalty search being what makes large fits slow
 # (experiments/results/bench_model_scale.md).
 ENSEMBLE_MAX_ROWS = 50_000
 # ... and below this many rows (a small real log: Bitcoin OTC's tables hold 1,100-2,500 rows)
-# the ensemble keeps 5-fold calibration (the former default model, 200 trees): a held-out
-# fifth of so few rows cost it 0.005 AUC on average there, and its fits take seconds.
+# the ensemble keeps 5-fold calibration (200 trees): a held-out fifth of so few rows cost it
+# 0.005 AUC on average there, and its fits are cheap at that size.
 FOLD_CALIBRATION_MAX_ROWS = 5_000
 
 

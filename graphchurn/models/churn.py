@@ -154,9 +154,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         ``C="auto"`` compares the candidates on at most this many rows (whole groups, drawn
         with ``random_state``) and fits the chosen C on all of them. The comparison is 3 x
         ``len(Cs)`` fits of the L1 logistic regression, the most expensive part of a large fit
-        (timings in docs/results.md), while with
-        a quarter of a million rows for a few dozen columns the candidates differ by a few
-        ten-thousandths of AUC. The chosen C, applied to more rows, penalises each row less,
+        (timings in docs/results.md), while with a quarter of a million rows for a few dozen
+        columns the candidates differ by a few ten-thousandths of AUC. The chosen C, applied to more rows, penalises each row less,
         which a table that long does not need. None compares on every row.
     l1_ratio : float, default 0.0
         Mix of the logistic regression's penalty: 0 = L2 (ridge), 1 = L1 (lasso, which sets

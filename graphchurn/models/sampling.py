@@ -26,7 +26,7 @@ def group_folds(y, groups, n_splits: int, random_state=0,
 
     Up to ``greedy_max_groups`` groups: :class:`~sklearn.model_selection.
     StratifiedGroupKFold`, which places the groups one by one to balance the class shares of
-    the folds as well as it can. Its placement is a Python loop over the groups (minutes
+    the folds as well as it can. Its placement is a Python loop over the groups (too slow
     for a million customers; docs/results.md), and with that many groups exact balancing buys
     nothing: beyond the limit the groups themselves are split by
     :class:`~sklearn.model_selection.StratifiedKFold`, stratified on whether a group holds a
