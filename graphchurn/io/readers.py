@@ -1210,7 +1210,12 @@ def _repeated_rows(frame: pd.DataFrame) -> np.ndarray:
     # the cache); there are few, so marking their rows is a cheap pass.
     ordered = np.sort(key)
     repeats = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    candidate = np.flatnonzero(np.isin(key, repeats)) if repeats.size else np.zeros(0, np.int64)
+    candidate = np.zeros(0, np.int64)
+    if repeats.size:
+        # A binary search in the few repeated hashes: one pass over the rows, where np.isin
+        # compares every row with each repeated hash in turn.
+        at = np.minimum(np.searchsorted(repeats, key), repeats.size - 1)
+        candidate = np.flatnonzero(repeats[at] == key)
     repeated = np.zeros(n, dtype=bool)
     if candidate.size:
         repeated[candidate] = frame.iloc[candidate].duplicated(keep="first").to_numpy()
