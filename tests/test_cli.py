@@ -316,3 +316,21 @@ def test_an_interrupt_says_so_and_exits_130(monkeypatch, capsys):
     monkeypatch.setattr(cli, "cmd_generate", interrupted)
     assert main(["generate", "--out", "x"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_command_line_asks_openmp_for_passive_waits_unless_the_user_chose():
+    """The CLI sets OMP_WAIT_POLICY=PASSIVE before scikit-learn loads OpenMP, and keeps a
+    value the user set."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os; import graphchurn.app.cli, sklearn.ensemble; "
+            "print(os.environ['OMP_WAIT_POLICY'])")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "ACTIVE"

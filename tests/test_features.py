@@ -76,6 +76,10 @@ def test_integer_coded_log_gives_the_same_features(world, definition, shuffled, 
     pd.testing.assert_frame_equal(coded.table, plain.table, check_exact=not shuffled)
     pd.testing.assert_frame_equal(coded.vertex_features, plain.vertex_features,
                                   check_exact=not shuffled)
+    if shuffled:  # masks over a shuffled log, slices of the time-ordered one: same values
+        ordered = build_features(world.interactions, known, cutoff, definition=definition,
+                                 horizon_days=20, window_days=60, seed=1)
+        pd.testing.assert_frame_equal(coded.table, ordered.table)
 
 
 def _blank_after(customers, cutoff):

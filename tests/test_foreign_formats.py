@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from graphchurn.errors import InputError
-from graphchurn.io.readers import load_customers, load_interactions
+from graphchurn.io.readers import load_customers, load_interactions, read_format
 from graphchurn.synth.world import generate_world
 
 
-@pytest.fixture(scope="module")
-def world():
-    w = generate_world(n_customers=300, days=70, seed=2)
+def real_shaped_world(n_customers=300, days=70, seed=2):
+    """A generated (log, customers) pair with what makes foreign formats matter."""
+    w = generate_world(n_customers=n_customers, days=days, seed=seed)
     log = w.interactions.copy()
     # Minute resolution (so '%d/%m/%Y %H:%M' can hold it), half-second durations (so a decimal
     # comma matters), and ids and a region in characters outside ASCII (so encodings matter).
@@ -29,6 +29,35 @@ def world():
     customers["region"] = customers["region"].str.replace("North", "Nörth")
     customers["value"] = customers["value"].round(2)
     return log, customers
+
+
+@pytest.fixture(scope="module")
+def world():
+    return real_shaped_world()
+
+
+#: The loader keywords that read the foreign twin of write_twin_files (both of its files).
+FOREIGN_TWIN_OPTIONS = {"decimal": ",", "dayfirst": True, "encoding": "cp1252"}
+
+
+def write_twin_files(folder, log, customers):
+    """Write a plain pair (plain.csv, plain_customers.csv: ISO dates, decimal points, UTF-8,
+    seconds) and its foreign twin as a European export writes it (log.csv, customers.csv:
+    semicolons, day-first dates, HH:MM:SS durations, decimal-comma values, Windows-1252), which
+    FOREIGN_TWIN_OPTIONS read to the same frames."""
+    seconds = log["duration"].round().astype(int)  # HH:MM:SS holds whole seconds
+    log.assign(duration=seconds.astype(float),
+               timestamp=log["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_csv(
+        folder / "plain.csv", index=False)
+    customers.assign(churn_date=customers["churn_date"].dt.strftime("%Y-%m-%d")).to_csv(
+        folder / "plain_customers.csv", index=False)
+    foreign = log.assign(timestamp=log["timestamp"].dt.strftime("%d/%m/%Y %H:%M"),
+                         duration=[f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+                                   for s in seconds])
+    (folder / "log.csv").write_bytes(foreign.to_csv(sep=";", index=False).encode("cp1252"))
+    cust = customers.assign(value=_commas(customers["value"]),
+                            churn_date=customers["churn_date"].dt.strftime("%d/%m/%Y"))
+    (folder / "customers.csv").write_bytes(cust.to_csv(sep=";", index=False).encode("cp1252"))
 
 
 def _plain(tmp_path, log, customers):
@@ -124,6 +153,16 @@ def test_encodings(tmp_path, world, encoding):
             load_interactions(tmp_path / "log.csv")
 
 
+def test_an_encoding_must_be_a_text_encoding():
+    assert read_format(encoding="Windows-1252").encoding == "cp1252"
+    with pytest.raises(InputError, match="^encoding: unknown text encoding 'nope'"):
+        read_format(encoding="nope")
+    # base64 is in the codec registry but no file is written in it: refused here, by name,
+    # not as a LookupError when the file is opened
+    with pytest.raises(InputError, match="^encoding: 'base64' is a codec but not a text"):
+        read_format(encoding="base64")
+
+
 def test_clock_durations(tmp_path, world):
     log, customers = world
     log = log.assign(duration=log["duration"].round())  # HH:MM:SS holds whole seconds
@@ -143,19 +182,7 @@ def test_clock_durations(tmp_path, world):
 
 @pytest.mark.slow
 def test_analyze_on_a_foreign_twin_gives_the_same_scores(tmp_path, world):
-    log, customers = world
-    _plain(tmp_path, log, customers)
-    seconds = log["duration"].round().astype(int)
-    foreign = log.assign(timestamp=log["timestamp"].dt.strftime("%d/%m/%Y %H:%M"),
-                         duration=[f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-                                   for s in seconds])
-    (tmp_path / "log.csv").write_bytes(foreign.to_csv(sep=";", index=False).encode("cp1252"))
-    cust = customers.assign(value=_commas(customers["value"]),
-                            churn_date=customers["churn_date"].dt.strftime("%d/%m/%Y"))
-    (tmp_path / "customers.csv").write_bytes(cust.to_csv(sep=";", index=False).encode("cp1252"))
-    log.assign(duration=seconds.astype(float),
-               timestamp=log["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_csv(
-        tmp_path / "plain.csv", index=False)
+    write_twin_files(tmp_path, *world)
 
     def run(*args):
         result = subprocess.run([sys.executable, "-m", "graphchurn", "-q", "analyze",

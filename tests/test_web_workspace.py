@@ -366,3 +366,110 @@ def test_page_flow_with_a_foreign_log(workspace, world_files, tmp_path):
     assert run["params"]["columns"] == {"src": "Caller", "dst": "Callee", "timestamp": "time"}
     bad = c.post(f"/prepare?interactions={run['inputs'][0]['upload_id']}", data={**form, "horizon_days": "99999"})
     assert bad.status_code == 422 and "horizon_days" in bad.text
+
+
+# ----------------------------------------------------------------------------- foreign formats
+# A European export (semicolons, decimal commas, day-first dates, Windows-1252) runs in the
+# workspace with the loaders' own options and scores exactly as its plain twin.
+
+
+@pytest.fixture(scope="module")
+def twin_files(tmp_path_factory):
+    from test_foreign_formats import real_shaped_world, write_twin_files
+
+    folder = tmp_path_factory.mktemp("twin")
+    write_twin_files(folder, *real_shaped_world())
+    return folder
+
+
+FAST = {"embeddings": False, "estimator": "logistic"}
+
+
+@pytest.fixture(scope="module")
+def twin_runs(workspace, twin_files):
+    from test_foreign_formats import FOREIGN_TWIN_OPTIONS
+
+    client, tokens, _ = workspace
+
+    def post(log, customers, params):
+        files = {"interactions": (log, (twin_files / log).read_bytes()),
+                 "customers": (customers, (twin_files / customers).read_bytes())}
+        r = client.post("/api/runs", files=files, data={"params": json.dumps(params)},
+                        headers=auth(tokens["alice"]))
+        assert r.status_code == 202, r.text
+        return r.json()["id"]
+
+    ids = {"plain": post("plain.csv", "plain_customers.csv", FAST),
+           "foreign": post("log.csv", "customers.csv", {**FAST, **FOREIGN_TWIN_OPTIONS}),
+           "no options": post("log.csv", "customers.csv", FAST)}
+    return {name: wait(client, tokens["alice"], run_id) for name, run_id in ids.items()}
+
+
+def scores_of(client, token, run):
+    assert run["status"] == "done", run["error"]
+    return client.get(f"/api/runs/{run['id']}/scores.csv", headers=auth(token)).content
+
+
+def test_foreign_formats_through_the_api(workspace, twin_runs):
+    client, tokens, _ = workspace
+    foreign = twin_runs["foreign"]
+    assert {k: foreign["params"][k] for k in ("decimal", "dayfirst", "encoding")} == {
+        "decimal": ",", "dayfirst": True, "encoding": "cp1252"}
+    plain = scores_of(client, tokens["alice"], twin_runs["plain"])
+    assert len(plain.splitlines()) > 100
+    assert scores_of(client, tokens["alice"], foreign) == plain
+    # the same files without the options fail, naming the option by its name in params
+    bare = twin_runs["no options"]
+    assert bare["status"] == "failed" and "give encoding, e.g. cp1252" in bare["error"]
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"epoch_unit": "h"}, "epoch_unit"), ({"encoding": "nope"}, "encoding"),
+    ({"encoding": "base64"}, "encoding"), ({"decimal": ";"}, "decimal"),
+    ({"date_format": "dd/mm/yyyy"}, "date_format"), ({"date_format": "%d" * 51}, "date_format"),
+    ({"encoding": ""}, "encoding"), ({"dayfirst": "sometimes"}, "dayfirst"),
+])
+def test_invalid_format_options_give_422_naming_the_field(workspace, world_files, params, field):
+    client, tokens, _ = workspace
+    r = upload(client, tokens["alice"], world_files, params=params, customers=False)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert [d["loc"] for d in detail] == [[field]]
+    assert "input" not in detail[0]  # never echoed
+    if detail[0]["type"] == "value_error":  # the loaders' own check (read_format) said why
+        assert detail[0]["msg"].startswith(f"Value error, {field}: ")
+
+
+def test_page_flow_with_foreign_formats(workspace, twin_files, twin_runs):
+    """Upload a cp1252 pair -> the preview says how to read it -> re-read with the encoding ->
+    start with the format options -> the plain twin's scores."""
+    client, tokens, _ = workspace
+    c = TestClient(client.app)
+    c.post("/login", data={"name": "alice", "password": PASSWORD})
+    r = c.post("/upload", files={"interactions": ("log.csv", (twin_files / "log.csv").read_bytes()),
+                                 "customers": ("customers.csv", (twin_files / "customers.csv").read_bytes())},
+               follow_redirects=False)
+    prepare = r.headers["location"]
+    page = c.get(prepare).text
+    assert "log.csv: cannot preview, the text is not UTF-8" in page  # its first id holds an é
+    for control in ('<select name="decimal">', 'name="dayfirst"', 'name="date_format"',
+                    '<select name="epoch_unit">', 'name="encoding"', 'id="reread" formmethod="get"'):
+        assert control in page
+    # "Re-read the preview" is a GET of the same form: the ids travel as hidden fields
+    form = {"interactions": prepare.split("interactions=")[1].split("&")[0],
+            "customers": prepare.split("customers=")[1].split("&")[0],
+            "decimal": ",", "dayfirst": "1", "encoding": "cp1252", "estimator": "logistic"}
+    assert f'name="interactions" value="{form["interactions"]}"' in page
+    page = c.get("/prepare", params=form).text
+    assert "cannot preview" not in page and "é" in page
+    assert '<option value="src" selected>' in page and '<option value="customer_id" selected>' in page
+    assert ('<option value="," selected>' in page and 'name="dayfirst" value="1" checked' in page
+            and 'value="cp1252"' in page)
+    assert c.get("/prepare", params={**form, "encoding": "nope"}).status_code == 422
+    bad = c.post(prepare, data={**form, "epoch_unit": "h"})
+    assert bad.status_code == 422 and "epoch_unit" in bad.text
+    r = c.post(prepare, data=form, follow_redirects=False)
+    assert r.status_code == 303
+    run = wait(client, tokens["alice"], r.headers["location"].rsplit("/", 1)[1])
+    assert run["params"]["encoding"] == "cp1252" and run["params"]["dayfirst"] is True
+    assert scores_of(client, tokens["alice"], run) == scores_of(client, tokens["alice"], twin_runs["plain"])

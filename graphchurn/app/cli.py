@@ -9,9 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
+
+# The model's OpenMP threads wait for each other by sleeping, not spinning, unless the user
+# chose otherwise: on a machine other jobs share, a spinning thread holds its core while its
+# partner waits to be scheduled, and every boosting iteration paid for it
+# (docs/results.md#operator-scale-issue-27). Set before scikit-learn's OpenMP runtime loads,
+# which reads it once.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from graphchurn.app import interrupt
 from graphchurn.errors import InputError

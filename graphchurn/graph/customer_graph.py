@@ -226,8 +226,10 @@ class CustomerGraph:
         still_here = None  # every row counts
         if gone is not None:
             still_here = ~gone[src] & ~gone[dst]
+        # A window of a time-ordered log: the last days' rows are a slice (see _age_band).
+        ordered = (row_ts, np.datetime64(end, "ns")) if _ascending(row_ts) else None
         activity = _activity(src, dst, duration, age_days, n_vertices, degree_all, trend_days,
-                             max(window_days, 1.0), still_here)
+                             max(window_days, 1.0), still_here, ordered=ordered)
         activity.index = pd.Index(names, name="customer_id")
         return cls(graph=graph, activity=activity, start=start, end=end, categories=categories,
                    vertex_codes=vertex_codes)
@@ -639,12 +641,33 @@ def _row_weight(duration_seconds: np.ndarray) -> np.ndarray:
 _DAY_GRID_MAX = 400_000_000  # vertex x day flags (bytes) active_days_out may use
 
 
+def _ascending(ts: np.ndarray) -> bool:
+    return len(ts) < 2 or bool(ts[0] <= ts[-1] and np.all(ts[1:] >= ts[:-1]))
+
+
+def _age_band(age_days: np.ndarray, lo: float, hi: float, ordered=None):
+    """The rows with ``lo <= age < hi`` days: a boolean mask, or, for rows in time order
+    (``ordered`` = (their timestamps, the window's end)), a slice found by binary search."""
+    if ordered is None:
+        band = age_days < hi
+        return band & (age_days >= lo) if lo > 0 else band
+    ts, end = ordered
+
+    def after(days):  # first row younger than `days` (age = (end - ts) / DAY < days)
+        back = np.timedelta64(int(round(days * 86_400_000_000_000)), "ns")
+        return int(np.searchsorted(ts, end - back, side="right"))
+
+    return slice(after(hi), after(lo) if lo > 0 else len(ts))
+
+
 def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
-              between_present) -> pd.DataFrame:
+              between_present, ordered=None) -> pd.DataFrame:
     """Per-vertex activity over the window, from the row arrays (vectorised bincounts).
 
     ``between_present`` marks the rows whose two ends are both still there at the end of the
-    window; only those feed ``fade_out_evidence`` (None: every row).
+    window; only those feed ``fade_out_evidence`` (None: every row). ``ordered``: the rows'
+    timestamps and the window's end when the rows are in time order (then the last days'
+    rows are slices instead of masks over every row).
     """
     n_out = np.bincount(src, minlength=n)
     n_in = np.bincount(dst, minlength=n)
@@ -674,15 +697,15 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
 
     # Trend: outgoing interactions in the last `trend_days` against the `trend_days` before,
     # as (recent - previous) / (recent + previous) in [-1, 1]; 0 when both are empty.
-    recent = age_days < trend_days
-    previous = (age_days >= trend_days) & (age_days < 2 * trend_days)
+    recent = _age_band(age_days, 0, trend_days, ordered)
+    previous = _age_band(age_days, trend_days, 2 * trend_days, ordered)
     out_recent = np.bincount(src[recent], minlength=n)
     out_previous = np.bincount(src[previous], minlength=n)
     total = out_recent + out_previous
     trend = np.divide(out_recent - out_previous, total, out=np.zeros(n), where=total > 0)
     # Last week against the customer's own weekly average over the window: a scale-free
     # fade signal (a heavy user going quiet and a light user going quiet look alike).
-    last_week = age_days < 7
+    last_week = _age_band(age_days, 0, 7, ordered)
     out_last_week = np.bincount(src[last_week], minlength=n)
     in_last_week = np.bincount(dst[last_week], minlength=n)
     weeks = window_days / 7.0
@@ -703,7 +726,11 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     n_window_days = max(int(np.ceil(window_days)), 1)
     day_volume = np.bincount(np.minimum(day_index[present], n_window_days - 1),
                              minlength=n_window_days)
-    recent_present = present & (day_index < FADE_DAYS[1])
+    fade_rows = _age_band(age_days, 0, FADE_DAYS[1], ordered)
+    if isinstance(fade_rows, slice):
+        recent_present = np.arange(fade_rows.start, fade_rows.stop)[present[fade_rows]]
+    else:
+        recent_present = fade_rows & present
     recent_day = day_index[recent_present].astype(np.int32)
     fade_evidence = fade_out_evidence(
         np.concatenate([src[recent_present], dst[recent_present]]).astype(np.int32),

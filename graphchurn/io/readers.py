@@ -272,11 +272,21 @@ def read_format(decimal: str = ".", dayfirst: bool = False, date_format: str | N
             raise InputError("not a strptime layout (e.g. %d/%m/%Y %H:%M)",
                              parameter="date_format") from None
     if encoding is not None:
+        examples = "(e.g. utf-8, cp1252, latin-1, utf-16)"
         try:
-            encoding = codecs.lookup(str(encoding)).name
+            name = codecs.lookup(str(encoding)).name
         except LookupError:
-            raise InputError(f"unknown text encoding {encoding!r} (e.g. utf-8, cp1252, "
-                             "latin-1, utf-16)", parameter="encoding") from None
+            raise InputError(f"unknown text encoding {encoding!r} {examples}",
+                             parameter="encoding") from None
+        try:
+            # The registry also holds byte and text transforms (base64, zlib, rot13) that no
+            # file is written in: opening text as the loaders do (_open_text) refuses them
+            # here, where the message can name the option, instead of at the first read.
+            io.TextIOWrapper(io.BytesIO(), encoding=name)
+        except LookupError:
+            raise InputError(f"{encoding!r} is a codec but not a text encoding {examples}",
+                             parameter="encoding") from None
+        encoding = name
     return ReadFormat(decimal=decimal, dayfirst=bool(dayfirst), date_format=date_format,
                       epoch_unit=epoch_unit, encoding=encoding)
 

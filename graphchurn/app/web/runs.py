@@ -25,6 +25,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "FORMAT_FIELDS",
     "OUTPUT_FILES",
     "RunParams",
     "execute_run",
@@ -37,13 +38,17 @@ __all__ = [
 ]
 
 OUTPUT_FILES = ("scores.csv", "groups.csv", "influencers.csv", "metrics.json", "report.html")
+#: How foreign files write numbers, dates and text: keywords of both loaders, applied to both
+#: files as the command line's --decimal, --dayfirst, --date-format, --epoch-unit, --encoding.
+FORMAT_FIELDS = ("decimal", "dayfirst", "date_format", "epoch_unit", "encoding")
 _DAYS = dict(ge=1, le=3650)
 
 
 class RunParams(BaseModel):
     """Options of a run: the names of :class:`graphchurn.pipeline.AnalyzeConfig`'s fields, plus
-    ``columns`` / ``customer_columns`` (contract key -> column of the file). Every number is
-    bounded; anything else is a 422."""
+    ``columns`` / ``customer_columns`` (contract key -> column of the file) and the loaders'
+    format options (:data:`FORMAT_FIELDS`). Every number and text is bounded; anything else
+    is a 422."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -64,6 +69,16 @@ class RunParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**32 - 1)
     columns: dict[str, str] | None = Field(None, max_length=10)
     customer_columns: dict[str, str] | None = Field(None, max_length=10)
+    # Foreign formats (docs/input.md). Plain str, not Literal: the loaders' read_format is the
+    # one rule for what each accepts (the command line meets it too); the lengths only bound
+    # what a request may send.
+    decimal: str = Field(".", max_length=8, description='decimal mark, "." or ","')
+    dayfirst: bool = Field(False, description="dates that are not ISO 8601 are day first")
+    date_format: str | None = Field(None, min_length=1, max_length=100,
+                                    description="strptime layout of every non-epoch date")
+    epoch_unit: str = Field("s", max_length=8, description='numeric timestamps: "s", "ms" or "us"')
+    encoding: str | None = Field(None, min_length=1, max_length=64,
+                                 description="text encoding of CSV inputs (a Python codec name)")
 
     @field_validator("columns", "customer_columns")
     @classmethod
@@ -73,6 +88,24 @@ class RunParams(BaseModel):
                 if len(k) > 100 or len(v) > 300:
                     raise ValueError("column names are at most 300 characters")
         return value
+
+    @field_validator("decimal", "date_format", "epoch_unit", "encoding")
+    @classmethod
+    def _readable(cls, value, info):
+        # Checked when the run is asked for (a 422 naming the field), not when the worker
+        # reads the files, and by the loaders' own check rather than a copy of it.
+        from graphchurn.errors import InputError
+        from graphchurn.io.readers import read_format
+
+        try:
+            read_format(**{info.field_name: value})
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def formats(self) -> dict:
+        """The loaders' format keywords (:func:`graphchurn.io.readers.load_interactions`)."""
+        return {name: getattr(self, name) for name in FORMAT_FIELDS}
 
 
 def run_dir(data_dir, run_id: str) -> Path:
@@ -94,8 +127,11 @@ _SYNONYMS = {
 }
 
 
-def preview_table(path, nrows: int = 8) -> tuple[list[str], list[list[str]]]:
-    """Column names and the first ``nrows`` rows (as text) of a CSV, CSV.gz or Parquet file."""
+def preview_table(path, nrows: int = 8, encoding: str | None = None
+                  ) -> tuple[list[str], list[list[str]]]:
+    """Column names and the first ``nrows`` rows (as text) of a CSV, CSV.gz or Parquet file;
+    CSV text is decoded with ``encoding`` (a Python codec name; None = UTF-8), so the preview
+    shows what the run's loaders will read with the same option."""
     path = Path(path)
     with open(path, "rb") as fh:
         magic = fh.read(4)
@@ -108,7 +144,8 @@ def preview_table(path, nrows: int = 8) -> tuple[list[str], list[list[str]]]:
     else:
         compression = "gzip" if magic[:2] == b"\x1f\x8b" else None
         frame = pd.read_csv(path, nrows=nrows, dtype=str, keep_default_na=False,
-                            compression=compression, sep=None, engine="python")
+                            compression=compression, sep=None, engine="python",
+                            encoding=encoding)
     frame = frame.head(nrows).astype(str)
     return [str(c) for c in frame.columns], frame.values.tolist()
 
@@ -191,10 +228,13 @@ def _load_inputs(inputs: list[dict], params: RunParams):
     )
 
     paths = {item["role"]: item["path"] for item in inputs}
-    interactions = load_interactions(paths["interactions"], params.columns or None)
+    # The same format options for both files, as the command line applies them.
+    interactions = load_interactions(paths["interactions"], params.columns or None,
+                                     **params.formats())
     customers = None
     if "customers" in paths:
-        customers = load_customers(paths["customers"], params.customer_columns or None)
+        customers = load_customers(paths["customers"], params.customer_columns or None,
+                                   **params.formats())
         check_customers_match(interactions, customers, paths["customers"])
     return interactions, customers
 
@@ -202,7 +242,7 @@ def _load_inputs(inputs: list[dict], params: RunParams):
 def _config(params: RunParams):
     from graphchurn.pipeline import AnalyzeConfig
 
-    fields = params.model_dump(exclude={"columns", "customer_columns"})
+    fields = params.model_dump(exclude={"columns", "customer_columns", *FORMAT_FIELDS})
     if fields["as_of"] is not None:
         fields["as_of"] = pd.Timestamp(fields["as_of"])
     return AnalyzeConfig(**fields)

@@ -260,6 +260,7 @@ nav { display: flex; gap: 1.2em; align-items: center; border-bottom: 1px solid #
 nav form { display: inline; } .status-failed { color: #a61b1b; } .status-done { color: #1a7f37; }
 .cols { display: flex; gap: 2em; flex-wrap: wrap; } .cols > div { flex: 1; min-width: 300px; }
 select, input[type=text], input[type=password], input[type=date], textarea { padding: 0.2em; }
+.help { color: #5b6b7c; font-size: 0.9em; }
 .legend span { display: inline-block; width: 1em; height: 1em; border-radius: 50%; vertical-align: middle; }
 """
 
@@ -570,7 +571,8 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
                     raise ValueError
                 params = RunParams(**raw)
             except ValueError as exc:
-                detail = exc.errors(include_url=False, include_context=False) if isinstance(
+                # validation_detail: never the input (a date layout or column name is the user's)
+                detail = validation_detail(exc) if isinstance(
                     exc, ValidationError) else "params must be a JSON object of analyze options"
                 raise HTTPException(422, detail) from None
         except HTTPException:
@@ -773,9 +775,14 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
             opts.append(f'<option value="{_e(c)}"{" selected" if c == chosen else ""}>{_e(c)}</option>')
         return f'<select name="{_e(field)}">{"".join(opts)}</select>'
 
-    def _preview_block(role: str, info: Upload, keys, required) -> str:
+    def _preview_block(role: str, info: Upload, keys, required, encoding: str | None = None) -> str:
         try:
-            columns, rows = preview_table(info.path)
+            columns, rows = preview_table(info.path, encoding=encoding)
+        except UnicodeDecodeError:
+            # Without a preview there is no mapping to choose: say how to get one.
+            return (f'<p class="error">{_e(info.filename)}: cannot preview, the text is not '
+                    f'{_e(encoding or "UTF-8")}; give its text encoding under "How the files are written" '
+                    'below (e.g. cp1252 or utf-16) and press "Re-read the preview"</p>')
         except Exception as exc:  # noqa: BLE001 - shown, the run would say the same
             return f'<p class="error">{_e(info.filename)}: cannot preview ({_e(type(exc).__name__)})</p>'
         guess = guess_mapping(columns, keys)
@@ -800,15 +807,70 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
                 found[role] = row
         return found
 
+    def _format_fields(values) -> dict:
+        """The format options of the prepare form (or of its re-read query) for RunParams;
+        an empty field is the default, as an option left off the command line."""
+        raw = {key: str(values.get(key)) for key in ("decimal", "epoch_unit") if values.get(key)}
+        raw["dayfirst"] = values.get("dayfirst") == "1"
+        if str(values.get("date_format") or "").strip():
+            raw["date_format"] = str(values.get("date_format"))
+        if str(values.get("encoding") or "").strip():
+            raw["encoding"] = str(values.get("encoding")).strip()
+        return raw
+
+    def _invalid_settings(exc: ValidationError, user: User) -> HTMLResponse:
+        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _page("Invalid settings", f'<p class="error">{_e(msg)}</p>', user, status_code=422)
+
+    def _format_form(params: RunParams) -> str:
+        """The format options (docs/input.md), filled with ``params``' values."""
+        def select(field, choices):
+            chosen = getattr(params, field)
+            opts = "".join(f'<option value="{_e(v)}"{" selected" if v == chosen else ""}>{_e(text)}</option>'
+                           for v, text in choices)
+            return f'<select name="{field}">{opts}</select>'
+
+        def text(field, size, example):
+            return (f'<input type="text" name="{field}" maxlength="{size}" placeholder="{_e(example)}" '
+                    f'value="{_e(getattr(params, field))}">')
+
+        def line(control, help_text):
+            return f'<p><label>{control}</label> <span class="help">{_e(help_text)}</span></p>'
+
+        checked = " checked" if params.dayfirst else ""
+        return ('<h2>How the files are written</h2><p class="sub">Only for exports that are not plain CSV '
+                "with ISO 8601 dates, decimal points and UTF-8 text. Each option applies to both files.</p>"
+                + line("Decimal mark " + select("decimal", ((".", "point: 1234.5"), (",", "comma: 1.234,5"))),
+                       "comma for exports with decimal commas (their semicolons are recognised anyway)")
+                + line(f'<input type="checkbox" name="dayfirst" value="1"{checked}> dates are day first',
+                       "31/01/2025 14:05 or 31.01.2025 is 31 January; ISO dates are still read as ISO")
+                + line("Date layout " + text("date_format", 100, "%d/%m/%Y %H:%M"),
+                       "strptime layout of every date that is not an epoch number; "
+                       "empty: ISO 8601 (or day first, above)")
+                + line("Epoch timestamps in " + select("epoch_unit", (("s", "seconds"), ("ms", "milliseconds"),
+                                                                      ("us", "microseconds"))),
+                       "unit of numeric timestamps: 1738332300000 is in milliseconds")
+                + line("Text encoding " + text("encoding", 64, "utf-8"),
+                       "a Python codec name such as cp1252 (Windows), latin-1 or utf-16; empty: UTF-8, or "
+                       'UTF-16 by its byte order mark. "Re-read the preview" shows the files read with it.'))
+
     @pages.get("/prepare")
     def prepare(request: Request, interactions: str = Query(max_length=32),
                 customers: str | None = Query(None, max_length=32)):
         user = user_of(request)
         with Session() as s:
             ups = uploads_of(s, user, interactions, customers)
-        blocks = _preview_block("interactions", ups["interactions"], INTERACTION_KEYS, ("src", "dst", "timestamp"))
+        # "Re-read the preview" sends the form here: its format options fill the form again and
+        # the preview reads the text with its encoding, the one the run will use.
+        try:
+            chosen = RunParams(**_format_fields(request.query_params))
+        except ValidationError as exc:
+            return _invalid_settings(exc, user)
+        blocks = _preview_block("interactions", ups["interactions"], INTERACTION_KEYS, ("src", "dst", "timestamp"),
+                                chosen.encoding)
         if "customers" in ups:
-            blocks += _preview_block("customers", ups["customers"], CUSTOMER_KEYS, ("customer_id",))
+            blocks += _preview_block("customers", ups["customers"], CUSTOMER_KEYS, ("customer_id",),
+                                     chosen.encoding)
         params = ('<h2>Settings</h2><p>'
                   '<label>As-of (empty = day after the last record) <input type="date" name="as_of"></label>'
                   '<label>Horizon (days) <input type="number" name="horizon_days" value="30" min="1" max="3650"></label>'
@@ -821,8 +883,14 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
                   '<label><input type="checkbox" name="embeddings" value="1"> graph embeddings (slower)</label>'
                   '<label>Seed <input type="number" name="seed" value="0" min="0" max="4294967295"></label></p>')
         action = "/prepare?" + urlencode({k: v.id for k, v in ups.items()})
-        return _page("New run: check and start", f'<form method="post" action="{_e(action)}">' + blocks
-                     + params + '<p><button type="submit" id="start">Start the analysis</button></p></form>', user)
+        # Start comes first, so Enter in a field starts the run; the re-read button sends the
+        # form to GET /prepare, whose query needs the upload ids.
+        hidden = "".join(f'<input type="hidden" name="{_e(k)}" value="{_e(v.id)}">' for k, v in ups.items())
+        buttons = ('<p><button type="submit" id="start">Start the analysis</button> '
+                   '<button type="submit" id="reread" formmethod="get" formaction="/prepare">'
+                   "Re-read the preview</button></p>")
+        return _page("New run: check and start", f'<form method="post" action="{_e(action)}">' + hidden + blocks
+                     + params + _format_form(chosen) + buttons + "</form>", user)
 
     @pages.post("/prepare")
     async def start(request: Request, interactions: str = Query(max_length=32),
@@ -839,6 +907,7 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
             if form.get(key):
                 raw[key] = form.get(key)
         raw["embeddings"] = form.get("embeddings") == "1"
+        raw.update(_format_fields(form))
         for role, keys, field in (("interactions", INTERACTION_KEYS, "columns"),
                                   ("customers", CUSTOMER_KEYS, "customer_columns")):
             if role in ups:
@@ -847,8 +916,7 @@ def create_workspace(settings: Settings | str | os.PathLike) -> FastAPI:
         try:
             params = RunParams(**raw)
         except ValidationError as exc:
-            msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            return _page("Invalid settings", f'<p class="error">{_e(msg)}</p>', user, status_code=422)
+            return _invalid_settings(exc, user)
         with Session() as s:
             inputs = []
             for role in ("interactions", "customers"):
