@@ -2,12 +2,12 @@
 
 On worlds from :func:`graphchurn.synth.generate_world` (several seeds) the churn model is
 trained and backtested exactly as :func:`graphchurn.pipeline.analyze` does it: as-of = the end
-of the world, horizon 30 days, contract churn, features from
-:func:`graphchurn.features.build_features` at every cut-off, training on the labelled cut-offs
-as-of - 60, as-of - 90, ... (``AnalyzeConfig.n_train_cutoffs``, where the log reaches),
-testing on the latest fully labelled cut-off as-of - 30, with the
-pipeline's own model (:func:`graphchurn.pipeline.fit_churn_model`) and GraphSAGE embeddings
-(:func:`graphchurn.pipeline.add_embeddings`). Feature sets compared:
+of the world, horizon 30 days, contract churn, the tables of
+:meth:`graphchurn.pipeline.ChurnPipeline.prepare` (:func:`graphchurn.features.build_features`
+at every cut-off, GraphSAGE embeddings with ``embeddings=True``), training on the labelled
+cut-offs as-of - 60, as-of - 90, ... (``AnalyzeConfig.n_train_cutoffs``, where the log
+reaches), testing on the latest fully labelled cut-off as-of - 30, with the pipeline's own
+model (:func:`graphchurn.pipeline.fit_churn_model`). Feature sets compared:
 
 - tabular: customer attributes + activity/RFM;
 - + structure (strength, PageRank, coreness, clustering, community, roles);
@@ -74,12 +74,10 @@ from graphchurn.features.build import (
     EXPOSURE_FEATURES,
     RFM_FEATURES,
     STRUCTURE_FEATURES,
-    build_features,
 )
 from graphchurn.graph.customer_graph import fade_out_evidence
 from graphchurn.models.metrics import evaluate
 from graphchurn.synth.world import generate_world
-from graphchurn.windows.labels import resolve_churn_definition
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TABULAR_FADE = "fade_out_evidence_all_traffic"
@@ -196,30 +194,27 @@ def run_world(seed: int, args) -> dict:
     world = generate_world(args.customers, args.days, seed=seed, hazard_days=[args.days - 30],
                            **knobs)
     cfg = analyze_config(args, as_of=world.end, horizon_days=30, seed=seed)
-    definition = resolve_churn_definition(world.customers, cfg.definition)
-    interactions, customers = pipeline.cut_at(world.interactions, world.customers, world.end)
-    kwargs = pipeline.feature_kwargs(cfg, definition)
-    cutoffs = pipeline.labelled_cutoffs(interactions, world.end, cfg)
-
-    # ---- features exactly as analyze builds them
-    scoring = build_features(interactions, customers, world.end, **kwargs)
-    sets = [build_features(interactions, customers, c, **kwargs) for c in cutoffs]
-    # One labelled cut-off older than analyze uses, where the log reaches (investigation).
-    older = [c for c in pipeline.labelled_cutoffs(interactions, world.end, replace(
-        cfg, n_train_cutoffs=cfg.n_train_cutoffs + 1)) if c < cutoffs[-1]]
-    extra = ([build_features(interactions, customers, older[0], **kwargs)]
-             if args.investigation and older else [])
-    notes: list[str] = []
-    pipeline.add_embeddings([scoring] + sets + extra, cfg, notes)  # fitted on sets[0]'s graph
-    labelled = [pipeline.labelled_table(interactions, customers, fs, cfg, definition)
-                for fs in sets + extra]
-    labelled = [(X.join(blind_fade_out_evidence(interactions, fs, cfg.window_days)), lab)
-                for fs, (X, lab) in zip(sets + extra, labelled)]
-    extra_labelled = labelled[len(sets):]
-    labelled = labelled[:len(sets)]
+    # ---- features exactly as analyze builds them: ChurnPipeline.prepare, with the GraphSAGE
+    # embeddings (fitted on the newest training cut-off's graph) and, for the investigation,
+    # one labelled cut-off older than analyze uses, where the log reaches.
+    more = 1 if args.investigation else 0
+    pipe = pipeline.ChurnPipeline(replace(cfg, embeddings=True,
+                                          n_train_cutoffs=cfg.n_train_cutoffs + more)).prepare(
+        world.interactions, world.customers)
+    customers = pipe.customers_
+    # analyze's own cut-offs: those up to n_train_cutoffs steps back from the newest (a
+    # one-class cut-off dropped by prepare leaves a gap, not a shift).
+    step = pd.Timedelta(days=cfg.train_cutoff_step_days or cfg.horizon_days)
+    n_own = sum(c > pipe.cutoffs_[0] - cfg.n_train_cutoffs * step for c in pipe.cutoffs_)
+    cutoffs, older = pipe.cutoffs_[:n_own], pipe.cutoffs_[n_own:]
+    sets = pipe.training_[:n_own]
+    labelled = [(X.join(blind_fade_out_evidence(world.interactions, fs, cfg.window_days)), lab)
+                for fs, (X, lab) in zip(pipe.training_, pipe.labelled_)]
+    extra_labelled = labelled[n_own:]
+    labelled = labelled[:n_own]
     X_test, y_test = labelled[0]
     # The cut-offs analyze's backtest trains on: labels known by the test cut-off.
-    train_at = pipeline.backtest_training(cutoffs, cfg.horizon_days)
+    train_at = [i for i in pipe.backtest_training_ if i < n_own]
     train = [labelled[i] for i in train_at]
     train_dates = [cutoffs[i] for i in train_at]
     y = y_test.to_numpy()
@@ -345,7 +340,7 @@ def run_world(seed: int, args) -> dict:
         "days_since_decision_le_7": int((days_since_decision <= 7).sum()),
         "median_interactions_per_day": float(np.median(
             (X_test["n_out"] + X_test["n_in"]).to_numpy(dtype=float) / cfg.window_days)),
-        "notes": notes,
+        "notes": pipe.notes_,
         "seconds": round(time.perf_counter() - t_start, 1),
         "rows": rows,
     }

@@ -41,7 +41,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from _common import library_version, markdown_table
 from graphchurn.io.atomic import atomic_write_text
 from graphchurn.io.readers import check_customers_match
-from graphchurn.models.churn import group_folds
+from graphchurn.models.sampling import group_folds
 from graphchurn.models.explain import reason_contributions
 from graphchurn.pipeline import AnalyzeConfig, churn_model
 
@@ -160,28 +160,15 @@ def bench_customer_check(log_rows, n_customers, repeats, seed) -> dict:
 
 
 def bench_C_search(n_customers, caps, seed) -> list[dict]:
-    from graphchurn.features.build import build_features
     from graphchurn.models.metrics import roc_auc
-    from graphchurn.pipeline import (
-        cut_at,
-        feature_kwargs,
-        fit_churn_model,
-        labelled_cutoffs,
-        labelled_table,
-        resolve_churn_definition,
-    )
+    from graphchurn.pipeline import ChurnPipeline, fit_churn_model
     from graphchurn.synth.world import generate_world
 
     world = generate_world(n_customers=n_customers, days=120, seed=seed)
     cfg = AnalyzeConfig(embeddings=False, seed=seed)
-    log, customers = cut_at(world.interactions, world.customers, world.end)
-    definition = resolve_churn_definition(customers, None)
-    tables = [labelled_table(log, customers, build_features(
-        log, customers, c, **feature_kwargs(cfg, definition)), cfg, definition)
-        for c in labelled_cutoffs(log, world.end, cfg)]
-    X = pd.concat([x for x, _ in tables[1:]])
-    y = pd.concat([y for _, y in tables[1:]])
-    X_test, y_test = tables[0]
+    # The backtest's tables: the older cut-offs stacked, tested on the newest labelled one.
+    pipe = ChurnPipeline(cfg).prepare(world.interactions, world.customers)
+    (X, y, _), (X_test, y_test) = pipe.backtest_fit_, pipe.backtest_test_
     out = []
     for cap in [None, *caps]:
         start = time.perf_counter()

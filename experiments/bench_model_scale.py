@@ -2,13 +2,13 @@
 the new one (one early-stopped gradient boosting, sampled rows, held-out Platt scaling), in the
 same process, on the same feature tables.
 
-Tables come from experiments/model_tables.py (cached Parquet of the pipeline's own features,
-embeddings included). For every cached world: the backtest split of ``analyze`` (fit on the
-older cut-offs with the newest training cut-off's level, score the newest labelled cut-off);
-wall time of the fit (importance included, as in the backtest) and ROC-AUC of each model; on
-the 100,000-customer world also the time of the reasons at as-of (``top_reasons``, k=3) and of
-the RFM baseline. The former default's reasons are timed on a sample of the scoring rows (they
-grow linearly with the rows) and scaled up.
+Tables come from experiments/model_tables.py (``ChurnPipeline.prepare``'s tables, cached as
+Parquet). For every cached world: the backtest split of ``analyze`` (``pipeline.backtest_split``:
+fit on the older cut-offs with the newest training cut-off's level, score the newest labelled
+cut-off); wall time of the fit (importance included, as in the backtest) and ROC-AUC of each
+model; on the 100,000-customer world also the time of the reasons at as-of (``top_reasons``,
+k=3) and of the RFM baseline. The former default's reasons are timed on a sample of the scoring
+rows (they grow linearly with the rows) and scaled up.
 
 Run:  nice .venv/bin/python experiments/bench_model_scale.py [--worlds w100k w6k_100 ...]
 Writes experiments/results/bench_model_scale.{json,md}.
@@ -44,10 +44,10 @@ OLD_REASON_SAMPLE = 5000
 
 def run_world(name: str, cache: Path, models: dict, reasons: bool) -> dict:
     labelled, scoring, meta = load(cache / name)
-    older = meta["backtest_training"]
-    X_fit, y_fit, latest = pipeline.stack_cutoffs(labelled, older)
-    X_test, y_test = labelled[0]
     cfg = pipeline.AnalyzeConfig(horizon_days=meta["horizon_days"], seed=meta["seed"])
+    # The backtest's rows, split as ChurnPipeline splits its prepared tables.
+    (X_fit, y_fit, latest), (X_test, y_test), _ = pipeline.backtest_split(
+        labelled, [pd.Timestamp(c) for c in meta["cutoffs"]], cfg.horizon_days, cfg.seed)
     out = {"n_fit_rows": int(len(y_fit)), "n_test": int(len(y_test)),
            "fit_churn_rate": float(y_fit.mean()), "models": {}}
     for label, overrides in models.items():

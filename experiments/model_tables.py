@@ -1,5 +1,5 @@
-"""Labelled feature tables of a world, built once by ``ChurnPipeline``'s own feature stages and
-cached as Parquet, so that model experiments refit models without rebuilding features.
+"""Labelled feature tables of a world, built once by ``ChurnPipeline.prepare`` and cached as
+Parquet, so that model experiments refit models without rebuilding features.
 
 A cached world is a directory with one ``cutoff_<i>.parquet`` per labelled training cut-off
 (newest first; the feature table indexed by customer_id plus the label column ``__churn__``),
@@ -33,24 +33,23 @@ SMALL_SEEDS = range(100, 105)
 
 
 def build(directory: Path, interactions, customers, cfg: pipeline.AnalyzeConfig) -> None:
-    """Run the pipeline's feature stages (embeddings included) and cache their tables."""
+    """``ChurnPipeline(cfg).prepare`` the inputs and cache its tables."""
     directory.mkdir(parents=True, exist_ok=True)
-    pipe = pipeline.ChurnPipeline(cfg)
-    pipe._stages, pipe._notes = pipeline._Stages(), []
     started = time.perf_counter()
-    pipe._prepare(interactions, customers, cfg)
-    for i, (X, y) in enumerate(pipe._labelled):
+    pipe = pipeline.ChurnPipeline(cfg).prepare(interactions, customers)
+    for i, (X, y) in enumerate(pipe.labelled_):
         X.assign(**{LABEL: y.to_numpy()}).to_parquet(directory / f"cutoff_{i}.parquet")
-    pipe._scoring.table.to_parquet(directory / "scoring.parquet")
+    pipe.scoring_.table.to_parquet(directory / "scoring.parquet")
     meta = {"cutoffs": [str(c.date()) for c in pipe.cutoffs_],
             "horizon_days": cfg.horizon_days, "seed": cfg.seed,
-            "backtest_training": pipeline.backtest_training(pipe.cutoffs_, cfg.horizon_days),
+            "backtest_training": pipe.backtest_training_,
             "prepare_s": round(time.perf_counter() - started, 1)}
     (directory / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
 def load(directory: Path):
-    """(labelled [(X, y)] newest first, scoring table, meta) of a cached world."""
+    """(labelled [(X, y)] newest first, scoring table, meta) of a cached world (``labelled`` and
+    the scoring table are ``ChurnPipeline.prepare``'s ``labelled_`` and ``scoring_.table``)."""
     meta = json.loads((directory / "meta.json").read_text())
     labelled = []
     for i in range(len(meta["cutoffs"])):

@@ -1,6 +1,6 @@
 """Profile the feature stage of `analyze` (every cut-off's build_features, no model, no embeddings).
 
-Loads a generator world's files, runs ``ChurnPipeline._prepare`` under cProfile with a CPU-time
+Loads a generator world's files, runs ``ChurnPipeline.prepare`` under cProfile with a CPU-time
 clock and records wall and CPU seconds per stage: on a shared machine CPU time is the figure
 other people's load disturbs least. Used for experiments/results/scale_features.md (the code
 before and after is compared by running this script with PYTHONPATH at each version).
@@ -21,11 +21,11 @@ cpu = {}
 def run(self, name, fn, *a, **k):
     c0 = time.process_time(); r = orig(self, name, fn, *a, **k); cpu[name] = round(time.process_time() - c0, 2); return r
 P._Stages.run = run
-p = P.ChurnPipeline(cfg); p._stages = P._Stages(); p._notes = []
+p = P.ChurnPipeline(cfg)
 pr = cProfile.Profile(time.process_time); pr.enable()
-p._prepare(inter, cust, cfg)
+p.prepare(inter, cust)
 pr.disable()
-res["wall"] = p._stages.timings; res["cpu"] = cpu
+res["wall"] = p.timings_; res["cpu"] = cpu
 import os; res["load_avg"] = os.getloadavg()
 json.dump(res, open(out + ".json", "w"), indent=1)
 st = pstats.Stats(pr, stream=open(out + ".txt", "w")); st.sort_stats("cumulative").print_stats(50); st.sort_stats("tottime").print_stats(30)

@@ -3,15 +3,16 @@
 The log (../shared/data/bitcoin-otc, SNAP soc-sign-bitcoin-otc: source, target, rating, epoch
 time; no header) has no churn labels, so churn is *inactivity*: a user who rated someone in the
 ``horizon`` days before a cut-off and rates nobody in the ``horizon`` days after it has left.
-For each (as-of, horizon) below, :func:`graphchurn.pipeline.analyze` runs unchanged (no
-customer table: every user active before a cut-off is a customer) and its backtest on the
-latest fully labelled cut-off is compared with the RFM-only logistic regression that
-``analyze`` fits on the same rows (``metrics["baseline_rfm_logistic"]``).
+For each (as-of, horizon) below, :class:`graphchurn.pipeline.ChurnPipeline` (what
+:func:`~graphchurn.pipeline.analyze` runs) is fitted unchanged (no customer table: every user
+active before a cut-off is a customer) and its backtest on the latest fully labelled cut-off
+is compared with the RFM-only logistic regression that ``analyze`` fits on the same rows
+(``metrics["baseline_rfm_logistic"]``).
 
 For the comparison to say more than two numbers, the backtest predictions of both models are
-recomputed from the :class:`~graphchurn.pipeline.Analysis` (same tables, same models, same
-seeds; the AUC is checked against ``metrics``) and a paired bootstrap over test users gives a
-95% interval of the AUC and PR-AUC differences.
+recomputed on the pipeline's own backtest rows (``backtest_fit_``, ``backtest_test_``; same
+models, same seeds; the AUC is checked against ``metrics``) and a paired bootstrap over test
+users gives a 95% interval of the AUC and PR-AUC differences.
 
 Finally the command line is run once on the same file (``graphchurn analyze --columns
 src=0,dst=1,timestamp=3 --churn inactivity ...``) and its exit code, printed lines and files
@@ -69,22 +70,20 @@ VARIANTS = {  # name: (use embeddings, churn_model overrides)
 }
 
 
-def backtest_predictions(analysis: pipeline.Analysis):
+def backtest_predictions(pipe: pipeline.ChurnPipeline):
     """Test labels, the RFM baseline's and every variant's backtest probabilities.
 
-    Rebuilt from an Analysis: the tables ``analyze`` built (embeddings included), the training
-    labels it kept and the same model factories, so :data:`ANALYZE` (with the estimator the
-    backtest used, ``metrics["estimator"]`` when ``analyze`` chose it) and the baseline give
-    exactly ``analysis.metrics`` (checked by the caller).
+    Refitted on the fitted pipeline's own backtest rows (``backtest_fit_``, ``backtest_test_``:
+    the tables ``analyze`` built, embeddings included, and the labels it kept) with the same
+    model factories, so :data:`ANALYZE` (with the estimator the backtest used,
+    ``metrics["estimator"]`` when ``analyze`` chose it) and the baseline give exactly its
+    metrics (checked by the caller).
     """
-    cfg = analysis.config
-    tables = [fs.table.loc[y.index] for fs, y in zip(analysis.training, analysis.training_labels)]
-    X_test, y_test = tables[0], analysis.training_labels[0]
-    older = backtest_cutoffs(analysis)
-    X_fit, y_fit, latest = pipeline.stack_cutoffs(
-        list(zip(tables, analysis.training_labels)), older)
+    cfg = pipe.analysis_.config
+    X_fit, y_fit, latest = pipe.backtest_fit_
+    X_test, y_test = pipe.backtest_test_
     baseline = pipeline.fit_rfm_baseline(cfg, X_fit, y_fit)
-    estimator = analysis.metrics.get("estimator", cfg.estimator)
+    estimator = pipe.backtest_metrics_.get("estimator", cfg.estimator)
     model = pipeline.fit_churn_model(cfg, X_fit, y_fit, latest=latest, estimator=estimator,
                                      importance=None)
     variants = {ANALYZE: model.predict_proba(X_test)[:, 1]}
@@ -95,12 +94,6 @@ def backtest_predictions(analysis: pipeline.Analysis):
         variants[name] = model.predict_proba(X_test[columns])[:, 1]
     return (y_test.to_numpy(dtype=int),
             baseline.predict_proba(X_test[baseline.feature_names_in_])[:, 1], variants)
-
-
-def backtest_cutoffs(analysis: pipeline.Analysis) -> list[int]:
-    """Positions (in ``analysis.training``) of the cut-offs its backtest trained on."""
-    return pipeline.backtest_training([fs.cutoff for fs in analysis.training],
-                                      analysis.config.horizon_days)
 
 
 def _weighted_auc_ap(y: np.ndarray, p: np.ndarray, weights: np.ndarray):
@@ -144,16 +137,17 @@ def run_setting(log: pd.DataFrame, as_of: str, horizon: int, seed: int) -> dict:
     cfg = pipeline.AnalyzeConfig(as_of=pd.Timestamp(as_of), horizon_days=horizon,
                                  definition="inactivity", seed=seed)
     started = time.perf_counter()
-    analysis = pipeline.analyze(log, None, cfg)
+    pipe = pipeline.ChurnPipeline(cfg).fit(log, None)
     seconds = time.perf_counter() - started
+    analysis = pipe.analysis_
     m = analysis.metrics
-    y, p_base, variants = backtest_predictions(analysis)
+    y, p_base, variants = backtest_predictions(pipe)
     p_model = variants[ANALYZE]
     for p, reported in ((p_model, m["roc_auc"]), (p_base, m["baseline_rfm_logistic"]["roc_auc"])):
         if abs(evaluate(y, p)["roc_auc"] - reported) > 1e-9:
             raise RuntimeError("rebuilt backtest differs from analyze's metrics")
     importance = analysis.importance.dropna().sort_values(ascending=False)
-    trained_on = backtest_cutoffs(analysis)
+    trained_on = pipe.backtest_training_
     # The backtest model's level was matched to its newest training cut-off's churn rate;
     # without that shift its probabilities are the pooled level of all its cut-offs.
     shift = m["level_shift"]["backtest"]
@@ -163,7 +157,7 @@ def run_setting(log: pd.DataFrame, as_of: str, horizon: int, seed: int) -> dict:
         "test_cutoff": m["cutoff"],
         "training_cutoffs": [m["training_cutoffs"][i] for i in trained_on],
         "n_test": m["n"], "test_churn_rate": m["base_rate"],
-        "n_training_rows": int(sum(len(analysis.training_labels[i]) for i in trained_on)),
+        "n_training_rows": int(sum(len(pipe.labelled_[i][1]) for i in trained_on)),
         "n_scored": m["n_scored"], "graph": m["graph"],
         "estimator": m.get("estimator", cfg.estimator),
         "estimator_selection": m.get("estimator_selection"),
@@ -172,7 +166,7 @@ def run_setting(log: pd.DataFrame, as_of: str, horizon: int, seed: int) -> dict:
                                   for k in METRICS + ("emp_fraction",)},
         "difference_95ci": paired_bootstrap(y, p_model, p_base, seed=seed),
         "level": {"shift": shift,
-                  "training_churn_rates": [float(analysis.training_labels[i].mean())
+                  "training_churn_rates": [float(pipe.labelled_[i][1].mean())
                                            for i in trained_on],
                   **{name: {k: scored[k] for k in ("mean_probability", "log_loss")}
                      for name, scored in (("matched", evaluate(y, p_model)),

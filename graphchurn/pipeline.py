@@ -2,6 +2,8 @@
 
 :func:`analyze` runs every stage of ../DESIGN.md's pipeline on validated inputs and returns an
 :class:`Analysis`; :func:`write_outputs` writes the command-line contract's files from it.
+Both run :class:`ChurnPipeline`, whose ``prepare`` step alone builds every cut-off's features,
+labels and backtest split (what experiments start from when they compare models on them).
 
 Time discipline: the inputs are first cut at ``as_of`` (rows at or after it and churn dates
 after it are dropped), so nothing after the scoring moment can reach any stage. Training
@@ -42,6 +44,7 @@ __all__ = [
     "NoChurnHistory",
     "ChurnPipeline",
     "analyze",
+    "backtest_split",
     "WhatIfBasis",
     "whatif_basis",
     "what_if",
@@ -101,18 +104,18 @@ class AnalyzeConfig:
 
 
 #: ``AnalyzeConfig(embeddings="auto")`` adds GraphSAGE embeddings only to graphs of at most this
-#: many vertices. Measured (experiments/results/embeddings_gain.md, ablation.md): on 6,000-customer
-#: worlds they move the backtest ROC-AUC by nothing beyond noise, while at 100,000 customers they
-#: cost about a minute and at 1,000,000 several; small graphs keep them, so results published on
-#: small worlds are reproduced as they were. ``embeddings=True`` forces them at any size.
+#: many vertices. On 6,000-customer worlds they move the backtest ROC-AUC by nothing beyond
+#: noise (experiments/results/embeddings_gain.md, ablation.md), while on large graphs they cost
+#: minutes (docs/results.md); small graphs keep them, so results published on small worlds are
+#: reproduced as they were. ``embeddings=True`` forces them at any size.
 EMBEDDINGS_AUTO_MAX_VERTICES = 50_000
 
 
-#: Whether ``embeddings="auto"`` adds them at all. Off since issue 22: their gain is nil
-#: (above), and they were the part of the features that moved most with the seed and the
-#: spelling of the ids (a random initialisation, sampled neighbourhoods, vertex order): on the
-#: demo world they moved one customer's probability by up to 0.057 between seeds where the
-#: rest of the pipeline moved it by 0.039 (experiments/results/stability.md).
+#: Whether ``embeddings="auto"`` adds them at all. Off: their gain is nil (above), and they
+#: are the part of the features that moves most with the seed and the spelling of the ids (a
+#: random initialisation, sampled neighbourhoods, vertex order): on the demo world they moved
+#: one customer's probability by up to 0.057 between seeds where the rest of the pipeline moved
+#: it by 0.039 (experiments/results/stability.md).
 EMBEDDINGS_AUTO = False
 
 
@@ -343,12 +346,13 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     # Boosting grows small trees (4 leaves, so mostly main effects and pairwise interactions,
     # each leaf holding >= 0.5% of the rows) and stops early on a held-out slice of customers;
     # the same slice fits the Platt scaling of its log-odds (which keeps the ranking, where
-    # isotonic plateaus would tie customers) and measures permutation importance, so one
-    # model is fitted, not one per calibration fold plus one for importance. Large tables are
-    # fitted on a sample (every churner, stayers drawn and weighted back) of at most
-    # max_train_rows rows. The logistic regression ("logistic", "ensemble") is L1-penalised
-    # with its strength chosen by cross-validation. Measured against the former default
-    # (the calibrated 5-fold ensemble) in experiments/bench_model_scale.py.
+    # isotonic plateaus would tie customers) and measures feature importance (the trees' path
+    # contributions for boosting, permutation otherwise), so one model is fitted, not one per
+    # calibration fold plus one for importance. Large tables are fitted on a sample (every
+    # churner, stayers drawn and weighted back) of at most max_train_rows rows. The logistic
+    # regression ("logistic", "ensemble") is L1-penalised with its strength chosen by
+    # cross-validation. experiments/bench_model_scale.py compares this model with a calibrated
+    # 5-fold ensemble.
     # "by_size" needs the table (see fit_churn_model); without one it is boosting's setting.
     estimator = "gbm" if cfg.estimator in ("by_size", "auto") else cfg.estimator
     params = dict(estimator=estimator, max_iter=300, learning_rate=0.05, max_leaf_nodes=4,
@@ -451,7 +455,7 @@ def fit_rfm_baseline(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series) -> Churn
     Score with ``model.predict_proba(X_test[model.feature_names_in_])``."""
     rfm = [c for c in RFM_FEATURES if c in X.columns]
     # Fixed C, L2, lbfgs on standardised columns, one held-out Platt scaling, at most 300,000
-    # (weighted) rows: a few seconds at any size.
+    # (weighted) rows: cheap at any size.
     return ChurnModel(estimator="logistic", C=1.0, l1_ratio=0.0, cv="holdout",
                       max_train_rows=300_000, calibration="sigmoid", importance=None,
                       random_state=cfg.seed).fit(
@@ -461,14 +465,14 @@ def fit_rfm_baseline(cfg: AnalyzeConfig, X: pd.DataFrame, y: pd.Series) -> Churn
 ESTIMATORS = ("gbm", "logistic", "ensemble")
 # estimator="by_size": the ensemble below this many stacked training rows, boosting alone from
 # it on. On 6,000-customer worlds (about 11,500 training rows) boosting alone ranked 0.008 AUC
-# below the former ensemble and the ensemble with a held-out calibration within 0.002 of it;
-# at 100,000 customers (190,000 rows) boosting alone matched it at a fraction of the time,
-# while the ensemble's penalty search is what made large fits slow
+# below the 5-fold-calibrated ensemble and the ensemble with a held-out calibration within
+# 0.002 of it; at 100,000 customers (190,000 rows) boosting alone matched it at a fraction of
+# the time, the ensemble's penalty search being what makes large fits slow
 # (experiments/results/bench_model_scale.md).
 ENSEMBLE_MAX_ROWS = 50_000
 # ... and below this many rows (a small real log: Bitcoin OTC's tables hold 1,100-2,500 rows)
-# the ensemble keeps 5-fold calibration (the former default model, 200 trees): a held-out
-# fifth of so few rows cost it 0.005 AUC on average there, and its fits take seconds.
+# the ensemble keeps 5-fold calibration (200 trees): a held-out fifth of so few rows cost it
+# 0.005 AUC on average there, and its fits are cheap at that size.
 FOLD_CALIBRATION_MAX_ROWS = 5_000
 
 
@@ -593,6 +597,51 @@ def backtest_training(cutoffs: list, horizon_days) -> list[int]:
     return [i for i, c in enumerate(cutoffs) if i > 0 and c + horizon <= cutoffs[0]]
 
 
+#: The backtest's note when no older cut-off's labels are known by the newest one.
+ONE_CUTOFF_BACKTEST = "only one labelled cut-off: backtest on a random 30% of its customers"
+
+
+def backtest_split(labelled: list, cutoffs: list, horizon_days: int, seed: int = 0):
+    """The backtest's training table and the rows it is measured on.
+
+    The test rows are the newest labelled cut-off's; the training table stacks the cut-offs
+    whose labels were known by it (:func:`backtest_training`). Without such a cut-off, a
+    random 30% of the newest cut-off's customers (drawn with ``seed``) are held out and the
+    rest trained on.
+
+    Parameters
+    ----------
+    labelled : list of (X, y)
+        Labelled cut-offs, newest first.
+    cutoffs : list of pandas.Timestamp
+        Their dates.
+    horizon_days : int
+    seed : int, default 0
+
+    Returns
+    -------
+    ((X_fit, y_fit, latest_fit), (X_test, y_test), positions)
+        ``latest_fit`` marks the rows of the newest stacked cut-off (:func:`stack_cutoffs`;
+        None for the random hold-out, whose level is already its cut-off's); ``positions``
+        are the cut-offs stacked (empty for the random hold-out).
+
+    Example
+    -------
+    >>> days = list(pd.to_datetime(["2024-03-02", "2024-02-01"]))
+    >>> a = (pd.DataFrame({"f": [1.0, 2.0]}), pd.Series([0, 1]))
+    >>> b = (pd.DataFrame({"f": [3.0, 4.0]}), pd.Series([1, 0]))
+    >>> (X_fit, y_fit, latest), (X_test, y_test), positions = backtest_split([a, b], days, 30)
+    >>> positions, X_fit["f"].tolist(), X_test["f"].tolist()
+    ([1], [3.0, 4.0], [1.0, 2.0])
+    """
+    X_test, y_test = labelled[0]
+    positions = backtest_training(cutoffs, horizon_days)
+    if positions:
+        return stack_cutoffs(labelled, positions), (X_test, y_test), positions
+    held = np.random.default_rng(seed).random(len(y_test)) < 0.3
+    return (X_test[~held], y_test[~held], None), (X_test[held], y_test[held]), []
+
+
 def choose_estimator(labelled: list, cutoffs: list, cfg: AnalyzeConfig, known: dict | None = None):
     """Pick the estimator by temporal validation when ``cfg.estimator == "auto"``; by the
     stacked training rows of ``labelled`` when ``"by_size"`` (:data:`ENSEMBLE_MAX_ROWS`).
@@ -692,8 +741,9 @@ class ChurnPipeline:
     is ``ChurnPipeline(config).fit(...).analysis_``). Stages, in order: cut the inputs at
     as-of (nothing later is read), build every cut-off's features with the same code
     (:func:`graphchurn.features.build_features`), add graph embeddings, label the training
-    cut-offs, fit a model on the older ones and measure it on the latest labelled cut-off (the
-    backtest), then refit on all of them and score the customers active at as-of.
+    cut-offs (together :meth:`prepare`), fit a model on the older ones and measure it on the
+    latest labelled cut-off (the backtest), then refit on all of them and score the customers
+    active at as-of.
 
     Parameters
     ----------
@@ -707,8 +757,34 @@ class ChurnPipeline:
         The churn definition used ("contract" or "inactivity").
     cutoffs_ : list of pandas.Timestamp
         Labelled training cut-offs, newest first.
+    customers_ : pandas.DataFrame or None
+        The customer table as knowable at as-of (churn dates after it blanked).
+    scoring_ : FeatureSet
+        The features at as-of (the customers to score).
+    training_ : list of FeatureSet
+        The features at each of ``cutoffs_``.
+    labelled_ : list of (pandas.DataFrame, pandas.Series)
+        Each training cut-off's feature table (index ``customer_id``) and 0/1 churn labels,
+        on the customers active there; newest first.
+    backtest_training_ : list of int
+        Positions in ``cutoffs_`` of the cut-offs the backtest trains on (their labels are
+        known by the newest); empty when it holds out a random 30% of the newest cut-off's
+        customers instead.
+    backtest_fit_ : (pandas.DataFrame, pandas.Series, numpy.ndarray or None)
+        The table, labels and newest-cut-off mask the backtest model is fitted on
+        (:func:`backtest_split`; stacked anew on each access, so that the pipeline does not
+        hold a second copy of the training tables).
+    backtest_test_ : (pandas.DataFrame, pandas.Series)
+        The rows the backtest is measured on: the newest cut-off's.
+    notes_ : list of str
+        Plain statements about the run (dropped cut-offs, short history, model choice).
+    timings_ : dict
+        Seconds per stage.
     backtest_model_, model_ : ChurnModel
-        The backtest's model (trained on the older cut-offs) and the scoring model (all).
+        The backtest's model (trained on ``backtest_fit_``) and the scoring model (on every
+        labelled cut-off).
+    backtest_metrics_ : dict
+        What :meth:`backtest` returns.
     analysis_ : Analysis
         Everything found, as the output writers read it.
 
@@ -730,6 +806,61 @@ class ChurnPipeline:
 
     # ------------------------------------------------------------------ public steps
 
+    def prepare(self, interactions: pd.DataFrame, customers: pd.DataFrame | None = None):
+        """Build every cut-off's features and labels, as :meth:`fit` does, without a model.
+
+        Resolves as-of and the churn definition, cuts the inputs at as-of, builds the
+        features at as-of and at every labelled training cut-off with the same code, adds
+        graph embeddings when the config asks for them, and labels the training cut-offs
+        (an older cut-off with one class only is dropped, with a note). :meth:`fit` runs this
+        first; experiments that compare models or feature sets on the pipeline's own tables
+        start from it instead of re-assembling these steps.
+
+        Parameters
+        ----------
+        interactions, customers : pandas.DataFrame
+            Validated inputs from :mod:`graphchurn.io` (``customers`` may be None).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        NoChurnHistory
+            The log is too short for a labelled cut-off, or the newest one has churners only
+            or none.
+
+        Notes
+        -----
+        Sets ``as_of_``, ``definition_``, ``cutoffs_``, ``customers_``, ``scoring_``,
+        ``training_``, ``labelled_``, ``backtest_training_``, ``notes_`` and ``timings_``;
+        ``backtest_fit_`` and ``backtest_test_`` read from them (the class's Attributes).
+
+        Example
+        -------
+        >>> from graphchurn.synth import generate_world
+        >>> world = generate_world(n_customers=300, days=100, seed=0)
+        >>> pipe = ChurnPipeline(AnalyzeConfig(embeddings=False)).prepare(world.interactions,
+        ...                                                               world.customers)
+        >>> [str(c.date()) for c in pipe.cutoffs_], pipe.backtest_training_
+        (['2025-03-12', '2025-02-10'], [1])
+        >>> X, y = pipe.labelled_[0]
+        >>> X.index.equals(y.index), sorted(y.unique().tolist())
+        (True, [0, 1])
+        >>> X_fit, y_fit, latest = pipe.backtest_fit_
+        >>> X_fit.index.equals(pipe.labelled_[1][0].index)
+        True
+        """
+        cfg = self.config or AnalyzeConfig()
+        self._stages = _Stages()
+        self.timings_ = self._stages.timings
+        self.notes_: list[str] = []
+        self._build_tables(interactions, customers, cfg)
+        if not self.backtest_training_:
+            self.notes_.append(ONE_CUTOFF_BACKTEST)
+        return self
+
     def fit(self, interactions: pd.DataFrame, customers: pd.DataFrame | None = None):
         """Build the features of every cut-off, run the backtest and fit the scoring model.
 
@@ -743,13 +874,21 @@ class ChurnPipeline:
         self
         """
         cfg = self.config or AnalyzeConfig()
-        self._stages = _Stages()
-        self._notes: list[str] = []
-        self._prepare(interactions, customers, cfg)
+        self.prepare(interactions, customers)
         self._run_backtest(cfg)
         self._fit_final(cfg)
         self.analysis_ = self._analysis(cfg)
         return self
+
+    @property
+    def backtest_fit_(self):
+        """(X, y, latest) the backtest model is fitted on (see :meth:`prepare`)."""
+        return self._backtest_split()[0]
+
+    @property
+    def backtest_test_(self):
+        """(X, y) the backtest is measured on (see :meth:`prepare`)."""
+        return self._backtest_split()[1]
 
     def backtest(self) -> dict:
         """Metrics of the backtest on the latest fully labelled cut-off (ROC-AUC, PR-AUC, lift,
@@ -774,9 +913,16 @@ class ChurnPipeline:
         """Features at one cut-off (the engine hook: graphchurn.engines.spark overrides it)."""
         return build_features(interactions, customers, cutoff, **kwargs)
 
-    def _prepare(self, interactions, customers, cfg):
+    def _backtest_split(self):
+        if not hasattr(self, "labelled_"):
+            raise RuntimeError("this ChurnPipeline is not prepared yet: call "
+                               "prepare(interactions, customers) or fit(...) first")
+        cfg = self.config or AnalyzeConfig()
+        return backtest_split(self.labelled_, self.cutoffs_, cfg.horizon_days, cfg.seed)
+
+    def _build_tables(self, interactions, customers, cfg):
         """as-of, churn definition, cut inputs, cut-offs, features and labels."""
-        notes = self._notes
+        notes = self.notes_
         as_of = resolve_as_of(interactions, cfg)
         definition = resolve_churn_definition(customers, cfg.definition)
         if cfg.definition is None and customers is not None and definition == "inactivity":
@@ -859,26 +1005,16 @@ class ChurnPipeline:
             training = [training[i] for i in keep]
             labelled = [labelled[i] for i in keep]
         self.as_of_, self.definition_, self.cutoffs_ = as_of, definition, cutoffs
-        self._customers, self._scoring, self._training, self._labelled = (
+        self.customers_, self.scoring_, self.training_, self.labelled_ = (
             customers, scoring, training, labelled)
+        self.backtest_training_ = backtest_training(cutoffs, cfg.horizon_days)
 
     def _run_backtest(self, cfg):
         """Fit on the cut-offs labelled by the newest one; measure on the newest."""
-        cutoffs, labelled = self.cutoffs_, self._labelled
-        X_test, y_test = labelled[0]
-        older = backtest_training(cutoffs, cfg.horizon_days)
-        if older:
-            X_fit, y_fit, latest_fit = stack_cutoffs(labelled, older)
-            note = f"trained on cut-offs {', '.join(str(cutoffs[i].date()) for i in older)}"
-        else:
-            # One labelled cut-off only: hold out a random 30% of its customers.
-            rng = np.random.default_rng(cfg.seed)
-            held = rng.random(len(y_test)) < 0.3
-            X_fit, y_fit = X_test[~held], y_test[~held]
-            X_test, y_test = X_test[held], y_test[held]
-            latest_fit = None  # one cut-off: its level is already the pooled one
-            note = "only one labelled cut-off: backtest on a random 30% of its customers"
-            self._notes.append(note)
+        cutoffs, labelled, older = self.cutoffs_, self.labelled_, self.backtest_training_
+        (X_fit, y_fit, latest_fit), (X_test, y_test), _ = self._backtest_split()
+        note = (f"trained on cut-offs {', '.join(str(cutoffs[i].date()) for i in older)}"
+                if older else ONE_CUTOFF_BACKTEST)
         # Estimator choice ("auto"): each candidate is fitted on older cut-offs and compared on
         # the next one, never on the cut-off it is then measured on.
         estimator, self._inner_selection = choose_estimator(
@@ -901,20 +1037,20 @@ class ChurnPipeline:
     def _fit_final(self, cfg):
         """The scoring model on every labelled cut-off, its scores and reasons at as-of."""
         known = {self.backtest_metrics_["estimator"]: self.backtest_metrics_["roc_auc"]}
-        estimator, outer = choose_estimator(self._labelled, self.cutoffs_, cfg, known=known)
+        estimator, outer = choose_estimator(self.labelled_, self.cutoffs_, cfg, known=known)
         self._selection = {"backtest": self._inner_selection, "final": outer}
         if estimator is not None and estimator != self.backtest_metrics_["estimator"]:
-            self._notes.append(f"the scoring model uses {estimator} (better on the latest "
+            self.notes_.append(f"the scoring model uses {estimator} (better on the latest "
                                f"labelled cut-off); the backtest measured "
                                f"{self.backtest_metrics_['estimator']}")
-        X_all, y_all, latest_all = stack_cutoffs(self._labelled)
+        X_all, y_all, latest_all = stack_cutoffs(self.labelled_)
         self._n_training_rows = len(y_all)
         # Feature importance comes from the backtest model (measured on held-out rows); the
         # final model skips it.
         chosen = {} if estimator is None else {"estimator": estimator}
         self.model_ = self._stages.run("final model", fit_churn_model, cfg, X_all, y_all,
                                        latest=latest_all, importance=None, **chosen)
-        X_now = self._scoring.table
+        X_now = self.scoring_.table
         self._probability = (self.model_.predict_proba(X_now)[:, 1] if len(X_now)
                              else np.zeros(0))
         # The final model has no importances of its own: the backtest model's choose the
@@ -925,29 +1061,29 @@ class ChurnPipeline:
             cfg.recent_departure_days) if len(X_now) else [])
 
     def _analysis(self, cfg) -> Analysis:
-        scoring = self._scoring
+        scoring = self.scoring_
         scores, groups, influencers = _tables(scoring, self._probability, self._reasons,
-                                              self._customers)
+                                              self.customers_)
         metrics = dict(self.backtest_metrics_)
         metrics["estimator_selection"] = self._selection
         metrics.update({"n_scored": int(len(scores)), "n_training_rows": int(self._n_training_rows),
                         "training_cutoffs": [str(c.date()) for c in self.cutoffs_],
-                        "graph": scoring.graph.summary(), "timings_s": self._stages.timings,
+                        "graph": scoring.graph.summary(), "timings_s": self.timings_,
                         "feature_steps_s": {str(fs.cutoff.date()): fs.timings
-                                            for fs in [scoring] + self._training},
+                                            for fs in [scoring] + self.training_},
                         # Log-odds shifts matching each model's level to its newest cut-off's rate.
                         "level_shift": {"backtest": round(self.backtest_model_.level_shift_, 4),
                                         "final": round(self.model_.level_shift_, 4)},
                         "short_history": self._short_history,
                         "window_coverage": {str(fs.cutoff.date()): round(fs.covered_share, 3)
-                                            for fs in [scoring] + self._training},
-                        "notes": self._notes})
+                                            for fs in [scoring] + self.training_},
+                        "notes": self.notes_})
         return Analysis(config=cfg, as_of=self.as_of_, definition=self.definition_,
-                        features=scoring, training=self._training,
-                        training_labels=[y for _, y in self._labelled], model=self.model_,
+                        features=scoring, training=self.training_,
+                        training_labels=[y for _, y in self.labelled_], model=self.model_,
                         scores=scores, groups=groups, influencers=influencers, metrics=metrics,
                         lift=self._lift, calibration=self._calibration,
-                        importance=self.backtest_model_.feature_importances_, notes=self._notes)
+                        importance=self.backtest_model_.feature_importances_, notes=self.notes_)
 
 
 def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,

@@ -345,3 +345,48 @@ def test_by_size_picks_the_model_by_training_rows():
     np.testing.assert_array_equal(named.predict_proba(X), small.predict_proba(X))
     other = fit_churn_model(cfg, X, y, importance=None, estimator="gbm")
     assert (other.estimator, other.cv) == ("gbm", "holdout")
+
+
+@pytest.mark.slow
+def test_prepare_gives_the_tables_and_split_that_fit_backtests_on():
+    """ChurnPipeline.prepare alone builds what fit trains on: the pipeline's model fitted on
+    its backtest_fit_ reproduces fit's backtest ROC-AUC on its backtest_test_."""
+    from graphchurn.models.metrics import evaluate
+    from graphchurn.pipeline import ChurnPipeline, fit_churn_model
+
+    world = generate_world(n_customers=300, days=100, seed=0)
+    cfg = AnalyzeConfig(embeddings=False)
+    prepared = ChurnPipeline(cfg).prepare(world.interactions, world.customers)
+    fitted = ChurnPipeline(cfg).fit(world.interactions, world.customers)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        prepared.score()
+    assert prepared.cutoffs_ == fitted.cutoffs_ and len(prepared.labelled_) == 2
+    for (X, y), fs, labels in zip(prepared.labelled_, fitted.analysis_.training,
+                                  fitted.analysis_.training_labels):
+        pd.testing.assert_frame_equal(X, fs.table.loc[labels.index])
+        pd.testing.assert_series_equal(y, labels)
+    pd.testing.assert_frame_equal(prepared.scoring_.table, fitted.analysis_.features.table)
+    X_fit, y_fit, latest = prepared.backtest_fit_
+    X_test, y_test = prepared.backtest_test_
+    assert prepared.backtest_training_ == [1]
+    assert X_fit.index.equals(prepared.labelled_[1][0].index) and latest.all()
+    metrics = fitted.backtest()
+    model = fit_churn_model(cfg, X_fit, y_fit, latest=latest, estimator=metrics["estimator"])
+    assert evaluate(y_test.to_numpy(), model.predict_proba(X_test)[:, 1])["roc_auc"] == \
+        pytest.approx(metrics["roc_auc"], abs=1e-12)
+
+
+def test_prepare_with_one_labelled_cut_off_holds_out_part_of_it():
+    from graphchurn.pipeline import ONE_CUTOFF_BACKTEST, ChurnPipeline
+
+    world = generate_world(n_customers=400, days=47, seed=3)
+    pipe = ChurnPipeline(AnalyzeConfig(embeddings=False)).prepare(world.interactions,
+                                                                  world.customers)
+    assert len(pipe.cutoffs_) == 1 and pipe.backtest_training_ == []
+    assert ONE_CUTOFF_BACKTEST in pipe.notes_
+    (X_fit, _, latest), (X_test, _) = pipe.backtest_fit_, pipe.backtest_test_
+    assert latest is None and len(X_test) > 0 and len(X_fit) > len(X_test)
+    # The two sides partition the cut-off's customers.
+    X, _ = pipe.labelled_[0]
+    assert not set(X_fit.index) & set(X_test.index)
+    assert sorted(X_fit.index.append(X_test.index)) == sorted(X.index)

@@ -677,7 +677,7 @@ class SparkPipeline(ChurnPipeline):
 
     def _fit_final(self, cfg):
         super()._fit_final(cfg)
-        X_now = self._scoring.table
+        X_now = self.scoring_.table
         if len(X_now):
             began = time.perf_counter()
             self._probability = score_with_spark(self.spark, self.model_, X_now).to_numpy()

@@ -348,7 +348,7 @@ def features_on_graph(
                                         seed=seed)
     with step("influencers and roles"):
         # Eigenvector and betweenness centrality are not features and not part of the
-        # influencer score; skipping them saves 4 s a cut-off at 100,000 customers.
+        # influencer score; skipping them saves most of this step (docs/results.md).
         influence = influencer_scores(g, seed=seed, descriptive=False)
         roles = leaders_and_followers(g, membership, influence)
 

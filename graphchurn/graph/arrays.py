@@ -13,8 +13,8 @@ import scipy.sparse as sp
 
 __all__ = ["edge_arrays", "edge_list", "vertex_names", "symmetric_adjacency", "as_mask"]
 
-# igraph hands its edge list out as Python tuples (0.1 s per call at 10^6 edges, and a cut-off's
-# stages asked for it eight times): the graph object keeps ((n_edges, n_vertices), read-only
+# igraph hands its edge list out as Python tuples (slow on large graphs, and a cut-off's stages
+# ask for it several times; docs/results.md): the graph object keeps ((n_edges, n_vertices), read-only
 # (n_edges, 2) endpoints) under this attribute for as long as it lives (a copy starts without).
 _EDGE_LIST_ATTRIBUTE = "_graphchurn_edge_list"
 

@@ -316,8 +316,8 @@ class CustomerGraph:
         else:
             # Vertex number of both ends: factorise the ids together with the vertex names, a
             # hash pass over the (Arrow-backed) strings as in from_interactions;
-            # Index.get_indexer would go through Python objects, which on a 10M-row log took
-            # longer than the graph build.
+            # Index.get_indexer would go through Python objects, which takes longer than the
+            # graph build (docs/results.md).
             ids = pd.concat([pd.Series(self.names).astype("str"), rows["src"].astype("str"),
                              rows["dst"].astype("str")], ignore_index=True)
             codes, uniques = ids.factorize()
@@ -686,8 +686,8 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     day_index = np.floor(age_days).astype(np.int64)
     n_days = int(day_index.max()) + 1 if len(day_index) else 1
     if n * n_days <= _DAY_GRID_MAX:
-        # A vertex x day grid of flags: one scatter, no hashing (0.09 s instead of 0.72 s CPU
-        # for 10M rows and 100,000 vertices); a long unbounded window hashes the pairs.
+        # A vertex x day grid of flags: one scatter, no hashing of (vertex, day) pairs
+        # (docs/results.md); a long unbounded window hashes the pairs.
         seen = np.zeros(n * n_days, dtype=bool)
         seen[src * n_days + day_index] = True
         active_days_out = seen.reshape(n, n_days).sum(axis=1)

@@ -1,6 +1,7 @@
 """The churn model, its explanations and metrics; graph embeddings in :mod:`graphchurn.models.embed` (needs torch)."""
 
-from graphchurn.models.churn import ChurnModel, group_folds
+from graphchurn.models.churn import ChurnModel
+from graphchurn.models.sampling import group_folds
 from graphchurn.models.explain import reason_contributions, top_reasons
 from graphchurn.models.metrics import (
     roc_auc,

@@ -1,11 +1,14 @@
-"""Churn model, explanations and churn-specific metrics.
+"""The churn model: :class:`ChurnModel`, a scikit-learn classifier over a pandas feature table
+(numeric and categorical columns, missing values allowed) that returns calibrated churn
+probabilities.
 
-- :class:`ChurnModel`: a scikit-learn classifier over a pandas feature table (numeric and
-  categorical columns, missing values allowed) that returns calibrated churn probabilities.
-- :func:`top_reasons` / :func:`reason_contributions`: per customer, the features that push the
-  risk up the most.
-- Metrics: :func:`roc_auc`, :func:`pr_auc`, :func:`lift_at`, :func:`expected_maximum_profit`,
-  :func:`evaluate`, and the chart tables :func:`lift_curve` and :func:`calibration_table`.
+This module holds the estimator itself: input validation, the encoding and learners, the fit
+strategies (held-out slice, cross-fitting, calibration folds), the penalty search and feature
+importance. Its parts live beside it: :mod:`graphchurn.models.sampling` (group folds, the
+held-out slice, the training sample), :mod:`graphchurn.models.calibration` (calibrating
+log-odds and the fitted wrappers), :mod:`graphchurn.models.trees` (path contributions of the
+boosting trees). Reasons are in :mod:`graphchurn.models.explain`, metrics in
+:mod:`graphchurn.models.metrics`.
 
 References
 ----------
@@ -47,171 +50,42 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.isotonic import IsotonicRegression
+from sklearn.ensemble import VotingClassifier
 from sklearn.inspection import permutation_importance
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import (GridSearchCV, GroupShuffleSplit, StratifiedGroupKFold,
-                                     StratifiedKFold, train_test_split)
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import (OneHotEncoder, OrdinalEncoder, QuantileTransformer,
-                                   StandardScaler)
+from sklearn.model_selection import (GridSearchCV, GroupShuffleSplit, StratifiedKFold,
+                                     train_test_split)
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (check_array, check_consistent_length, check_is_fitted,
                                       column_or_1d)
 from threadpoolctl import threadpool_limits
 
-__all__ = [
-    "ChurnModel",
-    "group_folds",
-    "group_holdout",
-    "training_sample",
-]
+from graphchurn.models.calibration import (Averaged, HeldOutCalibrated, LogOdds, SoftVote,
+                                           base_log_odds, fit_calibrator, level_shift)
+from graphchurn.models.learners import gbm_pipeline, is_categorical, logistic_pipeline
+from graphchurn.models.sampling import group_folds, group_holdout, training_sample
+from graphchurn.models.trees import fitted_iterations, tree_path_contributions
 
-_MISSING_LABEL = "(missing)"
+__all__ = ["ChurnModel", "C_SEARCH_REPEATS", "C_SEARCH_TOLERANCE"]
+
+# group_folds, group_holdout, training_sample and tree_path_contributions stay importable from
+# here (tests/test_model.py imports them so), and so does the level shift under its former
+# private name.
+_level_shift = level_shift
+
 # Below this many rows native thread pools cost more than they save (see ChurnModel.n_threads).
 _SMALL_TABLE_ROWS = 50_000
-# normal_scores: quantiles estimated from at most this many rows, on this many levels (more
-# levels than a few hundred change no rank that matters for a risk score).
-_NORMAL_SCORE_SUBSAMPLE = 100_000
-_NORMAL_SCORE_QUANTILES = 1000
-# Above this many customers, calibration folds split customers without StratifiedGroupKFold's
-# greedy balancing (see group_folds).
-_GREEDY_GROUP_FOLDS_MAX = 100_000
+#: The C search compares the grid on this many 3-fold splits (fixed seeds 0, 1, ...) ...
+C_SEARCH_REPEATS = 3
+#: ... and takes the strongest penalty within this ROC-AUC of the best.
+C_SEARCH_TOLERANCE = 0.001
 
 
 # =========================================================================== the estimator
-
-
-def _is_categorical(series: pd.Series) -> bool:
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        return False
-    if (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
-            or isinstance(dtype, pd.CategoricalDtype)):
-        return True
-    raise TypeError(f"feature column {series.name!r} has dtype {dtype}; "
-                    "use numbers or strings (convert dates to ages in days)")
-
-
-def group_folds(y, groups, n_splits: int, random_state=0,
-                greedy_max_groups: int = _GREEDY_GROUP_FOLDS_MAX
-                ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds that keep each group's rows together, as (fit rows, held rows) pairs.
-
-    Up to ``greedy_max_groups`` groups: :class:`~sklearn.model_selection.
-    StratifiedGroupKFold`, which places the groups one by one to balance the class shares of
-    the folds as well as it can. Its placement is a Python loop over the groups (minutes
-    for a million customers; docs/results.md), and with that many groups exact balancing buys
-    nothing: beyond the limit the groups themselves are split by
-    :class:`~sklearn.model_selection.StratifiedKFold`, stratified on whether a group holds a
-    positive row. Where each group has at most one positive row (a customer churns once) that
-    still balances the positives exactly; the negatives balance by the law of large numbers.
-
-    Parameters
-    ----------
-    y : array of shape (n,), 0/1
-    groups : array of shape (n,)
-    n_splits : int
-    random_state : int
-    greedy_max_groups : int, default 100_000
-        The most groups placed by StratifiedGroupKFold.
-
-    Returns
-    -------
-    list of (numpy.ndarray, numpy.ndarray)
-        Row positions, every row held out exactly once.
-
-    Example
-    -------
-    >>> y = np.array([1, 0, 0, 1, 0, 0])
-    >>> folds = group_folds(y, np.array(["a", "a", "b", "c", "c", "d"]), 2)
-    >>> sorted(len(held) for _, held in folds), [int(y[held].sum()) for _, held in folds]
-    ([3, 3], [1, 1])
-    """
-    y, groups = np.asarray(y), np.asarray(groups)
-    codes, uniques = pd.factorize(groups)
-    if len(uniques) <= greedy_max_groups:
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-        return list(splitter.split(np.zeros(len(y)), y, groups))
-    group_has_positive = np.bincount(codes, weights=(y == 1), minlength=len(uniques)) > 0
-    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    folds = []
-    rows = np.arange(len(y))
-    for _, held_groups in splitter.split(np.zeros(len(uniques)), group_has_positive):
-        held = np.zeros(len(uniques), dtype=bool)
-        held[held_groups] = True
-        held_rows = held[codes]
-        folds.append((rows[~held_rows], rows[held_rows]))
-    return folds
-
-
-def group_holdout(y, groups, share: float, rng) -> tuple[np.ndarray, np.ndarray]:
-    """A held-out slice of whole groups, as (fit rows, held rows).
-
-    About ``share`` of the groups are held out, drawn separately among the groups that hold a
-    churner and among the rest (so the slice's churn share matches), with ``rng`` (a numpy
-    Generator). One vectorised draw: no Python loop over groups. Without ``groups`` every row
-    is its own group.
-
-    Example
-    -------
-    >>> y = np.array([1, 0, 0, 1, 0, 0, 0, 0])
-    >>> fit, held = group_holdout(y, np.array(list("aabccdde")), 0.5, np.random.default_rng(0))
-    >>> len(set("aabccdde"[i] for i in held) & set("aabccdde"[i] for i in fit))
-    0
-    """
-    y = np.asarray(y)
-    if groups is None:
-        codes = np.arange(len(y))
-    else:
-        codes = pd.factorize(np.asarray(groups))[0]
-    n_groups = int(codes.max()) + 1 if len(codes) else 0
-    has_churner = np.bincount(codes, weights=(y == 1), minlength=n_groups) > 0
-    held_group = np.zeros(n_groups, dtype=bool)
-    for stratum in (np.flatnonzero(has_churner), np.flatnonzero(~has_churner)):
-        k = int(round(share * len(stratum)))
-        held_group[rng.choice(stratum, size=k, replace=False)] = True
-    held = held_group[codes]
-    return np.flatnonzero(~held), np.flatnonzero(held)
-
-
-def training_sample(y, rows, max_rows, rng) -> tuple[np.ndarray, np.ndarray | None]:
-    """At most ``max_rows`` of ``rows`` to fit on, with the sample weights that undo the draw.
-
-    Every churner is kept while they fill at most half of ``max_rows`` (else half of the
-    rows are churners drawn at random); the rest of the cap is a random draw of stayers.
-    Each kept row weighs ``1 / share`` of its class, so weighted class totals (and so the
-    fitted probabilities) are those of all rows. Returns ``(rows, None)`` when ``rows`` fit.
-
-    Example
-    -------
-    >>> y = np.array([1] * 10 + [0] * 990)
-    >>> kept, w = training_sample(y, np.arange(1000), 100, np.random.default_rng(0))
-    >>> len(kept), int(y[kept].sum()), float(w[y[kept] == 0][0]), float(w.sum())
-    (100, 10, 11.0, 1000.0)
-    """
-    rows = np.asarray(rows)
-    if max_rows is None or len(rows) <= max_rows:
-        return rows, None
-    y = np.asarray(y)
-    positives, negatives = rows[y[rows] == 1], rows[y[rows] == 0]
-    n_pos = min(len(positives), int(max_rows) // 2)
-    n_neg = min(len(negatives), int(max_rows) - n_pos)
-    chosen_pos = rng.choice(positives, size=n_pos, replace=False)
-    chosen_neg = rng.choice(negatives, size=n_neg, replace=False)
-    kept = np.concatenate([chosen_pos, chosen_neg])
-    weights = np.concatenate([np.full(n_pos, len(positives) / max(n_pos, 1)),
-                              np.full(n_neg, len(negatives) / max(n_neg, 1))])
-    order = np.argsort(kept, kind="stable")
-    return kept[order], weights[order]
 
 
 class ChurnModel(ClassifierMixin, BaseEstimator):
@@ -280,9 +154,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         ``C="auto"`` compares the candidates on at most this many rows (whole groups, drawn
         with ``random_state``) and fits the chosen C on all of them. The comparison is 3 x
         ``len(Cs)`` fits of the L1 logistic regression, the most expensive part of a large fit
-        (timings in docs/results.md), while with
-        a quarter of a million rows for a few dozen columns the candidates differ by a few
-        ten-thousandths of AUC. The chosen C, applied to more rows, penalises each row less,
+        (timings in docs/results.md), while with a quarter of a million rows for a few dozen
+        columns the candidates differ by a few ten-thousandths of AUC. The chosen C, applied to more rows, penalises each row less,
         which a table that long does not need. None compares on every row.
     l1_ratio : float, default 0.0
         Mix of the logistic regression's penalty: 0 = L2 (ridge), 1 = L1 (lasso, which sets
@@ -617,66 +490,22 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         raise ValueError(f"estimator must be 'gbm', 'logistic' or 'ensemble', got {estimator!r}")
 
     def _gbm_pipeline(self, categorical: list, numeric: list) -> Pipeline:
-        # Categories first, so the boosting's categorical mask is a simple prefix.
-        encode = ColumnTransformer(
-            [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                    encoded_missing_value=np.nan, max_categories=250),
-              categorical),
-             ("num", "passthrough", numeric)],
-            verbose_feature_names_out=False)
-        mask = [True] * len(categorical) + [False] * len(numeric)
-        classifier = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self._min_samples_leaf(),
-            l2_regularization=self.l2_regularization,
-            categorical_features=mask if categorical else None,
-            random_state=self.random_state)
-        return Pipeline([("encode", encode), ("classify", classifier)])
+        return gbm_pipeline(categorical, numeric, max_iter=self.max_iter,
+                            learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
+                            min_samples_leaf=self._min_samples_leaf(),
+                            l2_regularization=self.l2_regularization,
+                            random_state=self.random_state)
 
     def _logistic_pipeline(self, categorical: list, numeric: list, C: float) -> Pipeline:
-        scale = StandardScaler()
-        if self.normal_scores:
-            # The value as is and its rank as a normal score, each standardised (the missing
-            # indicators pass through both, harmlessly).
-            scale = Pipeline([
-                ("both", FeatureUnion([
-                    ("value", "passthrough"),
-                    ("normal_score", QuantileTransformer(
-                        n_quantiles=self._normal_score_quantiles(), output_distribution="normal",
-                        subsample=_NORMAL_SCORE_SUBSAMPLE, random_state=self.random_state))])),
-                ("scale", StandardScaler())])
-        numbers = Pipeline([
-            ("impute", SimpleImputer(strategy="median", add_indicator=True,
-                                     keep_empty_features=True)),
-            ("scale", scale)])
-        categories = Pipeline([
-            ("impute", SimpleImputer(strategy="constant", fill_value=_MISSING_LABEL,
-                                     keep_empty_features=True)),
-            ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5,
-                                     max_categories=50, sparse_output=False))])
-        encode = ColumnTransformer([("num", numbers, numeric), ("cat", categories, categorical)],
-                                   verbose_feature_names_out=False)
-        return Pipeline([("encode", encode),
-                         ("classify", self._logistic(C))])
-
-    def _normal_score_quantiles(self) -> int:
-        # No more levels than the rows a fold model is fitted on (the smallest is the
-        # penalty search's: two thirds of the rows), which QuantileTransformer would warn about.
-        return int(min(_NORMAL_SCORE_QUANTILES, max(10, self.n_fit_rows_ // 2)))
+        return logistic_pipeline(categorical, numeric, C, l1_ratio=self.l1_ratio,
+                                 normal_scores=self.normal_scores, n_fit_rows=self.n_fit_rows_,
+                                 random_state=self.random_state)
 
     def _min_samples_leaf(self) -> int:
         leaf = self.min_samples_leaf
         if isinstance(leaf, float) and 0 < leaf < 1:
             return max(20, int(round(leaf * self.n_fit_rows_)))
         return int(leaf)
-
-    def _logistic(self, C: float) -> LogisticRegression:
-        # lbfgs for the smooth L2 penalty; liblinear's coordinate descent for pure L1; saga
-        # for the elastic net in between.
-        solver = {0.0: "lbfgs", 1.0: "liblinear"}.get(float(self.l1_ratio), "saga")
-        # liblinear and saga visit the rows in a random order: seeded, for reproducibility.
-        return LogisticRegression(C=C, l1_ratio=float(self.l1_ratio), solver=solver,
-                                  max_iter=2000, random_state=self.random_state)
 
     # ------------------------------------------------------------------ fit / predict
 
@@ -726,7 +555,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                                  f"({len(y)}), got {latest.dtype} of shape {latest.shape}")
 
         self.n_fit_rows_ = len(y)
-        self.categorical_features_ = [c for c in self.feature_names_in_ if _is_categorical(X[c])]
+        self.categorical_features_ = [c for c in self.feature_names_in_ if is_categorical(X[c])]
         prepared = self._prepare(X)
         self.empty_features_ = [c for c in self.feature_names_in_ if prepared[c].isna().all()]
         self.reference_values_ = self._reference_values(prepared)
@@ -749,8 +578,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if latest is not None and 0 < y[latest].sum() < latest.sum():
             with self._threads(int(latest.sum())):
                 p_latest = self.estimator_.predict_proba(prepared[latest])[:, 1]
-            self.level_shift_ = _level_shift(p_latest, y[latest].mean())
-        self.n_iter_ = max(_iterations(self.estimator_), default=1)
+            self.level_shift_ = level_shift(p_latest, y[latest].mean())
+        self.n_iter_ = max(fitted_iterations(self.estimator_), default=1)
         return self
 
     def _fit_folds(self, prepared, y, counts, groups):
@@ -762,7 +591,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if self.calibrated_:
             # Platt scaling reads decision_function when the model has one: give every
             # estimator (the soft-voting ensemble too) the log-odds of its probability.
-            inner = _LogOdds(base) if self.calibration == "sigmoid" else base
+            inner = LogOdds(base) if self.calibration == "sigmoid" else base
             self.estimator_ = CalibratedClassifierCV(inner, method=self.calibration, cv=folds,
                                                      ensemble=True)
         else:
@@ -804,9 +633,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         calibrator = None
         if self.calibrated_:
             with self._threads(len(hold)):
-                z = _base_log_odds(base, X_hold)
-            calibrator = _fit_calibrator(self.calibration, z, y_hold)
-        self.estimator_ = _HeldOutCalibrated(base, calibrator) if self.calibrated_ else base
+                z = base_log_odds(base, X_hold)
+            calibrator = fit_calibrator(self.calibration, z, y_hold)
+        self.estimator_ = HeldOutCalibrated(base, calibrator) if self.calibrated_ else base
         self.feature_importances_ = self._holdout_importances(base, X_hold, y_hold, rng)
 
     def _fit_cross(self, prepared, y, counts, groups):
@@ -835,8 +664,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             if self.n_early_stopping_iter_ is not None:
                 stops.append(self.n_early_stopping_iter_)
             with self._threads(len(held)):
-                z = _base_log_odds(base, X_hold)
-            members.append(_HeldOutCalibrated(base, _fit_calibrator(self.calibration, z, y_hold)))
+                z = base_log_odds(base, X_hold)
+            members.append(HeldOutCalibrated(base, fit_calibrator(self.calibration, z, y_hold)))
             # Each member measures importance on its share of importance_max_rows, so the
             # averaged importance costs what one held-out slice's did.
             importances.append(self._holdout_importances(base, X_hold, y_hold, rng,
@@ -847,7 +676,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.n_train_rows_, self.train_weights_ = rows // len(members), None
         self.n_early_stopping_iter_ = int(np.mean(stops)) if stops else None
         self.calibrated_ = True
-        self.estimator_ = _Averaged(members)
+        self.estimator_ = Averaged(members)
         self.feature_importances_ = pd.concat(importances, axis=1).mean(axis=1).rename(
             "importance")
 
@@ -858,7 +687,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if estimator == "ensemble":
             members = [self._fit_base_as(name, X, y, weights, X_val, y_val)
                        for name in ("gbm", "logistic")]
-            return _SoftVote(members)
+            return SoftVote(members)
         return self._fit_base_as(estimator, X, y, weights, X_val, y_val)
 
     def _fit_base_as(self, estimator, X, y, weights, X_val, y_val):
@@ -1047,12 +876,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if self.estimator != "gbm" or self.cv != "holdout":
             return None
         prepared = self._prepare(self._align(X))
-        if isinstance(self.estimator_, _Averaged):
+        if isinstance(self.estimator_, Averaged):
             parts = [self._path_decomposition(m.base, prepared, X)
                      for m in self.estimator_.members]
             return (sum(p for p, _ in parts) / len(parts),
                     sum(z for _, z in parts) / len(parts))
-        base = (self.estimator_.base if isinstance(self.estimator_, _HeldOutCalibrated)
+        base = (self.estimator_.base if isinstance(self.estimator_, HeldOutCalibrated)
                 else self.estimator_)
         return self._path_decomposition(base, prepared, X)
 
@@ -1070,9 +899,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def _calibrate_log_odds(self, z: np.ndarray) -> np.ndarray:
         """P(churn), level shift included, from the base model's log-odds (held-out
         calibration only)."""
-        if isinstance(self.estimator_, _HeldOutCalibrated):
+        if isinstance(self.estimator_, HeldOutCalibrated):
             return self._shifted(self.estimator_.calibrate(z))
-        if isinstance(self.estimator_, _Averaged):
+        if isinstance(self.estimator_, Averaged):
             return self._shifted(np.mean([m.calibrate(z) for m in self.estimator_.members],
                                          axis=0))
         return self._shifted(expit(z))
@@ -1101,236 +930,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         model's with a held-out calibration)."""
         if calibrated or not self.calibrated_:
             return self._shifted(self.estimator_.predict_proba(prepared)[:, 1])
-        if isinstance(self.estimator_, _HeldOutCalibrated):
+        if isinstance(self.estimator_, HeldOutCalibrated):
             return self.estimator_.base.predict_proba(prepared)[:, 1]
-        if isinstance(self.estimator_, _Averaged):
+        if isinstance(self.estimator_, Averaged):
             return np.mean([m.base.predict_proba(prepared)[:, 1]
                             for m in self.estimator_.members], axis=0)
         folds = self.estimator_.calibrated_classifiers_
         return np.mean([f.estimator.predict_proba(prepared)[:, 1] for f in folds], axis=0)
-
-
-def tree_path_contributions(gbm: HistGradientBoostingClassifier, X) -> tuple[np.ndarray, float]:
-    """Per-row additive contributions of each input column to a fitted binary
-    HistGradientBoostingClassifier's raw score (log-odds), by path attribution (Saabas).
-
-    Every internal node gets a value: the mean of its training rows' leaf values (the
-    count-weighted mean of its children). Walking a row down a tree, each split moves the
-    value from the node's to the child's; that change is credited to the split's feature.
-    Summed over a tree the changes telescope to ``leaf - root``, so for every row::
-
-        contributions.sum(axis=1) + expected == gbm.decision_function(X)
-
-    with ``expected`` the baseline plus the trees' root values. The walk is vectorised over
-    rows, one tree level at a time; splits follow the predictor's own rules (missing values
-    and categories outside the training ones go the way of ``missing_go_to_left``,
-    categories by the split's bitset).
-
-    Parameters
-    ----------
-    gbm : fitted HistGradientBoostingClassifier (binary)
-    X : array of shape (n, m), the classifier's own input (categories ordinal-encoded)
-
-    Returns
-    -------
-    (contributions of shape (n, m), expected : float)
-    """
-    # Columns contiguous: every split reads one feature's column and credits one column.
-    X = np.asfortranarray(X, dtype=np.float64)
-    n, m = X.shape
-    known, f_idx_map = gbm._bin_mapper.make_known_categories_bitsets()
-    contributions = np.zeros((n, m), dtype=np.float64, order="F")
-    expected = float(np.ravel(gbm._baseline_prediction)[0])
-    every_row = np.arange(n)
-    for (predictor,) in gbm._predictors:
-        nodes = predictor.nodes
-        value = _internal_values(nodes)
-        expected += value[0]
-        # Node by node (a parent before its children), with the rows that reach it: a tree
-        # has a few internal nodes, so each split is a handful of operations on whole columns.
-        reach = {0: None}  # None: every row
-        for i in range(len(nodes)):
-            if nodes["is_leaf"][i] or i not in reach:
-                continue
-            rows = reach.pop(i)
-            feature = int(nodes["feature_idx"][i])
-            x = X[:, feature] if rows is None else X[rows, feature]
-            left = _goes_left(nodes[i], x, predictor, known[f_idx_map[feature]]
-                              if nodes["is_categorical"][i] else None)
-            l, r = int(nodes["left"][i]), int(nodes["right"][i])
-            delta = np.where(left, value[l] - value[i], value[r] - value[i])
-            if rows is None:
-                contributions[:, feature] += delta
-                rows = every_row
-            else:
-                contributions[rows, feature] += delta
-            reach[l], reach[r] = rows[left], rows[~left]
-    return contributions, expected
-
-
-def _goes_left(node, x: np.ndarray, predictor, known_bitset) -> np.ndarray:
-    """Which of the values ``x`` one split sends left, by the predictor's own rules: missing
-    values (and, for a categorical split, categories outside the training ones) the way of
-    ``missing_go_to_left``; categories by the split's bitset."""
-    missing = np.isnan(x)
-    to_missing_side = bool(node["missing_go_to_left"])
-    if known_bitset is None:
-        return np.where(missing, to_missing_side, x <= node["num_threshold"])
-    code = np.where(missing | (x < 0), 0, x).astype(np.int64)
-    valid = ~missing & (x >= 0)
-    word, bit = code // 32, (code % 32).astype(np.uint32)
-    in_left = ((predictor.raw_left_cat_bitsets[node["bitset_idx"], word] >> bit) & 1).astype(bool)
-    in_known = ((known_bitset[word] >> bit) & 1).astype(bool)
-    return np.where(valid & in_left, True, np.where(valid & in_known, False, to_missing_side))
-
-
-def _internal_values(nodes) -> np.ndarray:
-    """Leaf values as fitted; an internal node's value is the count-weighted mean of its
-    children's (children always come after their parent in the node array)."""
-    value = nodes["value"].astype(np.float64).copy()
-    count = nodes["count"].astype(np.float64)
-    for i in range(len(nodes) - 1, -1, -1):  # a tree of a few leaves: a few nodes
-        if not nodes["is_leaf"][i]:
-            l, r = nodes["left"][i], nodes["right"][i]
-            total = count[l] + count[r]
-            value[i] = ((count[l] * value[l] + count[r] * value[r]) / total if total
-                        else 0.5 * (value[l] + value[r]))
-    return value
-
-
-def _iterations(model) -> list[int]:
-    """Iterations run by each boosting or logistic model fitted inside ``model``."""
-    if isinstance(model, (HistGradientBoostingClassifier, LogisticRegression)):
-        return [int(np.max(model.n_iter_))]
-    if isinstance(model, Pipeline):
-        return _iterations(model.steps[-1][1])
-    if isinstance(model, _HeldOutCalibrated):
-        return _iterations(model.base)
-    if isinstance(model, _LogOdds):
-        return _iterations(model.estimator_)
-    members = (model.members if isinstance(model, _SoftVote)
-               else model.estimators_ if isinstance(model, VotingClassifier)
-               else [c.estimator for c in model.calibrated_classifiers_]
-               if isinstance(model, CalibratedClassifierCV) else [])
-    return [n for member in members for n in _iterations(member)]
-
-
-def _level_shift(p: np.ndarray, rate: float) -> float:
-    """The constant ``d`` for which ``mean(expit(logit(p) + d)) == rate``.
-
-    This is the maximum-likelihood intercept of a logistic model with ``logit(p)`` as offset
-    (its score equation is exactly that mean), found by bracketing the monotone mean.
-    ``rate`` must be strictly between 0 and 1.
-    """
-    log_odds = logit(np.asarray(p, dtype=np.float64))
-
-    def excess(shift):
-        return float(np.mean(expit(log_odds + shift))) - rate
-
-    low, high = -50.0, 50.0  # far beyond any real shift; brentq needs only a sign change
-    if excess(low) > 0 or excess(high) < 0:  # probabilities pinned at 0 or 1 everywhere
-        return 0.0
-    return float(brentq(excess, low, high, xtol=1e-12))
-
-
-_EPS = 1e-12
-
-
-def _base_log_odds(base, X) -> np.ndarray:
-    """The base model's log-odds of churn (its raw score where it has one)."""
-    if hasattr(base, "decision_function"):
-        return np.asarray(base.decision_function(X), dtype=np.float64)
-    p = base.predict_proba(X)[:, 1]
-    return logit(np.clip(p, _EPS, 1.0 - _EPS))
-
-
-def _fit_calibrator(method: str, z: np.ndarray, y: np.ndarray):
-    """Platt scaling (``sigmoid``: a logistic regression of the label on the log-odds, no
-    penalty) or isotonic regression of the label on the log-odds."""
-    if method == "sigmoid":
-        platt = LogisticRegression(C=np.inf, solver="lbfgs").fit(z[:, None], y)
-        return ("sigmoid", float(platt.coef_[0, 0]), float(platt.intercept_[0]))
-    return ("isotonic", IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(z, y))
-
-
-class _HeldOutCalibrated(ClassifierMixin, BaseEstimator):
-    """A fitted base model and a calibration of its log-odds fitted on held-out rows."""
-
-    def __init__(self, base=None, calibrator=None):
-        self.base = base
-        self.calibrator = calibrator
-        self.classes_ = np.array([0, 1])
-
-    def calibrate(self, z: np.ndarray) -> np.ndarray:
-        """P(churn) from the base model's log-odds ``z``."""
-        if self.calibrator is None:
-            return expit(z)
-        if self.calibrator[0] == "sigmoid":
-            _, slope, intercept = self.calibrator
-            return expit(slope * z + intercept)
-        return np.clip(self.calibrator[1].predict(z), _EPS, 1.0 - _EPS)
-
-    def predict_proba(self, X) -> np.ndarray:
-        churn = self.calibrate(_base_log_odds(self.base, X))
-        return np.column_stack([1.0 - churn, churn])
-
-
-#: The C search compares the grid on this many 3-fold splits (fixed seeds 0, 1, ...) ...
-C_SEARCH_REPEATS = 3
-#: ... and takes the strongest penalty within this ROC-AUC of the best.
-C_SEARCH_TOLERANCE = 0.001
-
-
-class _Averaged(ClassifierMixin, BaseEstimator):
-    """Cross-fitted members (:class:`_HeldOutCalibrated`), their calibrated probabilities
-    averaged."""
-
-    def __init__(self, members=None):
-        self.members = members
-        self.classes_ = np.array([0, 1])
-
-    def predict_proba(self, X) -> np.ndarray:
-        churn = np.mean([m.predict_proba(X)[:, 1] for m in self.members], axis=0)
-        return np.column_stack([1.0 - churn, churn])
-
-
-class _SoftVote(ClassifierMixin, BaseEstimator):
-    """Fitted members, soft voting: the mean of their probabilities [7]_."""
-
-    def __init__(self, members=None):
-        self.members = members
-        self.classes_ = np.array([0, 1])
-
-    def fit(self, X, y):
-        """The members come fitted (see ChurnModel._fit_base); refitting is not offered."""
-        raise NotImplementedError("_SoftVote holds fitted members")
-
-    def predict_proba(self, X) -> np.ndarray:
-        return np.mean([m.predict_proba(X) for m in self.members], axis=0)
-
-
-class _LogOdds(ClassifierMixin, BaseEstimator):
-    """``estimator`` with ``decision_function`` = the log-odds of its churn probability.
-
-    What sigmoid calibration scales: the logit of a probability (for the logistic regression
-    and the boosting model, their own raw score) rather than the probability, on which a
-    two-parameter sigmoid cannot reach both a 1% and a 60% risk well.
-    """
-
-    _EPS = 1e-12
-
-    def __init__(self, estimator=None):
-        self.estimator = estimator
-
-    def fit(self, X, y):
-        self.estimator_ = clone(self.estimator).fit(X, y)
-        self.classes_ = self.estimator_.classes_
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        return self.estimator_.predict_proba(X)
-
-    def decision_function(self, X) -> np.ndarray:
-        return logit(np.clip(self.estimator_.predict_proba(X)[:, 1], self._EPS, 1.0 - self._EPS))
-
-

@@ -362,9 +362,8 @@ def influencer_scores(
         Independent-cascade arc probability (see :func:`reverse_reachable_sets`).
     descriptive : bool
         Also compute ``eigenvector`` and ``betweenness``, which describe a customer but are not
-        part of ``influencer_score``. False leaves both columns out: on the 100,000-customer
-        generator world they cost 4 s of the 5.5 s of this function per cut-off, and the
-        feature pipeline reads neither.
+        part of ``influencer_score``. False leaves both columns out: they are most of this
+        function's cost (docs/results.md), and the feature pipeline reads neither.
 
     Returns
     -------

@@ -1,0 +1,155 @@
+"""The learners inside a :class:`~graphchurn.models.churn.ChurnModel`, each with the encoding of
+the feature table it needs.
+
+- :func:`gbm_pipeline`: histogram gradient boosting with native categorical splits
+  (categories ordinal-encoded, rare ones pooled) and native missing-value handling;
+- :func:`logistic_pipeline`: median imputation with missing indicators and standard scaling
+  for numbers (optionally also each number's rank as a normal score), one-hot encoding with
+  missing as its own level for categories, then the logistic regression of :func:`logistic`.
+
+:func:`is_categorical` says which columns are categories. ChurnModel chooses among these,
+fits, calibrates and combines them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import (OneHotEncoder, OrdinalEncoder, QuantileTransformer,
+                                   StandardScaler)
+
+__all__ = ["is_categorical", "gbm_pipeline", "logistic_pipeline", "logistic"]
+
+_MISSING_LABEL = "(missing)"
+# normal_scores: quantiles estimated from at most this many rows, on this many levels (more
+# levels than a few hundred change no rank that matters for a risk score).
+_NORMAL_SCORE_SUBSAMPLE = 100_000
+_NORMAL_SCORE_QUANTILES = 1000
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Whether a feature column is categorical (object, string or category dtype) rather than
+    numeric (numbers and bool); other dtypes (dates) are refused.
+
+    Example
+    -------
+    >>> is_categorical(pd.Series(["a", "b"])), is_categorical(pd.Series([True, False]))
+    (True, False)
+    """
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return False
+    if (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype)):
+        return True
+    raise TypeError(f"feature column {series.name!r} has dtype {dtype}; "
+                    "use numbers or strings (convert dates to ages in days)")
+
+
+def gbm_pipeline(categorical: list, numeric: list, *, max_iter: int, learning_rate: float,
+                 max_leaf_nodes: int | None, min_samples_leaf: int, l2_regularization: float,
+                 random_state) -> Pipeline:
+    """Gradient boosting on the ``categorical`` and ``numeric`` columns of a prepared table.
+
+    Parameters
+    ----------
+    categorical, numeric : list of str
+        Column names; categories are ordinal-encoded (at most 250 levels, the rest pooled;
+        unknown and missing as NaN), numbers pass through.
+    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization, random_state
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`'s (``min_samples_leaf`` a
+        count of rows).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``encode`` and ``classify``, unfitted.
+    """
+    # Categories first, so the boosting's categorical mask is a simple prefix.
+    encode = ColumnTransformer(
+        [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                encoded_missing_value=np.nan, max_categories=250),
+          categorical),
+         ("num", "passthrough", numeric)],
+        verbose_feature_names_out=False)
+    mask = [True] * len(categorical) + [False] * len(numeric)
+    classifier = HistGradientBoostingClassifier(
+        max_iter=max_iter, learning_rate=learning_rate,
+        max_leaf_nodes=max_leaf_nodes, min_samples_leaf=min_samples_leaf,
+        l2_regularization=l2_regularization,
+        categorical_features=mask if categorical else None,
+        random_state=random_state)
+    return Pipeline([("encode", encode), ("classify", classifier)])
+
+
+def logistic_pipeline(categorical: list, numeric: list, C: float, *, l1_ratio: float,
+                      normal_scores: bool, n_fit_rows: int, random_state) -> Pipeline:
+    """Encoding and logistic regression on the ``categorical`` and ``numeric`` columns.
+
+    Parameters
+    ----------
+    categorical, numeric : list of str
+        Column names.
+    C, l1_ratio, random_state
+        Of :func:`logistic`.
+    normal_scores : bool
+        Also give the regression each number's rank as a normal score (ChurnModel's
+        ``normal_scores``).
+    n_fit_rows : int
+        Rows the pipeline will be fitted on: the normal scores use no more quantile levels
+        than half of them.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``encode`` and ``classify``, unfitted.
+    """
+    scale = StandardScaler()
+    if normal_scores:
+        # The value as is and its rank as a normal score, each standardised (the missing
+        # indicators pass through both, harmlessly). No more levels than the rows a fold
+        # model is fitted on (the smallest is the penalty search's: two thirds of the rows),
+        # which QuantileTransformer would warn about.
+        n_quantiles = int(min(_NORMAL_SCORE_QUANTILES, max(10, n_fit_rows // 2)))
+        scale = Pipeline([
+            ("both", FeatureUnion([
+                ("value", "passthrough"),
+                ("normal_score", QuantileTransformer(
+                    n_quantiles=n_quantiles, output_distribution="normal",
+                    subsample=_NORMAL_SCORE_SUBSAMPLE, random_state=random_state))])),
+            ("scale", StandardScaler())])
+    numbers = Pipeline([
+        ("impute", SimpleImputer(strategy="median", add_indicator=True,
+                                 keep_empty_features=True)),
+        ("scale", scale)])
+    categories = Pipeline([
+        ("impute", SimpleImputer(strategy="constant", fill_value=_MISSING_LABEL,
+                                 keep_empty_features=True)),
+        ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5,
+                                 max_categories=50, sparse_output=False))])
+    encode = ColumnTransformer([("num", numbers, numeric), ("cat", categories, categorical)],
+                               verbose_feature_names_out=False)
+    return Pipeline([("encode", encode),
+                     ("classify", logistic(C, l1_ratio=l1_ratio, random_state=random_state))])
+
+
+def logistic(C: float, *, l1_ratio: float = 0.0, random_state=0) -> LogisticRegression:
+    """A logistic regression with penalty mix ``l1_ratio`` (0: L2, 1: L1) and the solver that
+    suits it.
+
+    Example
+    -------
+    >>> logistic(0.2, l1_ratio=1.0).solver, logistic(1.0).solver, logistic(1.0, l1_ratio=0.5).solver
+    ('liblinear', 'lbfgs', 'saga')
+    """
+    # lbfgs for the smooth L2 penalty; liblinear's coordinate descent for pure L1; saga
+    # for the elastic net in between.
+    solver = {0.0: "lbfgs", 1.0: "liblinear"}.get(float(l1_ratio), "saga")
+    # liblinear and saga visit the rows in a random order: seeded, for reproducibility.
+    return LogisticRegression(C=C, l1_ratio=float(l1_ratio), solver=solver,
+                              max_iter=2000, random_state=random_state)

@@ -1,0 +1,134 @@
+"""Inside fitted models: per-feature log-odds contributions of a boosting model's trees, and
+the iterations each fitted learner ran.
+
+:func:`tree_path_contributions` decomposes a HistGradientBoostingClassifier's log-odds into
+one additive part per input column in one vectorised walk of its trees (what reasons and
+contribution importance read); :func:`fitted_iterations` finds the boosting and logistic
+learners inside the wrappers of :mod:`graphchurn.models.calibration`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from graphchurn.models.calibration import HeldOutCalibrated, LogOdds, SoftVote
+
+__all__ = ["tree_path_contributions", "fitted_iterations"]
+
+
+def tree_path_contributions(gbm: HistGradientBoostingClassifier, X) -> tuple[np.ndarray, float]:
+    """Per-row additive contributions of each input column to a fitted binary
+    HistGradientBoostingClassifier's raw score (log-odds), by path attribution (Saabas).
+
+    Every internal node gets a value: the mean of its training rows' leaf values (the
+    count-weighted mean of its children). Walking a row down a tree, each split moves the
+    value from the node's to the child's; that change is credited to the split's feature.
+    Summed over a tree the changes telescope to ``leaf - root``, so for every row::
+
+        contributions.sum(axis=1) + expected == gbm.decision_function(X)
+
+    with ``expected`` the baseline plus the trees' root values. The walk goes split by split,
+    each on the column of the rows that reach it; splits follow the predictor's own rules
+    (missing values and categories outside the training ones go the way of
+    ``missing_go_to_left``, categories by the split's bitset).
+
+    Parameters
+    ----------
+    gbm : fitted HistGradientBoostingClassifier (binary)
+    X : array of shape (n, m), the classifier's own input (categories ordinal-encoded)
+
+    Returns
+    -------
+    (contributions of shape (n, m), expected : float)
+    """
+    # Columns contiguous: every split reads one feature's column and credits one column.
+    X = np.asfortranarray(X, dtype=np.float64)
+    n, m = X.shape
+    known, f_idx_map = gbm._bin_mapper.make_known_categories_bitsets()
+    contributions = np.zeros((n, m), dtype=np.float64, order="F")
+    expected = float(np.ravel(gbm._baseline_prediction)[0])
+    every_row = np.arange(n)
+    for (predictor,) in gbm._predictors:
+        nodes = predictor.nodes
+        value = _internal_values(nodes)
+        expected += value[0]
+        # Node by node (a parent before its children), with the rows that reach it: a tree
+        # has a few internal nodes, so each split is a handful of operations on whole columns.
+        reach = {0: None}  # None: every row
+        for i in range(len(nodes)):
+            if nodes["is_leaf"][i] or i not in reach:
+                continue
+            rows = reach.pop(i)
+            feature = int(nodes["feature_idx"][i])
+            x = X[:, feature] if rows is None else X[rows, feature]
+            left = _goes_left(nodes[i], x, predictor, known[f_idx_map[feature]]
+                              if nodes["is_categorical"][i] else None)
+            l, r = int(nodes["left"][i]), int(nodes["right"][i])
+            delta = np.where(left, value[l] - value[i], value[r] - value[i])
+            if rows is None:
+                contributions[:, feature] += delta
+                rows = every_row
+            else:
+                contributions[rows, feature] += delta
+            reach[l], reach[r] = rows[left], rows[~left]
+    return contributions, expected
+
+
+def _goes_left(node, x: np.ndarray, predictor, known_bitset) -> np.ndarray:
+    """Which of the values ``x`` one split sends left, by the predictor's own rules: missing
+    values (and, for a categorical split, categories outside the training ones) the way of
+    ``missing_go_to_left``; categories by the split's bitset."""
+    missing = np.isnan(x)
+    to_missing_side = bool(node["missing_go_to_left"])
+    if known_bitset is None:
+        return np.where(missing, to_missing_side, x <= node["num_threshold"])
+    code = np.where(missing | (x < 0), 0, x).astype(np.int64)
+    valid = ~missing & (x >= 0)
+    word, bit = code // 32, (code % 32).astype(np.uint32)
+    in_left = ((predictor.raw_left_cat_bitsets[node["bitset_idx"], word] >> bit) & 1).astype(bool)
+    in_known = ((known_bitset[word] >> bit) & 1).astype(bool)
+    return np.where(valid & in_left, True, np.where(valid & in_known, False, to_missing_side))
+
+
+def _internal_values(nodes) -> np.ndarray:
+    """Leaf values as fitted; an internal node's value is the count-weighted mean of its
+    children's (children always come after their parent in the node array)."""
+    value = nodes["value"].astype(np.float64).copy()
+    count = nodes["count"].astype(np.float64)
+    for i in range(len(nodes) - 1, -1, -1):  # a tree of a few leaves: a few nodes
+        if not nodes["is_leaf"][i]:
+            l, r = nodes["left"][i], nodes["right"][i]
+            total = count[l] + count[r]
+            value[i] = ((count[l] * value[l] + count[r] * value[r]) / total if total
+                        else 0.5 * (value[l] + value[r]))
+    return value
+
+
+def fitted_iterations(model) -> list[int]:
+    """Iterations run by each boosting or logistic model fitted inside ``model`` (a pipeline,
+    a calibrated or voting wrapper, or the wrappers of :mod:`graphchurn.models.calibration`).
+
+    Example
+    -------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> lr = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1])
+    >>> fitted_iterations(SoftVote([lr, lr])) == 2 * fitted_iterations(lr)
+    True
+    """
+    if isinstance(model, (HistGradientBoostingClassifier, LogisticRegression)):
+        return [int(np.max(model.n_iter_))]
+    if isinstance(model, Pipeline):
+        return fitted_iterations(model.steps[-1][1])
+    if isinstance(model, HeldOutCalibrated):
+        return fitted_iterations(model.base)
+    if isinstance(model, LogOdds):
+        return fitted_iterations(model.estimator_)
+    members = (model.members if isinstance(model, SoftVote)
+               else model.estimators_ if isinstance(model, VotingClassifier)
+               else [c.estimator for c in model.calibrated_classifiers_]
+               if isinstance(model, CalibratedClassifierCV) else [])
+    return [n for member in members for n in fitted_iterations(member)]
