@@ -37,10 +37,7 @@ from model_tables import DEFAULT_CACHE, load
 from graphchurn import pipeline
 from graphchurn.models.metrics import evaluate
 
-try:  # the models split (issue 21) moved the tree walk
-    from graphchurn.models.trees import _internal_values, tree_path_contributions
-except ImportError:  # pragma: no cover - before the split
-    from graphchurn.models.churn import _internal_values, tree_path_contributions
+from graphchurn.models.trees import _internal_values, tree_path_contributions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SETTINGS = {
