@@ -55,6 +55,9 @@ __all__ = [
     "ESTIMATORS",
     "EMBEDDINGS_AUTO_MAX_VERTICES",
     "use_embeddings",
+    "coded_log",
+    "stack_cutoffs",
+    "fit_churn_model",
 ]
 
 log = logging.getLogger("graphchurn")
