@@ -1077,6 +1077,8 @@ class ChurnPipeline:
                         # Log-odds shifts matching each model's level to its newest cut-off's rate.
                         "level_shift": {"backtest": round(self.backtest_model_.level_shift_, 4),
                                         "final": round(self.model_.level_shift_, 4)},
+                        # What the report's importance chart measures (the backtest model's).
+                        "importance": self.backtest_model_.importance_kind_,
                         "short_history": self._short_history,
                         "window_coverage": {str(fs.cutoff.date()): round(fs.covered_share, 3)
                                             for fs in [scoring] + self.training_},

@@ -839,3 +839,22 @@ def test_path_contributions_sum_to_the_log_odds_with_categories_and_missing(worl
     with pytest.raises(ValueError, match="path"):
         reason_contributions(_model("logistic", importance=None).fit(X_train, y_train),
                              X_test, method="path")
+
+
+def test_contribution_importance_is_mean_absolute_path_contribution_on_held_out_rows():
+    """importance="auto" on boosting with a held-out slice: each feature's mean |path
+    contribution| over that slice (a feature the trees never use: 0); on the logistic
+    regression "auto" stays permutation; "contribution" without the one-pass decomposition
+    is refused."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"signal": rng.normal(size=3000), "unused": np.zeros(3000)})
+    y = (X["signal"] + rng.normal(scale=0.5, size=3000) > 1.0).astype(int)
+    model = ChurnModel(estimator="gbm", importance="auto", max_iter=30, random_state=0).fit(X, y)
+    assert model.importance_kind_ == "contribution"
+    assert model.feature_importances_["unused"] == 0.0
+    assert model.feature_importances_["signal"] > 0.1
+    logistic = ChurnModel(estimator="logistic", importance="auto").fit(X, y)
+    assert logistic.importance_kind_ == "permutation"
+    with pytest.raises(ValueError, match="contribution"):
+        ChurnModel(estimator="logistic", importance="contribution").fit(X, y)
+    assert ChurnModel(estimator="gbm", importance=None, max_iter=5).fit(X, y).importance_kind_ is None

@@ -199,6 +199,12 @@ def test_importance_chart_ranks_signed_values_and_leaves_out_features_that_do_no
                         ).read_text()
     assert len(_images(text)) == 3 and "feature importance chart" not in text
     assert "No feature helps the model: all 2 features have zero or negative permutation importance" in text
+    # the caption says what the importance is when the model measured path contributions
+    metrics = dict(analysis["metrics"], importance="contribution")
+    text = write_report(tmp_path / "r.html", **dict(analysis, metrics=metrics,
+                                                    importance=importance)).read_text()
+    caption = text.split('alt="feature importance chart">')[1].split("</figcaption>")[0]
+    assert "Mean absolute contribution" in caption and "shuffled" not in caption
 
 
 def test_format_number_reads_for_people():

@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 __all__ = ["write_report", "render_report", "html_table", "format_number", "format_money", "NUMBER_KINDS",
            "FEATURE_LABELS", "feature_label", "GROUP_COLUMNS", "group_table", "group_table_html", "METRIC_KINDS",
-           "PAGE_CSS", "METRIC_LABELS", "IMPORTANCE_MEANING",
+           "PAGE_CSS", "METRIC_LABELS", "IMPORTANCE_MEANING", "IMPORTANCE_KINDS",
            "importance_ranking", "cards_html", "scoring_items", "backtest_items", "scoring_caption",
            "backtest_caption", "baseline_metrics"]
 
@@ -411,8 +411,16 @@ def feature_label(name) -> str:
     return name.replace("_", " ")
 
 
-#: What the importance in the report's chart is (as :class:`graphchurn.ChurnModel` computes it).
-IMPORTANCE_MEANING = "permutation importance: the drop in ROC AUC on held-out rows when the feature is shuffled"
+#: What the importance in the report's chart is, by ``ChurnModel.importance_kind_`` (metrics.json's
+#: ``importance``): the caption's words and the axis label.
+IMPORTANCE_KINDS = {
+    "permutation": ("permutation importance: the drop in ROC AUC on held-out rows when the "
+                    "feature is shuffled", "drop in ROC AUC when shuffled"),
+    "contribution": ("mean absolute contribution: how far the feature moves the held-out "
+                     "customers' predicted log-odds, on average (tree path attribution)",
+                     "mean |change in log-odds|"),
+}
+IMPORTANCE_MEANING = IMPORTANCE_KINDS["permutation"][0]
 
 
 def _features(n: int) -> str:
@@ -449,7 +457,8 @@ def importance_ranking(importance, top: int = 15) -> tuple[pd.Series, int, int]:
     return helping.iloc[:top], int(len(helping) - min(len(helping), top)), int((values <= 0).sum())
 
 
-def _importance_chart(importance: pd.Series, top: int = 15) -> str | None:
+def _importance_chart(importance: pd.Series, top: int = 15, kind: str = "permutation") -> str | None:
+    meaning_text, axis_label = IMPORTANCE_KINDS.get(kind, IMPORTANCE_KINDS["permutation"])
     shown, more, no_help = importance_ranking(importance, top)
     if shown.empty and no_help == 0:
         return None
@@ -459,16 +468,16 @@ def _importance_chart(importance: pd.Series, top: int = 15) -> str | None:
     if no_help:
         rest.append(f"{_features(no_help)} with zero or negative importance, i.e. no help")
     tail = (" Not shown: " + "; ".join(rest) + ".") if rest else ""
-    meaning = IMPORTANCE_MEANING[0].upper() + IMPORTANCE_MEANING[1:]
+    meaning = meaning_text[0].upper() + meaning_text[1:]
     if shown.empty:
         return (f'<figure><p class="empty">No feature helps the model: all {_features(no_help)} have '
-                f"zero or negative {html.escape(IMPORTANCE_MEANING)}.</p></figure>")
+                f"zero or negative {html.escape(meaning_text)}.</p></figure>")
     values = shown.iloc[::-1]  # largest at the top of a horizontal bar chart
     fig = Figure(figsize=(5.2, 0.3 * len(values) + 1.0))
     ax = fig.add_subplot()
     ax.barh(np.arange(len(values)), values.to_numpy(), color="#3b7dd8")
     ax.set_yticks(np.arange(len(values)), [feature_label(i) for i in values.index])
-    ax.set_xlabel("drop in ROC AUC when shuffled")
+    ax.set_xlabel(axis_label)
     ax.set_title("What drives the predictions")
     fig.tight_layout()
     return _figure_html(_png_data_uri(fig), "feature importance chart",
@@ -756,7 +765,8 @@ def render_report(*, scores: pd.DataFrame, groups: pd.DataFrame, metrics: Mappin
     charts = [c for c in (
         _lift_chart(lift) if lift is not None and len(lift) else None,
         _calibration_chart(calibration) if calibration is not None and len(calibration) else None,
-        _importance_chart(importance) if importance is not None and len(importance) else None,
+        _importance_chart(importance, kind=metrics.get("importance", "permutation"))
+        if importance is not None and len(importance) else None,
         _probability_histogram(scores),
     ) if c]
     # A caller may pass a note both in metrics["notes"] and in ``notes``: each is shown once,
@@ -823,8 +833,8 @@ def write_report(path, *, scores: pd.DataFrame, groups: pd.DataFrame, metrics: M
         Columns ``mean_predicted``, ``observed_rate`` and ``count`` (or ``customers``) -- the shape
         of :func:`graphchurn.models.metrics.calibration_table`.
     importance : pandas.Series, optional
-        Permutation importance (drop in held-out ROC AUC when the feature is shuffled) indexed
-        by feature name. The 15 largest positive ones are drawn; zero or negative ones (the
+        Feature importance indexed by feature name, of the kind ``metrics["importance"]``
+        names (:data:`IMPORTANCE_KINDS`; permutation importance when absent). The 15 largest positive ones are drawn; zero or negative ones (the
         feature does not help) are only counted in the caption.
     graph_summary : dict, optional
         Plain numbers describing the interaction graph (e.g. ``CustomerGraph.summary()``).

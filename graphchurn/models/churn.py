@@ -250,6 +250,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Added to the log-odds of every probability (0.0 unless ``fit`` was given ``latest``).
     feature_importances_ : pandas.Series
         Indexed by feature name, in ``feature_names_in_`` order.
+    importance_kind_ : {"contribution", "permutation"} or None
+        What ``feature_importances_`` measures (``importance="auto"`` resolved).
 
     Notes
     -----
@@ -580,6 +582,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 p_latest = self.estimator_.predict_proba(prepared[latest])[:, 1]
             self.level_shift_ = level_shift(p_latest, y[latest].mean())
         self.n_iter_ = max(fitted_iterations(self.estimator_), default=1)
+        self.importance_kind_ = self._importance_kind()
         return self
 
     def _fit_folds(self, prepared, y, counts, groups):
@@ -740,6 +743,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                                             n_repeats=self.importance_repeats,
                                             random_state=self.random_state)
         return pd.Series(result.importances_mean, index=names, name="importance")
+
+    def _importance_kind(self) -> str | None:
+        """What ``feature_importances_`` measures: "contribution", "permutation" or None."""
+        if self.importance is None:
+            return None
+        one_pass = self.estimator == "gbm" and self.cv == "holdout"
+        return "contribution" if self.importance in ("auto", "contribution") and one_pass \
+            else "permutation"
 
     def _contribution_importances(self, base, X_hold, names) -> pd.Series:
         """Mean absolute path contribution of each feature over the held-out rows: one pass
