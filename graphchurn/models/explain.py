@@ -2,7 +2,13 @@
 
 :func:`reason_contributions` measures how much each feature raises a customer's risk (the
 prediction difference when the feature takes its typical value, Robnik-Sikonja & Kononenko
-2008); :func:`top_reasons` keeps the largest ones per customer.
+2008 [6]_, or, for boosting, the path attribution over its trees); :func:`top_reasons` keeps the
+largest ones per customer.
+
+References
+----------
+.. [6] M. Robnik-Sikonja, I. Kononenko, "Explaining classifications for individual instances",
+   IEEE Transactions on Knowledge and Data Engineering 20(5) (2008) 589-600.
 """
 
 from __future__ import annotations

@@ -1,4 +1,17 @@
-"""Churn-specific metrics: ROC-AUC, PR-AUC, lift, expected maximum profit, and chart tables."""
+"""Churn-specific metrics: ROC-AUC, PR-AUC, lift, expected maximum profit, and chart tables.
+
+References
+----------
+.. [1] T. Verbraken, W. Verbeke, B. Baesens, "A novel profit maximizing metric for measuring
+   classification performance of customer churn prediction models", IEEE Transactions on
+   Knowledge and Data Engineering 25(5) (2013) 961-973.
+.. [2] S. A. Neslin, S. Gupta, W. Kamakura, J. Lu, C. H. Mason, "Defection detection: measuring
+   and understanding the predictive accuracy of customer churn models", Journal of Marketing
+   Research 43(2) (2006) 204-211.
+.. [3] W. Verbeke, K. Dejaeger, D. Martens, J. Hur, B. Baesens, "New insights into churn
+   prediction in the telecommunication sector: a profit driven data mining approach",
+   European Journal of Operational Research 218(1) (2012) 211-229.
+"""
 
 from __future__ import annotations
 
