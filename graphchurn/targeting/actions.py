@@ -39,10 +39,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from graphchurn.errors import InputError
-from graphchurn.targeting.contact_list import _BUDGET_RTOL, _customer_values, DEFAULT_HORIZON_MONTHS
+from graphchurn.targeting.contact_list import (
+    _BUDGET_RTOL,
+    _best_single,
+    _campaign_inputs,
+    _priority_order,
+    _single_wins,
+    DEFAULT_HORIZON_MONTHS,
+)
+from graphchurn.targeting.network import _aligned_effects, _FollowerClaims
 
 __all__ = ["Offer", "parse_offers", "next_best_action", "ACTION_COLUMNS", "DEFAULT_OFFERS"]
 
@@ -179,18 +186,6 @@ def _mask(frame, preds):
     return ok
 
 
-def _standalone_followers(p, lv, effects_matrix, effect):
-    """Followers' value of each customer for one effect size, standalone (no other contacts)."""
-    D = effects_matrix
-    n = p.size
-    claim = D.multiply(p[:, None]).tocsr()
-    cols = claim.indices
-    pull = np.clip(claim.data / np.maximum(1.0 - p[cols], 1e-12), 0.0, 1.0 - 1e-12)
-    log_stay = np.bincount(cols, weights=np.log1p(-pull), minlength=n)
-    r = (1.0 - p) * (-np.expm1(log_stay))
-    return claim, cols, r
-
-
 def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
                      effects=None, uplift: pd.DataFrame | None = None,
                      value_column: str | None = "value", default_value: float | None = None,
@@ -219,26 +214,13 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
     pandas.DataFrame
         :data:`ACTION_COLUMNS`, one row per customer given an action, most efficient first.
     """
-    from graphchurn.targeting.network import FollowerEffects
-
     if isinstance(offers, Mapping) and offers and not all(isinstance(o, Offer)
                                                           for o in offers.values()):
         offers, rules = parse_offers(offers)
-    budget = float(budget)
-    if not np.isfinite(budget) or budget < 0:
-        raise InputError("budget must be a finite number >= 0", file="budget")
-    for column in ("customer_id", "churn_probability"):
-        if column not in scores.columns:
-            raise InputError("scores need this column", column=column)
-    ids = scores["customer_id"].astype("str").to_numpy(dtype=object)
-    id_rank, uniques = pd.factorize(pd.Series(ids), sort=True)
-    if len(uniques) != len(ids):
-        raise InputError("customer_id must be unique", column="customer_id")
+    inputs = _campaign_inputs(scores, budget, value_column, default_value, horizon_months)
+    budget, ids, id_rank, prob, p = inputs.budget, inputs.ids, inputs.id_rank, inputs.prob, inputs.p
+    monthly, lv = inputs.monthly, inputs.lv
     n = ids.size
-    prob = pd.to_numeric(scores["churn_probability"], errors="coerce").to_numpy(dtype=float)
-    p = np.where(np.isfinite(prob), np.clip(prob, 0, 1), 0.0)
-    monthly = _customer_values(scores, value_column, default_value, n)
-    lv = monthly * float(horizon_months)
     names = list(offers)
     K = len(names)
     costs = np.array([offers[o].cost for o in names])
@@ -274,17 +256,12 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
     own = eff * (p * lv)[:, None]
     fol = np.zeros((n, K))
     if effects is not None:
-        D = effects.aligned(ids) if isinstance(effects, FollowerEffects) else \
-            sparse.csr_matrix(effects, dtype=float)
-        claim, cols, r = _standalone_followers(p, lv, D, None)
-        indptr = claim.indptr
-        rows = np.repeat(np.arange(n), np.diff(indptr))
+        claims = _FollowerClaims(p, lv, _aligned_effects(effects, ids))
         for k in range(K):
-            v = np.minimum(eff[rows, k] * claim.data, r[cols]) * lv[cols]
-            fol[:, k] = np.bincount(rows, weights=v, minlength=n)
+            fol[:, k] = claims.standalone(eff[:, k])
     net = own + fol - costs[None, :]
     cand = allowed & (net > 0) & (costs[None, :] <= budget * (1 + _BUDGET_RTOL)) & (caps > 0)[None, :]
-    ci, ck = np.nonzero(cand)
+    ci = np.nonzero(cand)[0]
     chosen = np.full(n, -1, dtype=np.int64)
     used = np.zeros(K)
     banned = ~cand  # (customer, offer) pairs that can never be taken (or no longer fit)
@@ -341,11 +318,10 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
         if s is not None:
             heapq.heappush(heap, (s[0], i, s[1]))
     total = float(net[chosen >= 0, chosen[chosen >= 0]].sum()) if (chosen >= 0).any() else 0.0
-    if ci.size:
-        best = int(np.lexsort((id_rank[ci], -net[ci, ck]))[0])
-        if net[ci[best], ck[best]] > total * (1 + _BUDGET_RTOL):
-            chosen[:] = -1
-            chosen[ci[best]] = ck[best]
+    best_i, best_k, best_single = _best_single(net, cand, id_rank)
+    if _single_wins(best_single, total):
+        chosen[:] = -1
+        chosen[best_i] = best_k
     sel = np.flatnonzero(chosen >= 0)
     if sel.size == 0:
         return pd.DataFrame({c: pd.Series(dtype="str" if c in ("customer_id", "action", "channel",
@@ -354,9 +330,7 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
     k = chosen[sel]
     c = costs[k]
     nets = net[sel, k]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(c > 0, (own[sel, k] + fol[sel, k]) / np.where(c > 0, c, 1), np.inf)
-    pri = np.lexsort((id_rank[sel], -nets, -r))
+    pri = _priority_order(own[sel, k] + fol[sel, k], c, id_rank[sel])
     sel, k, c, nets = sel[pri], k[pri], c[pri], nets[pri]
     reasons = []
     for i, kk in zip(sel, k):
