@@ -53,3 +53,96 @@ def test_bad_offers_file_is_a_one_line_error(tmp_path, scores, capsys):
     assert main(["target", "--scores", str(scores), "--budget", "2", "--offers", str(bad),
                  "--out", str(tmp_path / "a.csv")]) == 2
     assert "effect" in capsys.readouterr().err
+
+
+def _history_case(tmp_path):
+    """Scores, customers and a two-campaign history whose uplift is computable by hand.
+
+    Campaign 1 calls a-d (e-h are the control group), campaign 2 the reverse. Eight customers
+    are too few for the learners to split on an attribute (30 per leaf), so both predict the
+    same uplift for everyone: the share of called customers who stayed (7 of 8) minus the
+    share of controls who stayed (5 of 8) = 0.25.
+    """
+    scores = tmp_path / "scores.csv"
+    ids = list("abcdefgh")
+    pd.DataFrame({"customer_id": ids, "churn_probability": [0.5, 0.1] + [0.05] * 6,
+                  "value": [10.0, 40.0] + [1.0] * 6}).to_csv(scores, index=False)
+    customers = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": ids, "age": [25, 60, 33, 47, 52, 29, 38, 71]}).to_csv(
+        customers, index=False)
+    history = tmp_path / "history.csv"
+    churned = {("2025-01-10", "a"), ("2025-01-10", "e"), ("2025-01-10", "f"),
+               ("2025-02-10", "b")}
+    rows = []
+    for date, called in (("2025-01-10", "abcd"), ("2025-02-10", "efgh")):
+        for c in ids:
+            rows.append({"customer_id": c, "contact_date": date,
+                         "offer": "call" if c in called else "none",
+                         "outcome": int((date, c) in churned)})
+    pd.DataFrame(rows).to_csv(history, index=False)
+    return scores, customers, history
+
+
+def test_history_ranks_by_learned_uplift_instead_of_risk(tmp_path, capsys):
+    # One call (cost 1, assumed effect 0.3), 1 month of value:
+    #   risk x assumed effect: a 0.5 * 0.3 * 10 = 1.5, b 0.1 * 0.3 * 40 = 1.2 -> a.
+    #   learned uplift 0.25 (docstring of _history_case): a's effect 0.25 / 0.5 = 0.5, saving
+    #   0.5 * 0.5 * 10 = 2.5; b's effect min(1, 0.25 / 0.1) = 1, saving 0.1 * 1 * 40 = 4 -> b.
+    scores, customers, history = _history_case(tmp_path)
+    call = '{"call": {"cost": 1, "effect": 0.3}}'
+    base = ["target", "--scores", str(scores), "--budget", "1", "--channels", call,
+            "--months", "1", "--customers", str(customers)]
+    out = tmp_path / "risk.csv"
+    assert main(base + ["--out", str(out)]) == 0
+    assert pd.read_csv(out)["customer_id"].tolist() == ["a"]
+    capsys.readouterr()
+    out = tmp_path / "uplift.csv"
+    assert main(base + ["--history", str(history), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "uplift learned from 16 past contacts in 2 campaign(s)" in printed
+    assert "Qini" in printed
+    actions = pd.read_csv(out)
+    assert actions["customer_id"].tolist() == ["b"]
+    assert actions["action"].tolist() == ["call"]
+    assert actions["expected_saving_own"].iloc[0] == pytest.approx(4.0, abs=1e-6)
+    assert "learned effect 100%" in actions["reason"].iloc[0]
+
+
+def test_history_without_a_control_group_falls_back_and_says_so(tmp_path, capsys):
+    scores, customers, history = _history_case(tmp_path)
+    frame = pd.read_csv(history)
+    frame[frame["offer"] != "none"].to_csv(history, index=False)
+    out = tmp_path / "a.csv"
+    assert main(["target", "--scores", str(scores), "--budget", "1", "--channels",
+                 '{"call": {"cost": 1, "effect": 0.3}}', "--months", "1", "--customers",
+                 str(customers), "--history", str(history), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "control group" in printed and "risk x assumed effect" in printed
+    actions = pd.read_csv(out)
+    assert actions["customer_id"].tolist() == ["a"]
+    assert "assumed effect 30%" in actions["reason"].iloc[0]
+
+
+@pytest.mark.parametrize("edit, where", [
+    (lambda f: f.assign(outcome=f["outcome"].where(f.index != 2, 2)), "row 3, column 'outcome'"),
+    (lambda f: f.assign(contact_date=f["contact_date"].where(f.index != 4, "10/01/2025x")),
+     "row 5, column 'contact_date'"),
+    (lambda f: f.drop(columns="offer"), "column 'offer'"),
+    (lambda f: pd.concat([f, f.iloc[[0]]]), "row 17, column 'customer_id'"),
+])
+def test_a_bad_history_file_is_a_one_line_error_naming_row_and_column(tmp_path, capsys, edit,
+                                                                        where):
+    scores, customers, history = _history_case(tmp_path)
+    edit(pd.read_csv(history)).to_csv(history, index=False)
+    assert main(["target", "--scores", str(scores), "--budget", "1", "--customers",
+                 str(customers), "--history", str(history), "--out", str(tmp_path / "a.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(history) in err and where in err
+    assert not (tmp_path / "a.csv").exists()
+
+
+def test_history_needs_the_customer_table(tmp_path, capsys):
+    scores, _, history = _history_case(tmp_path)
+    assert main(["target", "--scores", str(scores), "--budget", "1", "--history", str(history),
+                 "--out", str(tmp_path / "a.csv")]) == 2
+    assert "--customers" in capsys.readouterr().err

@@ -41,11 +41,79 @@ import pandas as pd
 
 from graphchurn.errors import InputError
 
-__all__ = ["qini_curve", "qini_coefficient", "fit_uplift", "UpliftResult", "LEARNERS",
-           "HISTORY_COLUMNS"]
+__all__ = ["qini_curve", "qini_coefficient", "fit_uplift", "load_history", "UpliftResult",
+           "LEARNERS", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ["customer_id", "contact_date", "offer", "outcome"]
 LEARNERS = ("two_model", "class_transformation")
+
+
+def load_history(path) -> pd.DataFrame:
+    """Read and check a campaign history file (CSV, CSV.gz or Parquet).
+
+    One row per customer and past campaign: ``customer_id`` (text), ``contact_date`` (ISO 8601
+    date or date-time: the campaign's day), ``offer`` (the offer or channel given, ``none`` for
+    the control group) and ``outcome`` (``1`` if the customer churned in the campaign's window,
+    ``0`` if it stayed). Other columns are ignored.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`HISTORY_COLUMNS`, ``contact_date`` as timestamps, ``outcome`` as int.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the first bad data row and its column.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", file=path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            # ids stay text as written ("0123" is an id, "NA" is not missing)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as err:  # a parser's own message, on one line, naming the file
+        raise InputError(f"cannot read the campaign history ({type(err).__name__}: {err})",
+                         file=path) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for column in HISTORY_COLUMNS:
+        if column not in frame.columns:
+            raise InputError(f"campaign history needs columns {', '.join(HISTORY_COLUMNS)}",
+                             file=path, column=column)
+    if len(frame) == 0:
+        raise InputError("campaign history has no rows", file=path)
+
+    def first_bad(mask, column, why):
+        bad = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if bad.size:
+            raise InputError(why, file=path, row=int(bad[0]) + 1, column=column)
+
+    ids = frame["customer_id"].astype(str).str.strip()
+    first_bad(ids.eq("") | frame["customer_id"].isna(), "customer_id", "empty customer id")
+    offer = frame["offer"].astype(str).str.strip()
+    first_bad(offer.eq("") | frame["offer"].isna(), "offer",
+              "empty offer (write 'none' for the control group)")
+    dates = pd.to_datetime(frame["contact_date"].astype(str).str.strip(), errors="coerce",
+                           format="ISO8601")
+    first_bad(dates.isna(), "contact_date", "not an ISO 8601 date")
+    outcome = pd.to_numeric(frame["outcome"].astype(str).str.strip(), errors="coerce")
+    first_bad(~outcome.isin([0, 1]), "outcome", "outcome must be 0 (stayed) or 1 (churned)")
+    # one row per customer and campaign: a repeated row would count its outcome twice
+    first_bad(pd.DataFrame({"c": ids, "d": dates}).duplicated(), "customer_id",
+              "the customer appears twice in one campaign (same contact_date)")
+    out = pd.DataFrame({"customer_id": ids, "contact_date": dates.dt.tz_localize(None)
+                        if dates.dt.tz is not None else dates,
+                        "offer": offer, "outcome": outcome.astype(int)})
+    return out.reset_index(drop=True)
 
 
 def qini_curve(uplift, treated, stayed):
@@ -80,7 +148,8 @@ def _design(customers: pd.DataFrame) -> pd.DataFrame:
     num = table.select_dtypes(include="number")
     cat = table.select_dtypes(exclude="number")
     cat = cat.loc[:, cat.nunique() <= 30]
-    return pd.concat([num, pd.get_dummies(cat.astype(str), dtype=float)], axis=1).fillna(0.0)
+    parts = [num] + ([pd.get_dummies(cat.astype(str), dtype=float)] if cat.shape[1] else [])
+    return pd.concat(parts, axis=1).fillna(0.0)
 
 
 def _fit_predict(learner, X, treated, stayed, X_new, seed):
@@ -161,6 +230,9 @@ def fit_uplift(history: pd.DataFrame, customers: pd.DataFrame, learners=LEARNERS
         raise InputError("campaign history needs a control group (offer 'none') and contacts",
                          file="history")
     X_all = _design(customers)
+    if X_all.shape[1] == 0:
+        raise InputError("the customer table has no attribute to learn uplift from "
+                         "(numeric, or categorical with at most 30 levels)", file="customers")
     h = h[h["customer_id"].isin(X_all.index)]
     dates = np.sort(h["contact_date"].unique())
     offers = sorted(set(h["offer"]) - {"none"})
