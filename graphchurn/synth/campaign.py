@@ -87,7 +87,9 @@ class CampaignWorld:
             self.offers = dict(OFFER_BASE_EFFECTS)
         seed = int(self.world_kwargs.get("seed", 0))
         self._rng_seed = seed
-        first = generate_world(days=self.as_of_day, **self.world_kwargs)
+        # Only the as-of world keeps its log (a pipeline may read it); the others are read for
+        # departures alone and skip the traffic (generate_world's traffic_days).
+        first = generate_world(days=self.as_of_day, traffic_days=0, **self.world_kwargs)
         self.effects = planted_effects(first.customers, self.offers)
         self.ids = self.effects.index
         n = len(self.ids)
@@ -116,7 +118,8 @@ class CampaignWorld:
             respond = contacted & (self._u[d] < eff)
             for cid in self.ids[respond]:
                 kept.setdefault(cid, []).append((d, d + self.history_window))
-            world = generate_world(days=self.as_of_day, retained=kept, **self.world_kwargs)
+            world = generate_world(days=self.as_of_day, retained=kept, traffic_days=0,
+                                   **self.world_kwargs)
             churn = world.customers["churn_date"]
             start = world.start + pd.Timedelta(days=d)
             out = (churn > start) & (churn <= start + pd.Timedelta(days=self.history_window))
@@ -138,7 +141,7 @@ class CampaignWorld:
             for cid, p, e in zip(contacts, pos, eff):
                 if self._u[d][p] < e:
                     kept.setdefault(cid, []).append((d, d + h))
-        w = generate_world(days=d + h + 1, retained=kept, **self.world_kwargs)
+        w = generate_world(days=d + h + 1, retained=kept, traffic_days=0, **self.world_kwargs)
         decided = w.truth["decision_date"]
         churn = w.truth["true_churn_date"]
         as_of = w.start + pd.Timedelta(days=d)
