@@ -87,7 +87,7 @@ def one_world(seed, n_customers, budgets):
     call = {"call": {"channel": "call", "cost": COST, "effect": ASSUMED_EFFECT}}
     up = fit_uplift(cw.history, world.customers)
     qini = up.comparison[up.comparison["selected"]].set_index("offer")["qini"]
-    up_eff = up.effects(p_hat)[["call"]]
+    up_eff = up.effects()[["call"]]
     true_eff = cw.effects.loc[ids, ["call"]]
     rows = []
     for b in budgets:

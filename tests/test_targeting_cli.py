@@ -56,12 +56,12 @@ def test_bad_offers_file_is_a_one_line_error(tmp_path, scores, capsys):
 
 
 def _history_case(tmp_path):
-    """Scores, customers and a two-campaign history whose uplift is computable by hand.
+    """Scores, customers and a two-campaign history whose learned effect is computable by hand.
 
     Campaign 1 calls a-d (e-h are the control group), campaign 2 the reverse. Eight customers
-    are too few for the learners to split on an attribute (30 per leaf), so both predict the
-    same uplift for everyone: the share of called customers who stayed (7 of 8) minus the
-    share of controls who stayed (5 of 8) = 0.25.
+    are too few for the learners to split on an attribute (30 per leaf), so every prediction
+    is a share of all rows: uplift = called who stayed (7 of 8) - controls who stayed (5 of 8)
+    = 0.25, control churn q = 3/8, learned effect = 0.25 / 0.375 = 2/3 for everyone.
     """
     scores = tmp_path / "scores.csv"
     ids = list("abcdefgh")
@@ -83,18 +83,20 @@ def _history_case(tmp_path):
     return scores, customers, history
 
 
-def test_history_ranks_by_learned_uplift_instead_of_risk(tmp_path, capsys):
-    # One call (cost 1, assumed effect 0.3), 1 month of value:
-    #   risk x assumed effect: a 0.5 * 0.3 * 10 = 1.5, b 0.1 * 0.3 * 40 = 1.2 -> a.
-    #   learned uplift 0.25 (docstring of _history_case): a's effect 0.25 / 0.5 = 0.5, saving
-    #   0.5 * 0.5 * 10 = 2.5; b's effect min(1, 0.25 / 0.1) = 1, saving 0.1 * 1 * 40 = 4 -> b.
+CALL = '{"call": {"cost": 2, "effect": 0.3}}'
+
+
+def test_history_ranks_by_learned_effect_instead_of_the_assumed_one(tmp_path, capsys):
+    # One call (cost 2), 1 month of value:
+    #   assumed effect 0.3: a 0.5 * 0.3 * 10 = 1.5 < 2, b 0.1 * 0.3 * 40 = 1.2: nobody.
+    #   learned effect 2/3 (docstring of _history_case): a 0.5 * 2/3 * 10 = 3.33 (net 1.33),
+    #   b 0.1 * 2/3 * 40 = 2.67 (net 0.67), the others 0.05 * 2/3 * 1 -> a.
     scores, customers, history = _history_case(tmp_path)
-    call = '{"call": {"cost": 1, "effect": 0.3}}'
-    base = ["target", "--scores", str(scores), "--budget", "1", "--channels", call,
+    base = ["target", "--scores", str(scores), "--budget", "2", "--channels", CALL,
             "--months", "1", "--customers", str(customers)]
     out = tmp_path / "risk.csv"
     assert main(base + ["--out", str(out)]) == 0
-    assert pd.read_csv(out)["customer_id"].tolist() == ["a"]
+    assert pd.read_csv(out).empty
     capsys.readouterr()
     out = tmp_path / "uplift.csv"
     assert main(base + ["--history", str(history), "--out", str(out)]) == 0
@@ -102,10 +104,10 @@ def test_history_ranks_by_learned_uplift_instead_of_risk(tmp_path, capsys):
     assert "uplift learned from 16 past contacts in 2 campaign(s)" in printed
     assert "Qini" in printed
     actions = pd.read_csv(out)
-    assert actions["customer_id"].tolist() == ["b"]
+    assert actions["customer_id"].tolist() == ["a"]
     assert actions["action"].tolist() == ["call"]
-    assert actions["expected_saving_own"].iloc[0] == pytest.approx(4.0, abs=1e-6)
-    assert "learned effect 100%" in actions["reason"].iloc[0]
+    assert actions["expected_saving_own"].iloc[0] == pytest.approx(10 / 3, abs=1e-6)
+    assert "learned effect 67%" in actions["reason"].iloc[0]
 
 
 def test_history_without_a_control_group_falls_back_and_says_so(tmp_path, capsys):
@@ -113,13 +115,15 @@ def test_history_without_a_control_group_falls_back_and_says_so(tmp_path, capsys
     frame = pd.read_csv(history)
     frame[frame["offer"] != "none"].to_csv(history, index=False)
     out = tmp_path / "a.csv"
-    assert main(["target", "--scores", str(scores), "--budget", "1", "--channels",
+    assert main(["target", "--scores", str(scores), "--budget", "2", "--channels",
                  '{"call": {"cost": 1, "effect": 0.3}}', "--months", "1", "--customers",
                  str(customers), "--history", str(history), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "control group" in printed and "risk x assumed effect" in printed
     actions = pd.read_csv(out)
-    assert actions["customer_id"].tolist() == ["a"]
+    # a: 0.5 * 0.3 * 10 = 1.5, b: 0.1 * 0.3 * 40 = 1.2 (both above the cost of 1)
+    assert actions["customer_id"].tolist() == ["a", "b"]
+    assert actions["expected_saving_own"].tolist() == pytest.approx([1.5, 1.2])
     assert "assumed effect 30%" in actions["reason"].iloc[0]
 
 

@@ -516,8 +516,7 @@ def _target_uplift(args, scores, table, offer_names, masker=None):
         note += f" (assumed effect for {', '.join(assumed)}: not in the history)"
     if len(known) > known.sum():
         note += f"; {int(len(known) - known.sum())} history row(s) of unknown customers ignored"
-    probability = scores.set_index("customer_id")["churn_probability"].astype(float)
-    return result.effects(probability)[learned], note
+    return result.effects()[learned], note
 
 
 def cmd_target(args) -> int:
