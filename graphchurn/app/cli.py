@@ -510,7 +510,7 @@ def _target_uplift(args, scores, table, offer_names, masker=None):
              f"{comparison.loc[o, 'n_test']} held-out customers)" for o in learned]
     note = (f"uplift learned from {int(known.sum())} past contacts in "
             f"{history.loc[known, 'contact_date'].nunique()} campaign(s): {'; '.join(parts)}; "
-            f"ranking by uplift x value")
+            f"ranking by risk x learned effect x value")
     assumed = [o for o in offer_names if o not in learned]
     if assumed:
         note += f" (assumed effect for {', '.join(assumed)}: not in the history)"
