@@ -24,7 +24,10 @@ same contagion model).
 Policies: random mailing, top-risk-first, today's expected-saving list (risk x assumed effect x
 value, :func:`contact_list`), network-aware (:func:`network_contact_list`, followers' value
 with overlap), uplift-aware (:func:`next_best_action` with the learned effect), network +
-uplift, oracle.
+uplift, oracle. Two more take the oracle apart: ``planted_effect`` (the blurred risk with the
+planted effects: what a perfect uplift model would give the uplift-aware list) and
+``oracle_own`` (the oracle without followers: what the network part adds when risk and effects
+are right).
 
     python experiments/campaigns.py [--worlds 20] [--customers 5000] [--budgets 25,50,100,200]
 
@@ -67,14 +70,16 @@ from graphchurn.targeting.uplift import (  # noqa: E402
 )
 
 POLICIES = ["random", "top_risk", "expected_saving", "network", "uplift", "network_uplift",
-            "oracle"]
+            "planted_effect", "oracle_own", "oracle"]
 COST, ASSUMED_EFFECT, MONTHS = 1.0, 0.3, 12.0
 CONTAGION_CUTOFFS = (60, 90, 120, 150)
 PAIRS = [("network", "expected_saving"), ("network", "random"), ("network", "top_risk"),
          ("expected_saving", "random"), ("expected_saving", "top_risk"),
          ("uplift", "expected_saving"), ("uplift", "top_risk"), ("network_uplift", "uplift"),
          ("network_uplift", "network"), ("network_uplift", "expected_saving"),
-         ("oracle", "network_uplift")]
+         ("planted_effect", "expected_saving"), ("planted_effect", "uplift"),
+         ("oracle_own", "expected_saving"), ("oracle", "oracle_own"),
+         ("oracle", "expected_saving"), ("oracle", "network_uplift")]
 
 
 def _graph(world):
@@ -151,6 +156,10 @@ def one_world(seed, n_customers, budgets):
                                        horizon_months=MONTHS)["customer_id"].tolist(),
             "network_uplift": next_best_action(scores, b, call, uplift=up_eff, effects=fe_hat,
                                                horizon_months=MONTHS)["customer_id"].tolist(),
+            "planted_effect": next_best_action(scores, b, call, uplift=true_eff,
+                                               horizon_months=MONTHS)["customer_id"].tolist(),
+            "oracle_own": next_best_action(oracle_scores, b, call, uplift=true_eff,
+                                           horizon_months=MONTHS)["customer_id"].tolist(),
             "oracle": next_best_action(oracle_scores, b, call, uplift=true_eff, effects=fe_true,
                                        horizon_months=MONTHS)["customer_id"].tolist(),
         }
@@ -238,7 +247,9 @@ world loses {meta['lost_without_campaign'].mean():.0f} customers in the window o
 
 {markdown_table(shown.rename_axis('budget'))}
 
-Customers contacted (mean): {markdown_table(contacts.round(1).rename_axis('budget'), floatfmt='.1f')}
+Customers contacted (mean):
+
+{markdown_table(contacts.round(1).rename_axis('budget'), floatfmt='.1f')}
 
 ![retained value vs budget](campaigns.png)
 
