@@ -26,7 +26,7 @@ from. The default, five monthly campaigns each contacting half the customers wit
 outcomes before a campaign on day 180, is what it takes for the uplift model to recover the
 planted responders at all: the effect is learned from the customers kept, and with a 2.5%
 monthly churn rate a campaign of a few hundred calls keeps a dozen (two campaigns with 45-day
-windows on 2,000 customers taught nothing; docs/results.md, "Retention decisions").
+windows on 2,000 customers taught little; experiments/uplift_learnability.py).
 """
 
 from __future__ import annotations
