@@ -1,34 +1,58 @@
 """Retention campaigns in generator worlds (issue 24, item 5).
 
-For each world (``--worlds``, default 20, ``--customers`` each): past randomised campaigns on
-days 15 and 40 (half the active customers, a random offer), then a campaign on day 90 (as-of)
-evaluated over 60 days. Policies pick whom to call (one offer, cost 1, assumed effect 0.3) at
-several budgets; each policy's world is re-simulated with the same draws, and the retained
-value is the value x 12 months of customers lost without the campaign and kept with it
-(followers included, through the world's contagion).
+For each world (``--worlds``, default 20, ``--customers`` each, seeds 0, 1, ...): five past
+randomised campaigns, one a month on days 0, 30, 60, 90 and 120 (each contacts a random half
+of the active customers with a random offer, sms or call; the other half is the control group;
+the outcome is churn within 60 days), then a campaign of calls on day 180 (as-of) evaluated
+over 60 days. The planted effect of a call is highest for young non-prepaid customers without
+support contacts and lowest for the prepaid customers with support contacts who are the most
+likely to leave (:mod:`graphchurn.synth.campaign`). Policies pick whom to call (one offer,
+cost 1, assumed effect 0.3) at several budgets; each policy's world is re-simulated with the
+same draws, and the retained value is the value x 12 months of the customers lost without the
+campaign and kept with it (followers included, through the world's contagion), gross of the
+calls' cost (equal budgets).
 
 What the policies know. Risk: the world's true probability of being lost in the window at
-as-of, blurred with N(0, 0.5) on the log-odds (a stand-in for the churn model, which costs
-about 40 s a world here). Contagion: ``ContagionModel(method="exposure")`` fitted on the
-world's churn history (cut-offs on days 30 and 60) over its ties. Uplift: learned from the
-past campaigns (:func:`graphchurn.targeting.uplift.fit_uplift`). The oracle knows the true
-risk and the planted response probabilities (and uses the same contagion model).
+as-of, blurred with N(0, 0.5) on the log-odds (a stand-in for the churn model, whose cost
+would dominate the run). Contagion: ``ContagionModel(method="exposure")`` fitted on the
+world's churn history (cut-offs on days 60, 90, 120 and 150, 30-day labels) over its ties.
+Uplift: learned from the past campaigns (:func:`graphchurn.targeting.uplift.fit_uplift`:
+learner chosen on the latest campaign, held out; effect = uplift / control churn of customers
+alike). The oracle knows the true risk and the planted response probabilities (and uses the
+same contagion model).
 
-    python experiments/campaigns.py [--worlds 20] [--customers 2000]
+Policies: random mailing, top-risk-first, today's expected-saving list (risk x assumed effect x
+value, :func:`contact_list`), network-aware (:func:`network_contact_list`, followers' value
+with overlap), uplift-aware (:func:`next_best_action` with the learned effect), network +
+uplift, oracle. Two more take the oracle apart: ``planted_effect`` (the blurred risk with the
+planted effects: what a perfect uplift model would give the uplift-aware list) and
+``oracle_own`` (the oracle without followers: what the network part adds when risk and effects
+are right).
 
-Writes experiments/results/campaigns.csv, campaigns.md and campaigns.png.
+    python experiments/campaigns.py [--worlds 20] [--customers 5000] [--budgets 25,50,100,200]
+
+Writes experiments/results/campaigns.json (every world's numbers; rewritten after each world),
+campaigns.md and campaigns.png.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-from pathlib import Path
+import os
 
-import igraph as ig
-import numpy as np
-import pandas as pd
+# Many small gradient-boosting fits: on a shared machine their thread pool only contends
+# (several times slower than one thread); set before scikit-learn loads its OpenMP runtime.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import igraph as ig  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, library_version, markdown_table  # noqa: E402
@@ -38,11 +62,24 @@ from graphchurn.synth.campaign import CampaignWorld  # noqa: E402
 from graphchurn.targeting.actions import next_best_action  # noqa: E402
 from graphchurn.targeting.contact_list import contact_list  # noqa: E402
 from graphchurn.targeting.network import follower_effects, network_contact_list  # noqa: E402
-from graphchurn.targeting.uplift import fit_uplift  # noqa: E402
+from graphchurn.targeting.uplift import (  # noqa: E402
+    _churn_rate,
+    _design,
+    fit_uplift,
+    qini_coefficient,
+)
 
 POLICIES = ["random", "top_risk", "expected_saving", "network", "uplift", "network_uplift",
-            "oracle"]
+            "planted_effect", "oracle_own", "oracle"]
 COST, ASSUMED_EFFECT, MONTHS = 1.0, 0.3, 12.0
+CONTAGION_CUTOFFS = (60, 90, 120, 150)
+PAIRS = [("network", "expected_saving"), ("network", "random"), ("network", "top_risk"),
+         ("expected_saving", "random"), ("expected_saving", "top_risk"),
+         ("uplift", "expected_saving"), ("uplift", "top_risk"), ("network_uplift", "uplift"),
+         ("network_uplift", "network"), ("network_uplift", "expected_saving"),
+         ("planted_effect", "expected_saving"), ("planted_effect", "uplift"),
+         ("oracle_own", "expected_saving"), ("oracle", "oracle_own"),
+         ("oracle", "expected_saving"), ("oracle", "network_uplift")]
 
 
 def _graph(world):
@@ -56,7 +93,22 @@ def _graph(world):
     return g, names
 
 
+def _risk_qini(history, customers):
+    """Qini, on the latest campaign, of ranking its call and control rows by churn risk alone
+    (control churn learned on the earlier campaigns): what a risk score scores as uplift."""
+    X = _design(customers)
+    h = history[history["offer"].isin(["call", "none"])]
+    test = (h["contact_date"] == h["contact_date"].max()).to_numpy()
+    train = h[~test & (h["offer"] == "none").to_numpy()]
+    risk = _churn_rate(X.loc[train["customer_id"]].to_numpy(dtype=float),
+                       train["outcome"].to_numpy(dtype=float),
+                       X.loc[h.loc[test, "customer_id"]].to_numpy(dtype=float), 0)
+    return qini_coefficient(risk, (h.loc[test, "offer"] == "call").to_numpy(),
+                            1 - h.loc[test, "outcome"].to_numpy())
+
+
 def one_world(seed, n_customers, budgets):
+    t0 = time.time()
     cw = CampaignWorld({"n_customers": n_customers, "seed": seed})
     world = cw.world
     rng = np.random.default_rng([seed, 99])
@@ -72,7 +124,7 @@ def one_world(seed, n_customers, budgets):
     churn = world.customers.set_index("customer_id")["churn_date"]
     as_of = world.start + pd.Timedelta(days=cw.as_of_day)
     history = [ContagionCutoff.from_churn_dates(g, churn, world.start + pd.Timedelta(days=d), 30,
-                                                known_until=as_of) for d in (30, 60)]
+                                                known_until=as_of) for d in CONTAGION_CUTOFFS]
     model = ContagionModel(method="exposure", half_life_days=30).fit(history)
     membership = world.truth.set_index("customer_id")["community"].reindex(names).fillna(-1)
 
@@ -86,9 +138,10 @@ def one_world(seed, n_customers, budgets):
     oracle_scores = scores.assign(churn_probability=pt)
     call = {"call": {"channel": "call", "cost": COST, "effect": ASSUMED_EFFECT}}
     up = fit_uplift(cw.history, world.customers)
-    qini = up.comparison[up.comparison["selected"]].set_index("offer")["qini"]
-    up_eff = up.effects(p_hat)[["call"]]
+    selected = up.comparison[up.comparison["selected"]].set_index("offer")
+    up_eff = up.effects()[["call"]]
     true_eff = cw.effects.loc[ids, ["call"]]
+    t_setup = time.time() - t0
     rows = []
     for b in budgets:
         k = int(b // COST)
@@ -103,6 +156,10 @@ def one_world(seed, n_customers, budgets):
                                        horizon_months=MONTHS)["customer_id"].tolist(),
             "network_uplift": next_best_action(scores, b, call, uplift=up_eff, effects=fe_hat,
                                                horizon_months=MONTHS)["customer_id"].tolist(),
+            "planted_effect": next_best_action(scores, b, call, uplift=true_eff,
+                                               horizon_months=MONTHS)["customer_id"].tolist(),
+            "oracle_own": next_best_action(oracle_scores, b, call, uplift=true_eff,
+                                           horizon_months=MONTHS)["customer_id"].tolist(),
             "oracle": next_best_action(oracle_scores, b, call, uplift=true_eff, effects=fe_true,
                                        horizon_months=MONTHS)["customer_id"].tolist(),
         }
@@ -110,34 +167,45 @@ def one_world(seed, n_customers, budgets):
             rows.append({"world": seed, "budget": b, "policy": policy, "contacts": len(chosen),
                          "retained_value": cw.retained_value({c: "call" for c in chosen},
                                                              MONTHS)})
-    meta = {"world": seed, "qini_call": qini.get("call", np.nan),
-            "qini_sms": qini.get("sms", np.nan),
-            "learner_call": up.comparison.query("selected and offer == 'call'")["learner"].iloc[0],
+    eff_hat = up_eff["call"].reindex(ids).to_numpy()
+    meta = {"world": seed,
+            "qini_call": float(selected.loc["call", "qini"]),
+            "qini_sms": float(selected.loc["sms", "qini"]),
+            "learner_call": str(selected.loc["call", "learner"]),
+            "qini_call_risk_ranking": _risk_qini(cw.history, world.customers),
+            "spearman_learned_true_effect": float(spearmanr(eff_hat, true_eff["call"])[0]),
+            "spearman_risk_true_effect": float(spearmanr(pt, true_eff["call"])[0]),
+            "spearman_risk_true_uplift": float(spearmanr(pt, pt * true_eff["call"])[0]),
+            "mean_learned_effect": float(np.mean(eff_hat)),
+            "mean_true_effect": float(true_eff["call"].mean()),
+            "history_rows": len(cw.history),
             "lost_without_campaign": int(cw.baseline_lost.sum()),
-            "contagion_supported": model.supported_}
+            "value_lost_without_campaign": float((cw.baseline_lost * world.customers["value"]
+                                                  .to_numpy()).sum() * MONTHS),
+            "exposure_coef": [float(c) for c in model.coef_],
+            "seconds_setup": t_setup, "seconds": time.time() - t0}
     return rows, meta
+
+
+def _paired(wide, a, c):
+    d = wide[a] - wide[c]
+    return {"mean": float(d.mean()), "se": float(d.std(ddof=1) / np.sqrt(len(d))),
+            "worlds_better": f"{int((d > 0).sum())}/{len(d)}"}
 
 
 def summarise(raw, meta, out_dir, n_customers, elapsed):
     stats = raw.groupby(["budget", "policy"])["retained_value"].agg(["mean", "std", "count"])
     stats["se"] = stats["std"] / np.sqrt(stats["count"])
     wide = raw.pivot_table(index=["world", "budget"], columns="policy", values="retained_value")
-    pairs = [("network", "expected_saving"), ("uplift", "expected_saving"),
-             ("network_uplift", "expected_saving"), ("network_uplift", "uplift"),
-             ("network_uplift", "network"),
-             ("network", "random"), ("network", "top_risk"), ("expected_saving", "random"),
-             ("expected_saving", "top_risk"), ("oracle", "network_uplift")]
     diff_rows = []
     for b, block in wide.groupby(level="budget"):
-        for a, c in pairs:
-            d = block[a] - block[c]
-            diff_rows.append({"budget": b, "difference": f"{a} - {c}", "mean": d.mean(),
-                              "se": d.std(ddof=1) / np.sqrt(len(d)),
-                              "worlds_better": f"{int((d > 0).sum())}/{len(d)}"})
-    diffs = pd.DataFrame(diff_rows).set_index("budget")
+        for a, c in PAIRS:
+            diff_rows.append({"budget": b, "difference": f"{a} - {c}", **_paired(block, a, c)})
+    diffs = pd.DataFrame(diff_rows)
     table = stats["mean"].unstack("policy")[POLICIES]
     se = stats["se"].unstack("policy")[POLICIES]
     shown = table.round(0).astype(int).astype(str) + " ± " + se.round(0).astype(int).astype(str)
+    contacts = raw.groupby(["budget", "policy"])["contacts"].mean().unstack("policy")[POLICIES]
 
     import matplotlib
     matplotlib.use("Agg")
@@ -153,45 +221,76 @@ def summarise(raw, meta, out_dir, n_customers, elapsed):
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_dir / "campaigns.png", dpi=110)
-    q = meta[["qini_call", "qini_sms"]].agg(["mean", "std"])
+
     n = len(meta)
+
+    def ms(column, digits=4):
+        return f"{meta[column].mean():.{digits}f} ± {meta[column].std(ddof=1) / np.sqrt(n):.{digits}f}"
+
+    diff_table = diffs.assign(mean=diffs["mean"].round(0), se=diffs["se"].round(0)).set_index(
+        "budget")
     text = f"""# Retention campaigns in generator worlds (issue 24)
 
-`python experiments/campaigns.py --worlds {n} --customers {n_customers}` ({elapsed:.0f} s,
-library {library_version()}). Setup in the script's docstring: worlds of {n_customers}
-customers with the default contagion, past randomised campaigns on days 15 and 40, a campaign
-of calls (cost 1) on day 90 evaluated over 60 days, each policy re-simulated with the world's
-draws; retained value = value x 12 months of the customers the campaign keeps, followers
-included. Risk given to the policies: true risk blurred by N(0, 0.5) on the log-odds; contagion:
-the exposure model fitted on each world's churn history; uplift: learned from the past campaigns.
-Lost without a campaign: {meta['lost_without_campaign'].mean():.0f} customers per world on average.
+`python experiments/campaigns.py --worlds {n} --customers {n_customers}` ({elapsed / 60:.0f} min
+on the shared 2-core machine at nice 19, library {library_version()}). Setup in the script's
+docstring: worlds of {n_customers} customers with the default contagion; five monthly randomised
+campaigns (days 0-120, half the active customers each, sms or call at random, 60-day outcome);
+a campaign of calls (cost 1, assumed effect 0.3) on day 180 evaluated over 60 days, each
+policy's world re-simulated with the same draws; retained value = value x 12 months of the
+customers the campaign keeps, followers included, gross of the calls' cost. Risk given to the
+policies: true risk blurred by N(0, 0.5) on the log-odds; contagion: the exposure model fitted
+on each world's churn history; uplift: learned from the past campaigns. Without a campaign a
+world loses {meta['lost_without_campaign'].mean():.0f} customers in the window on average
+(value x 12 months: {meta['value_lost_without_campaign'].mean():.0f}).
 
 ## Retained value (mean ± standard error over {n} worlds)
 
 {markdown_table(shown.rename_axis('budget'))}
 
+Customers contacted (mean):
+
+{markdown_table(contacts.round(1).rename_axis('budget'), floatfmt='.1f')}
+
 ![retained value vs budget](campaigns.png)
 
-## Paired differences (same worlds, same draws)
+## Paired differences (same worlds, same draws; mean ± standard error of the difference)
 
-{markdown_table(diffs, floatfmt='.1f')}
+{markdown_table(diff_table, floatfmt='.0f')}
 
-## Uplift models on the held-out campaign (day 40; trained on day 15)
+## Planted responders and the uplift model
 
-Qini coefficient of the selected learner (customers kept per treated customer above random
-targeting; 0 = random): call {q.loc['mean', 'qini_call']:.4f} (sd {q.loc['std', 'qini_call']:.4f}),
-sms {q.loc['mean', 'qini_sms']:.4f} (sd {q.loc['std', 'qini_sms']:.4f}); learner chosen for
-calls: {meta['learner_call'].value_counts().to_dict()}.
+- Planted effect of a call vs true risk (Spearman over customers, mean ± se over worlds):
+  {ms('spearman_risk_true_effect', 2)}: responders are not the high-risk customers. True
+  uplift (risk x effect) vs risk: {ms('spearman_risk_true_uplift', 2)}.
+- Learned effect vs planted effect (Spearman): {ms('spearman_learned_true_effect', 2)}; mean
+  learned effect {meta['mean_learned_effect'].mean():.2f} (planted {meta['mean_true_effect'].mean():.2f};
+  the lists assume 0.3).
+- Qini coefficient on the held-out campaign (the latest, day 120; the learner fitted on days
+  0-90; customers kept per treated customer above random targeting, 0 = random): call
+  {ms('qini_call')}, sms {ms('qini_sms')}; ranking the same campaign by learned churn risk
+  alone: call {ms('qini_call_risk_ranking')}. Learner chosen for calls:
+  {meta['learner_call'].value_counts().to_dict()}.
 """
     (out_dir / "campaigns.md").write_text(text)
     print(text)
+    return diffs
+
+
+def _write_json(path, raw, meta, args, diffs=None):
+    payload = {"command": f"python experiments/campaigns.py --worlds {args.worlds} "
+                          f"--customers {args.customers} --budgets {args.budgets}",
+               "library": library_version(), "policies": POLICIES,
+               "rows": raw.to_dict("records"), "worlds": meta.to_dict("records")}
+    if diffs is not None:
+        payload["paired_differences"] = diffs.to_dict("records")
+    path.write_text(json.dumps(payload, indent=1, default=float))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worlds", type=int, default=20)
-    ap.add_argument("--customers", type=int, default=2000)
-    ap.add_argument("--budgets", default="25,50,100")
+    ap.add_argument("--customers", type=int, default=5000)
+    ap.add_argument("--budgets", default="25,50,100,200")
     args = ap.parse_args()
     budgets = [float(b) for b in args.budgets.split(",")]
     out_dir = ROOT / "experiments" / "results"
@@ -202,10 +301,12 @@ def main():
         r, m = one_world(seed, args.customers, budgets)
         rows += r
         metas.append(m)
-        print(f"world {seed}: {time.time() - t0:.0f} s", flush=True)
-        raw = pd.DataFrame(rows)
-        raw.to_csv(out_dir / "campaigns.csv", index=False)
-    summarise(pd.DataFrame(rows), pd.DataFrame(metas), out_dir, args.customers, time.time() - t0)
+        print(f"world {seed}: {m['seconds']:.0f} s (setup {m['seconds_setup']:.0f} s), "
+              f"total {time.time() - t0:.0f} s", flush=True)
+        _write_json(out_dir / "campaigns.json", pd.DataFrame(rows), pd.DataFrame(metas), args)
+    raw, meta = pd.DataFrame(rows), pd.DataFrame(metas)
+    diffs = summarise(raw, meta, out_dir, args.customers, time.time() - t0)
+    _write_json(out_dir / "campaigns.json", raw, meta, args, diffs)
 
 
 if __name__ == "__main__":

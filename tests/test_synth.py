@@ -77,6 +77,22 @@ def test_shorter_world_is_a_prefix_of_a_longer_one(world, short):
     pd.testing.assert_series_equal(short.customers["churn_date"], known)
 
 
+
+def test_traffic_days_cuts_the_log_and_nothing_else(small):
+    # Traffic draws from its own random stream: stopping it after day 10 leaves every
+    # departure as it was, and the log is the first 10 days of the full one.
+    cut = generate_world(n_customers=400, days=30, seed=5, traffic_days=10)
+    pd.testing.assert_frame_equal(cut.customers, small.customers)
+    pd.testing.assert_frame_equal(cut.truth, small.truth)
+    pd.testing.assert_frame_equal(cut.ties, small.ties)
+    log = small.interactions
+    first = log[log["timestamp"] < small.start + pd.Timedelta(days=10)].reset_index(drop=True)
+    assert 0 < len(first) < len(log)
+    pd.testing.assert_frame_equal(cut.interactions, first)
+    assert generate_world(n_customers=400, days=30, seed=5, traffic_days=0).interactions.empty
+    with pytest.raises(InputError, match="hazard_days"):
+        generate_world(n_customers=400, days=30, seed=5, traffic_days=10, hazard_days=[20])
+
 # ---------------------------------------------------------------------------- schema
 def test_interactions_schema(world):
     log = world.interactions

@@ -105,3 +105,48 @@ def test_a_rule_on_a_missing_column_is_an_input_error():
     spec = {"x": {"cost": 1, "effect": 0.1, "eligible": [{"column": "segment", "op": "==", "value": "a"}]}}
     with pytest.raises(InputError, match="column"):
         next_best_action(_customers(), 10.0, spec)
+
+
+def test_two_leaders_sharing_followers_do_not_both_claim_them():
+    # a and e both lead b and c (D = 0.4), d is a loner; one call offer (cost 1, effect 1),
+    # 1 month of value 10 each. As in test_targeting_network: claim of a (or e) on b is
+    # p * D = 0.2, b's claimable risk 0.8 * (1 - 0.75 ** 2) = 0.35.
+    #   alone: a and e own 5 + followers 2 * 0.2 * 10 = 4 -> net 8; d own 8.5 -> net 7.5.
+    #   a first (id tie-break), then e's followers are worth only 2 * (0.35 - 0.2) * 10 = 3:
+    #   e net 7 < d net 7.5. Budget 2 -> a and d (17.5 kept; a and e would keep 17).
+    scores = pd.DataFrame({"customer_id": list("abcde"),
+                           "churn_probability": [0.5, 0.2, 0.2, 0.85, 0.5],
+                           "value": [10.0] * 5})
+    D = sparse.csr_matrix(([0.4] * 4, ([0, 0, 4, 4], [1, 2, 1, 2])), shape=(5, 5))
+    call = {"call": {"channel": "call", "cost": 1.0, "effect": 1.0}}
+    got = next_best_action(scores, 2.0, call, effects=D, horizon_months=1).set_index("customer_id")
+    assert sorted(got.index) == ["a", "d"]
+    assert got.loc["a", "expected_saving_followers"] == pytest.approx(4.0)
+    assert got.loc["d", "expected_saving_followers"] == pytest.approx(0.0)
+    assert got["net_saving"].to_dict() == pytest.approx({"a": 8.0, "d": 7.5})
+    # budget 3: e comes third and holds what a left of the followers' risk, 3 (not 4)
+    got = next_best_action(scores, 3.0, call, effects=D, horizon_months=1).set_index("customer_id")
+    assert sorted(got.index) == ["a", "d", "e"]
+    assert got.loc["e", "expected_saving_followers"] == pytest.approx(3.0)
+    assert got["expected_saving_followers"].sum() == pytest.approx(7.0)  # all b and c can lose
+    assert "of 4.00 alone" in got.loc["e", "reason"]
+
+
+def test_an_upgrade_claims_only_what_the_weaker_offer_had_not():
+    # a leads b (D = 0.5): claim 0.5 * 0.5 = 0.25 per unit of effect; b (p 0.01, never worth a
+    # contact itself) can lose 0.99 * (0.25 / 0.99) = 0.25; LV 10 for everyone.
+    # a: sms (cost 0.1, effect 0.2) own 1 + followers 0.2 * 0.25 * 10 = 0.5 -> net 1.4 (14 per
+    #    unit); call (cost 1, effect 0.8) own 4 + followers 2 -> net 5; upgrade 3.6 / 0.9 = 4.
+    # c (no followers): sms net 0.9 (9 per unit), call net 3 (upgrade 2.1 / 0.9 = 2.3).
+    # Budget 1.1: a sms, c sms, a sms -> call (1.1 spent); c's upgrade no longer fits.
+    # a's upgrade claims 0.8 * 0.25 - 0.05 = 0.15 more of b: followers 2 in all, not 2.5.
+    # Plan 5 + 0.9 = 5.9 beats the best single contact (a call, 5).
+    scores = pd.DataFrame({"customer_id": ["a", "b", "c"], "churn_probability": [0.5, 0.01, 0.5],
+                           "value": [10.0, 10.0, 10.0]})
+    D = sparse.csr_matrix(([0.5], ([0], [1])), shape=(3, 3))
+    offers = {"sms": {"channel": "sms", "cost": 0.1, "effect": 0.2},
+              "call": {"channel": "call", "cost": 1.0, "effect": 0.8}}
+    got = next_best_action(scores, 1.1, offers, effects=D, horizon_months=1).set_index("customer_id")
+    assert got["action"].to_dict() == {"a": "call", "c": "sms"}
+    assert got.loc["a", "expected_saving_followers"] == pytest.approx(2.0)
+    assert got["net_saving"].to_dict() == pytest.approx({"a": 5.0, "c": 0.9})

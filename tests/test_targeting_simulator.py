@@ -53,3 +53,9 @@ def test_history_is_a_randomised_campaign_table(cw):
     assert set(h["outcome"]) <= {0, 1}
     share = (h["offer"] != "none").mean()
     assert 0.4 < share < 0.6
+
+
+def test_a_past_campaign_whose_window_ends_after_as_of_is_refused():
+    with pytest.raises(ValueError, match="window"):
+        CampaignWorld({"n_customers": 100, "seed": 0}, as_of_day=60, history_days=(10, 30),
+                      history_window=45)

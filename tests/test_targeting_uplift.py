@@ -48,8 +48,16 @@ def test_learners_find_the_planted_responders_and_are_compared_on_the_last_campa
     assert comp["qini"].max() > 0.01  # random targeting: 0
     pred = result.uplift["call"].reindex(customers["customer_id"]).to_numpy()
     assert np.corrcoef(pred, true_uplift)[0, 1] > 0.6
-    eff = result.effects(pd.Series(0.3, index=customers["customer_id"]))
-    assert eff.to_numpy().min() >= 0 and eff.to_numpy().max() <= 1
+    # the effect is the share of would-be leavers kept: 0.8 for the young, 0 for the others,
+    # whatever their risk (0.4 prepaid, 0.2 postpaid)
+    eff = result.effects()["call"].reindex(customers["customer_id"]).to_numpy()
+    assert eff.min() >= 0 and eff.max() <= 1
+    young = (customers["age"] < 40).to_numpy()
+    assert abs(eff[young].mean() - 0.8) < 0.15 and eff[~young].mean() < 0.15
+    q = result.control_churn.reindex(customers["customer_id"]).to_numpy()
+    prepaid = (customers["plan"] == "prepaid").to_numpy()
+    assert q[prepaid].mean() == pytest.approx(0.4, abs=0.05)
+    assert q[~prepaid].mean() == pytest.approx(0.2, abs=0.05)
 
 
 def test_without_history_it_says_so():

@@ -493,6 +493,40 @@ def _target_effects(args, scores, masker=None):
     return effects, f"network effect from the what-if basis: {effects.source}"
 
 
+def _target_uplift(args, scores, table, offer_names, masker=None):
+    """Learned effect per customer and offer from ``--history``, or None with a note."""
+    from graphchurn.targeting.uplift import fit_uplift, load_history
+
+    history = load_history(args.history)
+    if masker is not None:  # scores.csv holds pseudonyms: the history is matched to them
+        history["customer_id"] = masker.ids(history["customer_id"])
+    fallback = "ranking by risk x assumed effect"
+    known = history["customer_id"].isin(table["customer_id"].astype(str))
+    if not known.any():
+        return None, (f"no customer of the campaign history is in the customer table: uplift "
+                      f"cannot be learned; {fallback}")
+    try:
+        result = fit_uplift(history[known], table)
+    except InputError as err:  # history without a control group or without contacts
+        return None, f"{err.reason}; {fallback}"
+    learned = [o for o in result.uplift.columns if o in offer_names]
+    if not learned:
+        return None, (f"the campaign history's offers ({', '.join(result.uplift.columns)}) match "
+                      f"no offer or channel ({', '.join(offer_names)}): {fallback}")
+    comparison = result.comparison[result.comparison["selected"]].set_index("offer")
+    parts = [f"{o} by {comparison.loc[o, 'learner']} (Qini {comparison.loc[o, 'qini']:.3f} on "
+             f"{comparison.loc[o, 'n_test']} held-out customers)" for o in learned]
+    note = (f"uplift learned from {int(known.sum())} past contacts in "
+            f"{history.loc[known, 'contact_date'].nunique()} campaign(s): {'; '.join(parts)}; "
+            f"ranking by risk x learned effect x value")
+    assumed = [o for o in offer_names if o not in learned]
+    if assumed:
+        note += f" (assumed effect for {', '.join(assumed)}: not in the history)"
+    if len(known) > known.sum():
+        note += f"; {int(len(known) - known.sum())} history row(s) of unknown customers ignored"
+    return result.effects()[learned], note
+
+
 def cmd_target(args) -> int:
     import pandas as pd
 
@@ -506,6 +540,11 @@ def cmd_target(args) -> int:
         _check_out_dir(args.out)
     if args.channels and args.offers:
         raise InputError("give either --channels or --offers", file="--offers")
+    if args.history and not args.customers:
+        raise InputError("needs --customers: the attributes uplift is learned from",
+                         file="--history")
+    if args.history and not Path(args.history).is_file():
+        raise InputError("no such file", file=args.history)  # before any heavy work
     masker = _pseudonymiser(args)
     channels = None
     if args.channels:
@@ -543,6 +582,7 @@ def cmd_target(args) -> int:
                                                          and not args.no_network)):
         raise InputError("scores.csv holds pseudonyms: give the key (--pseudonymise KEYFILE) "
                          "to match the inputs' ids to them", file=scores_path)
+    table = None
     if args.customers:
         # attributes (value, plan, segment...) for values and eligibility rules
         from graphchurn.io.readers import load_customers
@@ -554,13 +594,28 @@ def cmd_target(args) -> int:
         extra = [c for c in table.columns if c not in scores.columns or c == "customer_id"]
         scores = scores.merge(table[extra].astype({"customer_id": str}), on="customer_id",
                               how="left")
+    value_kw = {"default_value": args.default_value, "horizon_months": args.months}
+    uplift = None
+    if args.history:
+        from graphchurn.targeting.actions import parse_offers
+        from graphchurn.targeting.contact_list import DEFAULT_CHANNELS, normalise_channels
+
+        if offers is None:
+            # learned effects differ per customer: each channel becomes an offer of that name
+            chans = normalise_channels(channels if args.channels else DEFAULT_CHANNELS)
+            offers = {"offers": {name: {"channel": name, "cost": c.cost, "effect": c.effect}
+                                 for name, c in chans.items()}}
+        offer_names = list(parse_offers(offers)[0])
+        uplift, uplift_note = _target_uplift(args, scores, table, offer_names,
+                                             masker if masked else None)
+        print(uplift_note)
     effects, note = _target_effects(args, scores, masker if masked else None)
     print(note)
-    value_kw = {"default_value": args.default_value, "horizon_months": args.months}
     if offers is not None:
         from graphchurn.targeting.actions import next_best_action
 
-        actions = next_best_action(scores, args.budget, offers, effects=effects, **value_kw)
+        actions = next_best_action(scores, args.budget, offers, effects=effects, uplift=uplift,
+                                   **value_kw)
         if masker is not None:
             actions = masker.frame(actions)
         write_csv(actions, Path(args.out))
@@ -828,6 +883,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=_days("--horizon"), default=30, metavar="DAYS")
     p.add_argument("--no-network", action="store_true",
                    help="ignore followers: own expected saving only")
+    p.add_argument("--history", metavar="FILE",
+                   help="past campaigns (customer_id, contact_date, offer, outcome; offer 'none' "
+                        "= control): learn who responds (needs --customers); writes actions")
     _add_format_options(p)
     _add_pseudonym_options(p)
     p.add_argument("--out", required=True, metavar="FILE")

@@ -19,9 +19,14 @@ depends on observed attributes in a direction *unlike* the risk's::
 Risk is highest for prepaid customers with many support contacts (``world._Hazard``); those
 respond least. Uplift (``p_i * effect_i``) therefore ranks customers differently from risk.
 
-History. :func:`run_history` contacts a random share of the active customers on given days with
-a random offer (or none: the control group) and records ``customer_id, contact_date, offer,
-outcome`` (1 = churned within ``window`` days), the table an uplift model learns from.
+History. Past randomised campaigns contact a random share of the active customers on given
+days with a random offer (or none: the control group) and record ``customer_id, contact_date,
+offer, outcome`` (1 = churned within ``history_window`` days), the table an uplift model learns
+from. The default, five monthly campaigns each contacting half the customers with 60-day
+outcomes before a campaign on day 180, is what it takes for the uplift model to recover the
+planted responders at all: the effect is learned from the customers kept, and with a 2.5%
+monthly churn rate a campaign of a few hundred calls keeps a dozen (two campaigns with 45-day
+windows on 2,000 customers taught little; experiments/uplift_learnability.py).
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class CampaignWorld:
         when it has decided to leave by as-of (still fading out) or decides in the window.
     history_days : tuple of int
         Days of the past randomised campaigns (their window must end by as-of).
+    history_window : int
+        Days after a past campaign in which its responders are kept and its outcome counted.
     history_share : float
         Share of the active customers contacted in each past campaign.
     offers : mapping
@@ -75,19 +82,24 @@ class CampaignWorld:
     """
 
     world_kwargs: dict
-    as_of_day: int = 90
+    as_of_day: int = 180
     horizon_days: int = 60
-    history_days: tuple = (15, 40)
-    history_window: int = 45
+    history_days: tuple = (0, 30, 60, 90, 120)
+    history_window: int = 60
     history_share: float = 0.5
     offers: dict = None
 
     def __post_init__(self):
         if self.offers is None:
             self.offers = dict(OFFER_BASE_EFFECTS)
+        if self.history_days and max(self.history_days) + self.history_window > self.as_of_day:
+            # a past campaign's outcome would be read after as-of: the history would peek
+            raise ValueError("every past campaign's window must end by as_of_day")
         seed = int(self.world_kwargs.get("seed", 0))
         self._rng_seed = seed
-        first = generate_world(days=self.as_of_day, **self.world_kwargs)
+        # Only the as-of world keeps its log (a pipeline may read it); the others are read for
+        # departures alone and skip the traffic (generate_world's traffic_days).
+        first = generate_world(days=self.as_of_day, traffic_days=0, **self.world_kwargs)
         self.effects = planted_effects(first.customers, self.offers)
         self.ids = self.effects.index
         n = len(self.ids)
@@ -116,7 +128,8 @@ class CampaignWorld:
             respond = contacted & (self._u[d] < eff)
             for cid in self.ids[respond]:
                 kept.setdefault(cid, []).append((d, d + self.history_window))
-            world = generate_world(days=self.as_of_day, retained=kept, **self.world_kwargs)
+            world = generate_world(days=self.as_of_day, retained=kept, traffic_days=0,
+                                   **self.world_kwargs)
             churn = world.customers["churn_date"]
             start = world.start + pd.Timedelta(days=d)
             out = (churn > start) & (churn <= start + pd.Timedelta(days=self.history_window))
@@ -138,7 +151,7 @@ class CampaignWorld:
             for cid, p, e in zip(contacts, pos, eff):
                 if self._u[d][p] < e:
                     kept.setdefault(cid, []).append((d, d + h))
-        w = generate_world(days=d + h + 1, retained=kept, **self.world_kwargs)
+        w = generate_world(days=d + h + 1, retained=kept, traffic_days=0, **self.world_kwargs)
         decided = w.truth["decision_date"]
         churn = w.truth["true_churn_date"]
         as_of = w.start + pd.Timedelta(days=d)

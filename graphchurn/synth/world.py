@@ -211,6 +211,7 @@ def generate_world(
     hazard_days=None,
     forced_departures: dict | None = None,
     retained: dict | None = None,
+    traffic_days: int | None = None,
 ) -> World:
     """Generate a synthetic telecom world with planted communities, influencers and contagion.
 
@@ -268,6 +269,16 @@ def generate_world(
         ``{customer_id: day}``: these customers leave on that day (>= 1) whatever their
         hazard; their traffic fades over the ``L_i`` days before. Everything else is drawn as
         without the forcing, so the result is the counterfactual of the world without it.
+    retained : dict, optional
+        ``{customer_id: [(first_day, last_day), ...]}``: retention campaigns. On ``first_day``
+        a pending decision to leave is cancelled, and no new decision is taken on days
+        ``first_day <= t < last_day`` (the campaign simulator's responders).
+    traffic_days : int, optional
+        Draw traffic only on the first ``traffic_days`` days (default: all ``days``); churn,
+        the customer table and the truth still cover all ``days``. Traffic never changes who
+        leaves (its random draws are separate), so a caller that reads only departures (the
+        campaign simulator) skips the log nobody reads. Not with ``hazard_days``, whose log
+        forecast reads the traffic.
 
     Returns
     -------
@@ -308,10 +319,16 @@ def generate_world(
 
     n = people.n_customers
     snap_days = _check_hazard_days(hazard_days, days)
+    traffic_days = days if traffic_days is None else int(traffic_days)
+    if not 0 <= traffic_days <= days:
+        raise InputError(f"traffic_days must lie in 0..{days}", file="generate_world")
+    if snap_days and traffic_days < days:
+        raise InputError("hazard_days need the traffic of every day (the log forecast reads it)",
+                         file="generate_world")
     forced_day = _forced_days(forced_departures, people, n)
     kept = _retained_windows(retained, people, n)
     log, churn, snapshots, forecasts = _simulate(people, net, attrs, hazard, params, start_ts, days,
-                                      int(seed), snap_days, forced_day, kept)
+                                      int(seed), snap_days, forced_day, kept, traffic_days)
 
     interactions = _interactions_frame(log, people.ids, start_ts)
     customers = _customers_frame(people, attrs, churn, start_ts, days)
@@ -324,6 +341,7 @@ def generate_world(
         forecast_frame = pd.DataFrame({d: forecasts[d] for d in snap_days}, index=index)
         snap_frame.columns.name = forecast_frame.columns.name = "day"
     params["hazard_days"] = list(snap_days)
+    params["traffic_days"] = traffic_days
     params["forced_departures"] = len(forced_departures or {})
     return World(interactions=interactions, customers=customers, truth=truth, ties=ties,
                  start=start_ts, days=days, seed=int(seed), params=params,
@@ -824,7 +842,7 @@ def _traffic_arrays(people: _People, net: _Network, p: dict):
 
 
 def _simulate(people, net, attrs, hazard: _Hazard, p, start_ts, days, seed, snap_days,
-              forced_day, kept=None):
+              forced_day, kept=None, traffic_days=None):
     n = people.n_customers
     fade = attrs.fade.astype(np.int64)
     churn_day = forced_day.copy()
@@ -871,6 +889,8 @@ def _simulate(people, net, attrs, hazard: _Hazard, p, start_ts, days, seed, snap
         decision_day[decide] = t
         churn_day[decide] = t + fade[decide]
 
+        if traffic_days is not None and t >= traffic_days:
+            continue  # churn above drew from its own stream: skipping traffic changes nothing
         # Traffic fades linearly from the decision to the churn day, then stops.
         deciding = decision_day <= t
         level[:n] = 1.0

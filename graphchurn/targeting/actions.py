@@ -9,8 +9,11 @@ can make). The expected saving of giving offer ``o`` to customer ``i`` is
     own_io       = effect_io * p_i * LV_i
     followers_io = sum_j LV_j * min(effect_io * p_i * D_ij, r_j)
 
-(``followers`` only with per-tie effects ``D``, see :mod:`graphchurn.targeting.network`; here
-each customer's followers are valued standalone) and its net saving ``own + followers - cost``.
+(``followers`` only with per-tie effects ``D``, see :mod:`graphchurn.targeting.network`) and its
+net saving ``own + followers - cost``. Followers are shared: ``r_j`` is what follower ``j`` can
+still lose once the customers given an action before ``i`` have claimed their part (the capped
+claim rule of :mod:`graphchurn.targeting.network`), so two contacts who share followers do not
+both count them, and moving a customer to a stronger offer claims only the difference.
 
 Choosing one offer per customer to maximise the total net saving under the budget and the
 capacities is a multiple-choice knapsack with extra (capacity) knapsack rows. It is solved by a
@@ -18,9 +21,15 @@ greedy on marginal efficiency with capacity checks (a heap, lazily re-evaluated)
 next move is the offer of higher net saving with the best extra net saving per extra cost (free
 or cheaper-and-better moves first) among the eligible offers with capacity left; a move that does
 not fit the remaining budget is dropped for good, a capacity freed by an upgrade lets the
-customers who wanted that offer move again; then the plan is compared with the best single eligible
-(customer, offer) that fits, and the better one kept (the knapsack greedy's 1/2 guarantee
-without capacities).
+customers who wanted that offer move again, and a move whose value fell since it was queued
+(others claimed its followers) is re-queued at its new value (lazy greedy, Minoux 1978); then
+the plan is compared with the best single eligible (customer, offer) that fits, and the better
+one kept (the knapsack greedy's 1/2 guarantee without capacities and followers).
+
+References
+----------
+Minoux, M. (1978). Accelerated greedy algorithms for maximizing submodular set functions.
+Optimization Techniques, LNCS 7, 234-243.
 
 Priority rules the user states: ``{"when": [predicates], "only": [offers]}`` (customers
 matching get one of these offers or none) and ``{"when": [...], "exclude": [offers]}``; an
@@ -39,10 +48,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from graphchurn.errors import InputError
-from graphchurn.targeting.contact_list import _BUDGET_RTOL, _customer_values, DEFAULT_HORIZON_MONTHS
+from graphchurn.targeting.contact_list import (
+    _BUDGET_RTOL,
+    _best_single,
+    _campaign_inputs,
+    _priority_order,
+    _single_wins,
+    DEFAULT_HORIZON_MONTHS,
+)
+from graphchurn.targeting.network import _aligned_effects, _FollowerClaims
 
 __all__ = ["Offer", "parse_offers", "next_best_action", "ACTION_COLUMNS", "DEFAULT_OFFERS"]
 
@@ -179,18 +195,6 @@ def _mask(frame, preds):
     return ok
 
 
-def _standalone_followers(p, lv, effects_matrix, effect):
-    """Followers' value of each customer for one effect size, standalone (no other contacts)."""
-    D = effects_matrix
-    n = p.size
-    claim = D.multiply(p[:, None]).tocsr()
-    cols = claim.indices
-    pull = np.clip(claim.data / np.maximum(1.0 - p[cols], 1e-12), 0.0, 1.0 - 1e-12)
-    log_stay = np.bincount(cols, weights=np.log1p(-pull), minlength=n)
-    r = (1.0 - p) * (-np.expm1(log_stay))
-    return claim, cols, r
-
-
 def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
                      effects=None, uplift: pd.DataFrame | None = None,
                      value_column: str | None = "value", default_value: float | None = None,
@@ -219,26 +223,13 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
     pandas.DataFrame
         :data:`ACTION_COLUMNS`, one row per customer given an action, most efficient first.
     """
-    from graphchurn.targeting.network import FollowerEffects
-
     if isinstance(offers, Mapping) and offers and not all(isinstance(o, Offer)
                                                           for o in offers.values()):
         offers, rules = parse_offers(offers)
-    budget = float(budget)
-    if not np.isfinite(budget) or budget < 0:
-        raise InputError("budget must be a finite number >= 0", file="budget")
-    for column in ("customer_id", "churn_probability"):
-        if column not in scores.columns:
-            raise InputError("scores need this column", column=column)
-    ids = scores["customer_id"].astype("str").to_numpy(dtype=object)
-    id_rank, uniques = pd.factorize(pd.Series(ids), sort=True)
-    if len(uniques) != len(ids):
-        raise InputError("customer_id must be unique", column="customer_id")
+    inputs = _campaign_inputs(scores, budget, value_column, default_value, horizon_months)
+    budget, ids, id_rank, prob, p = inputs.budget, inputs.ids, inputs.id_rank, inputs.prob, inputs.p
+    monthly, lv = inputs.monthly, inputs.lv
     n = ids.size
-    prob = pd.to_numeric(scores["churn_probability"], errors="coerce").to_numpy(dtype=float)
-    p = np.where(np.isfinite(prob), np.clip(prob, 0, 1), 0.0)
-    monthly = _customer_values(scores, value_column, default_value, n)
-    lv = monthly * float(horizon_months)
     names = list(offers)
     K = len(names)
     costs = np.array([offers[o].cost for o in names])
@@ -272,37 +263,51 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
                 eff[have, k] = np.clip(col[have], 0.0, 1.0)
                 learned[have, k] = True
     own = eff * (p * lv)[:, None]
-    fol = np.zeros((n, K))
+    fol = np.zeros((n, K))  # followers' value of each (customer, offer) alone
+    claims = None
     if effects is not None:
-        D = effects.aligned(ids) if isinstance(effects, FollowerEffects) else \
-            sparse.csr_matrix(effects, dtype=float)
-        claim, cols, r = _standalone_followers(p, lv, D, None)
-        indptr = claim.indptr
-        rows = np.repeat(np.arange(n), np.diff(indptr))
+        claims = _FollowerClaims(p, lv, _aligned_effects(effects, ids))
         for k in range(K):
-            v = np.minimum(eff[rows, k] * claim.data, r[cols]) * lv[cols]
-            fol[:, k] = np.bincount(rows, weights=v, minlength=n)
-    net = own + fol - costs[None, :]
+            fol[:, k] = claims.standalone(eff[:, k])
+    net = own + fol - costs[None, :]  # alone: an upper bound of the value once others claim
     cand = allowed & (net > 0) & (costs[None, :] <= budget * (1 + _BUDGET_RTOL)) & (caps > 0)[None, :]
-    ci, ck = np.nonzero(cand)
+    ci = np.nonzero(cand)[0]
     chosen = np.full(n, -1, dtype=np.int64)
     used = np.zeros(K)
     banned = ~cand  # (customer, offer) pairs that can never be taken (or no longer fit)
     spent = 0.0
     slack = _BUDGET_RTOL * max(1.0, budget)
 
+    def net_now(i, ks):
+        """Net saving of customer i on each offer of ``ks``, given the followers' risk that
+        the contacts taken so far have claimed (the capped-claim rule of network.py)."""
+        if claims is None:
+            return net[i, ks]
+        gains = np.array([claims.gain(i, eff[i, k]) for k in ks])
+        return own[i, ks] + claims.held[i] + gains - costs[ks]
+
+    def current_net(i):
+        old = chosen[i]
+        if old < 0:
+            return 0.0
+        return net[i, old] if claims is None else own[i, old] + claims.held[i] - costs[old]
+
     def step(i):
         """Best next move of customer i from its current offer: (key, offer) or None."""
         old = chosen[i]
-        net_cur = net[i, old] if old >= 0 else 0.0
+        net_cur = current_net(i)
         c_cur = costs[old] if old >= 0 else 0.0
-        ok = ~banned[i] & (used < caps) & (net[i] > net_cur + 1e-12)
-        if not ok.any():
+        ks = np.flatnonzero(~banned[i] & (used < caps) & (np.arange(K) != old))
+        if ks.size == 0:
             return None
-        ks = np.flatnonzero(ok)
+        values = net_now(i, ks)
+        better = values > net_cur + 1e-12
+        if not better.any():
+            return None
+        ks, values = ks[better], values[better]
         dc = costs[ks] - c_cur
         with np.errstate(divide="ignore", invalid="ignore"):
-            slope = np.where(dc > 0, (net[i, ks] - net_cur) / np.where(dc > 0, dc, 1), np.inf)
+            slope = np.where(dc > 0, (values - net_cur) / np.where(dc > 0, dc, 1), np.inf)
         j = np.lexsort((ks, -prio[ks], -slope))[0]
         return (-slope[j], -prio[ks[j]], int(id_rank[i])), int(ks[j])
 
@@ -318,7 +323,8 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
         if s is None:
             continue
         if s[1] != k or s[0] != key:
-            heapq.heappush(heap, (s[0], i, s[1]))  # stale: capacity or state changed
+            # stale: a capacity, the customer's offer or others' claims on its followers changed
+            heapq.heappush(heap, (s[0], i, s[1]))
             continue
         old = chosen[i]
         extra = costs[k] - (costs[old] if old >= 0 else 0.0)
@@ -334,18 +340,24 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
                             t = step(r)
                             if t is not None:
                                 heapq.heappush(heap, (t[0], int(r), t[1]))
+            if claims is not None:
+                claims.move(i, eff[i, old] if old >= 0 else 0.0, eff[i, k])
             chosen[i] = k
             used[k] += 1
             spent += extra
         s = step(i)
         if s is not None:
             heapq.heappush(heap, (s[0], i, s[1]))
-    total = float(net[chosen >= 0, chosen[chosen >= 0]].sum()) if (chosen >= 0).any() else 0.0
-    if ci.size:
-        best = int(np.lexsort((id_rank[ci], -net[ci, ck]))[0])
-        if net[ci[best], ck[best]] > total * (1 + _BUDGET_RTOL):
-            chosen[:] = -1
-            chosen[ci[best]] = ck[best]
+    # followers' value each contact holds: what it claimed (alone: all it could claim)
+    held = claims.held.copy() if claims is not None else np.zeros(n)
+    on = np.flatnonzero(chosen >= 0)
+    total = float((own[on, chosen[on]] + held[on] - costs[chosen[on]]).sum())
+    best_i, best_k, best_single = _best_single(net, cand, id_rank)
+    if _single_wins(best_single, total):
+        chosen[:] = -1
+        chosen[best_i] = best_k
+        held[:] = 0.0
+        held[best_i] = fol[best_i, best_k]
     sel = np.flatnonzero(chosen >= 0)
     if sel.size == 0:
         return pd.DataFrame({c: pd.Series(dtype="str" if c in ("customer_id", "action", "channel",
@@ -353,17 +365,17 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
                              for c in ACTION_COLUMNS})
     k = chosen[sel]
     c = costs[k]
-    nets = net[sel, k]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(c > 0, (own[sel, k] + fol[sel, k]) / np.where(c > 0, c, 1), np.inf)
-    pri = np.lexsort((id_rank[sel], -nets, -r))
+    nets = own[sel, k] + held[sel] - c
+    pri = _priority_order(own[sel, k] + held[sel], c, id_rank[sel])
     sel, k, c, nets = sel[pri], k[pri], c[pri], nets[pri]
     reasons = []
     for i, kk in zip(sel, k):
         text = (f"risk {p[i]:.0%}, value {monthly[i]:.2f}/month x {horizon_months:g}; "
                 f"{'learned' if learned[i, kk] else 'assumed'} effect {eff[i, kk]:.0%}")
-        if fol[i, kk] > 0:
-            text += f"; keeps followers worth {fol[i, kk]:.2f}"
+        if held[i] > 0:
+            text += f"; keeps followers worth {held[i]:.2f}"
+        if fol[i, kk] > held[i] + 1e-9:
+            text += f" (of {fol[i, kk]:.2f} alone: contacts before it keep the rest)"
         others = [names[j] for j in np.flatnonzero(allowed[i]) if j != kk]
         if others:
             text += f"; also eligible: {', '.join(others)}"
@@ -375,7 +387,7 @@ def next_best_action(scores: pd.DataFrame, budget: float, offers, rules=(), *,
         "action": pd.array([names[j] for j in k], dtype="str"),
         "channel": pd.array([offers[names[j]].channel for j in k], dtype="str"),
         "expected_saving_own": own[sel, k],
-        "expected_saving_followers": fol[sel, k],
+        "expected_saving_followers": held[sel],
         "cost": c,
         "net_saving": nets,
         "churn_probability": prob[sel],

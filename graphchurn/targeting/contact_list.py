@@ -272,6 +272,95 @@ def _greedy_select(order_cust, order_step, order_dc, n_customers, budget):
     return taken
 
 
+class _Campaign(NamedTuple):
+    """Checked inputs every list builder (contact list, network list, next best action) shares."""
+
+    budget: float
+    ids: np.ndarray  # customer ids as text
+    id_rank: np.ndarray  # rank of each id in sorted order: the deterministic tie-break
+    prob: np.ndarray  # churn probability as given (NaN: not scored)
+    p: np.ndarray  # the same with NaN -> 0: a customer without a score is never worth a contact
+    monthly: np.ndarray  # monthly value, missing ones filled in
+    lv: np.ndarray  # lifetime-value proxy: monthly value x horizon months
+
+
+def _campaign_inputs(scores, budget, value_column, default_value, horizon_months) -> _Campaign:
+    """Check a budget, a horizon and a scores table; one bad input is one :class:`InputError`."""
+    try:
+        budget = float(budget)
+    except (TypeError, ValueError):
+        raise InputError("budget must be a number", file="budget") from None
+    if not np.isfinite(budget) or budget < 0:
+        raise InputError("budget must be a finite number >= 0", file="budget")
+    try:
+        horizon_months = float(horizon_months)
+    except (TypeError, ValueError):
+        raise InputError("horizon_months must be a positive number", file="horizon_months") from None
+    if not np.isfinite(horizon_months) or horizon_months <= 0:
+        raise InputError("horizon_months must be a positive number", file="horizon_months")
+    for column in ("customer_id", "churn_probability"):
+        if column not in scores.columns:
+            raise InputError("scores need this column", column=column)
+    id_series = scores["customer_id"].astype("str")
+    # With unique ids the codes of a sorted factorisation are exactly the ranks in sorted order.
+    id_rank, uniques = pd.factorize(id_series, sort=True)
+    if len(uniques) != len(id_series) or (id_rank < 0).any():
+        raise InputError("customer_id must be unique and non-empty in scores", column="customer_id")
+    ids = id_series.to_numpy(dtype=object)
+    prob = pd.to_numeric(scores["churn_probability"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = np.isfinite(prob) & ((prob < 0) | (prob > 1))
+    if bad.any():
+        raise InputError(
+            f"churn_probability must be in [0, 1] (data row {int(np.flatnonzero(bad)[0]) + 1})",
+            column="churn_probability",
+        )
+    monthly = _customer_values(scores, value_column, default_value, ids.size)
+    return _Campaign(budget, ids, id_rank, prob, np.where(np.isfinite(prob), prob, 0.0), monthly,
+                     monthly * horizon_months)
+
+
+def _sorted_channels(channels):
+    """Channel names, costs and effects sorted by cost, then effect descending, then as listed.
+
+    The hull walk and the network greedy rely on cost order, and the sort fixes how ties
+    between channels are broken.
+    """
+    chans = normalise_channels(channels)
+    names = np.array(list(chans), dtype=object)
+    costs = np.array([c.cost for c in chans.values()], dtype=float)
+    effects = np.array([c.effect for c in chans.values()], dtype=float)
+    order = np.lexsort((np.arange(costs.size), -effects, costs))
+    return names[order], costs[order], effects[order]
+
+
+def _best_single(net, allowed, id_rank):
+    """The best single (customer, option) by net saving: ``(row, option, net)``.
+
+    ``net`` is (N, K), ``allowed`` broadcasts to it. Ties go to the lower customer id, then the
+    option listed first. ``(-1, -1, -inf)`` when nothing is allowed.
+    """
+    masked = np.where(allowed, net, -np.inf)
+    if masked.size == 0:
+        return -1, -1, -np.inf
+    best_k = np.argmax(masked, axis=1)  # first maximum: the option listed first
+    best = masked[np.arange(masked.shape[0]), best_k]
+    i = int(np.lexsort((id_rank, -best))[0])
+    return i, int(best_k[i]), float(best[i])
+
+
+def _single_wins(best_single, greedy_total) -> bool:
+    """Whether the best single contact beats the greedy plan (the knapsack's 1/2 guarantee)."""
+    return best_single > greedy_total * (1 + _BUDGET_RTOL) and best_single > 0
+
+
+def _priority_order(saving, cost, id_rank):
+    """Order of the rows of a list: expected saving per unit of the row's own cost (infinite for
+    a free contact), then net saving, then customer id."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(cost > 0, saving / np.where(cost > 0, cost, 1.0), np.inf)
+    return np.lexsort((id_rank, -(saving - cost), -ratio))
+
+
 def contact_list(
     scores: pd.DataFrame,
     budget: float,
@@ -340,46 +429,12 @@ def contact_list(
     Sinha, P. & Zoltners, A. A. (1979). The multiple-choice knapsack problem. *Operations
     Research* 27(3), 503-515.
     """
-    try:
-        budget = float(budget)
-    except (TypeError, ValueError):
-        raise InputError("budget must be a number", file="budget") from None
-    if not np.isfinite(budget) or budget < 0:
-        raise InputError("budget must be a finite number >= 0", file="budget")
-    horizon_months = float(horizon_months)
-    if not np.isfinite(horizon_months) or horizon_months <= 0:
-        raise InputError("horizon_months must be a positive number", file="horizon_months")
-    for column in ("customer_id", "churn_probability"):
-        if column not in scores.columns:
-            raise InputError("scores need this column", column=column)
-    chans = normalise_channels(channels)
-
-    names = np.array(list(chans), dtype=object)
-    costs = np.array([c.cost for c in chans.values()], dtype=float)
-    effects = np.array([c.effect for c in chans.values()], dtype=float)
-    # Sort channels by cost, then effect descending, then listed order (stable): the hull walk
-    # relies on cost order, and the sort fixes how ties between channels are broken.
-    chan_order = np.lexsort((np.arange(costs.size), -effects, costs))
-    names, costs, effects = names[chan_order], costs[chan_order], effects[chan_order]
-
-    id_series = scores["customer_id"].astype("str")
-    # Rank of each id in sorted order (the deterministic tie-break); with unique ids the codes of
-    # a sorted factorisation are exactly those ranks.
-    id_rank, uniques = pd.factorize(id_series, sort=True)
-    if len(uniques) != len(id_series) or (id_rank < 0).any():
-        raise InputError("customer_id must be unique and non-empty in scores", column="customer_id")
-    ids = id_series.to_numpy(dtype=object)
-    prob = pd.to_numeric(scores["churn_probability"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = np.isfinite(prob) & ((prob < 0) | (prob > 1))
-    if bad.any():
-        raise InputError(
-            f"churn_probability must be in [0, 1] (data row {int(np.flatnonzero(bad)[0]) + 1})",
-            column="churn_probability",
-        )
+    inputs = _campaign_inputs(scores, budget, value_column, default_value, horizon_months)
+    names, costs, effects = _sorted_channels(channels)
+    budget, ids, id_rank, prob = inputs.budget, inputs.ids, inputs.id_rank, inputs.prob
     n = ids.size
-    lifetime_value = _customer_values(scores, value_column, default_value, n) * horizon_months
-    # Customers without a probability are not scored; they are never contacted.
-    weight = np.where(np.isfinite(prob), prob, 0.0) * lifetime_value
+    lifetime_value = inputs.lv
+    weight = inputs.p * lifetime_value
 
     cust, step, opt, dc, dv, eff = _upgrade_steps(weight, costs, effects, budget)
     empty = pd.DataFrame(
@@ -395,18 +450,16 @@ def contact_list(
 
     # The best single affordable contact: the other half of the 1/2 guarantee.
     affordable = costs <= budget * (1 + _BUDGET_RTOL)
-    single_net = np.where(affordable[None, :], weight[:, None] * effects[None, :] - costs[None, :], -np.inf)
-    flat = int(np.argmax(single_net))  # first maximum: lowest row, cheapest channel
-    best_cust, best_opt = divmod(flat, costs.size)
-    best_single = float(single_net[best_cust, best_opt])
+    single_net = weight[:, None] * effects[None, :] - costs[None, :]
+    best_cust, best_opt, best_single = _best_single(single_net, affordable[None, :], id_rank)
 
     chosen_option = np.full(n, -1, dtype=np.int64)
-    if best_single > greedy_total * (1 + _BUDGET_RTOL) and best_single > 0:
+    if _single_wins(best_single, greedy_total):
         # One contact beats the greedy plan (a large budget-filling call the greedy had to skip).
         chosen_option[best_cust] = best_opt
         priority = np.array([best_cust])
     else:
-        t_cust, t_opt, t_eff = cust[order][taken], opt[order][taken], eff[order][taken]
+        t_cust, t_opt = cust[order][taken], opt[order][taken]
         # Steps of one customer are taken in hull order, so its last taken step is its channel.
         chosen_option[t_cust] = t_opt
         chosen = np.unique(t_cust)
@@ -416,11 +469,7 @@ def contact_list(
         # a call would head the list with the call's cost.
         final_option = chosen_option[chosen]
         final_saving = weight[chosen] * effects[final_option]
-        final_cost = costs[final_option]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(final_cost > 0, final_saving / np.where(final_cost > 0, final_cost, 1),
-                             np.inf)
-        priority = chosen[np.lexsort((id_rank[chosen], -(final_saving - final_cost), -ratio))]
+        priority = chosen[_priority_order(final_saving, costs[final_option], id_rank[chosen])]
     if priority.size == 0:
         return empty
 

@@ -48,13 +48,15 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from graphchurn.errors import InputError
 from graphchurn.targeting.contact_list import (
     _BUDGET_RTOL,
-    _customer_values,
+    _best_single,
+    _campaign_inputs,
+    _priority_order,
+    _single_wins,
+    _sorted_channels,
     DEFAULT_CHANNELS,
     DEFAULT_HORIZON_MONTHS,
-    normalise_channels,
 )
 
 __all__ = ["follower_effects", "network_contact_list", "NETWORK_COLUMNS", "FollowerEffects"]
@@ -223,6 +225,93 @@ def follower_effects(graph, base_probability, model=None, membership=None, influ
     return FollowerEffects(np.asarray(index.name_array, dtype=str), matrix, source)
 
 
+class _FollowerClaims:
+    """Followers' claimable risk and what each contacted customer has claimed of it.
+
+    The capped-claim rule of the module docstring, shared by :func:`network_contact_list` and
+    :func:`graphchurn.targeting.actions.next_best_action`: customer ``i`` contacted with effect
+    ``e`` wants ``e * p_i * D_ij`` of follower ``j``'s risk, gets at most what the contacts
+    selected before it left (``remaining[j]``), and a follower contacted itself keeps only
+    ``1 - e_j`` of its remaining risk.
+
+    Parameters
+    ----------
+    p, lv : numpy.ndarray, shape (n,)
+        Churn probability (0 where unknown) and lifetime value of every customer.
+    D : scipy.sparse matrix, shape (n, n)
+        Per-tie effects aligned with ``p``.
+    """
+
+    def __init__(self, p, lv, D):
+        D = sparse.csr_matrix(D, dtype=float)
+        D.sort_indices()
+        n = p.size
+        # claim of i on j per unit of effect: p_i * D_ij (a follower must be scored: p_j known)
+        self.claim = sparse.csr_matrix((D.data * np.repeat(p, np.diff(D.indptr)), D.indices,
+                                        D.indptr), shape=(n, n))
+        self.cols, self.indptr = self.claim.indices, self.claim.indptr
+        self.rows = np.repeat(np.arange(n), np.diff(self.indptr))
+        # claimable risk of each follower: noisy-OR of its contacts' pulls
+        pull = np.clip(self.claim.data / np.maximum(1.0 - p[self.cols], 1e-12), 0.0, 1.0 - 1e-12)
+        log_stay = np.bincount(self.cols, weights=np.log1p(-pull), minlength=n)
+        self.initial = (1.0 - p) * (-np.expm1(log_stay))
+        self.remaining = self.initial.copy()
+        self.claimed = np.zeros(self.claim.data.size)  # claimed amount per (i, j) entry
+        self.lv = lv
+        self.held = np.zeros(n)  # followers' value each customer holds now
+
+    def _delta(self, i, effect):
+        """Change of i's claims if its effect becomes ``effect``, or None without followers.
+
+        More effect claims more, up to what the followers have left; less effect gives back
+        down to ``effect * claim`` (a customer moved to a weaker offer).
+        """
+        a, b = self.indptr[i], self.indptr[i + 1]
+        if a == b:
+            return None
+        want = effect * self.claim.data[a:b] - self.claimed[a:b]
+        return np.where(want >= 0, np.clip(np.minimum(want, self.remaining[self.cols[a:b]]),
+                                           0.0, None), want)
+
+    def gain(self, i, effect) -> float:
+        """Change of the followers' value i holds if its effect becomes ``effect``."""
+        delta = self._delta(i, effect)
+        if delta is None:
+            return 0.0
+        a, b = self.indptr[i], self.indptr[i + 1]
+        return float(delta @ self.lv[self.cols[a:b]])
+
+    def move(self, i, effect_old, effect_new):
+        """Record that i's contact effect changes from ``effect_old`` (0: none) to ``effect_new``."""
+        delta = self._delta(i, effect_new)
+        if delta is not None:
+            a, b = self.indptr[i], self.indptr[i + 1]
+            self.claimed[a:b] += delta
+            np.subtract.at(self.remaining, self.cols[a:b], delta)
+            self.held[i] += float(delta @ self.lv[self.cols[a:b]])
+        # a follower contacted itself stays when it responds: its claimable risk shrinks
+        self.remaining[i] *= (1.0 - effect_new) / (1.0 - effect_old) if effect_old < 1 else 0.0
+
+    def standalone(self, effect):
+        """Followers' value of every customer contacted alone, ``effect`` per customer (n,)."""
+        v = (np.minimum(effect[self.rows] * self.claim.data, self.initial[self.cols])
+             * self.lv[self.cols])
+        return np.bincount(self.rows, weights=v, minlength=self.lv.size)
+
+
+def _aligned_effects(effects, ids) -> sparse.csr_matrix:
+    """Per-tie effects as an n x n matrix on ``ids`` (None: no effect)."""
+    n = len(ids)
+    if effects is None:
+        return sparse.csr_matrix((n, n))
+    if isinstance(effects, FollowerEffects):
+        return effects.aligned(ids)
+    D = sparse.csr_matrix(effects, dtype=float)
+    if D.shape != (n, n):
+        raise ValueError("effects must be an n x n matrix aligned with scores")
+    return D
+
+
 def _empty():
     return pd.DataFrame({c: pd.Series(dtype="str" if c in ("customer_id", "channel", "reasons",
                                                              "community") else float)
@@ -255,57 +344,12 @@ def network_contact_list(scores: pd.DataFrame, budget: float, effects=None,
         (overlap handled, see the module docstring). Rows in the order of own saving per unit
         of cost (expected_saving / cost, free contacts first), cumulative cost within budget.
     """
-    try:
-        budget = float(budget)
-    except (TypeError, ValueError):
-        raise InputError("budget must be a number", file="budget") from None
-    if not np.isfinite(budget) or budget < 0:
-        raise InputError("budget must be a finite number >= 0", file="budget")
-    horizon_months = float(horizon_months)
-    if not np.isfinite(horizon_months) or horizon_months <= 0:
-        raise InputError("horizon_months must be a positive number", file="horizon_months")
-    for column in ("customer_id", "churn_probability"):
-        if column not in scores.columns:
-            raise InputError("scores need this column", column=column)
-    chans = normalise_channels(channels)
-    names = np.array(list(chans), dtype=object)
-    costs = np.array([c.cost for c in chans.values()], dtype=float)
-    eff = np.array([c.effect for c in chans.values()], dtype=float)
-    order = np.lexsort((np.arange(costs.size), -eff, costs))
-    names, costs, eff = names[order], costs[order], eff[order]
-
-    ids = scores["customer_id"].astype("str").to_numpy(dtype=object)
-    id_rank, uniques = pd.factorize(pd.Series(ids), sort=True)
-    if len(uniques) != len(ids):
-        raise InputError("customer_id must be unique and non-empty in scores", column="customer_id")
+    inputs = _campaign_inputs(scores, budget, value_column, default_value, horizon_months)
+    names, costs, eff = _sorted_channels(channels)
+    budget, ids, id_rank, prob, p, lv = (inputs.budget, inputs.ids, inputs.id_rank, inputs.prob,
+                                         inputs.p, inputs.lv)
     n = ids.size
-    prob = pd.to_numeric(scores["churn_probability"], errors="coerce").to_numpy(dtype=float,
-                                                                                 na_value=np.nan)
-    if np.any(np.isfinite(prob) & ((prob < 0) | (prob > 1))):
-        raise InputError("churn_probability must be in [0, 1]", column="churn_probability")
-    p = np.where(np.isfinite(prob), prob, 0.0)
-    lv = _customer_values(scores, value_column, default_value, n) * horizon_months
-
-    if effects is None:
-        D = sparse.csr_matrix((n, n))
-    elif isinstance(effects, FollowerEffects):
-        D = effects.aligned(ids)
-    else:
-        D = sparse.csr_matrix(effects, dtype=float)
-        if D.shape != (n, n):
-            raise ValueError("effects must be an n x n matrix aligned with scores")
-    D = D.tocsr()
-    D.sort_indices()
-    # claim of i on j per unit of effect: p_i * D_ij (a follower must be scored: p_j known)
-    claim = sparse.csr_matrix((D.data * np.repeat(p, np.diff(D.indptr)), D.indices, D.indptr),
-                              shape=(n, n))
-    cols = claim.indices
-    # claimable risk of each follower: noisy-OR of its contacts' pulls
-    pull = np.clip(claim.data / np.maximum(1.0 - p[cols], 1e-12), 0.0, 1.0 - 1e-12)
-    log_stay = np.bincount(cols, weights=np.log1p(-pull), minlength=n)
-    remaining = (1.0 - p) * (-np.expm1(log_stay))
-    claimed = np.zeros(claim.data.size)   # claimed amount per (i, j) entry
-    indptr = claim.indptr
+    claims = _FollowerClaims(p, lv, _aligned_effects(effects, ids))
 
     cur = np.full(n, -1, dtype=np.int64)  # current channel index (-1: none)
     affordable = costs <= budget * (1 + _BUDGET_RTOL)
@@ -313,13 +357,7 @@ def network_contact_list(scores: pd.DataFrame, budget: float, effects=None,
     def gain(i, k):
         """Marginal expected saving of moving i from its current channel to channel k."""
         e_old = eff[cur[i]] if cur[i] >= 0 else 0.0
-        own = (eff[k] - e_old) * p[i] * lv[i]
-        a, b = indptr[i], indptr[i + 1]
-        if a == b:
-            return own, None
-        want = eff[k] * claim.data[a:b] - claimed[a:b]
-        add = np.clip(np.minimum(want, remaining[cols[a:b]]), 0.0, None)
-        return own + float(add @ lv[cols[a:b]]), add
+        return (eff[k] - e_old) * p[i] * lv[i] + claims.gain(i, eff[k])
 
     def next_step(i):
         """Best next upgrade of i: (efficiency, k) or None."""
@@ -330,7 +368,7 @@ def network_contact_list(scores: pd.DataFrame, budget: float, effects=None,
                 continue
             if cur[i] >= 0 and eff[k] <= eff[cur[i]]:
                 continue
-            dv, _ = gain(i, k)
+            dv = gain(i, k)
             dc = costs[k] - c0
             if dv - dc <= 0 and dc > 0:
                 continue
@@ -353,7 +391,6 @@ def network_contact_list(scores: pd.DataFrame, budget: float, effects=None,
     spent = 0.0
     slack = _BUDGET_RTOL * max(1.0, budget)
     dead = np.zeros(n, dtype=bool)
-    followers_value = np.zeros(n)
     while heap:
         neg, rank, i, k = heapq.heappop(heap)
         if dead[i]:
@@ -371,55 +408,34 @@ def network_contact_list(scores: pd.DataFrame, budget: float, effects=None,
         if spent + dc > budget + slack:
             dead[i] = True  # a step that does not fit now never will: skip its later steps too
             continue
-        dv, add = gain(i, k)
-        e_old = eff[cur[i]] if cur[i] >= 0 else 0.0
-        if add is not None:
-            a, b = indptr[i], indptr[i + 1]
-            claimed[a:b] += add
-            np.subtract.at(remaining, cols[a:b], add)
-            followers_value[i] += float(add @ lv[cols[a:b]])
-        # a follower contacted itself stays when it responds: its claimable risk shrinks
-        remaining[i] *= (1.0 - eff[k]) / (1.0 - e_old) if e_old < 1 else 0.0
+        claims.move(i, eff[cur[i]] if cur[i] >= 0 else 0.0, eff[k])
         cur[i] = k
         spent += dc
         step = next_step(i)
         if step is not None:
             heapq.heappush(heap, (-step[0], rank, i, int(step[1])))
 
-    chosen = np.flatnonzero(cur >= 0)
+    followers_value = claims.held
     own_value = np.where(cur >= 0, eff[np.maximum(cur, 0)] * p * lv, 0.0)
     greedy_net = float((own_value + followers_value - np.where(cur >= 0, costs[np.maximum(cur, 0)],
                                                                0.0)).sum())
     # best single contact (standalone value): the knapsack greedy's fallback
-    best_single = (-np.inf, -1, -1)
-    if affordable.any():
-        pulls = np.clip(claim.data, 0, None)
-        lv_cols = lv[cols]
-        init_remaining = (1.0 - p) * (-np.expm1(log_stay))
-        for k in np.flatnonzero(affordable):
-            fol = np.minimum(eff[k] * pulls, init_remaining[cols]) * lv_cols
-            per = np.add.reduceat(np.append(fol, 0.0), indptr[:-1]) if fol.size else np.zeros(n)
-            per = np.where(np.diff(indptr) > 0, per, 0.0)
-            net = eff[k] * p * lv + per - costs[k]
-            i = int(np.lexsort((id_rank, -net))[0])
-            if net[i] > best_single[0] + 1e-12:
-                best_single = (float(net[i]), i, int(k), float(per[i]))
-    if best_single[0] > greedy_net * (1 + _BUDGET_RTOL) and best_single[0] > 0:
-        _, i, k, fol = best_single
+    single_fol = np.column_stack([claims.standalone(np.full(n, e)) for e in eff])
+    single_net = eff[None, :] * (p * lv)[:, None] + single_fol - costs[None, :]
+    i, k, best_single = _best_single(single_net, affordable[None, :], id_rank)
+    if _single_wins(best_single, greedy_net):
         cur = np.full(n, -1, dtype=np.int64)
         cur[i] = k
-        chosen = np.array([i])
         own_value = np.where(cur >= 0, eff[np.maximum(cur, 0)] * p * lv, 0.0)
         followers_value = np.zeros(n)
-        followers_value[i] = fol
+        followers_value[i] = single_fol[i, k]
+    chosen = np.flatnonzero(cur >= 0)
     if chosen.size == 0:
         return _empty()
     option = cur[chosen]
     cost = costs[option]
     saving = own_value[chosen] + followers_value[chosen]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(cost > 0, saving / np.where(cost > 0, cost, 1.0), np.inf)
-    pri = np.lexsort((id_rank[chosen], -(saving - cost), -ratio))
+    pri = _priority_order(saving, cost, id_rank[chosen])
     chosen, option, cost, saving = chosen[pri], option[pri], cost[pri], saving[pri]
     reasons = (scores["reasons"].astype("str").fillna("").to_numpy(dtype=object)[chosen]
                if "reasons" in scores.columns else np.full(chosen.size, "", dtype=object))

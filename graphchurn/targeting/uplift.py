@@ -2,18 +2,29 @@
 
 History: one row per customer and past campaign, ``customer_id, contact_date, offer, outcome``
 with ``offer = "none"`` for the control group and ``outcome = 1`` when the customer churned in
-the campaign's window. The *uplift* of offer ``o`` for a customer is the rise of its probability
-of staying when contacted, ``P(stay | o, x) - P(stay | none, x)``; for a would-be leaver kept
-with probability ``effect``, uplift = ``p * effect``, so ranking by ``uplift x value`` replaces
-``risk x assumed effect x value``.
+the campaign's window. The *uplift* of offer ``o`` for customers like ``x`` is the rise of their
+probability of staying when contacted, ``P(stay | o, x) - P(stay | none, x)``, the fall of their
+churn; for would-be leavers kept with probability ``effect(x)`` it is ``q(x) * effect(x)``
+with ``q(x) = P(churn | none, x)`` the control group's churn. The contact list needs the
+*effect* (:meth:`UpliftResult.effects`: uplift / q, the share of would-be leavers the offer
+keeps), which it multiplies by each customer's own current risk: ranking by ``risk x learned
+effect x value`` instead of ``risk x assumed effect x value``. Dividing by the customer's own
+risk instead would be wrong: the uplift is an average over customers *like* it in past
+campaigns, and a customer who has already decided to leave (risk near 1) would get the
+average customer's small uplift as its effect.
 
-Two learners per offer (scikit-learn gradient boosting on the customer attributes):
+Two learners per offer (scikit-learn gradient boosting on the customer attributes), both on the
+churn outcome ``y`` (1 = churned), which is rare, so its transformed outcome below has far less
+variance than the same on staying (``1 - y``, whose transform adds a zero-mean term of size
+``1 / e`` to every row):
 
-- ``two_model`` (T-learner): one classifier of staying on the treated, one on the controls;
+- ``two_model`` (T-learner): one classifier of churn on the treated, one on the controls;
   uplift is the difference of their probabilities.
 - ``class_transformation`` (transformed outcome; Jaskowski & Jaroszewicz 2012, Athey & Imbens
-  2015): ``y* = stay * (T / e - (1 - T) / (1 - e))`` with ``e`` the share treated, whose
+  2015): ``y* = y * ((1 - T) / (1 - e) - T / e)`` with ``e`` the share treated, whose
   expectation given ``x`` is the uplift; one regressor on ``y*``.
+
+The control group's churn ``q(x)`` comes from one more classifier, on every control row.
 
 The learner is chosen per offer on *held-out campaigns*: fitted on the earlier campaigns,
 scored on the latest one by the Qini coefficient; the chosen learner is then refitted on all of
@@ -41,11 +52,79 @@ import pandas as pd
 
 from graphchurn.errors import InputError
 
-__all__ = ["qini_curve", "qini_coefficient", "fit_uplift", "UpliftResult", "LEARNERS",
-           "HISTORY_COLUMNS"]
+__all__ = ["qini_curve", "qini_coefficient", "fit_uplift", "load_history", "UpliftResult",
+           "LEARNERS", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ["customer_id", "contact_date", "offer", "outcome"]
 LEARNERS = ("two_model", "class_transformation")
+
+
+def load_history(path) -> pd.DataFrame:
+    """Read and check a campaign history file (CSV, CSV.gz or Parquet).
+
+    One row per customer and past campaign: ``customer_id`` (text), ``contact_date`` (ISO 8601
+    date or date-time: the campaign's day), ``offer`` (the offer or channel given, ``none`` for
+    the control group) and ``outcome`` (``1`` if the customer churned in the campaign's window,
+    ``0`` if it stayed). Other columns are ignored.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`HISTORY_COLUMNS`, ``contact_date`` as timestamps, ``outcome`` as int.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the first bad data row and its column.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", file=path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            # ids stay text as written ("0123" is an id, "NA" is not missing)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as err:  # a parser's own message, on one line, naming the file
+        raise InputError(f"cannot read the campaign history ({type(err).__name__}: {err})",
+                         file=path) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for column in HISTORY_COLUMNS:
+        if column not in frame.columns:
+            raise InputError(f"campaign history needs columns {', '.join(HISTORY_COLUMNS)}",
+                             file=path, column=column)
+    if len(frame) == 0:
+        raise InputError("campaign history has no rows", file=path)
+
+    def first_bad(mask, column, why):
+        bad = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if bad.size:
+            raise InputError(why, file=path, row=int(bad[0]) + 1, column=column)
+
+    ids = frame["customer_id"].astype(str).str.strip()
+    first_bad(ids.eq("") | frame["customer_id"].isna(), "customer_id", "empty customer id")
+    offer = frame["offer"].astype(str).str.strip()
+    first_bad(offer.eq("") | frame["offer"].isna(), "offer",
+              "empty offer (write 'none' for the control group)")
+    dates = pd.to_datetime(frame["contact_date"].astype(str).str.strip(), errors="coerce",
+                           format="ISO8601")
+    first_bad(dates.isna(), "contact_date", "not an ISO 8601 date")
+    outcome = pd.to_numeric(frame["outcome"].astype(str).str.strip(), errors="coerce")
+    first_bad(~outcome.isin([0, 1]), "outcome", "outcome must be 0 (stayed) or 1 (churned)")
+    # one row per customer and campaign: a repeated row would count its outcome twice
+    first_bad(pd.DataFrame({"c": ids, "d": dates}).duplicated(), "customer_id",
+              "the customer appears twice in one campaign (same contact_date)")
+    out = pd.DataFrame({"customer_id": ids, "contact_date": dates.dt.tz_localize(None)
+                        if dates.dt.tz is not None else dates,
+                        "offer": offer, "outcome": outcome.astype(int)})
+    return out.reset_index(drop=True)
 
 
 def qini_curve(uplift, treated, stayed):
@@ -80,28 +159,35 @@ def _design(customers: pd.DataFrame) -> pd.DataFrame:
     num = table.select_dtypes(include="number")
     cat = table.select_dtypes(exclude="number")
     cat = cat.loc[:, cat.nunique() <= 30]
-    return pd.concat([num, pd.get_dummies(cat.astype(str), dtype=float)], axis=1).fillna(0.0)
+    parts = [num] + ([pd.get_dummies(cat.astype(str), dtype=float)] if cat.shape[1] else [])
+    return pd.concat(parts, axis=1).fillna(0.0)
 
 
-def _fit_predict(learner, X, treated, stayed, X_new, seed):
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+_BOOSTING = {"max_iter": 150, "max_depth": 3, "learning_rate": 0.05, "min_samples_leaf": 30}
 
-    kw = dict(max_iter=150, max_depth=3, learning_rate=0.05, min_samples_leaf=30,
-              random_state=seed)
+
+def _churn_rate(X, churned, X_new, seed):
+    """P(churn | x) by gradient boosting; the mean where one class is missing."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    if len(np.unique(churned)) < 2:
+        return np.full(len(X_new), churned.mean() if len(churned) else 0.0)
+    clf = HistGradientBoostingClassifier(**_BOOSTING, random_state=seed).fit(X, churned)
+    return clf.predict_proba(X_new)[:, 1]
+
+
+def _fit_predict(learner, X, treated, churned, X_new, seed):
+    """Predicted uplift (fall of churn when contacted) of ``X_new``."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     if learner == "two_model":
-        out = []
-        for arm in (True, False):
-            m = treated == arm
-            if len(np.unique(stayed[m])) < 2:
-                out.append(np.full(len(X_new), stayed[m].mean() if m.any() else 1.0))
-                continue
-            clf = HistGradientBoostingClassifier(**kw).fit(X[m], stayed[m])
-            out.append(clf.predict_proba(X_new)[:, 1])
-        return out[0] - out[1]
+        return (_churn_rate(X[~treated], churned[~treated], X_new, seed)
+                - _churn_rate(X[treated], churned[treated], X_new, seed))
     if learner == "class_transformation":
         e = treated.mean()
-        y_star = stayed * (treated / e - (~treated) / (1 - e))
-        return HistGradientBoostingRegressor(**kw).fit(X, y_star).predict(X_new)
+        y_star = churned * ((~treated) / (1 - e) - treated / e)
+        return HistGradientBoostingRegressor(**_BOOSTING, random_state=seed).fit(
+            X, y_star).predict(X_new)
     raise ValueError(f"unknown learner {learner!r}")
 
 
@@ -112,19 +198,25 @@ class UpliftResult:
     Attributes
     ----------
     uplift : pandas.DataFrame
-        Index customer_id, one column per offer: predicted rise of the probability of staying.
+        Index customer_id, one column per offer: predicted rise of the probability of staying
+        in a campaign's window for customers like this one.
+    control_churn : pandas.Series
+        Index customer_id: predicted churn in a campaign's window without contact, ``q(x)``.
     comparison : pandas.DataFrame
         ``offer, learner, qini, selected, n_train, n_test`` on the held-out campaign.
     """
 
     uplift: pd.DataFrame
+    control_churn: pd.Series
     comparison: pd.DataFrame
 
-    def effects(self, churn_probability: pd.Series) -> pd.DataFrame:
-        """Per-customer effect (share of would-be leavers kept) = uplift / p, in [0, 1]: what
-        :func:`graphchurn.targeting.actions.next_best_action` takes as ``uplift``."""
-        p = churn_probability.reindex(self.uplift.index).to_numpy(dtype=float)
-        eff = self.uplift.clip(lower=0.0).to_numpy() / np.maximum(p, 1e-9)[:, None]
+    def effects(self) -> pd.DataFrame:
+        """Per-customer effect: the share of would-be leavers the offer keeps, uplift / q(x),
+        in [0, 1]; what :func:`graphchurn.targeting.actions.next_best_action` takes as
+        ``uplift`` and multiplies by each customer's own risk (see the module docstring)."""
+        # q below 1e-3: too few leavers like this customer to estimate a share of them
+        q = np.maximum(self.control_churn.reindex(self.uplift.index).to_numpy(dtype=float), 1e-3)
+        eff = self.uplift.clip(lower=0.0).to_numpy() / q[:, None]
         return pd.DataFrame(np.clip(eff, 0.0, 1.0), index=self.uplift.index,
                             columns=self.uplift.columns)
 
@@ -161,15 +253,19 @@ def fit_uplift(history: pd.DataFrame, customers: pd.DataFrame, learners=LEARNERS
         raise InputError("campaign history needs a control group (offer 'none') and contacts",
                          file="history")
     X_all = _design(customers)
+    if X_all.shape[1] == 0:
+        raise InputError("the customer table has no attribute to learn uplift from "
+                         "(numeric, or categorical with at most 30 levels)", file="customers")
     h = h[h["customer_id"].isin(X_all.index)]
     dates = np.sort(h["contact_date"].unique())
     offers = sorted(set(h["offer"]) - {"none"})
     rows, uplift = [], {}
+    X_new = X_all.to_numpy(dtype=float)
     for o in offers:
         part = h[h["offer"].isin([o, "none"])]
         X = X_all.loc[part["customer_id"]].to_numpy(dtype=float)
         t = (part["offer"] == o).to_numpy()
-        y = 1.0 - part["outcome"].to_numpy(dtype=float)
+        y = part["outcome"].to_numpy(dtype=float)
         if len(dates) >= 2:
             test = (part["contact_date"] == dates[-1]).to_numpy()
         else:  # a single campaign: a seeded 30% of its customers held out
@@ -177,12 +273,16 @@ def fit_uplift(history: pd.DataFrame, customers: pd.DataFrame, learners=LEARNERS
         scores = {}
         for learner in learners:
             pred = _fit_predict(learner, X[~test], t[~test], y[~test], X[test], seed)
-            scores[learner] = qini_coefficient(pred, t[test], y[test])
+            scores[learner] = qini_coefficient(pred, t[test], 1.0 - y[test])
         best = max(learners, key=lambda name: (scores[name], -learners.index(name)))
         for learner in learners:
             rows.append({"offer": o, "learner": learner, "qini": scores[learner],
                          "selected": learner == best, "n_train": int((~test).sum()),
                          "n_test": int(test.sum())})
-        uplift[o] = _fit_predict(best, X, t, y, X_all.to_numpy(dtype=float), seed)
+        uplift[o] = _fit_predict(best, X, t, y, X_new, seed)
+    control = h[h["offer"] == "none"]
+    q = _churn_rate(X_all.loc[control["customer_id"]].to_numpy(dtype=float),
+                    control["outcome"].to_numpy(dtype=float), X_new, seed)
     return UpliftResult(uplift=pd.DataFrame(uplift, index=X_all.index),
+                        control_churn=pd.Series(q, index=X_all.index, name="control_churn"),
                         comparison=pd.DataFrame(rows))
