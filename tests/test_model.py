@@ -858,3 +858,31 @@ def test_contribution_importance_is_mean_absolute_path_contribution_on_held_out_
     with pytest.raises(ValueError, match="contribution"):
         ChurnModel(estimator="logistic", importance="contribution").fit(X, y)
     assert ChurnModel(estimator="gbm", importance=None, max_iter=5).fit(X, y).importance_kind_ is None
+
+
+def test_walking_boosting_predicts_exactly_as_scikit_learn():
+    """The split-by-split walk adds the same leaves in the same order as scikit-learn's
+    predictor: identical log-odds, with missing values, a categorical column, categories
+    unseen in training and negative codes."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from graphchurn.models.learners import WalkingBoostingClassifier
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    X = np.column_stack([rng.integers(0, 6, n).astype(float), rng.normal(size=n),
+                         rng.normal(size=n)])
+    X[rng.random(n) < 0.1, 1] = np.nan
+    y = ((X[:, 0] % 2 == 0) ^ (np.nan_to_num(X[:, 1]) > 0.3)).astype(int)
+    params = dict(max_iter=40, max_leaf_nodes=4, categorical_features=[True, False, False],
+                  random_state=0)
+    ours = WalkingBoostingClassifier(**params).fit(X, y)
+    theirs = HistGradientBoostingClassifier(**params).fit(X, y)
+    test = X.copy()
+    test[:50, 0] = 9.0        # a category never seen in training
+    test[50:100, 0] = np.nan  # a missing category
+    test[100:150, 0] = -1.0   # a negative code
+    np.testing.assert_array_equal(ours.decision_function(test), theirs.decision_function(test))
+    np.testing.assert_array_equal(ours.predict_proba(test), theirs.predict_proba(test))
+    staged = [p for p in ours.staged_decision_function(test)]
+    np.testing.assert_array_equal(staged[-1], theirs.decision_function(test))

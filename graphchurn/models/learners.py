@@ -23,7 +23,10 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import (OneHotEncoder, OrdinalEncoder, QuantileTransformer,
                                    StandardScaler)
 
-__all__ = ["is_categorical", "gbm_pipeline", "logistic_pipeline", "logistic"]
+from graphchurn.models.trees import add_tree_values
+
+__all__ = ["is_categorical", "gbm_pipeline", "logistic_pipeline", "logistic",
+           "WalkingBoostingClassifier"]
 
 _MISSING_LABEL = "(missing)"
 # normal_scores: quantiles estimated from at most this many rows, on this many levels (more
@@ -78,13 +81,34 @@ def gbm_pipeline(categorical: list, numeric: list, *, max_iter: int, learning_ra
          ("num", "passthrough", numeric)],
         verbose_feature_names_out=False)
     mask = [True] * len(categorical) + [False] * len(numeric)
-    classifier = HistGradientBoostingClassifier(
+    classifier = WalkingBoostingClassifier(
         max_iter=max_iter, learning_rate=learning_rate,
         max_leaf_nodes=max_leaf_nodes, min_samples_leaf=min_samples_leaf,
         l2_regularization=l2_regularization,
         categorical_features=mask if categorical else None,
         random_state=random_state)
     return Pipeline([("encode", encode), ("classify", classifier)])
+
+
+class WalkingBoostingClassifier(HistGradientBoostingClassifier):
+    """scikit-learn's HistGradientBoostingClassifier, predicting from raw features by walking
+    each tree split by split over whole columns (:func:`graphchurn.models.trees.add_tree_values`).
+
+    Fitting is scikit-learn's, unchanged. Every prediction (probabilities, decision
+    function, staged ones) adds the same leaf values in the same order, so the results are
+    identical; the walk costs a fraction of scikit-learn's row-by-row predictor on the small
+    trees the churn model grows, and most of a large analysis's model time was prediction:
+    calibration, the level shift, the backtest and the scores
+    (docs/results.md#operator-scale-issue-27). Binned predictions during fitting and
+    multi-class models keep scikit-learn's predictor.
+    """
+
+    def _predict_iterations(self, X, predictors, raw_predictions, is_binned, n_threads):
+        if is_binned or self.n_trees_per_iteration_ != 1:
+            return super()._predict_iterations(X, predictors, raw_predictions, is_binned,
+                                               n_threads)
+        known, f_idx_map = self._bin_mapper.make_known_categories_bitsets()
+        add_tree_values(predictors, X, raw_predictions, known, f_idx_map)
 
 
 def logistic_pipeline(categorical: list, numeric: list, C: float, *, l1_ratio: float,

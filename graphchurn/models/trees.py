@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from graphchurn.models.calibration import HeldOutCalibrated, LogOdds, SoftVote
 
-__all__ = ["tree_path_contributions", "fitted_iterations"]
+__all__ = ["tree_path_contributions", "add_tree_values", "fitted_iterations"]
 
 
 def tree_path_contributions(gbm: HistGradientBoostingClassifier, X) -> tuple[np.ndarray, float]:
@@ -56,26 +56,68 @@ def tree_path_contributions(gbm: HistGradientBoostingClassifier, X) -> tuple[np.
         nodes = predictor.nodes
         value = _internal_values(nodes)
         expected += value[0]
-        # Node by node (a parent before its children), with the rows that reach it: a tree
-        # has a few internal nodes, so each split is a handful of operations on whole columns.
-        reach = {0: None}  # None: every row
-        for i in range(len(nodes)):
-            if nodes["is_leaf"][i] or i not in reach:
-                continue
-            rows = reach.pop(i)
+        for i, rows, left in _walk(predictor, X, known, f_idx_map, every_row):
+            if left is None:
+                continue  # a leaf: its path's changes are credited already
             feature = int(nodes["feature_idx"][i])
-            x = X[:, feature] if rows is None else X[rows, feature]
-            left = _goes_left(nodes[i], x, predictor, known[f_idx_map[feature]]
-                              if nodes["is_categorical"][i] else None)
             l, r = int(nodes["left"][i]), int(nodes["right"][i])
-            delta = np.where(left, value[l] - value[i], value[r] - value[i])
-            if rows is None:
-                contributions[:, feature] += delta
-                rows = every_row
-            else:
-                contributions[rows, feature] += delta
-            reach[l], reach[r] = rows[left], rows[~left]
+            contributions[rows, feature] += np.where(left, value[l] - value[i],
+                                                     value[r] - value[i])
     return contributions, expected
+
+
+def add_tree_values(predictors, X, raw_predictions: np.ndarray, known_bitsets,
+                    f_idx_map) -> None:
+    """Add each tree's leaf value to every row's raw prediction (a binary boosting model's
+    ``_predict_iterations`` on raw features), walking each tree split by split over whole
+    columns: the same leaves as scikit-learn's predictor, added in the same order (so the same
+    sums), at a fraction of its cost for the small trees of :func:`graphchurn.pipeline.churn_model`
+    (docs/results.md#operator-scale-issue-27).
+
+    Parameters
+    ----------
+    predictors : list of [TreePredictor]
+        A fitted model's ``_predictors`` (or the first iterations of them).
+    X : array of shape (n, m)
+        Raw (not binned) input.
+    raw_predictions : array of shape (n, 1)
+        Added to in place.
+    known_bitsets, f_idx_map
+        The bin mapper's ``make_known_categories_bitsets()``.
+    """
+    X = np.asfortranarray(X, dtype=np.float64)
+    out = raw_predictions[:, 0]
+    every_row = np.arange(X.shape[0])
+    for (predictor,) in predictors:
+        leaf_value = predictor.nodes["value"]
+        for i, rows, left in _walk(predictor, X, known_bitsets, f_idx_map, every_row):
+            if left is None:
+                out[rows] += leaf_value[i]
+    if not np.shares_memory(out, raw_predictions):
+        raw_predictions[:, 0] = out
+
+
+def _walk(predictor, X, known_bitsets, f_idx_map, every_row):
+    """Node by node (a parent before its children), the rows that reach it (a slice for all,
+    else their indices) and, at a split, which of them go left (None at a leaf). A tree has a
+    few internal nodes, so each split is a handful of operations on whole columns."""
+    nodes = predictor.nodes
+    reach = {0: slice(None)}
+    for i in range(len(nodes)):
+        if i not in reach:
+            continue
+        rows = reach.pop(i)
+        if nodes["is_leaf"][i]:
+            yield i, rows, None
+            continue
+        feature = int(nodes["feature_idx"][i])
+        x = X[rows, feature]
+        bitset = (known_bitsets[f_idx_map[feature]] if nodes["is_categorical"][i] else None)
+        left = _goes_left(nodes[i], x, predictor, bitset)
+        yield i, rows, left
+        indices = every_row[rows]
+        reach[int(nodes["left"][i])] = indices[left]
+        reach[int(nodes["right"][i])] = indices[~left]
 
 
 def _goes_left(node, x: np.ndarray, predictor, known_bitset) -> np.ndarray:
