@@ -98,7 +98,9 @@ class _StageMemory(logging.Handler):
         self.stage, self.began = name, now
         self.peak_py = _rss_mb([os.getpid()])
         self.peak_jvm = 0.0
-        self.progress.write_text(json.dumps({"stages": self.stages, "running": name}))
+        staged = self.progress.with_suffix(".tmp")  # renamed: a reader never sees half a file
+        staged.write_text(json.dumps({"stages": self.stages, "running": name}))
+        staged.replace(self.progress)
 
     def _sample(self):
         me, kids, tick = os.getpid(), [], 0
