@@ -558,6 +558,7 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
     (ties, activity) : pandas DataFrames as :func:`graph_from_aggregates` reads them; ties
     also hold ``weight_since``.
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -577,9 +578,13 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
                  F.sum(F.when(F.col("in_win"), F.col("duration"))).alias("duration"),
                  F.sum("w").alias("weight_since"))
             .where(F.col("count") > 0))
+    # Kept between the count (the size guard below) and the collection: otherwise the
+    # aggregation, a pass over the window and a shuffle, would run twice.
+    ties = ties.persist(StorageLevel.MEMORY_AND_DISK)
     with _spark_errors("aggregating ties"):
         n_ties = ties.count()
     if n_ties > MAX_DRIVER_TIES:
+        ties.unpersist()
         raise InputError(f"the window before {end.date()} has {n_ties} ties, more than the "
                          f"{MAX_DRIVER_TIES} the driver holds in igraph (about "
                          f"{DRIVER_BYTES_PER_TIE} bytes a tie); raise GRAPHCHURN_SPARK_MAX_TIES "
@@ -587,6 +592,7 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
                          parameter="window_days")
     with _spark_errors("aggregating ties"):
         ties_pd = ties.toPandas()
+    ties.unpersist()
 
     win = rows.where(F.col("in_win"))
     gone = spark.createDataFrame([(str(x),) for x in departed] or [("\x00none",)],
