@@ -174,7 +174,8 @@ def _run_worker(engine, world, out, args) -> dict:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
         timed_out = True
-    result = {"load_before": [round(x, 2) for x in load_before],
+    result = {"commit": _commit(),
+              "load_before": [round(x, 2) for x in load_before],
               "load_after": [round(x, 2) for x in os.getloadavg()],
               "elapsed_with_lock_wait_s": round(time.perf_counter() - began, 1)}
     if proc.returncode == 0 and not timed_out:
@@ -188,6 +189,14 @@ def _run_worker(engine, world, out, args) -> dict:
                    "stages": partial.get("stages", {}),
                    "unfinished_stage": partial.get("running")})
     return result
+
+
+def _commit() -> str:
+    """The library's git commit (``+dirty`` with uncommitted changes to graphchurn/)."""
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout
+    return git("rev-parse", "--short", "HEAD").strip() + (
+        "+dirty" if git("status", "--porcelain", "graphchurn").strip() else "")
 
 
 def _world(folder: Path) -> dict:
