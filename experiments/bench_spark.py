@@ -162,7 +162,7 @@ def _run_worker(engine, world, out, args) -> dict:
                "--worker", engine, str(world), str(out)]
     if args.lock:
         command = ["flock", str(args.lock), *command]
-    load_before = os.getloadavg()
+    load_before, commit = os.getloadavg(), _commit()  # as the worker starts
     began = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -174,7 +174,7 @@ def _run_worker(engine, world, out, args) -> dict:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
         timed_out = True
-    result = {"commit": _commit(),
+    result = {"commit": commit,
               "load_before": [round(x, 2) for x in load_before],
               "load_after": [round(x, 2) for x in os.getloadavg()],
               "elapsed_with_lock_wait_s": round(time.perf_counter() - began, 1)}
