@@ -18,7 +18,7 @@ bytes on the driver) and the load average before and after it.
 
 ``--lock FILE`` runs each worker under ``flock FILE`` (a machine shared with other memory-heavy
 runs), ``--timeout`` stops a worker (its whole process group, JVM included) after that many
-seconds and keeps the stages it finished. Results are written after every worker, merged into
+seconds of running (not counting the wait for the lock) and keeps the stages it finished. Results are written after every worker, merged into
 the existing file by world (``--merge``), so a long run that is stopped keeps what it had.
 
 Run:  nice -n 19 .venv/bin/python experiments/bench_spark.py --worlds /work/data/w300k_d90 \\
@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import platform
-import signal
 import subprocess
 import sys
 import threading
@@ -155,37 +154,33 @@ def worker(engine: str, world: Path, out: Path, master: str, conf: dict) -> dict
 
 
 def _run_worker(engine, world, out, args) -> dict:
-    """One engine on one world in a fresh process (under flock when asked), with a timeout
-    that ends the worker's whole process group (its JVM too)."""
-    command = [sys.executable, __file__, "--master", args.master,
+    """One engine on one world in a fresh process (under flock when asked), stopped by
+    ``timeout`` after ``args.timeout`` seconds of running (the wait for the lock does not
+    count); ``timeout`` ends the worker's whole process group, its JVM too."""
+    command = ["timeout", "-s", "KILL", str(args.timeout), sys.executable, __file__,
+               "--master", args.master,
                *[x for kv in args.spark_conf for x in ("--spark-conf", kv)],
                "--worker", engine, str(world), str(out)]
     if args.lock:
         command = ["flock", str(args.lock), *command]
-    load_before, commit = os.getloadavg(), _commit()  # as the worker starts
+    progress = out / "progress.json"
+    progress.unlink(missing_ok=True)
+    load_before, commit = os.getloadavg(), _commit()  # as the worker is started
     began = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=args.timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        timed_out = True
+    proc = subprocess.run(command, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    timed_out = proc.returncode in (124, 137, -9)
     result = {"commit": commit,
               "load_before": [round(x, 2) for x in load_before],
               "load_after": [round(x, 2) for x in os.getloadavg()],
               "elapsed_with_lock_wait_s": round(time.perf_counter() - began, 1)}
-    if proc.returncode == 0 and not timed_out:
-        result.update(json.loads(stdout.strip().splitlines()[-1]))
+    if proc.returncode == 0:
+        result.update(json.loads(proc.stdout.strip().splitlines()[-1]))
         return result
-    progress = out / "progress.json"
     partial = json.loads(progress.read_text()) if progress.exists() else {}
     result.update({"engine": engine, "error": ("timed out after %d s" % args.timeout
                                                if timed_out else
-                                               (stderr.strip().splitlines() or ["?"])[-1]),
+                                               (proc.stderr.strip().splitlines() or ["?"])[-1]),
                    "stages": partial.get("stages", {}),
                    "unfinished_stage": partial.get("running")})
     return result
