@@ -273,3 +273,19 @@ def test_headerless_column_positions_read_like_the_local_reader(spark, tmp_path)
     with pytest.raises(InputError) as remote_error:
         read_interactions(spark, str(bad), "src=0,dst=1,timestamp=3")
     assert remote_error.value.column == local_error.value.column == "3"
+
+
+def test_a_coded_pandas_log_goes_to_spark_as_it_is(spark, tmp_path):
+    from graphchurn.engines.spark import log_from_pandas
+
+    path = _log_file(tmp_path, [("a", "b", "2025-01-01T10:00:00.250", 60),
+                                ("b", "c", "2025-01-02T10:00:00", 0),
+                                ("007", "a", "2025-01-03T23:59:59", 5)])
+    local = load_interactions(path)  # identifiers coded as categories
+    slog = log_from_pandas(spark, local)
+    assert (slog.n_rows, slog.first, slog.last) == (3, local["timestamp"].min(),
+                                                     local["timestamp"].max())
+    rows = slog.df.orderBy("timestamp").toPandas()
+    assert rows["src"].tolist() == ["a", "b", "007"]
+    assert rows["duration"].tolist() == [60.0, 0.0, 5.0]
+    assert pd.to_datetime(rows["timestamp"]).tolist() == local["timestamp"].tolist()
