@@ -251,6 +251,13 @@ def write_results(doc: dict) -> None:
                          f"{_peak(e['stages'], 'jvm_peak_mb')} | {e['graph']['edges']:,} | "
                          f"{e['training']['rows']:,} | {e['training']['driver_mb']} | "
                          f"{e['roc_auc']:.4f} | {load} |")
+    lines += ["", "Runs (library commit, command):", ""]
+    for r in doc["runs"]:
+        for engine in ("local", "spark"):
+            e = r.get(engine)
+            if e:
+                lines.append(f"- {r['customers']:,} {engine}: {e.get('commit', '?')}, "
+                             f"`{e.get('command', doc['command'])}`")
     lines += ["", "Per stage (wall s / Python driver peak MB / JVM peak MB):", ""]
     for r in doc["runs"]:
         for engine in ("local", "spark"):
@@ -265,7 +272,10 @@ def write_results(doc: dict) -> None:
                              + ", ".join(f"{k} {v}" for k, v in e["spark_timings_s"].items()))
         if "agreement" in r:
             lines.append(f"- {r['customers']:,} agreement: {r['agreement']}")
-    lines += ["", "Reproduce: `" + doc["command"] + "`"]
+    lines += ["", "Reproduce: `nice -n 19 .venv/bin/python experiments/bench_spark.py --worlds "
+              "/work/data/w300k_d90 /work/data/w1m_d90 --lock /work/scratch/bigmem.lock "
+              "--timeout 3600` (worlds: `graphchurn generate --customers N --days 90 --seed 1 "
+              "--format parquet`)"]
     (RESULTS / "bench_spark.md").write_text("\n".join(lines) + "\n")
 
 
@@ -283,8 +293,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--merge", action="store_true",
                         help="keep the results file's other worlds and engines")
+    parser.add_argument("--report", action="store_true",
+                        help="only rewrite bench_spark.md from bench_spark.json")
     parser.add_argument("--worker", nargs=3, metavar=("ENGINE", "WORLD", "OUT"))
     args = parser.parse_args()
+    if args.report:
+        write_results(json.loads((RESULTS / "bench_spark.json").read_text()))
+        return
     conf = {"spark.driver.memory": "4g"}
     conf.update(dict(kv.split("=", 1) for kv in args.spark_conf))
     if args.worker:
@@ -321,6 +336,7 @@ def main() -> None:
             out = work / f"out_{engine}_{folder.name}"
             print(f"{engine} on {folder} ...", flush=True)
             run[engine] = _run_worker(engine, folder, out, args)
+            run[engine]["command"] = doc["command"]
             print(json.dumps(run[engine])[:2000], flush=True)
             write_results(doc)
         if "stages" in run.get("local", {}) and "error" not in run.get("local", {}) and \
