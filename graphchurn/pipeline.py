@@ -45,6 +45,7 @@ __all__ = [
     "ChurnPipeline",
     "analyze",
     "backtest_split",
+    "engine_pipeline",
     "WhatIfBasis",
     "whatif_basis",
     "what_if",
@@ -102,7 +103,7 @@ class AnalyzeConfig:
     # with the seed or the spelling of ids); 1: one model.
     model_folds: int = 1
     # Where the row-proportional stages run: "local" (this process) or "spark"
-    # (graphchurn.engines.spark; the CLI's --engine).
+    # (graphchurn.engines.spark; the CLI's --engine). ChurnPipeline and analyze route on it.
     engine: str = "local"
 
 
@@ -176,7 +177,8 @@ class _Stages:
         return result
 
 
-def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig) -> pd.Timestamp:
+def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig,
+                  stray: tuple[dict, dict] | None = None) -> pd.Timestamp:
     """The scoring moment of an analysis: ``cfg.as_of``, else the day after the last interaction.
 
     An as-of after the log ends reads the days in between as silence: every customer looks as
@@ -188,6 +190,9 @@ def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig) -> pd.Timestam
     interactions : pandas.DataFrame
         The validated log.
     cfg : AnalyzeConfig
+    stray : (dict, dict), optional
+        :func:`stray_timestamps` of the log when an engine computed it (Spark: from the ends
+        of the log, by :func:`stray_from_ends`); default: computed here from ``interactions``.
 
     Returns
     -------
@@ -200,7 +205,7 @@ def resolve_as_of(interactions: pd.DataFrame, cfg: AnalyzeConfig) -> pd.Timestam
     Timestamp('2024-03-06 00:00:00')
     """
     natural = default_as_of(interactions)
-    early, late = stray_timestamps(interactions)
+    early, late = stray_timestamps(interactions) if stray is None else stray
     if early:
         log.warning("%d interaction(s) lie far before the rest of the log (from %s; the rest "
                     "starts %s): stray timestamps?", early["rows"], early["first"],
@@ -265,22 +270,61 @@ def stray_timestamps(interactions: pd.DataFrame, min_gap_days: int = 90,
     """
     ts = np.sort(interactions["timestamp"].dropna().to_numpy())
     n = len(ts)
+    m = stray_edge_rows(n, max_share)
+    return stray_from_ends(ts[:m + 1], ts[n - m - 1:], n, min_gap_days)
+
+
+def stray_edge_rows(n: int, max_share: float = 0.02) -> int:
+    """How many rows at each end of a log of ``n`` rows :func:`stray_timestamps` may call stray
+    (``m``); it reads the ``m + 1`` earliest and ``m + 1`` latest timestamps only.
+
+    Example
+    -------
+    >>> stray_edge_rows(29), stray_edge_rows(1_000)
+    (1, 20)
+    """
+    if n < 3:
+        return 0
+    return min(max(1, int(n * max_share)), (n - 1) // 2)
+
+
+def stray_from_ends(head, tail, n: int, min_gap_days: int = 90) -> tuple[dict, dict]:
+    """:func:`stray_timestamps` from the ends of the sorted log alone.
+
+    Parameters
+    ----------
+    head, tail : array of datetime64
+        The ``m + 1`` earliest and the ``m + 1`` latest timestamps, sorted
+        (``m = stray_edge_rows(n)``): an engine that cannot sort the whole log (Spark) fetches
+        just these.
+    n : int
+        Rows in the log.
+    min_gap_days : int
+
+    Returns
+    -------
+    (early, late) : as :func:`stray_timestamps`.
+    """
     if n < 3:
         return {}, {}
-    m = min(max(1, int(n * max_share)), (n - 1) // 2)
-    gaps = np.diff(ts)
+    head = np.asarray(head, dtype="datetime64[ns]")
+    tail = np.asarray(tail, dtype="datetime64[ns]")
+    m = len(head) - 1
+    first_tail = n - m - 1  # the row number of tail[0]
     # early: rows [0, lo) stray, bulk starts at lo (1 <= lo <= m); late: rows [hi, n) stray
-    lo = 1 + int(np.argmax(gaps[:m]))
-    hi = n - m + int(np.argmax(gaps[n - 1 - m:n - 1]))
-    threshold = max(np.timedelta64(min_gap_days, "D"), ts[hi - 1] - ts[lo])
-    is_early, is_late = gaps[lo - 1] > threshold, gaps[hi - 1] > threshold
+    head_gaps, tail_gaps = np.diff(head), np.diff(tail)
+    lo = 1 + int(np.argmax(head_gaps))
+    hi = n - m + int(np.argmax(tail_gaps))
+    threshold = max(np.timedelta64(min_gap_days, "D"), tail[hi - 1 - first_tail] - head[lo])
+    is_early = head_gaps[lo - 1] > threshold
+    is_late = tail_gaps[hi - 1 - first_tail] > threshold
     early = late = {}
     if is_early:
-        early = {"rows": lo, "first": str(pd.Timestamp(ts[0]).date()),
-                 "bulk": str(pd.Timestamp(ts[lo]).date())}
+        early = {"rows": lo, "first": str(pd.Timestamp(head[0]).date()),
+                 "bulk": str(pd.Timestamp(head[lo]).date())}
     if is_late:
-        late = {"rows": n - hi, "last": str(pd.Timestamp(ts[-1]).date()),
-                "bulk": str(pd.Timestamp(ts[hi - 1]).date())}
+        late = {"rows": n - hi, "last": str(pd.Timestamp(tail[-1]).date()),
+                "bulk": str(pd.Timestamp(tail[hi - 1 - first_tail]).date())}
     return early, late
 
 
@@ -748,10 +792,18 @@ class ChurnPipeline:
     latest labelled cut-off (the backtest), then refit on all of them and score the customers
     active at as-of.
 
+    ``config.engine`` picks where the row-proportional stages run: ``"local"`` (this object)
+    or ``"spark"``, for which ``ChurnPipeline(config)`` returns a
+    :class:`graphchurn.engines.spark.SparkPipeline` (same steps and attributes; ``fit`` also
+    takes paths Spark reads, see docs/spark.md).
+
     Parameters
     ----------
     config : AnalyzeConfig, optional
         Settings; ``as_of`` defaults to the day after the last interaction.
+    **engine_options
+        Options of a non-local engine (Spark: ``spark``, ``master``, ``conf``, ``columns``,
+        ``customer_columns``); the local engine takes none.
 
     Attributes
     ----------
@@ -804,7 +856,16 @@ class ChurnPipeline:
     True
     """
 
-    def __init__(self, config: AnalyzeConfig | None = None):
+    def __new__(cls, config: AnalyzeConfig | None = None, **engine_options):
+        if cls is ChurnPipeline:
+            cls = engine_pipeline(config.engine if config is not None else "local")
+        return super().__new__(cls)
+
+    def __init__(self, config: AnalyzeConfig | None = None, **engine_options):
+        if engine_options:
+            raise InputError(f"{', '.join(sorted(engine_options))}: not an option of the local "
+                             "engine (engine='spark' takes spark, master, conf, columns, "
+                             "customer_columns)", parameter="engine")
         self.config = config
 
     # ------------------------------------------------------------------ public steps
@@ -912,6 +973,11 @@ class ChurnPipeline:
 
     # ------------------------------------------------------------------ stages
 
+    def _stray(self, interactions) -> tuple[dict, dict]:
+        """:func:`stray_timestamps` of the log (an engine hook: the Spark engine counts them on
+        the whole log, where ``interactions`` holds only the rows labels read)."""
+        return stray_timestamps(interactions)
+
     def _features(self, interactions, customers, cutoff, **kwargs) -> FeatureSet:
         """Features at one cut-off (the engine hook: graphchurn.engines.spark overrides it)."""
         return build_features(interactions, customers, cutoff, **kwargs)
@@ -926,7 +992,7 @@ class ChurnPipeline:
     def _build_tables(self, interactions, customers, cfg):
         """as-of, churn definition, cut inputs, cut-offs, features and labels."""
         notes = self.notes_
-        as_of = resolve_as_of(interactions, cfg)
+        as_of = resolve_as_of(interactions, cfg, self._stray(interactions))
         definition = resolve_churn_definition(customers, cfg.definition)
         if cfg.definition is None and customers is not None and definition == "inactivity":
             # Said out loud: a churn_date column that is present but empty (or misnamed) would
@@ -987,7 +1053,7 @@ class ChurnPipeline:
         if 0 in one_class:
             y = labelled[0][1]
             gap = log_gap_days(interactions, as_of)
-            late = stray_timestamps(interactions)[1] if cfg.as_of is None else {}
+            late = self._stray(interactions)[1] if cfg.as_of is None else {}
             why = (f" (as_of is {gap} days after the log ends)" if gap else
                    f" (the default as-of follows {late['rows']} stray row(s) up to {late['last']}, "
                    f"far after the rest of the log, which ends {late['bulk']}: give as_of)"
@@ -1091,24 +1157,52 @@ class ChurnPipeline:
                         importance=self.backtest_model_.feature_importances_, notes=self.notes_)
 
 
-def analyze(interactions: pd.DataFrame, customers: pd.DataFrame | None = None,
-            config: AnalyzeConfig | None = None) -> Analysis:
+def engine_pipeline(engine: str) -> type:
+    """The pipeline class of an engine: :class:`ChurnPipeline` for ``"local"``,
+    :class:`graphchurn.engines.spark.SparkPipeline` for ``"spark"``.
+
+    The Spark engine is imported here, when asked for, and never at import time: engines wrap
+    this module (tests/test_layout.py), and pyspark is an optional extra.
+
+    Example
+    -------
+    >>> engine_pipeline("local").__name__
+    'ChurnPipeline'
+    """
+    if engine == "local":
+        return ChurnPipeline
+    if engine == "spark":
+        from graphchurn.engines.spark import SparkPipeline
+
+        return SparkPipeline
+    raise InputError(f"unknown engine {engine!r}; expected 'local' or 'spark'",
+                     parameter="engine")
+
+
+def analyze(interactions, customers=None, config: AnalyzeConfig | None = None,
+            **engine_options) -> Analysis:
     """Score every active customer's churn risk at ``as_of`` and describe the social groups.
 
-    Shorthand for ``ChurnPipeline(config).fit(interactions, customers).analysis_``.
+    Shorthand for ``ChurnPipeline(config, **engine_options).fit(interactions,
+    customers).analysis_``; ``config.engine`` decides where it runs.
 
     Parameters
     ----------
     interactions, customers : DataFrame
-        Validated inputs from :mod:`graphchurn.io` (``customers`` may be None).
+        Validated inputs from :mod:`graphchurn.io` (``customers`` may be None). With
+        ``engine="spark"`` also paths Spark reads (CSV, CSV.gz, Parquet; local, HDFS, S3), read
+        and validated on Spark, or a :class:`graphchurn.engines.spark.SparkLog`.
     config : AnalyzeConfig
         Settings; ``as_of`` defaults to the day after the last interaction.
+    **engine_options
+        Spark engine: ``spark`` (a SparkSession; default one started with ``master`` and
+        ``conf``), ``columns`` and ``customer_columns`` (column mappings for paths).
 
     Returns
     -------
     Analysis
     """
-    return ChurnPipeline(config).fit(interactions, customers).analysis_
+    return ChurnPipeline(config, **engine_options).fit(interactions, customers).analysis_
 
 
 def _tables(fs: FeatureSet, probability, reasons, customers):

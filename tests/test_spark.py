@@ -129,3 +129,163 @@ def test_parquet_with_nanosecond_timestamps_reads_like_the_local_reader(spark, t
     local = load_interactions(path)
     assert read.n_rows == len(local)
     assert (read.first, read.last) == (local["timestamp"].min(), local["timestamp"].max())
+
+
+# ------------------------------------------------------------------ the library's entry
+@pytest.mark.slow
+def test_analyze_config_engine_spark_routes_the_library_to_spark(spark):
+    from graphchurn.engines.spark import SparkPipeline
+    from graphchurn.pipeline import AnalyzeConfig, ChurnPipeline, analyze
+
+    world = generate_world(n_customers=300, days=100, seed=0)
+    cfg = AnalyzeConfig(engine="spark", embeddings=False)
+    assert isinstance(ChurnPipeline(cfg, spark=spark), SparkPipeline)
+    assert type(ChurnPipeline(AnalyzeConfig())) is ChurnPipeline
+    remote = analyze(world.interactions, world.customers, cfg, spark=spark)
+    local = analyze(world.interactions, world.customers, AnalyzeConfig(embeddings=False))
+    assert remote.metrics["engine"] == "spark"
+    assert "label rows (spark)" in remote.metrics["spark_timings_s"]
+    assert "engine" not in local.metrics
+    # The same frame through both engines: the same customers, scores and backtest.
+    a = local.scores.set_index("customer_id")["churn_probability"]
+    b = remote.scores.set_index("customer_id")["churn_probability"]
+    assert sorted(a.index) == sorted(b.index)
+    assert (a - b.reindex(a.index)).abs().max() < 1e-9
+    assert remote.metrics["roc_auc"] == pytest.approx(local.metrics["roc_auc"], abs=1e-12)
+
+
+def test_unknown_engine_and_misplaced_options_are_one_line_errors():
+    from graphchurn.pipeline import AnalyzeConfig, ChurnPipeline
+
+    with pytest.raises(InputError) as info:
+        ChurnPipeline(AnalyzeConfig(engine="dask"))
+    assert info.value.parameter == "engine" and "'dask'" in str(info.value)
+    with pytest.raises(InputError) as info:
+        ChurnPipeline(AnalyzeConfig(), master="local[1]")
+    assert info.value.parameter == "engine" and "master" in str(info.value)
+
+
+# ------------------------------------------------------------------ input checks on Spark
+def _log_file(tmp_path, rows, name="log.csv"):
+    path = tmp_path / name
+    path.write_text("src,dst,timestamp,duration\n" + "".join(
+        f"{s},{d},{t},{u}\n" for s, d, t, u in rows))
+    return path
+
+
+def test_customer_table_check_matches_the_local_one(spark, tmp_path, caplog):
+    from graphchurn.engines.spark import check_customers_match as check_on_spark
+    from graphchurn.io.readers import check_customers_match, load_customers
+
+    log_path = _log_file(tmp_path, [("a", "b", "2025-01-01T10:00:00", 60),
+                                    ("b", "c", "2025-01-02T10:00:00", 30)])
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("customer_id\nx\ny\n")
+    right = tmp_path / "right.csv"
+    right.write_text("customer_id,churn_date\nc,2024-06-01\nz,2024-07-01\n")
+    local_log, slog = load_interactions(log_path), read_interactions(spark, str(log_path))
+    with pytest.raises(InputError) as local:
+        check_customers_match(local_log, load_customers(wrong), wrong)
+    with pytest.raises(InputError) as remote:
+        check_on_spark(spark, slog, load_customers(wrong), wrong)
+    assert str(remote.value) == str(local.value)
+    assert "none of the 2 customer ids occur" in str(remote.value)
+    # A matching table passes (c occurs as dst only); its churn dates, all before the log,
+    # get the same warning on both engines.
+    caplog.set_level("WARNING", logger="graphchurn")
+    check_customers_match(local_log, load_customers(right), right)
+    check_on_spark(spark, slog, load_customers(right), right)
+    warned = [r.getMessage() for r in caplog.records if "churn_date" in r.getMessage()]
+    assert len(warned) == 2 and warned[0] == warned[1]
+    assert "every churn_date (2) is before the log's first day (2025-01-01)" in warned[0]
+
+
+def test_cli_wrong_customer_table_fails_on_spark_as_locally(tmp_path):
+    log_path = _log_file(tmp_path, [("a", "b", "2025-01-01T10:00:00", 60)])
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("customer_id\nx\n")
+    runs = [subprocess.run([sys.executable, "-m", "graphchurn", "analyze", *engine,
+                            "--interactions", str(log_path), "--customers", str(wrong),
+                            "--out", str(tmp_path / f"out{i}")],
+                           capture_output=True, text=True, timeout=300)
+            for i, engine in enumerate([[], ["--engine", "spark", "--spark-master", "local[1]"]])]
+    assert [r.returncode for r in runs] == [2, 2]
+    assert runs[1].stderr.strip().splitlines() == runs[0].stderr.strip().splitlines()
+    assert "none of the 1 customer ids occur" in runs[1].stderr
+
+
+@pytest.mark.parametrize("stamps, expected", [
+    # a 1970 epoch zero and a 2099 typo around three months of traffic (sub-second times)
+    (["1970-01-01T00:00:00"] + [f"2025-0{m}-{d:02d}T{h}:00:00.{d:03d}" for m in (1, 2, 3)
+                                for d in range(1, 29) for h in (10, 11)]
+     + ["2099-01-01T00:00:00"] * 2,
+     ({"rows": 1, "first": "1970-01-01", "bulk": "2025-01-01"},
+      {"rows": 2, "last": "2099-01-01", "bulk": "2025-03-28"})),
+    # no stray rows: several in one second, gaps of days
+    ([f"2025-01-{d:02d}T10:00:00" for d in range(1, 29) for _ in range(3)], ({}, {})),
+], ids=["stray at both ends", "none"])
+def test_stray_timestamps_counted_by_spark_agree_with_the_local_ones(spark, tmp_path, stamps,
+                                                                      expected):
+    from graphchurn.engines.spark import stray_on_spark
+    from graphchurn.pipeline import stray_timestamps
+
+    path = _log_file(tmp_path, [(f"a{i % 5}", f"b{i % 7}", t, 1) for i, t in enumerate(stamps)])
+    local = stray_timestamps(load_interactions(path))
+    assert local == expected
+    assert stray_on_spark(read_interactions(spark, str(path))) == local
+
+
+def test_stray_rows_that_move_the_as_of_fail_on_spark_as_locally(spark, tmp_path):
+    from graphchurn.pipeline import AnalyzeConfig, analyze
+
+    rows = [(f"a{i % 9}", f"b{i % 4}", f"2025-0{1 + i // 28}-{1 + i % 28:02d}T10:00:00", 5)
+            for i in range(84)] + [("a1", "b1", "2099-01-01T00:00:00", 5)]
+    path = _log_file(tmp_path, rows)
+    with pytest.raises(InputError) as local:
+        analyze(load_interactions(path), None, AnalyzeConfig(embeddings=False))
+    with pytest.raises(InputError) as remote:
+        analyze(str(path), None, AnalyzeConfig(engine="spark", embeddings=False), spark=spark)
+    assert str(remote.value) == str(local.value)
+    assert "1 stray interaction(s) up to 2099-01-01" in str(remote.value)
+
+
+def test_headerless_column_positions_read_like_the_local_reader(spark, tmp_path):
+    # soc-sign-bitcoinotc.csv's layout: source,target,rating,time, no header.
+    path = tmp_path / "otc.csv"
+    path.write_text("6,2,4,1289241912\n6,5,2,1289241942\n1,15,1,1289243140\n")
+    local = load_interactions(path, columns="src=0,dst=1,timestamp=3")
+    read = read_interactions(spark, str(path), "src=0,dst=1,timestamp=3")
+    rows = read.df.orderBy("timestamp").toPandas()
+    assert rows["src"].tolist() == ["6", "6", "1"] == local["src"].astype(str).tolist()
+    assert rows["dst"].tolist() == ["2", "5", "15"]
+    assert pd.to_datetime(rows["timestamp"]).tolist() == local["timestamp"].tolist()
+    # a position beyond the file's columns: the local reader's words, file and column
+    with pytest.raises(InputError) as local_error:
+        load_interactions(path, "src=0,dst=1,timestamp=4")
+    with pytest.raises(InputError) as remote_error:
+        read_interactions(spark, str(path), "src=0,dst=1,timestamp=4")
+    assert str(remote_error.value) == str(local_error.value)
+    # a bad value in a headerless file names the column by its position, as locally
+    bad = tmp_path / "bad.csv"
+    bad.write_text("6,2,4,1289241912\n6,5,2,-\n")
+    with pytest.raises(InputError) as local_error:
+        load_interactions(bad, "src=0,dst=1,timestamp=3")
+    with pytest.raises(InputError) as remote_error:
+        read_interactions(spark, str(bad), "src=0,dst=1,timestamp=3")
+    assert remote_error.value.column == local_error.value.column == "3"
+
+
+def test_a_coded_pandas_log_goes_to_spark_as_it_is(spark, tmp_path):
+    from graphchurn.engines.spark import log_from_pandas
+
+    path = _log_file(tmp_path, [("a", "b", "2025-01-01T10:00:00.250", 60),
+                                ("b", "c", "2025-01-02T10:00:00", 0),
+                                ("007", "a", "2025-01-03T23:59:59", 5)])
+    local = load_interactions(path)  # identifiers coded as categories
+    slog = log_from_pandas(spark, local)
+    assert (slog.n_rows, slog.first, slog.last) == (3, local["timestamp"].min(),
+                                                     local["timestamp"].max())
+    rows = slog.df.orderBy("timestamp").toPandas()
+    assert rows["src"].tolist() == ["a", "b", "007"]
+    assert rows["duration"].tolist() == [60.0, 0.0, 5.0]
+    assert pd.to_datetime(rows["timestamp"]).tolist() == local["timestamp"].tolist()

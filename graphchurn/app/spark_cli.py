@@ -1,16 +1,12 @@
 """``graphchurn analyze --engine spark``: the command line's side of the Spark engine.
 
-The options are parsed here (the library names parameters, not flags); reading, validation,
-aggregation and scoring run in :mod:`graphchurn.engines.spark`.
+The options are parsed here (the library names parameters, not flags); the analysis is the
+library's own entry, :func:`graphchurn.pipeline.analyze` with ``engine="spark"``, which reads,
+validates, aggregates and scores on Spark (:mod:`graphchurn.engines.spark`).
 """
 
 from __future__ import annotations
 
-import os
-import time
-
-from graphchurn.engines.spark import (analyze_spark, read_customers, read_interactions,
-                                      spark_session)
 from graphchurn.errors import InputError
 
 __all__ = ["analyze_cli"]
@@ -33,6 +29,7 @@ def analyze_cli(args, make_config):
     """
     from graphchurn.io.readers import (CUSTOMER_KEYS, INTERACTION_KEYS, parse_column_mapping,
                                        parse_date_option)
+    from graphchurn.pipeline import analyze
 
     as_of = parse_date_option(args.as_of, "--as-of") if args.as_of else None
     log_columns = parse_column_mapping(args.columns, option="--columns", keys=INTERACTION_KEYS)
@@ -41,13 +38,9 @@ def analyze_cli(args, make_config):
     if customer_columns and not args.customers:
         raise InputError("given without --customers", file="--customer-columns")
     conf = _spark_conf(args.spark_conf)
-    # Under spark-submit (a JVM is already there) the master is spark-submit's.
-    submitted = "PYSPARK_GATEWAY_PORT" in os.environ or "SPARK_ENV_LOADED" in os.environ
-    spark = spark_session(args.spark_master or (None if submitted else "local[*]"), conf)
-    start = time.perf_counter()
-    slog = read_interactions(spark, args.interactions, log_columns)
-    customers = (read_customers(spark, args.customers, customer_columns) if args.customers
-                 else None)
-    read_s = time.perf_counter() - start
-    analysis = analyze_spark(slog, customers, make_config(args, as_of), spark=spark)
+    # The master defaults to local[*], or to spark-submit's under spark-submit.
+    analysis = analyze(args.interactions, args.customers, make_config(args, as_of),
+                       master=args.spark_master, conf=conf, columns=log_columns,
+                       customer_columns=customer_columns)
+    read_s = analysis.metrics["spark_timings_s"]["read and validate (spark)"]
     return analysis, read_s

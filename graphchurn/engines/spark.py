@@ -38,11 +38,14 @@ from graphchurn.errors import InputError
 from graphchurn.features.build import FeatureSet, _Steps, features_on_graph, known_customers
 from graphchurn.graph.aggregates import graph_from_aggregates
 from graphchurn.graph.customer_graph import FADE_DAYS, fade_out_evidence
-from graphchurn.pipeline import (AnalyzeConfig, ChurnPipeline, labelled_cutoffs)
+from graphchurn.pipeline import (AnalyzeConfig, ChurnPipeline, labelled_cutoffs, stray_edge_rows,
+                                 stray_from_ends)
 from graphchurn.windows.labels import active_at, before, known_departures
 
-__all__ = ["spark_session", "read_interactions", "SparkLog", "SparkPipeline", "analyze_spark",
-           "score_with_spark", "cutoff_aggregates", "DRIVER_BYTES_PER_TIE", "MAX_DRIVER_TIES"]
+__all__ = ["spark_session", "default_master", "read_interactions", "read_customers",
+           "read_inputs", "log_from_pandas", "check_customers_match", "stray_on_spark",
+           "SparkLog", "SparkPipeline", "analyze_spark", "score_with_spark", "cutoff_aggregates",
+           "label_rows", "DRIVER_BYTES_PER_TIE", "MAX_DRIVER_TIES"]
 
 log = logging.getLogger("graphchurn")
 
@@ -64,6 +67,12 @@ _US_PER_DAY = 86_400_000_000.0
 
 
 # --------------------------------------------------------------------------- session
+def default_master() -> str | None:
+    """``local[*]``, or None under spark-submit (whose JVM is running: its master stands)."""
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ or "SPARK_ENV_LOADED" in os.environ
+    return None if submitted else "local[*]"
+
+
 def spark_session(master: str | None = "local[*]", conf: dict | None = None):
     """A SparkSession with quiet logs (level ERROR: no stack trace on stderr) and UTC time.
 
@@ -170,13 +179,8 @@ def _mapping(columns) -> dict:
     from graphchurn.io.readers import INTERACTION_KEYS, parse_column_mapping
 
     if columns is None or isinstance(columns, str):
-        mapping = parse_column_mapping(columns, option="--columns", keys=INTERACTION_KEYS)
-    else:
-        mapping = {str(k): str(v) for k, v in dict(columns).items()}
-    if any(str(v).strip().isdigit() for v in mapping.values()):
-        raise InputError("column positions (a file without a header) are not supported by "
-                         "--engine spark; give the columns by name", file="--columns")
-    return mapping
+        return parse_column_mapping(columns, option="--columns", keys=INTERACTION_KEYS)
+    return {str(k): str(v) for k, v in dict(columns).items()}
 
 
 def read_interactions(spark, path, columns=None) -> SparkLog:
@@ -188,44 +192,53 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
     Bad rows are counted by one Spark pass; the error names the file and column and says how
     many rows are bad (the first row's number would need a second, ordered pass).
     Self-interactions are dropped, as locally.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+        CSV, CSV.gz or Parquet (a file or a directory of parts) on any file system Spark reads.
+    columns : str or dict, optional
+        The column mapping (``"src=Source,dst=Target,timestamp=time"``); 0-based positions
+        (``"src=0,dst=1,timestamp=3"``) mean a CSV without a header row (a Parquet file's
+        columns in schema order), as for the local reader.
+
+    Returns
+    -------
+    SparkLog
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from graphchurn.io.readers import INTERACTION_KEYS, _describe_columns, _find_name
+    from graphchurn.io.readers import INTERACTION_KEYS, _resolve
 
     display = str(path)
     mapping = _mapping(columns)
+    # Positions for every mapped key mean the file has no header (the local reader's rule).
+    headerless = bool(mapping) and all(str(v).strip().isdigit() for v in mapping.values())
     text = display.lower()
     nanos = set()
     with _spark_errors("reading the log", display):
-        if text.endswith(".parquet") or text.endswith(".pq") or (
-                os.path.isdir(display) and any(f.endswith(".parquet")
-                                                for f in os.listdir(display))):
+        parquet = text.endswith(".parquet") or text.endswith(".pq") or (
+            os.path.isdir(display) and any(f.endswith(".parquet") for f in os.listdir(display)))
+        if parquet:
             # Spark reads no Parquet nanosecond timestamps (pandas writes them): they come as
             # integers and are converted below, as columns that Arrow says are nanoseconds.
             spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
             nanos = _parquet_nanosecond_columns(display)
             raw = spark.read.parquet(display)
         else:
-            raw = (spark.read.option("header", True).option("inferSchema", False)
+            raw = (spark.read.option("header", not headerless).option("inferSchema", False)
                    .option("mode", "PERMISSIVE").option("encoding", "UTF-8").csv(display))
         names = [c.strip() for c in raw.columns]
-    labels = {}
-    for key in INTERACTION_KEYS:
-        wanted = mapping.get(key, key).strip()
-        pos = _find_name(names, wanted, display)
-        if pos is None:
-            if key in mapping:
-                raise InputError(f"column given in --columns for {key!r} is not in the file; "
-                                 + _describe_columns(names), file=display, column=wanted)
-            if key in ("src", "dst", "timestamp"):
-                raise InputError(f"missing column {key!r} (map it with --columns "
-                                 f"{key}=NAME); " + _describe_columns(names),
-                                 file=display, column=key)
-            continue
-        labels[key] = raw.columns[pos]
+    # The local reader's own column resolution: the same messages for a missing or misnamed
+    # column and for a position beyond the file's columns.
+    positions, shown = _resolve(None if headerless else names, len(names), mapping,
+                                INTERACTION_KEYS, ("src", "dst", "timestamp"), display)
+    labels = {key: raw.columns[pos] for key, pos in positions.items()}  # Spark's names
+    if headerless and parquet:
+        shown = dict(labels)  # a Parquet file's columns have names even when given by position
 
     col = {k: F.col(f"`{v}`") for k, v in labels.items()}
     fields = {f.name: f.dataType for f in raw.schema.fields}
@@ -304,7 +317,7 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
 
     def fail(key, message, n_bad):
         raise InputError(f"{message} ({n_bad} row(s), counted by Spark)", file=display,
-                         column=labels.get(key, key))
+                         column=shown.get(key, key))
 
     for i, (key, message, _) in enumerate(checks):
         if stats[f"bad{i}"]:
@@ -340,7 +353,7 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
     dropped = stats["n"] - summary["n"]
     if dropped:
         log.warning("%s", InputError(f"{dropped} self-interaction row(s) (src equals dst) "
-                                     "dropped", file=display, column=labels["src"]))
+                                     "dropped", file=display, column=shown["src"]))
     if summary["n"] == 0:
         raise InputError("no interactions left after dropping self-interactions", file=display)
     return SparkLog(out, int(summary["n"]), pd.Timestamp(summary["first"]),
@@ -379,6 +392,143 @@ def read_customers(spark, path, columns=None) -> pd.DataFrame:
         return load_customers(local, columns)
 
 
+def log_from_pandas(spark, interactions: pd.DataFrame, display: str = "interactions") -> SparkLog:
+    """A validated pandas log (:func:`graphchurn.io.load_interactions`, coded or not) as a
+    :class:`SparkLog`, for ``engine="spark"`` on a frame already in this process."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    n = len(interactions)
+    if n == 0:
+        raise InputError("no interactions", file=display)
+    frame = pd.DataFrame({
+        "src": interactions["src"].astype(str).to_numpy(object),
+        "dst": interactions["dst"].astype(str).to_numpy(object),
+        "timestamp": pd.to_datetime(interactions["timestamp"]).astype("datetime64[us]"),
+        "duration": (interactions["duration"].astype(np.float64) if "duration" in interactions
+                     else np.zeros(n)),
+        "kind": (interactions["kind"].astype(str).to_numpy(object) if "kind" in interactions
+                 else np.full(n, "call", dtype=object))})
+    schema = "src string, dst string, timestamp timestamp, duration double, kind string"
+    with _spark_errors("reading the log", display):
+        df = spark.createDataFrame(frame, schema).persist(StorageLevel.MEMORY_AND_DISK)
+        df.agg(F.count(F.lit(1))).first()
+    return SparkLog(df, n, pd.Timestamp(frame["timestamp"].min()),
+                    pd.Timestamp(frame["timestamp"].max()), display)
+
+
+def check_customers_match(spark, slog: SparkLog, customers: pd.DataFrame,
+                          customers_path) -> None:
+    """:func:`graphchurn.io.check_customers_match` on Spark: the same error when no customer id
+    occurs in the log, the same warning when every churn date precedes it.
+
+    Spark looks for one log row whose ``src`` or ``dst`` is a customer (the customer ids
+    broadcast to the executors); it stops at the first, so a matching table costs a glance at
+    the log's first partitions and only a wrong one a full pass.
+    """
+    from pyspark.sql import functions as F
+
+    from graphchurn.io.readers import report_customers_match
+
+    ids = customers["customer_id"].astype(str).unique()
+    seen = True
+    if len(ids):
+        table = F.broadcast(spark.createDataFrame(pd.DataFrame({"id": ids}), "id string"))
+        ends = (slog.df.select(F.col("src").alias("id"))
+                .unionByName(slog.df.select(F.col("dst").alias("id"))))
+        with _spark_errors("checking the customer table", str(customers_path)):
+            seen = len(ends.join(table, "id", "left_semi").limit(1).take(1)) > 0
+    churn = customers["churn_date"].dropna() if "churn_date" in customers else pd.Series([])
+    report_customers_match(len(customers), seen, churn, slog.first, customers_path)
+
+
+def read_inputs(spark, interactions, customers=None, *, columns=None, customer_columns=None):
+    """The log and customer table of an analysis on Spark.
+
+    Parameters
+    ----------
+    interactions : str, os.PathLike, SparkLog or pandas.DataFrame
+        A path is read and validated by :func:`read_interactions`; a pandas log (validated)
+        goes to Spark by :func:`log_from_pandas`.
+    customers : str, os.PathLike, pandas.DataFrame or None
+        A path is read by :func:`read_customers` and checked against the log by
+        :func:`check_customers_match` (as the command line checks the local engine's inputs).
+    columns, customer_columns : str or dict, optional
+        Column mappings for paths.
+
+    Returns
+    -------
+    (SparkLog, pandas.DataFrame or None)
+    """
+    if isinstance(interactions, SparkLog):
+        slog = interactions
+    elif isinstance(interactions, pd.DataFrame):
+        slog = log_from_pandas(spark, interactions)
+    else:
+        slog = read_interactions(spark, os.fspath(interactions), columns)
+    if isinstance(customers, (str, os.PathLike)):
+        path = os.fspath(customers)
+        customers = read_customers(spark, path, customer_columns)
+        check_customers_match(spark, slog, customers, path)
+    return slog, customers
+
+
+def stray_on_spark(slog: SparkLog, min_gap_days: int = 90,
+                   max_share: float = 0.02) -> tuple[dict, dict]:
+    """:func:`graphchurn.pipeline.stray_timestamps` of a log on Spark (the same answer and
+    warnings as the local engine's).
+
+    The local function reads only the ``m + 1`` earliest and latest timestamps
+    (:func:`~graphchurn.pipeline.stray_edge_rows`), so Spark counts the rows per day, finds
+    the days that hold those ends, and brings back those days' rows per second (count, first
+    and last time): seconds, not rows, so the driver gets at most a day's seconds beyond
+    the ``m + 1`` rows at each end. Within a second the rows are spread from its first to its
+    last time, which moves no gap between seconds; only gaps between seconds can be the
+    90-day gaps this looks for.
+    """
+    from pyspark.sql import functions as F
+
+    n = slog.n_rows
+    m = stray_edge_rows(n, max_share)
+    if m == 0:
+        return {}, {}
+    second = F.floor(F.unix_micros("timestamp") / F.lit(1_000_000)).cast("long")
+    day = F.floor(second / F.lit(86_400)).cast("long")
+    with _spark_errors("looking for stray timestamps"):
+        days = (slog.df.groupBy(day.alias("d")).count().toPandas()
+                .sort_values("d").reset_index(drop=True))
+    total = days["count"].to_numpy().cumsum()
+    d_lo = int(days["d"].iloc[int(np.searchsorted(total, m + 1))])
+    from_end = days["count"].to_numpy()[::-1].cumsum()
+    d_hi = int(days["d"].iloc[len(days) - 1 - int(np.searchsorted(from_end, m + 1))])
+    with _spark_errors("looking for stray timestamps"):
+        edges = (slog.df.where((day <= d_lo) | (day >= d_hi))
+                 .groupBy(second.alias("s"))
+                 .agg(F.count(F.lit(1)).alias("n"), F.min("timestamp").alias("first"),
+                      F.max("timestamp").alias("last"))
+                 .toPandas().sort_values("s").reset_index(drop=True))
+    edges["day"] = edges["s"] // 86_400
+
+    def spread(part):
+        # Each second as its rows: first time, then (n - 1) more at its last time.
+        counts = part["n"].to_numpy(np.int64)
+        values = np.repeat(pd.to_datetime(part["first"]).to_numpy("datetime64[ns]"), counts)
+        ends = np.cumsum(counts) - 1
+        values[ends[counts > 1]] = pd.to_datetime(
+            part["last"]).to_numpy("datetime64[ns]")[counts > 1]
+        return values
+
+    head = spread(_first_rows(edges[edges["day"] <= d_lo], m + 1))[:m + 1]
+    tail = spread(_first_rows(edges[edges["day"] >= d_hi].iloc[::-1], m + 1).iloc[::-1])
+    return stray_from_ends(head, tail[len(tail) - (m + 1):], n, min_gap_days)
+
+
+def _first_rows(seconds: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """The leading seconds of ``seconds`` (in its order) that hold the first ``rows`` rows."""
+    total = seconds["n"].to_numpy().cumsum()
+    return seconds.iloc[:int(np.searchsorted(total, rows)) + 1]
+
+
 # --------------------------------------------------------------------------- aggregation
 def _in_window(df, start, end):
     from pyspark.sql import functions as F
@@ -408,6 +558,7 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
     (ties, activity) : pandas DataFrames as :func:`graph_from_aggregates` reads them; ties
     also hold ``weight_since``.
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -427,9 +578,13 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
                  F.sum(F.when(F.col("in_win"), F.col("duration"))).alias("duration"),
                  F.sum("w").alias("weight_since"))
             .where(F.col("count") > 0))
+    # Kept between the count (the size guard below) and the collection: otherwise the
+    # aggregation, a pass over the window and a shuffle, would run twice.
+    ties = ties.persist(StorageLevel.MEMORY_AND_DISK)
     with _spark_errors("aggregating ties"):
         n_ties = ties.count()
     if n_ties > MAX_DRIVER_TIES:
+        ties.unpersist()
         raise InputError(f"the window before {end.date()} has {n_ties} ties, more than the "
                          f"{MAX_DRIVER_TIES} the driver holds in igraph (about "
                          f"{DRIVER_BYTES_PER_TIE} bytes a tie); raise GRAPHCHURN_SPARK_MAX_TIES "
@@ -437,6 +592,7 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
                          parameter="window_days")
     with _spark_errors("aggregating ties"):
         ties_pd = ties.toPandas()
+    ties.unpersist()
 
     win = rows.where(F.col("in_win"))
     gone = spark.createDataFrame([(str(x),) for x in departed] or [("\x00none",)],
@@ -616,28 +772,81 @@ def score_with_spark(spark, model, X: pd.DataFrame | object, *, id_column="custo
 class SparkPipeline(ChurnPipeline):
     """:class:`ChurnPipeline` whose row-proportional stages run on Spark.
 
-    ``fit`` takes a :class:`SparkLog` (not a DataFrame) and the customer table. Labels,
-    departures and the active population come from :func:`label_rows`, each cut-off's graph
-    and activity from :func:`cutoff_aggregates`, and the scoring from
-    :func:`score_with_spark`; everything else is the local pipeline's code.
+    ``ChurnPipeline(AnalyzeConfig(engine="spark"))`` and
+    ``graphchurn.pipeline.analyze(..., config=AnalyzeConfig(engine="spark"))`` make one.
+    ``fit`` reads its inputs with :func:`read_inputs` (paths Spark reads, a :class:`SparkLog`
+    or a validated pandas log). Labels, departures and the active population come from
+    :func:`label_rows`, stray timestamps from :func:`stray_on_spark`, each cut-off's graph and
+    activity from :func:`cutoff_aggregates`, and the scoring from :func:`score_with_spark`;
+    everything else is the local pipeline's code.
+
+    Parameters
+    ----------
+    config : AnalyzeConfig, optional
+    spark : SparkSession, optional
+        Default: :func:`spark_session` with ``master`` (default :func:`default_master`) and
+        ``conf``.
+    master : str, optional
+    conf : dict, optional
+        More Spark settings (``spark.driver.memory``...), for a session started here.
+    columns, customer_columns : str or dict, optional
+        Column mappings of the log and the customer table when ``fit`` is given paths.
     """
 
-    def __init__(self, spark, config: AnalyzeConfig | None = None):
+    def __init__(self, config: AnalyzeConfig | None = None, *, spark=None, master=None,
+                 conf: dict | None = None, columns=None, customer_columns=None):
         super().__init__(config)
-        self.spark = spark
+        self.spark, self.master, self.conf = spark, master, conf
+        self.columns, self.customer_columns = columns, customer_columns
 
-    def fit(self, slog: SparkLog, customers: pd.DataFrame | None = None):
+    def fit(self, interactions, customers=None):
+        """Read the inputs on Spark, then :meth:`ChurnPipeline.fit` on Spark's aggregates.
+
+        Parameters
+        ----------
+        interactions : str, os.PathLike, SparkLog or pandas.DataFrame
+            A path Spark reads (validated there), a read log, or a validated pandas log.
+        customers : str, os.PathLike, pandas.DataFrame or None
+            A path is read and checked against the log (:func:`check_customers_match`).
+
+        Returns
+        -------
+        self
+        """
         cfg = self.config or AnalyzeConfig()
-        self._slog = slog
+        if self.spark is None:
+            self.spark = spark_session(self.master or default_master(), self.conf)
+        self.spark_timings_: dict[str, float] = {}
+        # Not announced: a bad input prints its one line only (as the local command line).
+        slog, customers = self._timed(
+            "read and validate (spark)", read_inputs, self.spark, interactions, customers,
+            columns=self.columns, customer_columns=self.customer_columns, announce=False)
+        log.info("read %d interactions on Spark%s", slog.n_rows,
+                 f" and {len(customers)} customers" if customers is not None else "")
+        self._slog, self._stray_found = slog, None
         as_of = (pd.Timestamp(cfg.as_of) if cfg.as_of is not None
                  else slog.last.normalize() + pd.Timedelta(days=1))
         first = pd.DataFrame({"timestamp": [slog.first]})
         cutoffs = [as_of] + labelled_cutoffs(first, as_of, cfg)
-        start = time.perf_counter()
-        rows = label_rows(self.spark, slog, cutoffs, as_of)
-        self._label_rows_s = round(time.perf_counter() - start, 3)
-        self.spark_timings_: dict[str, float] = {"label rows (spark)": self._label_rows_s}
+        rows = self._timed("label rows (spark)", label_rows, self.spark, slog, cutoffs, as_of)
         return super().fit(rows, customers)
+
+    def _timed(self, name, fn, *args, announce=True, **kwargs):
+        # A progress line before and after (as the pipeline's stages), the time in metrics.
+        if announce:
+            log.info("%s ...", name)
+        began = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.spark_timings_[name] = round(time.perf_counter() - began, 3)
+        log.info("%s done in %.1f s", name, self.spark_timings_[name])
+        return result
+
+    def _stray(self, interactions) -> tuple[dict, dict]:
+        # ``interactions`` are the label rows; the stray rows are counted on the whole log.
+        if self._stray_found is None:
+            self._stray_found = self._timed("stray timestamps (spark)", stray_on_spark,
+                                            self._slog)
+        return self._stray_found
 
     def _features(self, interactions, customers, cutoff, *, definition, horizon_days=30,
                   active_window_days=None, window_days=90, tie_window_days=180,
@@ -709,36 +918,30 @@ def _edge_values(cg, ties: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def analyze_spark(interactions, customers=None, config: AnalyzeConfig | None = None, *,
-                  spark=None, master: str = "local[*]", conf: dict | None = None,
+                  spark=None, master: str | None = None, conf: dict | None = None,
                   columns=None, customer_columns=None):
-    """:func:`graphchurn.pipeline.analyze` with the Spark engine.
+    """:func:`graphchurn.pipeline.analyze` on the Spark engine, whatever ``config.engine`` says.
 
     Parameters
     ----------
-    interactions : str or SparkLog
-        A path Spark reads (CSV, CSV.gz, Parquet; local, HDFS, S3...) or a read log.
+    interactions : str, SparkLog or pandas.DataFrame
+        A path Spark reads (CSV, CSV.gz, Parquet; local, HDFS, S3...), a read log, or a
+        validated pandas log.
     customers : str, pandas.DataFrame or None
-        The customer table (a path is read by :func:`read_customers`).
+        The customer table (a path is read by :func:`read_customers` and checked against the
+        log).
     config : AnalyzeConfig
     spark : SparkSession, optional
         Default: :func:`spark_session` with ``master`` and ``conf``.
+    columns, customer_columns : str or dict, optional
+        Column mappings for paths.
 
     Returns
     -------
     Analysis
     """
-    spark = spark or spark_session(master, conf)
-    timings = {}
-    began = time.perf_counter()
-    slog = (interactions if isinstance(interactions, SparkLog)
-            else read_interactions(spark, interactions, columns))
-    if isinstance(customers, (str, os.PathLike)):
-        customers = read_customers(spark, customers, customer_columns)
-    timings["read and validate (spark)"] = round(time.perf_counter() - began, 3)
-    log.info("read %d interactions on Spark%s", slog.n_rows,
-             f" and {len(customers)} customers" if customers is not None else "")
-    pipe = SparkPipeline(spark, config).fit(slog, customers)
-    analysis = pipe.analysis_
-    analysis.metrics["spark_timings_s"] = {**timings, **analysis.metrics["spark_timings_s"]}
-    return analysis
+    from dataclasses import replace
 
+    config = replace(config or AnalyzeConfig(), engine="spark")
+    return SparkPipeline(config, spark=spark, master=master, conf=conf, columns=columns,
+                         customer_columns=customer_columns).fit(interactions, customers).analysis_

@@ -55,6 +55,7 @@ __all__ = [
     "load_interactions",
     "load_customers",
     "check_customers_match",
+    "report_customers_match",
     "parse_date_option",
     "check_positive_int",
     "pseudonymise",
@@ -1432,18 +1433,45 @@ def check_customers_match(interactions: pd.DataFrame, customers: pd.DataFrame,
     # object first.
     seen = any(pc.any(pc.is_in(distinct(interactions[column]), value_set=ids)).as_py()
                for column in ("src", "dst"))
-    if len(ids) and not seen:
-        raise InputError(f"none of the {len(ids)} customer ids occur in the interaction log; "
+    churn = customers["churn_date"].dropna() if "churn_date" in customers else pd.Series([])
+    first = interactions["timestamp"].min() if len(interactions) else None
+    report_customers_match(len(ids), seen, churn, first, customers_path)
+
+
+def report_customers_match(n_ids: int, seen: bool, churn: pd.Series, first,
+                           customers_path) -> None:
+    """The verdict of :func:`check_customers_match` from what it found (shared by the engines:
+    the Spark engine finds ``seen`` and the log's first timestamp on Spark).
+
+    Parameters
+    ----------
+    n_ids : int
+        Rows of the customer table.
+    seen : bool
+        Whether any customer id occurs as ``src`` or ``dst``.
+    churn : pandas.Series
+        The table's non-empty churn dates.
+    first : pandas.Timestamp or None
+        The log's first interaction (None: an empty log).
+    customers_path : str or os.PathLike
+        Named in the error.
+
+    Raises
+    ------
+    InputError
+        When ``n_ids`` ids and none seen; a churn_date column wholly before the log is warned
+        about.
+    """
+    if n_ids and not seen:
+        raise InputError(f"none of the {n_ids} customer ids occur in the interaction log; "
                          "is this the customer table for this log?", file=str(customers_path),
                          column="customer_id")
-    churn = customers["churn_date"].dropna() if "churn_date" in customers else pd.Series([])
-    first = interactions["timestamp"].min()
-    if len(churn) and len(interactions) and churn.max() < first.normalize():
+    if len(churn) and first is not None and churn.max() < pd.Timestamp(first).normalize():
         # E.g. --customer-columns churn_date=value: numbers read as epoch seconds are 1970.
         log.warning("%s", InputError(
-            f"every churn_date ({len(churn)}) is before the log's first day ({first.date()}); "
-            "is churn_date mapped to the right column?", file=str(customers_path),
-            column="churn_date"))
+            f"every churn_date ({len(churn)}) is before the log's first day "
+            f"({pd.Timestamp(first).date()}); is churn_date mapped to the right column?",
+            file=str(customers_path), column="churn_date"))
 
 
 # --------------------------------------------------------------------------------------------
