@@ -12,15 +12,9 @@ boosting trees). Reasons are in :mod:`graphchurn.models.explain`, metrics in
 
 References
 ----------
-.. [1] T. Verbraken, W. Verbeke, B. Baesens, "A novel profit maximizing metric for measuring
-   classification performance of customer churn prediction models", IEEE Transactions on
-   Knowledge and Data Engineering 25(5) (2013) 961-973.
-.. [2] S. A. Neslin, S. Gupta, W. Kamakura, J. Lu, C. H. Mason, "Defection detection: measuring
-   and understanding the predictive accuracy of customer churn models", Journal of Marketing
-   Research 43(2) (2006) 204-211.
-.. [3] W. Verbeke, K. Dejaeger, D. Martens, J. Hur, B. Baesens, "New insights into churn
-   prediction in the telecommunication sector: a profit driven data mining approach",
-   European Journal of Operational Research 218(1) (2012) 211-229.
+Metrics' and reasons' references are in :mod:`graphchurn.models.metrics` and
+:mod:`graphchurn.models.explain`.
+
 .. [4] B. Zadrozny, C. Elkan, "Transforming classifier scores into accurate multiclass
    probability estimates", KDD 2002 (isotonic calibration); J. Platt, "Probabilistic outputs
    for support vector machines...", 1999 (sigmoid calibration).
@@ -28,9 +22,6 @@ References
    variable's importance by studying an entire class of prediction models simultaneously",
    JMLR 20(177) (2019) 1-81 (permutation importance, after L. Breiman, "Random forests",
    Machine Learning 45 (2001) 5-32).
-.. [6] M. Robnik-Sikonja, I. Kononenko, "Explaining classifications for individual instances",
-   IEEE Transactions on Knowledge and Data Engineering 20(5) (2008) 589-600 (prediction
-   difference when a feature's value is replaced).
 .. [7] L. I. Kuncheva, "Combining Pattern Classifiers: Methods and Algorithms", Wiley (2004),
    ch. 5 (averaging the class probabilities of diverse classifiers).
 .. [8] K. J. M. Janssen, K. G. M. Moons, C. J. Kalkman, D. E. Grobbee, Y. Vergouwe, "Updating
