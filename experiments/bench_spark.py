@@ -257,7 +257,9 @@ def write_results(doc: dict) -> None:
             e = r.get(engine)
             if e:
                 lines.append(f"- {r['customers']:,} {engine}: {e.get('commit', '?')}, "
-                             f"`{e.get('command', doc['command'])}`")
+                             f"`{e.get('command', doc['command'])}`"
+                             + (f", Spark settings {e['spark_conf']}" if "spark_conf" in e
+                                else ""))
     lines += ["", "Per stage (wall s / Python driver peak MB / JVM peak MB):", ""]
     for r in doc["runs"]:
         for engine in ("local", "spark"):
@@ -337,6 +339,8 @@ def main() -> None:
             print(f"{engine} on {folder} ...", flush=True)
             run[engine] = _run_worker(engine, folder, out, args)
             run[engine]["command"] = doc["command"]
+            if engine == "spark":
+                run[engine]["spark_conf"] = conf
             print(json.dumps(run[engine])[:2000], flush=True)
             write_results(doc)
         if "stages" in run.get("local", {}) and "error" not in run.get("local", {}) and \
