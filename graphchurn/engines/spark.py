@@ -160,8 +160,16 @@ def _spark_errors(what: str, file=None):
         text = str(err)
         if "PATH_NOT_FOUND" in text or "Path does not exist" in text:
             raise InputError("file not found", file=file) from None
-        first = next((line.strip() for line in text.splitlines() if line.strip()), name)
-        first = first.split("\tat ")[0][:300]
+        if "OutOfMemoryError" in text:
+            raise InputError(f"{what} failed on Spark: a JVM ran out of memory "
+                             "(java.lang.OutOfMemoryError); give Spark more memory "
+                             "(spark.driver.memory in local mode, spark.executor.memory on a "
+                             "cluster) or smaller partitions (spark.sql.files.maxPartitionBytes, "
+                             "spark.sql.shuffle.partitions)", file=file) from None
+        # A Py4J error's first line only names the Java call; the cause is on the next ones.
+        lines = [line.strip().lstrip(": ") for line in text.splitlines() if line.strip()]
+        lines = [line for line in lines if not line.startswith("An error occurred while")]
+        first = (lines[0] if lines else name).split("\tat ")[0][:300]
         raise InputError(f"{what} failed on Spark: {first}", file=file) from None
 
 
