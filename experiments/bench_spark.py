@@ -239,17 +239,20 @@ def write_results(doc: dict) -> None:
             e = r.get(engine)
             if not e:
                 continue
-            load = f"{e['load_before'][0]} -> {e['load_after'][0]}"
+            load = (f"{e['load_before'][0]} -> {e['load_after'][0]}" if "load_before" in e
+                    else "not recorded")
             if "error" in e:
                 lines.append(f"| {r['customers']:,} | {r['rows']:,} | {engine} | "
                              f"{e['error']} (stopped in: {e.get('unfinished_stage')}) | "
                              f"{_peak(e['stages'], 'python_driver_peak_mb')} | "
                              f"{_peak(e['stages'], 'jvm_peak_mb')} | | | | | {load} |")
                 continue
+            training = e.get("training", {})
             lines.append(f"| {r['customers']:,} | {r['rows']:,} | {engine} | {e['wall_s']} | "
                          f"{_peak(e['stages'], 'python_driver_peak_mb')} | "
                          f"{_peak(e['stages'], 'jvm_peak_mb')} | {e['graph']['edges']:,} | "
-                         f"{e['training']['rows']:,} | {e['training']['driver_mb']} | "
+                         f"{format(training['rows'], ',') if training else ''} | "
+                         f"{training.get('driver_mb', '')} | "
                          f"{e['roc_auc']:.4f} | {load} |")
     lines += ["", "Runs (library commit, command):", ""]
     for r in doc["runs"]:
@@ -257,7 +260,9 @@ def write_results(doc: dict) -> None:
             e = r.get(engine)
             if e:
                 lines.append(f"- {r['customers']:,} {engine}: {e.get('commit', '?')}, "
-                             f"`{e.get('command', doc['command'])}`")
+                             f"`{e.get('command', doc['command'])}`"
+                             + (f", Spark settings {e['spark_conf']}" if "spark_conf" in e
+                                else "") + (f" ({e['note']})" if e.get("note") else ""))
     lines += ["", "Per stage (wall s / Python driver peak MB / JVM peak MB):", ""]
     for r in doc["runs"]:
         for engine in ("local", "spark"):
@@ -272,10 +277,21 @@ def write_results(doc: dict) -> None:
                              + ", ".join(f"{k} {v}" for k, v in e["spark_timings_s"].items()))
         if "agreement" in r:
             lines.append(f"- {r['customers']:,} agreement: {r['agreement']}")
-    lines += ["", "Reproduce: `nice -n 19 .venv/bin/python experiments/bench_spark.py --worlds "
-              "/work/data/w300k_d90 /work/data/w1m_d90 --lock /work/scratch/bigmem.lock "
-              "--timeout 3600` (worlds: `graphchurn generate --customers N --days 90 --seed 1 "
-              "--format parquet`)"]
+    failed = [(r, e) for r in doc["runs"] for e in r.get("failed", [])]
+    if failed:
+        lines += ["", "Earlier attempts that did not finish (kept for the record):", ""]
+    for r, e in failed:
+        done = [k for k in e.get("stages", {}) if k != "start"]
+        lines.append(f"- {r['customers']:,} {e['engine']} ({e.get('commit', '?')}, Spark "
+                     f"settings {e.get('spark_conf')}, load {e['load_before'][0]} -> "
+                     f"{e['load_after'][0]}): {e['error']}; stages done: "
+                     f"{', '.join(done) or 'none'}; stopped in: {e.get('unfinished_stage')}"
+                     + (f". {e['note']}" if e.get("note") else ""))
+    lines += ["", "Reproduce: the commands above (worlds: `graphchurn generate --customers N "
+              "--days 90 --seed 1 --format parquet --out /work/data/w<N>_d90`); in local mode "
+              "a 100M-row log needs `--spark-conf spark.driver.memory=6g --spark-conf "
+              "spark.sql.files.maxPartitionBytes=33554432` (with 4g the JVM ran out of "
+              "memory caching it)."]
     (RESULTS / "bench_spark.md").write_text("\n".join(lines) + "\n")
 
 
@@ -337,6 +353,8 @@ def main() -> None:
             print(f"{engine} on {folder} ...", flush=True)
             run[engine] = _run_worker(engine, folder, out, args)
             run[engine]["command"] = doc["command"]
+            if engine == "spark":
+                run[engine]["spark_conf"] = conf
             print(json.dumps(run[engine])[:2000], flush=True)
             write_results(doc)
         if "stages" in run.get("local", {}) and "error" not in run.get("local", {}) and \

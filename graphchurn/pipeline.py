@@ -857,9 +857,12 @@ class ChurnPipeline:
     """
 
     def __new__(cls, config: AnalyzeConfig | None = None, **engine_options):
+        # ChurnPipeline(config) is the one entry for every engine: it builds the engine's
+        # pipeline class (a subclass, whose __init__ Python then runs with the same arguments).
+        chosen = cls
         if cls is ChurnPipeline:
-            cls = engine_pipeline(config.engine if config is not None else "local")
-        return super().__new__(cls)
+            chosen = engine_pipeline(config.engine if config is not None else "local")
+        return super().__new__(chosen)
 
     def __init__(self, config: AnalyzeConfig | None = None, **engine_options):
         if engine_options:

@@ -289,3 +289,23 @@ def test_a_coded_pandas_log_goes_to_spark_as_it_is(spark, tmp_path):
     assert rows["src"].tolist() == ["a", "b", "007"]
     assert rows["duration"].tolist() == [60.0, 0.0, 5.0]
     assert pd.to_datetime(rows["timestamp"]).tolist() == local["timestamp"].tolist()
+
+
+def test_a_java_error_becomes_one_line_naming_its_cause():
+    from graphchurn.engines.spark import _spark_errors
+
+    class Py4JJavaError(Exception):  # what py4j raises: the call first, the cause after it
+        pass
+
+    trace = ("An error occurred while calling o339.collectToPython.\n"
+             ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 13 in "
+             "stage 4.0 failed 1 times\n\tat org.apache.spark.scheduler.DAGScheduler.x(A.scala:1)")
+    with pytest.raises(InputError) as info, _spark_errors("reading the log", "log.parquet"):
+        raise Py4JJavaError(trace)
+    assert str(info.value) == ("log.parquet: reading the log failed on Spark: "
+                               "org.apache.spark.SparkException: Job aborted due to stage "
+                               "failure: Task 13 in stage 4.0 failed 1 times")
+    with pytest.raises(InputError) as info, _spark_errors("reading the log", "log.parquet"):
+        raise Py4JJavaError(trace + "\nCaused by: java.lang.OutOfMemoryError: Java heap space")
+    assert "ran out of memory" in str(info.value) and "spark.driver.memory" in str(info.value)
+    assert "\n" not in str(info.value)

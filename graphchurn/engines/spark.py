@@ -16,9 +16,10 @@ the scoring of every customer with the fitted model (``mapInPandas``).
 On the driver: the aggregated tables only (pairs and customers, never rows), from which
 :func:`graphchurn.graph.aggregates.graph_from_aggregates` builds the same CustomerGraph as the
 local engine, and graphchurn's own code runs communities, roles, exposure, features and the
-model (:func:`graphchurn.features.build.features_on_graph`). igraph holds the tie graph in the
-driver's memory: about :data:`DRIVER_BYTES_PER_TIE` bytes a tie (:data:`MAX_DRIVER_TIES` by
-default, refused beyond with a message; see docs/spark.md).
+model (:func:`graphchurn.features.build.features_on_graph`). igraph holds the tie graphs in the
+driver's memory: an analysis needs about :data:`DRIVER_BYTES_PER_TIE` bytes a tie of the
+scoring graph (:data:`MAX_DRIVER_TIES` by default, refused beyond with a message; see
+docs/spark.md).
 """
 
 from __future__ import annotations
@@ -49,13 +50,14 @@ __all__ = ["spark_session", "default_master", "read_interactions", "read_custome
 
 log = logging.getLogger("graphchurn")
 
-#: Driver memory per tie of the aggregated graph: the pandas tie table (two ids, four numbers),
-#: the igraph edge and its three attributes, the edge arrays of the feature code and the
-#: community / exposure passes; measured about 400 bytes (experiments/bench_spark.py), so
-#: 300 million ties (a 16M-customer operator, 3 months) need a driver of ~120 GB.
-DRIVER_BYTES_PER_TIE = 400
-#: Tie graphs larger than this are refused (set GRAPHCHURN_SPARK_MAX_TIES to raise it): about
-#: 40 GB of driver memory.
+#: Driver memory of a whole analysis per tie of the scoring graph, at its peak: each cut-off's
+#: tie table, igraph graph and feature table (kept for the analysis: 400-600 bytes a tie
+#: each), then the stacked training table and the model fits. Measured 2.2 KB at 300,000
+#: customers and 2.0 KB at 1,000,000 (docs/spark.md, experiments/results/bench_spark.md), so
+#: 300 million ties (a 16M-customer operator, 3 months) would need a driver of ~600 GB.
+DRIVER_BYTES_PER_TIE = 2_000
+#: Tie graphs larger than this are refused (set GRAPHCHURN_SPARK_MAX_TIES to raise it): a
+#: driver of about 200 GB.
 MAX_DRIVER_TIES = int(os.environ.get("GRAPHCHURN_SPARK_MAX_TIES", 100_000_000))
 
 _KINDS = ("call", "sms", "message", "referral")
@@ -160,8 +162,16 @@ def _spark_errors(what: str, file=None):
         text = str(err)
         if "PATH_NOT_FOUND" in text or "Path does not exist" in text:
             raise InputError("file not found", file=file) from None
-        first = next((line.strip() for line in text.splitlines() if line.strip()), name)
-        first = first.split("\tat ")[0][:300]
+        if "OutOfMemoryError" in text:
+            raise InputError(f"{what} failed on Spark: a JVM ran out of memory "
+                             "(java.lang.OutOfMemoryError); give Spark more memory "
+                             "(spark.driver.memory in local mode, spark.executor.memory on a "
+                             "cluster) or smaller partitions (spark.sql.files.maxPartitionBytes, "
+                             "spark.sql.shuffle.partitions)", file=file) from None
+        # A Py4J error's first line only names the Java call; the cause is on the next ones.
+        lines = [line.strip().lstrip(": ") for line in text.splitlines() if line.strip()]
+        lines = [line for line in lines if not line.startswith("An error occurred while")]
+        first = (lines[0] if lines else name).split("\tat ")[0][:300]
         raise InputError(f"{what} failed on Spark: {first}", file=file) from None
 
 
@@ -586,7 +596,7 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
     if n_ties > MAX_DRIVER_TIES:
         ties.unpersist()
         raise InputError(f"the window before {end.date()} has {n_ties} ties, more than the "
-                         f"{MAX_DRIVER_TIES} the driver holds in igraph (about "
+                         f"{MAX_DRIVER_TIES} the driver is allowed (an analysis needs about "
                          f"{DRIVER_BYTES_PER_TIE} bytes a tie); raise GRAPHCHURN_SPARK_MAX_TIES "
                          "with a larger driver, or --max-degree / a shorter --window",
                          parameter="window_days")
