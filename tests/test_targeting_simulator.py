@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
-from graphchurn.synth.campaign import CampaignWorld, planted_effects
+from graphchurn.synth.campaign import CampaignWorld, observed_risk_score, planted_effects
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +60,35 @@ def test_a_past_campaign_whose_window_ends_after_as_of_is_refused():
     with pytest.raises(ValueError, match="window"):
         CampaignWorld({"n_customers": 100, "seed": 0}, as_of_day=60, history_days=(10, 30),
                       history_window=45)
+
+
+def test_default_responders_are_the_default_setting(cw):
+    assert cw.responders == "default"
+    pd.testing.assert_frame_equal(planted_effects(cw.world.customers),
+                                  planted_effects(cw.world.customers, responders="default"))
+    with pytest.raises(ValueError, match="responders"):
+        planted_effects(cw.world.customers, responders="sleepy")
+
+
+def test_persuadables_plant_lost_causes_at_the_top_of_the_risk():
+    cw = CampaignWorld({"n_customers": 1500, "seed": 4}, as_of_day=70, horizon_days=40,
+                       history_days=(10, 25), history_window=45, responders="persuadables")
+    customers = cw.world.customers
+    eff = cw.effects["call"].to_numpy()
+    r = pd.Series(observed_risk_score(customers)).rank(pct=True).to_numpy()
+    # the bands of the module docstring: lost causes 0.1, persuadables 1.6, the rest 1.0
+    assert eff[r >= 0.8] == pytest.approx(0.045)
+    assert eff[(r >= 0.4) & (r < 0.8)] == pytest.approx(0.72)
+    assert eff[r < 0.4] == pytest.approx(0.45)
+    # the observed score is the risk the world draws from: the lost causes are the risky ones
+    p = cw.true_risk()
+    ok = p.notna().to_numpy()
+    assert p[ok & (r >= 0.8)].mean() > 1.5 * p[ok & (r < 0.8)].mean()
+    # above the median risk, the riskier the customer, the weaker its response
+    top = ok & (p >= p[ok].median()).to_numpy()
+    assert spearmanr(p[top], eff[top])[0] < -0.2
+    # uplift ranks customers less like risk than with the default responders
+    up_p = spearmanr(p[ok], p[ok] * eff[ok])[0]
+    eff_d = planted_effects(customers)["call"].to_numpy()
+    up_d = spearmanr(p[ok], p[ok] * eff_d[ok])[0]
+    assert up_p < up_d - 0.2

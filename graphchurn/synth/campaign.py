@@ -17,7 +17,24 @@ depends on observed attributes in a direction *unlike* the risk's::
                                                - 1.4 [support_contacts >= 2] - 0.8))
 
 Risk is highest for prepaid customers with many support contacts (``world._Hazard``); those
-respond least. Uplift (``p_i * effect_i``) therefore ranks customers differently from risk.
+respond least. The effect thus falls with risk, but less steeply than risk rises: uplift
+(``p_i * effect_i``) still ranks customers much as risk does (``responders="default"``).
+
+``responders="persuadables"`` plants the structure retention studies report instead (Radcliffe
+& Surry 2011; Ascarza 2018): the customers most likely to leave are *lost causes*, who leave
+whether contacted or not, and the customers a contact changes, the *persuadables*, are at
+medium risk. The effect depends on the customer's percentile ``r_i`` among the world's
+customers on the observed part of the churn hazard's log (``world._Hazard`` without the
+hidden frailty, from the customer table: plan, support contacts, value, tenure)::
+
+    s_i = 0.7 [prepaid] - 0.4 [family] + 0.2 support_contacts - 0.4 log(value / 25)
+          + exp(-tenure_months / 12)
+    effect(i, o) = min(1, base_o * m(r_i)),  m = 0.1 (lost causes, r >= 0.8),
+                                             1.6 (persuadables, 0.4 <= r < 0.8),
+                                             1.0 (the rest, rarely leaving, r < 0.4)
+
+The effect is a function of observed attributes, so an uplift model can learn it; the true risk
+also carries the hidden frailty and the contagion, so the two rankings differ but not fully.
 
 History. Past randomised campaigns contact a random share of the active customers on given
 days with a random offer (or none: the control group) and record ``customer_id, contact_date,
@@ -27,6 +44,13 @@ outcomes before a campaign on day 180, is what it takes for the uplift model to 
 planted responders at all: the effect is learned from the customers kept, and with a 2.5%
 monthly churn rate a campaign of a few hundred calls keeps a dozen (two campaigns with 45-day
 windows on 2,000 customers taught little; experiments/uplift_learnability.py).
+
+References
+----------
+Radcliffe, N. J. & Surry, P. D. (2011). Real-world uplift modelling with significance-based
+uplift trees. Stochastic Solutions white paper 2011-1.
+Ascarza, E. (2018). Retention futility: targeting high-risk customers might be ineffective.
+Journal of Marketing Research 55(1), 80-98.
 """
 
 from __future__ import annotations
@@ -38,7 +62,8 @@ import pandas as pd
 
 from graphchurn.synth.world import generate_world
 
-__all__ = ["OFFER_BASE_EFFECTS", "planted_effects", "CampaignWorld"]
+__all__ = ["OFFER_BASE_EFFECTS", "RESPONDERS", "observed_risk_score", "planted_effects",
+           "CampaignWorld"]
 
 #: Base effect of each offer in the simulator (before the planted responsiveness).
 OFFER_BASE_EFFECTS = {"sms": 0.10, "call": 0.45}
@@ -51,9 +76,49 @@ def _responsiveness(customers: pd.DataFrame) -> np.ndarray:
     return 2.0 / (1.0 + np.exp(-z))
 
 
-def planted_effects(customers: pd.DataFrame, offers=OFFER_BASE_EFFECTS) -> pd.DataFrame:
-    """True response probability of every customer to every offer (index customer_id)."""
-    r = _responsiveness(customers)
+#: Planted response structures (module docstring): ``default`` and ``persuadables``.
+RESPONDERS = ("default", "persuadables")
+
+#: ``persuadables``: (lower percentile of observed risk, multiplier of the base effect).
+_PERSUADABLE_BANDS = ((0.0, 1.0), (0.4, 1.6), (0.8, 0.1))
+
+
+def observed_risk_score(customers: pd.DataFrame) -> np.ndarray:
+    """The log hazard's part that the customer table shows (``world._Hazard`` less frailty)."""
+    plan = customers["plan"].astype(str).to_numpy()
+    return (0.7 * (plan == "prepaid") - 0.4 * (plan == "family")
+            + 0.2 * customers["support_contacts"].to_numpy(dtype=float)
+            - 0.4 * np.log(customers["value"].to_numpy(dtype=float) / 25.0)
+            + np.exp(-customers["tenure_months"].to_numpy(dtype=float) / 12.0))
+
+
+def _persuadable_multiplier(customers: pd.DataFrame) -> np.ndarray:
+    r = pd.Series(observed_risk_score(customers)).rank(pct=True, method="average").to_numpy()
+    m = np.empty(len(r))
+    for lower, multiplier in _PERSUADABLE_BANDS:
+        m[r >= lower] = multiplier
+    return m
+
+
+def planted_effects(customers: pd.DataFrame, offers=OFFER_BASE_EFFECTS,
+                    responders: str = "default") -> pd.DataFrame:
+    """True response probability of every customer to every offer (index customer_id).
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        The world's customer table.
+    offers : mapping
+        Base effect per offer.
+    responders : {"default", "persuadables"}
+        Planted structure (module docstring).
+    """
+    if responders == "default":
+        r = _responsiveness(customers)
+    elif responders == "persuadables":
+        r = _persuadable_multiplier(customers)
+    else:
+        raise ValueError(f"responders must be one of {RESPONDERS}, not {responders!r}")
     return pd.DataFrame({o: np.minimum(1.0, base * r) for o, base in offers.items()},
                         index=pd.Index(customers["customer_id"].astype(str), name="customer_id"))
 
@@ -79,6 +144,8 @@ class CampaignWorld:
         Share of the active customers contacted in each past campaign.
     offers : mapping
         Base effect per offer.
+    responders : {"default", "persuadables"}
+        Planted response structure (module docstring); the default keeps earlier worlds.
     """
 
     world_kwargs: dict
@@ -88,6 +155,7 @@ class CampaignWorld:
     history_window: int = 60
     history_share: float = 0.5
     offers: dict = None
+    responders: str = "default"
 
     def __post_init__(self):
         if self.offers is None:
@@ -100,7 +168,7 @@ class CampaignWorld:
         # Only the as-of world keeps its log (a pipeline may read it); the others are read for
         # departures alone and skip the traffic (generate_world's traffic_days).
         first = generate_world(days=self.as_of_day, traffic_days=0, **self.world_kwargs)
-        self.effects = planted_effects(first.customers, self.offers)
+        self.effects = planted_effects(first.customers, self.offers, self.responders)
         self.ids = self.effects.index
         n = len(self.ids)
         # one response uniform per customer and campaign, the same for every policy
