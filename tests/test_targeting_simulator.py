@@ -5,7 +5,11 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from graphchurn.synth.campaign import CampaignWorld, observed_risk_score, planted_effects
+from graphchurn.synth.campaign import (
+    CampaignWorld,
+    observed_risk_score,
+    planted_effects,
+)
 
 
 @pytest.fixture(scope="module")

@@ -62,8 +62,13 @@ import pandas as pd
 
 from graphchurn.synth.world import generate_world
 
-__all__ = ["OFFER_BASE_EFFECTS", "RESPONDERS", "observed_risk_score", "planted_effects",
-           "CampaignWorld"]
+__all__ = [
+    "OFFER_BASE_EFFECTS",
+    "RESPONDERS",
+    "CampaignWorld",
+    "observed_risk_score",
+    "planted_effects",
+]
 
 #: Base effect of each offer in the simulator (before the planted responsiveness).
 OFFER_BASE_EFFECTS = {"sms": 0.10, "call": 0.45}
