@@ -59,7 +59,7 @@ def main():
             risk = cw.true_risk()
             active = risk.index[risk.notna().to_numpy()]
             planted = cw.effects.loc[active, "call"]
-            learned = up.effects()["call"].reindex(active)
+            learned = up.effects(fallback=False)["call"].reindex(active)
             chosen = up.comparison.query("offer == 'call' and selected").iloc[0]
             rows.append({"setting": name, "world": seed, "history_rows": len(cw.history),
                          "spearman_learned_planted": float(spearmanr(learned, planted)[0]),

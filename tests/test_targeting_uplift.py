@@ -5,7 +5,13 @@ import pandas as pd
 import pytest
 
 from graphchurn.errors import InputError
-from graphchurn.targeting.uplift import fit_uplift, qini_coefficient, qini_curve
+from graphchurn.targeting.uplift import (
+    _decide,
+    average_effect,
+    fit_uplift,
+    qini_coefficient,
+    qini_curve,
+)
 
 
 def test_qini_curve_by_hand():
@@ -58,6 +64,12 @@ def test_learners_find_the_planted_responders_and_are_compared_on_the_last_campa
     prepaid = (customers["plan"] == "prepaid").to_numpy()
     assert q[prepaid].mean() == pytest.approx(0.4, abs=0.05)
     assert q[~prepaid].mean() == pytest.approx(0.2, abs=0.05)
+    # the young responders are not the prepaid risky ones: the learned ranking is kept
+    decision = result.decision.loc["call"]
+    assert decision["ranking"] == "learned" and decision["qini"] > decision["qini_risk"]
+    # ages 18..79, 22 of 62 under 40 (and risk independent of age): 0.8 * 22 / 62 = 0.28
+    assert decision["average_effect"] == pytest.approx(0.8 * 22 / 62, abs=0.05)
+    pd.testing.assert_frame_equal(result.effects(), result.effects(fallback=False))
 
 
 def test_without_history_it_says_so():
@@ -66,3 +78,43 @@ def test_without_history_it_says_so():
         fit_uplift(history.iloc[:0], customers)
     with pytest.raises(InputError, match="control group"):
         fit_uplift(history[history["offer"] != "none"], customers)
+
+
+def test_average_effect_by_hand():
+    # controls: 2 of 4 churn (q = 0.5); treated: 1 of 4 (0.25): (0.5 - 0.25) / 0.5 = 0.5
+    assert average_effect([0, 0, 0, 0, 1, 1, 1, 1], [1, 1, 0, 0, 1, 0, 0, 0]) == 0.5
+    # a contact that raises churn has effect 0 (clipped); no leaver among the controls: 0
+    assert average_effect([0, 0, 1, 1], [0, 1, 1, 1]) == 0.0
+    assert average_effect([0, 0, 1, 1], [0, 0, 0, 1]) == 0.0
+
+
+def test_the_learned_ranking_must_beat_the_risk_ranking():
+    t, y = [0, 0, 0, 0, 1, 1, 1, 1], [1, 1, 0, 0, 1, 0, 0, 0]
+    kept = _decide("call", "two_model", 0.031, 0.030, t, y)
+    assert kept["ranking"] == "learned" and "risk x learned effect" in kept["note"]
+    for qini in (0.030, 0.029):  # a tie is no evidence for the learned ranking
+        back = _decide("call", "two_model", qini, 0.030, t, y)
+        assert back["ranking"] == "risk" and back["average_effect"] == 0.5
+        assert "does not beat the risk ranking" in back["note"]
+
+
+def test_a_history_too_small_to_split_falls_back_to_the_average_effect():
+    # Campaign 1 calls a-d (e-h control), campaign 2 the reverse (tests/test_targeting_cli.py):
+    # 8 rows per campaign cannot be split (30 per leaf), so the learned uplift and the risk
+    # ranking are both constant and rank the held-out campaign alike: a tie, so the offer uses
+    # the average effect: controls churn 3 of 8, the called 1 of 8: (3/8 - 1/8) / (3/8) = 2/3.
+    ids = list("abcdefgh")
+    customers = pd.DataFrame({"customer_id": ids, "age": [25, 60, 33, 47, 52, 29, 38, 71]})
+    churned = {("2025-01-10", "a"), ("2025-01-10", "e"), ("2025-01-10", "f"),
+               ("2025-02-10", "b")}
+    history = pd.DataFrame([{"customer_id": c, "contact_date": pd.Timestamp(d),
+                             "offer": "call" if c in called else "none",
+                             "outcome": int((d, c) in churned)}
+                            for d, called in (("2025-01-10", "abcd"), ("2025-02-10", "efgh"))
+                            for c in ids])
+    result = fit_uplift(history, customers)
+    decision = result.decision.loc["call"]
+    assert decision["qini"] == decision["qini_risk"]
+    assert decision["ranking"] == "risk"
+    assert decision["average_effect"] == pytest.approx(2 / 3)
+    assert result.effects()["call"].to_numpy() == pytest.approx([2 / 3] * 8)

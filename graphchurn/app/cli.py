@@ -514,11 +514,13 @@ def _target_uplift(args, scores, table, offer_names, masker=None):
         return None, (f"the campaign history's offers ({', '.join(result.uplift.columns)}) match "
                       f"no offer or channel ({', '.join(offer_names)}): {fallback}")
     comparison = result.comparison[result.comparison["selected"]].set_index("offer")
-    parts = [f"{o} by {comparison.loc[o, 'learner']} (Qini {comparison.loc[o, 'qini']:.3f} on "
-             f"{comparison.loc[o, 'n_test']} held-out customers)" for o in learned]
+    n_test = {o: int(comparison.loc[o, "n_test"]) for o in learned}
+    # the decision's note names the ranking each offer uses (learned, or risk x average effect)
+    parts = [f"{result.decision.loc[o, 'note']} ({n_test[o]} held-out customers)"
+             for o in learned]
     note = (f"uplift learned from {int(known.sum())} past contacts in "
             f"{history.loc[known, 'contact_date'].nunique()} campaign(s): {'; '.join(parts)}; "
-            f"ranking by risk x learned effect x value")
+            f"ranking by risk x effect x value")
     assumed = [o for o in offer_names if o not in learned]
     if assumed:
         note += f" (assumed effect for {', '.join(assumed)}: not in the history)"

@@ -28,7 +28,19 @@ The control group's churn ``q(x)`` comes from one more classifier, on every cont
 
 The learner is chosen per offer on *held-out campaigns*: fitted on the earlier campaigns,
 scored on the latest one by the Qini coefficient; the chosen learner is then refitted on all of
-them. Qini curve (Radcliffe 2007): customers sorted by predicted uplift, ``Q(k) = R_T(k) -
+them.
+
+The learned ranking must also beat the risk ranking. A churn score ranks customers for uplift
+too (``risk x effect`` with one effect for all), and a learned uplift that does not rank the
+held-out campaign better than it only adds estimation noise. So the same held-out campaign is
+ranked by the control group's churn learned on the earlier campaigns, ``q(x)``, and when the
+chosen learner's Qini does not exceed that ranking's (ties included: a learner that cannot split
+the data ranks like a constant), the offer falls back to the risk ranking with the offer's
+*average* effect in the history, ``(churn_C - churn_T) / churn_C`` over all its campaigns
+(clipped to [0, 1]): randomised history measures that level well even where it cannot tell
+customers apart. ``UpliftResult.decision`` says which ranking each offer uses and why. The
+learner's Qini is the better of the candidates on the same campaign, a slight optimism in the
+learned ranking's favour. Qini curve (Radcliffe 2007): customers sorted by predicted uplift, ``Q(k) = R_T(k) -
 R_C(k) N_T(k) / N_C(k)`` with ``R`` the stayers and ``N`` the customers of each arm among the
 top ``k``; the Qini coefficient is the mean over ``k`` of ``Q(k) - (k/n) Q(n)`` divided by
 the number of treated customers: the area between the model's curve and random targeting, in
@@ -53,7 +65,7 @@ import pandas as pd
 from graphchurn.errors import InputError
 
 __all__ = ["qini_curve", "qini_coefficient", "fit_uplift", "load_history", "UpliftResult",
-           "LEARNERS", "HISTORY_COLUMNS"]
+           "average_effect", "LEARNERS", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ["customer_id", "contact_date", "offer", "outcome"]
 LEARNERS = ("two_model", "class_transformation")
@@ -204,21 +216,40 @@ class UpliftResult:
         Index customer_id: predicted churn in a campaign's window without contact, ``q(x)``.
     comparison : pandas.DataFrame
         ``offer, learner, qini, selected, n_train, n_test`` on the held-out campaign.
+    decision : pandas.DataFrame
+        Index offer: ``learner`` (the selected one), ``qini`` (its held-out Qini),
+        ``qini_risk`` (the risk ranking's on the same rows), ``ranking`` (``"learned"`` when
+        ``qini > qini_risk``, else ``"risk"``), ``average_effect`` (the offer's effect over the
+        whole history) and ``note`` (the decision in words).
     """
 
     uplift: pd.DataFrame
     control_churn: pd.Series
     comparison: pd.DataFrame
+    decision: pd.DataFrame | None = None
 
-    def effects(self) -> pd.DataFrame:
-        """Per-customer effect: the share of would-be leavers the offer keeps, uplift / q(x),
-        in [0, 1]; what :func:`graphchurn.targeting.actions.next_best_action` takes as
-        ``uplift`` and multiplies by each customer's own risk (see the module docstring)."""
+    def effects(self, fallback: bool = True) -> pd.DataFrame:
+        """Per-customer effect: the share of would-be leavers the offer keeps, in [0, 1].
+
+        What :func:`graphchurn.targeting.actions.next_best_action` takes as ``uplift`` and
+        multiplies by each customer's own risk (see the module docstring).
+
+        Parameters
+        ----------
+        fallback : bool, default True
+            For an offer whose learned ranking did not beat the risk ranking on the held-out
+            campaign (``decision.ranking == "risk"``), every customer gets the offer's average
+            effect; False gives the learned uplift / q(x) for every offer.
+        """
         # q below 1e-3: too few leavers like this customer to estimate a share of them
         q = np.maximum(self.control_churn.reindex(self.uplift.index).to_numpy(dtype=float), 1e-3)
-        eff = self.uplift.clip(lower=0.0).to_numpy() / q[:, None]
-        return pd.DataFrame(np.clip(eff, 0.0, 1.0), index=self.uplift.index,
-                            columns=self.uplift.columns)
+        eff = pd.DataFrame(np.clip(self.uplift.clip(lower=0.0).to_numpy() / q[:, None], 0.0, 1.0),
+                           index=self.uplift.index, columns=self.uplift.columns)
+        if fallback and self.decision is not None:
+            for o in eff.columns:
+                if o in self.decision.index and self.decision.loc[o, "ranking"] == "risk":
+                    eff[o] = float(self.decision.loc[o, "average_effect"])
+        return eff
 
 
 def fit_uplift(history: pd.DataFrame, customers: pd.DataFrame, learners=LEARNERS,
@@ -259,7 +290,7 @@ def fit_uplift(history: pd.DataFrame, customers: pd.DataFrame, learners=LEARNERS
     h = h[h["customer_id"].isin(X_all.index)]
     dates = np.sort(h["contact_date"].unique())
     offers = sorted(set(h["offer"]) - {"none"})
-    rows, uplift = [], {}
+    rows, uplift, decisions = [], {}, []
     X_new = X_all.to_numpy(dtype=float)
     for o in offers:
         part = h[h["offer"].isin([o, "none"])]
@@ -279,10 +310,43 @@ def fit_uplift(history: pd.DataFrame, customers: pd.DataFrame, learners=LEARNERS
             rows.append({"offer": o, "learner": learner, "qini": scores[learner],
                          "selected": learner == best, "n_train": int((~test).sum()),
                          "n_test": int(test.sum())})
+        train_c = ~test & ~t
+        risk_rank = _churn_rate(X[train_c], y[train_c], X[test], seed)
+        qini_risk = qini_coefficient(risk_rank, t[test], 1.0 - y[test])
+        decisions.append(_decide(o, best, scores[best], qini_risk, t, y))
         uplift[o] = _fit_predict(best, X, t, y, X_new, seed)
     control = h[h["offer"] == "none"]
     q = _churn_rate(X_all.loc[control["customer_id"]].to_numpy(dtype=float),
                     control["outcome"].to_numpy(dtype=float), X_new, seed)
     return UpliftResult(uplift=pd.DataFrame(uplift, index=X_all.index),
                         control_churn=pd.Series(q, index=X_all.index, name="control_churn"),
-                        comparison=pd.DataFrame(rows))
+                        comparison=pd.DataFrame(rows),
+                        decision=pd.DataFrame(decisions).set_index("offer"))
+
+
+def average_effect(treated, churned) -> float:
+    """The offer's effect over a randomised history: ``(churn_C - churn_T) / churn_C`` in
+    [0, 1] (0 without a leaver among the controls)."""
+    t = np.asarray(treated, dtype=bool)
+    y = np.asarray(churned, dtype=float)
+    if t.all() or not t.any():
+        return 0.0
+    q = y[~t].mean()
+    return float(np.clip((q - y[t].mean()) / q, 0.0, 1.0)) if q > 0 else 0.0
+
+
+def _decide(offer, learner, qini, qini_risk, treated, churned) -> dict:
+    """Which ranking an offer uses: the learned uplift only when it ranks the held-out
+    campaign better than the churn risk does (module docstring)."""
+    avg = average_effect(treated, churned)
+    if qini > qini_risk:
+        ranking = "learned"
+        note = (f"{offer}: {learner} (Qini {qini:.4f} on the held-out campaign, risk ranking "
+                f"{qini_risk:.4f}): risk x learned effect")
+    else:
+        ranking = "risk"
+        note = (f"{offer}: the learned uplift ({learner}, Qini {qini:.4f}) does not beat the "
+                f"risk ranking (Qini {qini_risk:.4f}) on the held-out campaign: risk x the "
+                f"offer's average effect in the history ({avg:.2f})")
+    return {"offer": offer, "learner": learner, "qini": qini, "qini_risk": qini_risk,
+            "ranking": ranking, "average_effect": avg, "note": note}
