@@ -4,9 +4,11 @@ For each world (``--worlds``, default 20, ``--customers`` each, seeds 0, 1, ...)
 randomised campaigns, one a month on days 0, 30, 60, 90 and 120 (each contacts a random half
 of the active customers with a random offer, sms or call; the other half is the control group;
 the outcome is churn within 60 days), then a campaign of calls on day 180 (as-of) evaluated
-over 60 days. The planted effect of a call is highest for young non-prepaid customers without
-support contacts and lowest for the prepaid customers with support contacts who are the most
-likely to leave (:mod:`graphchurn.synth.campaign`). Policies pick whom to call (one offer,
+over 60 days. With ``--responders default`` the planted effect of a call is highest for young
+non-prepaid customers without support contacts and lowest for the prepaid customers with support
+contacts who are the most likely to leave; with ``--responders persuadables`` the riskiest fifth
+of the customers (on the observed part of the hazard) are lost causes (a tenth of the base
+effect) and the persuadables are at medium risk (:mod:`graphchurn.synth.campaign`). Policies pick whom to call (one offer,
 cost 1, assumed effect 0.3) at several budgets; each policy's world is re-simulated with the
 same draws, and the retained value is the value x 12 months of the customers lost without the
 campaign and kept with it (followers included, through the world's contagion), gross of the
@@ -18,21 +20,25 @@ would dominate the run). Contagion: ``ContagionModel(method="exposure")`` fitted
 world's churn history (cut-offs on days 60, 90, 120 and 150, 30-day labels) over its ties.
 Uplift: learned from the past campaigns (:func:`graphchurn.targeting.uplift.fit_uplift`:
 learner chosen on the latest campaign, held out; effect = uplift / control churn of customers
-alike). The oracle knows the true risk and the planted response probabilities (and uses the
+alike; when the learned ranking's held-out Qini does not beat the risk ranking's, the offer's
+average effect in the history for everyone). The oracle knows the true risk and the planted response probabilities (and uses the
 same contagion model).
 
 Policies: random mailing, top-risk-first, today's expected-saving list (risk x assumed effect x
 value, :func:`contact_list`), network-aware (:func:`network_contact_list`, followers' value
-with overlap), uplift-aware (:func:`next_best_action` with the learned effect), network +
-uplift, oracle. Two more take the oracle apart: ``planted_effect`` (the blurred risk with the
+with overlap), uplift-aware (:func:`next_best_action` with the learned effect, or the average
+effect where the learned ranking lost on the held-out campaign), ``uplift_learned`` (the learned
+effect whatever the held-out Qini says), network + uplift, oracle. Two more take the oracle apart: ``planted_effect`` (the blurred risk with the
 planted effects: what a perfect uplift model would give the uplift-aware list) and
 ``oracle_own`` (the oracle without followers: what the network part adds when risk and effects
 are right).
 
     python experiments/campaigns.py [--worlds 20] [--customers 5000] [--budgets 25,50,100,200]
+                                    [--responders default|persuadables] [--history-share 0.5]
 
 Writes experiments/results/campaigns.json (every world's numbers; rewritten after each world),
-campaigns.md and campaigns.png.
+campaigns.md and campaigns.png; with ``--responders persuadables``,
+campaigns_persuadables.{json,md,png}.
 """
 
 from __future__ import annotations
@@ -58,26 +64,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, library_version, markdown_table  # noqa: E402
 
 from graphchurn.contagion.model import ContagionCutoff, ContagionModel  # noqa: E402
-from graphchurn.synth.campaign import CampaignWorld  # noqa: E402
+from graphchurn.synth.campaign import RESPONDERS, CampaignWorld  # noqa: E402
 from graphchurn.targeting.actions import next_best_action  # noqa: E402
 from graphchurn.targeting.contact_list import contact_list  # noqa: E402
 from graphchurn.targeting.network import follower_effects, network_contact_list  # noqa: E402
-from graphchurn.targeting.uplift import (  # noqa: E402
-    _churn_rate,
-    _design,
-    fit_uplift,
-    qini_coefficient,
-)
+from graphchurn.targeting.uplift import fit_uplift  # noqa: E402
 
-POLICIES = ["random", "top_risk", "expected_saving", "network", "uplift", "network_uplift",
-            "planted_effect", "oracle_own", "oracle"]
+POLICIES = ["random", "top_risk", "expected_saving", "network", "uplift", "uplift_learned",
+            "network_uplift", "planted_effect", "oracle_own", "oracle"]
 COST, ASSUMED_EFFECT, MONTHS = 1.0, 0.3, 12.0
 CONTAGION_CUTOFFS = (60, 90, 120, 150)
 PAIRS = [("network", "expected_saving"), ("network", "random"), ("network", "top_risk"),
          ("expected_saving", "random"), ("expected_saving", "top_risk"),
-         ("uplift", "expected_saving"), ("uplift", "top_risk"), ("network_uplift", "uplift"),
+         ("uplift", "expected_saving"), ("uplift", "top_risk"),
+         ("uplift_learned", "expected_saving"), ("uplift_learned", "top_risk"),
+         ("network_uplift", "uplift"),
          ("network_uplift", "network"), ("network_uplift", "expected_saving"),
-         ("planted_effect", "expected_saving"), ("planted_effect", "uplift"),
+         ("planted_effect", "expected_saving"), ("planted_effect", "top_risk"),
+         ("planted_effect", "uplift"), ("planted_effect", "uplift_learned"),
          ("oracle_own", "expected_saving"), ("oracle", "oracle_own"),
          ("oracle", "expected_saving"), ("oracle", "network_uplift")]
 
@@ -93,23 +97,10 @@ def _graph(world):
     return g, names
 
 
-def _risk_qini(history, customers):
-    """Qini, on the latest campaign, of ranking its call and control rows by churn risk alone
-    (control churn learned on the earlier campaigns): what a risk score scores as uplift."""
-    X = _design(customers)
-    h = history[history["offer"].isin(["call", "none"])]
-    test = (h["contact_date"] == h["contact_date"].max()).to_numpy()
-    train = h[~test & (h["offer"] == "none").to_numpy()]
-    risk = _churn_rate(X.loc[train["customer_id"]].to_numpy(dtype=float),
-                       train["outcome"].to_numpy(dtype=float),
-                       X.loc[h.loc[test, "customer_id"]].to_numpy(dtype=float), 0)
-    return qini_coefficient(risk, (h.loc[test, "offer"] == "call").to_numpy(),
-                            1 - h.loc[test, "outcome"].to_numpy())
-
-
-def one_world(seed, n_customers, budgets):
+def one_world(seed, n_customers, budgets, responders="default", history_share=0.5):
     t0 = time.time()
-    cw = CampaignWorld({"n_customers": n_customers, "seed": seed})
+    cw = CampaignWorld({"n_customers": n_customers, "seed": seed}, responders=responders,
+                       history_share=history_share)
     world = cw.world
     rng = np.random.default_rng([seed, 99])
     p_true = cw.true_risk()
@@ -140,6 +131,8 @@ def one_world(seed, n_customers, budgets):
     up = fit_uplift(cw.history, world.customers)
     selected = up.comparison[up.comparison["selected"]].set_index("offer")
     up_eff = up.effects()[["call"]]
+    up_learned = up.effects(fallback=False)[["call"]]
+    decision = up.decision.loc["call"]
     true_eff = cw.effects.loc[ids, ["call"]]
     t_setup = time.time() - t0
     rows = []
@@ -154,6 +147,8 @@ def one_world(seed, n_customers, budgets):
                                             horizon_months=MONTHS)["customer_id"].tolist(),
             "uplift": next_best_action(scores, b, call, uplift=up_eff,
                                        horizon_months=MONTHS)["customer_id"].tolist(),
+            "uplift_learned": next_best_action(scores, b, call, uplift=up_learned,
+                                               horizon_months=MONTHS)["customer_id"].tolist(),
             "network_uplift": next_best_action(scores, b, call, uplift=up_eff, effects=fe_hat,
                                                horizon_months=MONTHS)["customer_id"].tolist(),
             "planted_effect": next_best_action(scores, b, call, uplift=true_eff,
@@ -167,12 +162,14 @@ def one_world(seed, n_customers, budgets):
             rows.append({"world": seed, "budget": b, "policy": policy, "contacts": len(chosen),
                          "retained_value": cw.retained_value({c: "call" for c in chosen},
                                                              MONTHS)})
-    eff_hat = up_eff["call"].reindex(ids).to_numpy()
+    eff_hat = up_learned["call"].reindex(ids).to_numpy()
     meta = {"world": seed,
             "qini_call": float(selected.loc["call", "qini"]),
             "qini_sms": float(selected.loc["sms", "qini"]),
             "learner_call": str(selected.loc["call", "learner"]),
-            "qini_call_risk_ranking": _risk_qini(cw.history, world.customers),
+            "qini_call_risk_ranking": float(decision["qini_risk"]),
+            "ranking_call": str(decision["ranking"]),
+            "average_effect_call": float(decision["average_effect"]),
             "spearman_learned_true_effect": float(spearmanr(eff_hat, true_eff["call"])[0]),
             "spearman_risk_true_effect": float(spearmanr(pt, true_eff["call"])[0]),
             "spearman_risk_true_uplift": float(spearmanr(pt, pt * true_eff["call"])[0]),
@@ -193,7 +190,7 @@ def _paired(wide, a, c):
             "worlds_better": f"{int((d > 0).sum())}/{len(d)}"}
 
 
-def summarise(raw, meta, out_dir, n_customers, elapsed):
+def summarise(raw, meta, out_dir, n_customers, elapsed, args, stem):
     stats = raw.groupby(["budget", "policy"])["retained_value"].agg(["mean", "std", "count"])
     stats["se"] = stats["std"] / np.sqrt(stats["count"])
     wide = raw.pivot_table(index=["world", "budget"], columns="policy", values="retained_value")
@@ -217,29 +214,36 @@ def summarise(raw, meta, out_dir, n_customers, elapsed):
                     label=policy)
     ax.set_xlabel("budget (calls at cost 1)")
     ax.set_ylabel("retained value (value x 12 months)")
-    ax.set_title(f"Retained value vs budget, {len(meta)} worlds of {n_customers} customers")
+    ax.set_title(f"Retained value vs budget, {len(meta)} worlds of {n_customers} customers, "
+                 f"responders={args.responders}", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_dir / "campaigns.png", dpi=110)
+    fig.savefig(out_dir / f"{stem}.png", dpi=110)
 
     n = len(meta)
 
     def ms(column, digits=4):
         return f"{meta[column].mean():.{digits}f} ± {meta[column].std(ddof=1) / np.sqrt(n):.{digits}f}"
 
+    qini_gain = meta["qini_call"] - meta["qini_call_risk_ranking"]
+    kept = int((meta["ranking_call"] == "learned").sum())
     diff_table = diffs.assign(mean=diffs["mean"].round(0), se=diffs["se"].round(0)).set_index(
         "budget")
     text = f"""# Retention campaigns in generator worlds (issue 24)
 
-`python experiments/campaigns.py --worlds {n} --customers {n_customers}` ({elapsed / 60:.0f} min
-on the shared 2-core machine at nice 19, library {library_version()}). Setup in the script's
-docstring: worlds of {n_customers} customers with the default contagion; five monthly randomised
-campaigns (days 0-120, half the active customers each, sms or call at random, 60-day outcome);
+`{_command(args)}` ({elapsed / 60:.0f} min on the shared 2-core machine at nice 19, library
+{library_version()}). Setup in the script's docstring: worlds of {n_customers} customers with the
+default contagion and planted responders `{args.responders}`
+([graphchurn/synth/campaign.py](../../graphchurn/synth/campaign.py)); five monthly randomised
+campaigns (days 0-120, a share {args.history_share} of the active customers each, sms or call at
+random, 60-day outcome);
 a campaign of calls (cost 1, assumed effect 0.3) on day 180 evaluated over 60 days, each
 policy's world re-simulated with the same draws; retained value = value x 12 months of the
 customers the campaign keeps, followers included, gross of the calls' cost. Risk given to the
 policies: true risk blurred by N(0, 0.5) on the log-odds; contagion: the exposure model fitted
-on each world's churn history; uplift: learned from the past campaigns. Without a campaign a
+on each world's churn history; uplift: learned from the past campaigns (`uplift` falls back to
+the average effect where the learned ranking's held-out Qini does not beat the risk ranking's;
+`uplift_learned` never does). Without a campaign a
 world loses {meta['lost_without_campaign'].mean():.0f} customers in the window on average
 (value x 12 months: {meta['value_lost_without_campaign'].mean():.0f}).
 
@@ -251,7 +255,7 @@ Customers contacted (mean):
 
 {markdown_table(contacts.round(1).rename_axis('budget'), floatfmt='.1f')}
 
-![retained value vs budget](campaigns.png)
+![retained value vs budget]({stem}.png)
 
 ## Paired differences (same worlds, same draws; mean ± standard error of the difference)
 
@@ -268,17 +272,26 @@ Customers contacted (mean):
 - Qini coefficient on the held-out campaign (the latest, day 120; the learner fitted on days
   0-90; customers kept per treated customer above random targeting, 0 = random): call
   {ms('qini_call')}, sms {ms('qini_sms')}; ranking the same campaign by learned churn risk
-  alone: call {ms('qini_call_risk_ranking')}. Learner chosen for calls:
-  {meta['learner_call'].value_counts().to_dict()}.
+  alone: call {ms('qini_call_risk_ranking')}; paired difference learned - risk ranking
+  {qini_gain.mean():.4f} ± {qini_gain.std(ddof=1) / np.sqrt(n):.4f} (learned higher in
+  {int((qini_gain > 0).sum())}/{n} worlds). Learner chosen for calls:
+  {meta['learner_call'].value_counts().to_dict()}. The uplift-aware list kept the learned
+  ranking for calls in {kept}/{n} worlds and fell back to the average effect (mean
+  {meta['average_effect_call'].mean():.2f}) in the others.
 """
-    (out_dir / "campaigns.md").write_text(text)
+    (out_dir / f"{stem}.md").write_text(text)
     print(text)
     return diffs
 
 
+def _command(args):
+    return (f"python experiments/campaigns.py --worlds {args.worlds} --customers {args.customers} "
+            f"--budgets {args.budgets} --responders {args.responders} "
+            f"--history-share {args.history_share}")
+
+
 def _write_json(path, raw, meta, args, diffs=None):
-    payload = {"command": f"python experiments/campaigns.py --worlds {args.worlds} "
-                          f"--customers {args.customers} --budgets {args.budgets}",
+    payload = {"command": _command(args),
                "library": library_version(), "policies": POLICIES,
                "rows": raw.to_dict("records"), "worlds": meta.to_dict("records")}
     if diffs is not None:
@@ -291,22 +304,30 @@ def main():
     ap.add_argument("--worlds", type=int, default=20)
     ap.add_argument("--customers", type=int, default=5000)
     ap.add_argument("--budgets", default="25,50,100,200")
+    ap.add_argument("--responders", default="default", choices=RESPONDERS,
+                    help="planted response structure (graphchurn.synth.campaign)")
+    ap.add_argument("--history-share", type=float, default=0.5,
+                    help="share of the active customers in each past randomised campaign")
     args = ap.parse_args()
+    # the default setting keeps its file names; another setting gets its own
+    stem = "campaigns" if args.responders == "default" else f"campaigns_{args.responders}"
+    if args.history_share != 0.5:
+        stem += f"_share{args.history_share:g}"
     budgets = [float(b) for b in args.budgets.split(",")]
     out_dir = ROOT / "experiments" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     rows, metas = [], []
     for seed in range(args.worlds):
-        r, m = one_world(seed, args.customers, budgets)
+        r, m = one_world(seed, args.customers, budgets, args.responders, args.history_share)
         rows += r
         metas.append(m)
         print(f"world {seed}: {m['seconds']:.0f} s (setup {m['seconds_setup']:.0f} s), "
               f"total {time.time() - t0:.0f} s", flush=True)
-        _write_json(out_dir / "campaigns.json", pd.DataFrame(rows), pd.DataFrame(metas), args)
+        _write_json(out_dir / f"{stem}.json", pd.DataFrame(rows), pd.DataFrame(metas), args)
     raw, meta = pd.DataFrame(rows), pd.DataFrame(metas)
-    diffs = summarise(raw, meta, out_dir, args.customers, time.time() - t0)
-    _write_json(out_dir / "campaigns.json", raw, meta, args, diffs)
+    diffs = summarise(raw, meta, out_dir, args.customers, time.time() - t0, args, stem)
+    _write_json(out_dir / f"{stem}.json", raw, meta, args, diffs)
 
 
 if __name__ == "__main__":

@@ -514,9 +514,9 @@ def _target_uplift(args, scores, table, offer_names, masker=None):
         return None, (f"the campaign history's offers ({', '.join(result.uplift.columns)}) match "
                       f"no offer or channel ({', '.join(offer_names)}): {fallback}")
     comparison = result.comparison[result.comparison["selected"]].set_index("offer")
-    n_test = {o: int(comparison.loc[o, "n_test"]) for o in learned}
     # the decision's note names the ranking each offer uses (learned, or risk x average effect)
-    parts = [f"{result.decision.loc[o, 'note']} ({n_test[o]} held-out customers)"
+    parts = [f"{result.decision.loc[o, 'note']} ({int(comparison.loc[o, 'n_folds'])} "
+             f"campaign(s) held out in turn, {int(comparison.loc[o, 'n_test'])} rows)"
              for o in learned]
     note = (f"uplift learned from {int(known.sum())} past contacts in "
             f"{history.loc[known, 'contact_date'].nunique()} campaign(s): {'; '.join(parts)}; "
