@@ -19,7 +19,7 @@ as-of, blurred with N(0, 0.5) on the log-odds (a stand-in for the churn model, w
 would dominate the run). Contagion: ``ContagionModel(method="exposure")`` fitted on the
 world's churn history (cut-offs on days 60, 90, 120 and 150, 30-day labels) over its ties.
 Uplift: learned from the past campaigns (:func:`graphchurn.targeting.uplift.fit_uplift`:
-learner chosen on the latest campaign, held out; effect = uplift / control churn of customers
+learner chosen on the past campaigns held out in turn; effect = uplift / control churn of customers
 alike; when the learned ranking's held-out Qini does not beat the risk ranking's, the offer's
 average effect in the history for everyone). The oracle knows the true risk and the planted response probabilities (and uses the
 same contagion model).
@@ -28,7 +28,8 @@ Policies: random mailing, top-risk-first, today's expected-saving list (risk x a
 value, :func:`contact_list`), network-aware (:func:`network_contact_list`, followers' value
 with overlap), uplift-aware (:func:`next_best_action` with the learned effect, or the average
 effect where the learned ranking lost on the held-out campaign), ``uplift_learned`` (the learned
-effect whatever the held-out Qini says), network + uplift, oracle. Two more take the oracle apart: ``planted_effect`` (the blurred risk with the
+effect whatever the held-out Qini says), ``uplift_bands`` (the ``risk_bands`` learner alone,
+whatever the Qini says: the effect by quintile of risk), network + uplift, oracle. Two more take the oracle apart: ``planted_effect`` (the blurred risk with the
 planted effects: what a perfect uplift model would give the uplift-aware list) and
 ``oracle_own`` (the oracle without followers: what the network part adds when risk and effects
 are right).
@@ -68,16 +69,22 @@ from graphchurn.synth.campaign import RESPONDERS, CampaignWorld  # noqa: E402
 from graphchurn.targeting.actions import next_best_action  # noqa: E402
 from graphchurn.targeting.contact_list import contact_list  # noqa: E402
 from graphchurn.targeting.network import follower_effects, network_contact_list  # noqa: E402
-from graphchurn.targeting.uplift import fit_uplift  # noqa: E402
+from graphchurn.targeting.uplift import (  # noqa: E402
+    _churn_rate,
+    _design,
+    fit_uplift,
+    qini_coefficient,
+)
 
 POLICIES = ["random", "top_risk", "expected_saving", "network", "uplift", "uplift_learned",
-            "network_uplift", "planted_effect", "oracle_own", "oracle"]
+            "uplift_bands", "network_uplift", "planted_effect", "oracle_own", "oracle"]
 COST, ASSUMED_EFFECT, MONTHS = 1.0, 0.3, 12.0
 CONTAGION_CUTOFFS = (60, 90, 120, 150)
 PAIRS = [("network", "expected_saving"), ("network", "random"), ("network", "top_risk"),
          ("expected_saving", "random"), ("expected_saving", "top_risk"),
          ("uplift", "expected_saving"), ("uplift", "top_risk"),
          ("uplift_learned", "expected_saving"), ("uplift_learned", "top_risk"),
+         ("uplift_bands", "expected_saving"), ("uplift_bands", "top_risk"),
          ("network_uplift", "uplift"),
          ("network_uplift", "network"), ("network_uplift", "expected_saving"),
          ("planted_effect", "expected_saving"), ("planted_effect", "top_risk"),
@@ -95,6 +102,27 @@ def _graph(world):
     g.vs["name"] = list(names)
     g.vs["on_net"] = names.isin(world.customers["customer_id"]).tolist()
     return g, names
+
+
+def _planted_qini(history, customers, effect):
+    """Mean Qini, over the past campaigns held out in turn (as in fit_uplift), of ranking call
+    and control rows by the control churn learned on the other campaigns times the planted
+    effect: what a perfect effect model would score, the ceiling of the learned ranking's Qini
+    with this much history."""
+    X = _design(customers)
+    h = history[history["offer"].isin(["call", "none"])]
+    eff = effect.reindex(h["customer_id"]).to_numpy()
+    t = (h["offer"] == "call").to_numpy()
+    stayed = 1 - h["outcome"].to_numpy()
+    out = []
+    for d in np.sort(h["contact_date"].unique()):
+        test = (h["contact_date"] == d).to_numpy()
+        train = h[~test & ~t]
+        q = _churn_rate(X.loc[train["customer_id"]].to_numpy(dtype=float),
+                        train["outcome"].to_numpy(dtype=float),
+                        X.loc[h.loc[test, "customer_id"]].to_numpy(dtype=float), 0)
+        out.append(qini_coefficient(q * eff[test], t[test], stayed[test]))
+    return float(np.mean(out))
 
 
 def one_world(seed, n_customers, budgets, responders="default", history_share=0.5):
@@ -132,6 +160,8 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
     selected = up.comparison[up.comparison["selected"]].set_index("offer")
     up_eff = up.effects()[["call"]]
     up_learned = up.effects(fallback=False)[["call"]]
+    up_bands = fit_uplift(cw.history, world.customers,
+                          learners=("risk_bands",)).effects(fallback=False)[["call"]]
     decision = up.decision.loc["call"]
     true_eff = cw.effects.loc[ids, ["call"]]
     t_setup = time.time() - t0
@@ -149,6 +179,8 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
                                        horizon_months=MONTHS)["customer_id"].tolist(),
             "uplift_learned": next_best_action(scores, b, call, uplift=up_learned,
                                                horizon_months=MONTHS)["customer_id"].tolist(),
+            "uplift_bands": next_best_action(scores, b, call, uplift=up_bands,
+                                             horizon_months=MONTHS)["customer_id"].tolist(),
             "network_uplift": next_best_action(scores, b, call, uplift=up_eff, effects=fe_hat,
                                                horizon_months=MONTHS)["customer_id"].tolist(),
             "planted_effect": next_best_action(scores, b, call, uplift=true_eff,
@@ -168,6 +200,7 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
             "qini_sms": float(selected.loc["sms", "qini"]),
             "learner_call": str(selected.loc["call", "learner"]),
             "qini_call_risk_ranking": float(decision["qini_risk"]),
+            "qini_call_planted": _planted_qini(cw.history, world.customers, cw.effects["call"]),
             "ranking_call": str(decision["ranking"]),
             "average_effect_call": float(decision["average_effect"]),
             "spearman_learned_true_effect": float(spearmanr(eff_hat, true_eff["call"])[0]),
@@ -269,10 +302,12 @@ Customers contacted (mean):
 - Learned effect vs planted effect (Spearman): {ms('spearman_learned_true_effect', 2)}; mean
   learned effect {meta['mean_learned_effect'].mean():.2f} (planted {meta['mean_true_effect'].mean():.2f};
   the lists assume 0.3).
-- Qini coefficient on the held-out campaign (the latest, day 120; the learner fitted on days
-  0-90; customers kept per treated customer above random targeting, 0 = random): call
-  {ms('qini_call')}, sms {ms('qini_sms')}; ranking the same campaign by learned churn risk
-  alone: call {ms('qini_call_risk_ranking')}; paired difference learned - risk ranking
+- Qini coefficient on held-out campaigns (each of the five held out in turn, the learners
+  fitted on the other four; mean over them; customers kept per treated customer above random
+  targeting, 0 = random), the selected learner: call {ms('qini_call')}, sms {ms('qini_sms')};
+  ranking the same campaigns by learned churn risk alone: call {ms('qini_call_risk_ranking')};
+  by learned churn risk x the planted effect (a perfect effect model):
+  call {ms('qini_call_planted')}; paired difference learned - risk ranking
   {qini_gain.mean():.4f} ± {qini_gain.std(ddof=1) / np.sqrt(n):.4f} (learned higher in
   {int((qini_gain > 0).sum())}/{n} worlds). Learner chosen for calls:
   {meta['learner_call'].value_counts().to_dict()}. The uplift-aware list kept the learned
