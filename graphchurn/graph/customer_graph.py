@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import igraph as ig
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from graphchurn.graph.arrays import edge_list, remember_edges
 
@@ -524,15 +526,41 @@ def encode_pairs(interactions: pd.DataFrame) -> pd.DataFrame:
     categories = shared_categories(interactions)
     if categories is None:
         return interactions
-    n = len(categories)
-    src = interactions["src"].cat.codes.to_numpy()
-    dst = interactions["dst"].cat.codes.to_numpy()
-    key = np.minimum(src, dst).astype(np.int64) * n + np.maximum(src, dst)
-    codes, keys = pd.factorize(key, sort=True)
+    key = _pair_keys(interactions["src"].cat.codes.to_numpy(),
+                     interactions["dst"].cat.codes.to_numpy(), len(categories))
+    codes, keys = _factorize_sorted(key)
     out = interactions.copy(deep=False)
-    out["pair"] = pd.Categorical.from_codes(codes.astype(np.int32, copy=False),
-                                            categories=pd.Index(keys), validate=False)
+    out["pair"] = pd.Categorical.from_codes(codes, categories=pd.Index(keys), validate=False)
     return out
+
+
+#: Rows per block in :func:`_pair_keys`.
+_BLOCK = 1 << 22
+
+
+def _pair_keys(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
+    """``min(src, dst) * n + max(src, dst)`` as int64, a block at a time (no int64
+    temporaries of every row)."""
+    key = np.empty(len(src), dtype=np.int64)
+    for start in range(0, len(src), _BLOCK):
+        a, b = src[start:start + _BLOCK], dst[start:start + _BLOCK]
+        part = key[start:start + _BLOCK]
+        np.multiply(np.minimum(a, b), n, out=part, dtype=np.int64)
+        np.add(part, np.maximum(a, b), out=part)
+    return key
+
+
+def _factorize_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(key, sort=True)`` with int32 codes, in memory that grows with the
+    distinct keys: pandas sizes its hash table for every row (gigabytes at 100M rows), Arrow's
+    grows as keys arrive."""
+    encoded = pc.dictionary_encode(pa.array(key))
+    del key
+    uniques = encoded.dictionary.to_numpy()
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)], uniques[order]
 
 
 def _pair_codes(rows: pd.DataFrame, n_categories: int):
