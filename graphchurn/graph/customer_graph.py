@@ -186,7 +186,8 @@ class CustomerGraph:
             row_weight = row_weight * np.power(0.5, age_days / float(half_life_days))
 
         # ---- edges: aggregate both directions of each pair, in the order of their keys
-        forward = (src <= dst).astype(np.float64)  # initiated by the lower-numbered end
+        # Rows initiated by the lower-numbered end: only a reciprocity filter reads them.
+        forward = (src <= dst) if reciprocated_only else None
         paired = None if coded is None else _pair_codes(rows, len(categories))
         if paired is not None:
             # The log's own pair numbering (encode_pairs): sum over every pair of the log,
@@ -199,7 +200,8 @@ class CustomerGraph:
             e_count = e_count[present]
             e_weight = np.bincount(pair_code, weights=row_weight, minlength=n_all)[present]
             e_duration = np.bincount(pair_code, weights=duration, minlength=n_all)[present]
-            e_fwd = np.bincount(pair_code, weights=forward, minlength=n_all)[present]
+            e_fwd = (np.bincount(pair_code[forward], minlength=n_all)[present]
+                     if reciprocated_only else None)
             local = np.full(len(categories), -1, dtype=np.int64)
             local[vertex_codes] = np.arange(n_vertices)
             e_lo = local[all_keys[present] // len(categories)]
@@ -213,7 +215,8 @@ class CustomerGraph:
             e_weight = np.bincount(pair_code, weights=row_weight, minlength=n_pairs)
             e_duration = np.bincount(pair_code, weights=duration, minlength=n_pairs)
             e_count = np.bincount(pair_code, minlength=n_pairs)
-            e_fwd = np.bincount(pair_code, weights=forward, minlength=n_pairs)
+            e_fwd = (np.bincount(pair_code[forward], minlength=n_pairs)
+                     if reciprocated_only else None)
         keep_edge = e_count >= int(min_interactions)
         if reciprocated_only:
             keep_edge &= (e_fwd > 0) & (e_fwd < e_count)
@@ -606,8 +609,10 @@ def _coded_vertices(rows, customers, extra_vertices, departed):
     if categories is None:
         return None
     n_cat = len(categories)
-    src_g = rows["src"].cat.codes.to_numpy().astype(np.int64)
-    dst_g = rows["dst"].cat.codes.to_numpy().astype(np.int64)
+    # int32 codes and vertex numbers (ids fit in int32 as category codes): half the memory of
+    # int64 for every row of the window.
+    src_g = rows["src"].cat.codes.to_numpy()
+    dst_g = rows["dst"].cat.codes.to_numpy()
     if (src_g < 0).any() or (dst_g < 0).any():
         return None
     present = np.zeros(n_cat, dtype=bool)
@@ -625,7 +630,7 @@ def _coded_vertices(rows, customers, extra_vertices, departed):
             return None
         present[extra_g] = True
     vertex_codes = np.flatnonzero(present)
-    local = np.full(n_cat, -1, dtype=np.int64)
+    local = np.full(n_cat, -1, dtype=np.int32)
     local[vertex_codes] = np.arange(len(vertex_codes))
     names = categories[vertex_codes].to_numpy(dtype=object)
     if customer_g is not None:
@@ -744,21 +749,24 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     # The fade-out evidence reads only traffic with contacts still there, day by day over the
     # last weeks (plus window totals and the network's daily volume), which keeps the extra
     # memory to a fraction of the log's.
-    if between_present is None:
-        present_total = all_count
-        present = np.ones(len(src), dtype=bool)
-    else:
-        present_total = (np.bincount(src[between_present], minlength=n)
-                         + np.bincount(dst[between_present], minlength=n))
-        present = between_present
+    # Counted over every row, less the few rows with a departed end: integer counts, so the
+    # same numbers as counting the rows between present ends, without copying those rows.
     n_window_days = max(int(np.ceil(window_days)), 1)
-    day_volume = np.bincount(np.minimum(day_index[present], n_window_days - 1),
-                             minlength=n_window_days)
+    day_volume = np.bincount(np.minimum(day_index, n_window_days - 1), minlength=n_window_days)
+    present_total = all_count
     fade_rows = _age_band(age_days, 0, FADE_DAYS[1], ordered)
-    if isinstance(fade_rows, slice):
-        recent_present = np.arange(fade_rows.start, fade_rows.stop)[present[fade_rows]]
-    else:
-        recent_present = fade_rows & present
+    recent_present = fade_rows
+    if between_present is not None:
+        away = np.flatnonzero(~between_present)
+        present_total = (all_count - np.bincount(src[away], minlength=n)
+                         - np.bincount(dst[away], minlength=n))
+        day_volume = day_volume - np.bincount(np.minimum(day_index[away], n_window_days - 1),
+                                              minlength=n_window_days)
+        if isinstance(fade_rows, slice):
+            recent_present = np.arange(fade_rows.start, fade_rows.stop)[
+                between_present[fade_rows]]
+        else:
+            recent_present = fade_rows & between_present
     recent_day = day_index[recent_present].astype(np.int32)
     fade_evidence = fade_out_evidence(
         np.concatenate([src[recent_present], dst[recent_present]]).astype(np.int32),
