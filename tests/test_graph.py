@@ -297,3 +297,20 @@ def test_encode_pairs_numbers_unordered_ties_and_goes_stale_with_new_ids():
     since = pd.Timestamp("2024-12-01")
     assert (cg.edge_weights_since(paired, since).tolist()
             == plain.edge_weights_since(encode_ids(log), since).tolist() == [2.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("options", [dict(reciprocated_only=True), dict(min_interactions=2),
+                                     dict(departed=["b"]), dict(departed=[])])
+def test_coded_log_builds_the_same_graph_and_activity_as_the_string_log(log, options):
+    """The coded, paired log (int32 vertex numbers, pair codes, counts less the rows with a
+    departed end) gives exactly the string log's graph and activity."""
+    from graphchurn.pipeline import coded_log
+
+    coded = coded_log(log)
+    plain = CustomerGraph.from_interactions(log, end=END, **options)
+    fast = CustomerGraph.from_interactions(coded, end=END, **options)
+    assert fast.graph.get_edgelist() == plain.graph.get_edgelist()
+    for name in ("weight", "count", "duration"):
+        assert fast.graph.es[name] == plain.graph.es[name]
+    pd.testing.assert_frame_equal(fast.activity, plain.activity, check_exact=True,
+                                  check_index_type=False)

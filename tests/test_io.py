@@ -121,6 +121,63 @@ def test_parquet_native_types_match_csv(tmp_path):
     assert list(log["kind"]) == ["call", "call"]
 
 
+def _many_row_groups(tmp_path, src, dst, name="groups.parquet"):
+    """A Parquet log of text ids in row groups of 3 rows."""
+    n = len(src)
+    table = pa.table({"src": pa.array(src, pa.large_string()), "dst": pa.array(dst, pa.string()),
+                      "timestamp": pd.date_range("2016-01-01", periods=n, freq="h")})
+    pq.write_table(table, tmp_path / name, row_group_size=3)
+    return tmp_path / name
+
+
+def test_parquet_ids_coded_in_batches_match_csv(tmp_path, monkeypatch):
+    # Id columns are coded a few row groups at a time against one dictionary (_stream_ids):
+    # the frame is the same as one read of the whole file, and as the CSV.
+    import graphchurn.io.readers as readers
+
+    src = [A, B, C, D, " " + A, B, "x9", C, A, "y", D, B, "x9"]
+    dst = [B, C, D, A, C, "z", A + " ", D, "y", B, C, "w", A]
+    path = _many_row_groups(tmp_path, src, dst)
+    csv = pd.DataFrame({"src": src, "dst": dst,
+                        "timestamp": pd.date_range("2016-01-01", periods=len(src), freq="h")})
+    csv.to_csv(tmp_path / "same.csv", index=False)
+    whole = load_interactions(path)
+    monkeypatch.setattr(readers, "_ID_BATCH_ROWS", 4)
+    batched = load_interactions(path)
+    pd.testing.assert_frame_equal(batched, whole)
+    pd.testing.assert_frame_equal(batched, load_interactions(tmp_path / "same.csv"))
+    assert batched["src"].tolist()[4] == A and batched["dst"].tolist()[6] == A
+
+
+@pytest.mark.parametrize("column, bad, words", [
+    ("dst", A + "\t", ("control character",)),
+    ("src", "", ("empty identifier",)),
+    ("dst", None, ("empty identifier",)),
+    ("src", "9" * 300, ("longer than",)),
+])
+def test_parquet_bad_id_in_a_later_batch_names_its_row(tmp_path, monkeypatch, column, bad,
+                                                       words):
+    import graphchurn.io.readers as readers
+
+    src, dst = [A, B, C, D, B, C, A, B], [B, C, D, A, C, D, B, A]
+    (src if column == "src" else dst)[6] = bad
+    path = _many_row_groups(tmp_path, src, dst)
+    monkeypatch.setattr(readers, "_ID_BATCH_ROWS", 2)
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=7, column=column, words=words)
+
+
+def test_parquet_bad_id_named_in_the_column_it_occurs_in(tmp_path):
+    # One dictionary serves both columns: a bad id only in dst is dst's error, at its row,
+    # even though src is checked first.
+    src, dst = [A, B, C, D], [B, C, A + "\r", A]
+    path = _many_row_groups(tmp_path, src, dst)
+    with pytest.raises(InputError) as info:
+        load_interactions(path)
+    check_error(info, file=path, row=3, column="dst", words=("control character",))
+
+
 def test_parquet_detected_by_magic_bytes_whatever_the_name(tmp_path):
     raw = pd.read_csv(write(tmp_path, "log.csv", GOOD_CSV), dtype=str, keep_default_na=False)
     pq.write_table(pa.Table.from_pandas(raw, preserve_index=False), tmp_path / "export.dat")

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import igraph as ig
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from graphchurn.graph.arrays import edge_list, remember_edges
 
@@ -184,7 +186,8 @@ class CustomerGraph:
             row_weight = row_weight * np.power(0.5, age_days / float(half_life_days))
 
         # ---- edges: aggregate both directions of each pair, in the order of their keys
-        forward = (src <= dst).astype(np.float64)  # initiated by the lower-numbered end
+        # Rows initiated by the lower-numbered end: only a reciprocity filter reads them.
+        forward = (src <= dst) if reciprocated_only else None
         paired = None if coded is None else _pair_codes(rows, len(categories))
         if paired is not None:
             # The log's own pair numbering (encode_pairs): sum over every pair of the log,
@@ -197,7 +200,8 @@ class CustomerGraph:
             e_count = e_count[present]
             e_weight = np.bincount(pair_code, weights=row_weight, minlength=n_all)[present]
             e_duration = np.bincount(pair_code, weights=duration, minlength=n_all)[present]
-            e_fwd = np.bincount(pair_code, weights=forward, minlength=n_all)[present]
+            e_fwd = (np.bincount(pair_code[forward], minlength=n_all)[present]
+                     if reciprocated_only else None)
             local = np.full(len(categories), -1, dtype=np.int64)
             local[vertex_codes] = np.arange(n_vertices)
             e_lo = local[all_keys[present] // len(categories)]
@@ -211,7 +215,8 @@ class CustomerGraph:
             e_weight = np.bincount(pair_code, weights=row_weight, minlength=n_pairs)
             e_duration = np.bincount(pair_code, weights=duration, minlength=n_pairs)
             e_count = np.bincount(pair_code, minlength=n_pairs)
-            e_fwd = np.bincount(pair_code, weights=forward, minlength=n_pairs)
+            e_fwd = (np.bincount(pair_code[forward], minlength=n_pairs)
+                     if reciprocated_only else None)
         keep_edge = e_count >= int(min_interactions)
         if reciprocated_only:
             keep_edge &= (e_fwd > 0) & (e_fwd < e_count)
@@ -524,15 +529,41 @@ def encode_pairs(interactions: pd.DataFrame) -> pd.DataFrame:
     categories = shared_categories(interactions)
     if categories is None:
         return interactions
-    n = len(categories)
-    src = interactions["src"].cat.codes.to_numpy()
-    dst = interactions["dst"].cat.codes.to_numpy()
-    key = np.minimum(src, dst).astype(np.int64) * n + np.maximum(src, dst)
-    codes, keys = pd.factorize(key, sort=True)
+    key = _pair_keys(interactions["src"].cat.codes.to_numpy(),
+                     interactions["dst"].cat.codes.to_numpy(), len(categories))
+    codes, keys = _factorize_sorted(key)
     out = interactions.copy(deep=False)
-    out["pair"] = pd.Categorical.from_codes(codes.astype(np.int32, copy=False),
-                                            categories=pd.Index(keys), validate=False)
+    out["pair"] = pd.Categorical.from_codes(codes, categories=pd.Index(keys), validate=False)
     return out
+
+
+#: Rows per block in :func:`_pair_keys`.
+_BLOCK = 1 << 22
+
+
+def _pair_keys(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
+    """``min(src, dst) * n + max(src, dst)`` as int64, a block at a time (no int64
+    temporaries of every row)."""
+    key = np.empty(len(src), dtype=np.int64)
+    for start in range(0, len(src), _BLOCK):
+        a, b = src[start:start + _BLOCK], dst[start:start + _BLOCK]
+        part = key[start:start + _BLOCK]
+        np.multiply(np.minimum(a, b), n, out=part, dtype=np.int64)
+        np.add(part, np.maximum(a, b), out=part)
+    return key
+
+
+def _factorize_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(key, sort=True)`` with int32 codes, in memory that grows with the
+    distinct keys: pandas sizes its hash table for every row (gigabytes at 100M rows), Arrow's
+    grows as keys arrive."""
+    encoded = pc.dictionary_encode(pa.array(key))
+    del key
+    uniques = encoded.dictionary.to_numpy()
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)], uniques[order]
 
 
 def _pair_codes(rows: pd.DataFrame, n_categories: int):
@@ -578,8 +609,10 @@ def _coded_vertices(rows, customers, extra_vertices, departed):
     if categories is None:
         return None
     n_cat = len(categories)
-    src_g = rows["src"].cat.codes.to_numpy().astype(np.int64)
-    dst_g = rows["dst"].cat.codes.to_numpy().astype(np.int64)
+    # int32 codes and vertex numbers (ids fit in int32 as category codes): half the memory of
+    # int64 for every row of the window.
+    src_g = rows["src"].cat.codes.to_numpy()
+    dst_g = rows["dst"].cat.codes.to_numpy()
     if (src_g < 0).any() or (dst_g < 0).any():
         return None
     present = np.zeros(n_cat, dtype=bool)
@@ -597,7 +630,7 @@ def _coded_vertices(rows, customers, extra_vertices, departed):
             return None
         present[extra_g] = True
     vertex_codes = np.flatnonzero(present)
-    local = np.full(n_cat, -1, dtype=np.int64)
+    local = np.full(n_cat, -1, dtype=np.int32)
     local[vertex_codes] = np.arange(len(vertex_codes))
     names = categories[vertex_codes].to_numpy(dtype=object)
     if customer_g is not None:
@@ -716,21 +749,24 @@ def _activity(src, dst, duration, age_days, n, degree, trend_days, window_days,
     # The fade-out evidence reads only traffic with contacts still there, day by day over the
     # last weeks (plus window totals and the network's daily volume), which keeps the extra
     # memory to a fraction of the log's.
-    if between_present is None:
-        present_total = all_count
-        present = np.ones(len(src), dtype=bool)
-    else:
-        present_total = (np.bincount(src[between_present], minlength=n)
-                         + np.bincount(dst[between_present], minlength=n))
-        present = between_present
+    # Counted over every row, less the few rows with a departed end: integer counts, so the
+    # same numbers as counting the rows between present ends, without copying those rows.
     n_window_days = max(int(np.ceil(window_days)), 1)
-    day_volume = np.bincount(np.minimum(day_index[present], n_window_days - 1),
-                             minlength=n_window_days)
+    day_volume = np.bincount(np.minimum(day_index, n_window_days - 1), minlength=n_window_days)
+    present_total = all_count
     fade_rows = _age_band(age_days, 0, FADE_DAYS[1], ordered)
-    if isinstance(fade_rows, slice):
-        recent_present = np.arange(fade_rows.start, fade_rows.stop)[present[fade_rows]]
-    else:
-        recent_present = fade_rows & present
+    recent_present = fade_rows
+    if between_present is not None:
+        away = np.flatnonzero(~between_present)
+        present_total = (all_count - np.bincount(src[away], minlength=n)
+                         - np.bincount(dst[away], minlength=n))
+        day_volume = day_volume - np.bincount(np.minimum(day_index[away], n_window_days - 1),
+                                              minlength=n_window_days)
+        if isinstance(fade_rows, slice):
+            recent_present = np.arange(fade_rows.start, fade_rows.stop)[
+                between_present[fade_rows]]
+        else:
+            recent_present = fade_rows & between_present
     recent_day = day_index[recent_present].astype(np.int32)
     fade_evidence = fade_out_evidence(
         np.concatenate([src[recent_present], dst[recent_present]]).astype(np.int32),

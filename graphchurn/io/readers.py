@@ -315,6 +315,8 @@ class _Table:
         self.labels = labels        # canonical key -> column label in the user's terms
         self.nrows = nrows
         self.extra = extra          # other columns (customer attributes): label -> array
+        self.parquet = None         # the open pq.ParquetFile, for deferred columns
+        self.deferred = {}          # key -> Parquet column name, read later (see _stream_ids)
 
     def error(self, message: str, key: str | None = None, index: int | None = None):
         """An InputError at 0-based ``index`` of column ``key``."""
@@ -331,6 +333,11 @@ class _Table:
 # Keys whose columns are read as dictionaries (a code per row; see _ids): ids and the few kinds.
 _CODED_KEYS = ("src", "dst", "kind")
 _ID_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+# Text id columns of a Parquet log are not read with the others but coded a batch of row
+# groups at a time (_stream_ids): their strings are never all in memory at once.
+_STREAMED_KEYS = ("src", "dst")
+#: Rows of a Parquet id column read and coded at a time (whole row groups, at least one).
+_ID_BATCH_ROWS = 1 << 23
 
 
 def _sniff(path: Path, display: str, encoding: str | None = None
@@ -649,13 +656,19 @@ def _read_parquet(path, display, mapping, keys, required, headerless, all_column
     if headerless:
         labels = {k: names[p] for k, p in positions.items()}
     wanted = sorted(set(range(len(names))) if all_columns else set(positions.values()))
-    # Identifier columns of a log come back dictionary-encoded: one small integer per row
-    # instead of a string (at 100M rows, gigabytes), and validation then reads each distinct
-    # id once (see _ids).
     schema = parquet.schema_arrow
-    coded = [names[positions[k]] for k in _CODED_KEYS if k in positions and
-             (pa.types.is_string(schema.field(positions[k]).type)
-              or pa.types.is_large_string(schema.field(positions[k]).type))]
+
+    def text_key(key):
+        return key in positions and _is_text_type(schema.field(positions[key]).type)
+
+    deferred = {} if all_columns else {k: names[positions[k]] for k in _STREAMED_KEYS
+                                       if text_key(k)}
+    skipped = ({positions[k] for k in deferred}
+               - {pos for k, pos in positions.items() if k not in deferred})
+    wanted = [i for i in wanted if i not in skipped]
+    # The other coded columns (kind, numeric ids) come back dictionary-encoded: one small
+    # integer per row instead of a string, and validation then reads each distinct value once.
+    coded = [names[positions[k]] for k in _CODED_KEYS if k not in deferred and text_key(k)]
     try:
         if coded:
             parquet = pq.ParquetFile(str(path), read_dictionary=coded)
@@ -663,10 +676,17 @@ def _read_parquet(path, display, mapping, keys, required, headerless, all_column
     except Exception:
         raise InputError("not a readable Parquet file (damaged or truncated)",
                          file=display) from None
-    arrays = {key: table.column(names[pos]) for key, pos in positions.items()}
+    arrays = {key: table.column(names[pos]) for key, pos in positions.items()
+              if key not in deferred}
     used = set(positions.values())
     extra = {names[i]: table.column(names[i]) for i in wanted if all_columns and i not in used}
-    return _Table(display, arrays, labels, table.num_rows, extra)
+    out = _Table(display, arrays, labels, parquet.metadata.num_rows, extra)
+    out.parquet, out.deferred = parquet, deferred
+    return out
+
+
+def _is_text_type(kind) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 # --------------------------------------------------------------------------------------------
@@ -741,8 +761,18 @@ def _ids(table: _Table, key: str) -> pa.ChunkedArray:
                                type=values.type.index_type)
     if indices.null_count:
         raise table.error("empty identifier", key, _first_true(pc.is_null(indices)))
-    # Each distinct id is checked once; a bad one is reported at its first row.
     text = pc.utf8_trim(dictionary.cast(pa.string()), " ")
+    _check_id_texts(table, key, text, indices)
+    return _CodedIds(text, indices)
+
+
+def _check_id_texts(table: _Table, key: str, text: pa.Array, indices) -> None:
+    """Error at the first row of column ``key`` whose id (``text[code]``, trimmed) is bad.
+
+    Each distinct id is checked once; a bad one is reported at its first row in this column
+    (``indices``: a code per row, pyarrow or numpy). An entry of a dictionary shared with the
+    other id column may not occur in this one: it is then that column's to report.
+    """
     checks = [(_is_empty(text), "empty identifier"),
               (pc.greater(pc.utf8_length(text), MAX_ID_LENGTH),
                f"identifier longer than {MAX_ID_LENGTH} characters"),
@@ -751,10 +781,102 @@ def _ids(table: _Table, key: str) -> pa.ChunkedArray:
                "bare quote in an unquoted field?); ids are kept byte for byte, so fix the file")]
     for bad_entries, message in checks:
         bad_codes = np.flatnonzero(_numpy_bool(bad_entries))
-        if bad_codes.size:
-            rows = pc.is_in(indices, value_set=pa.array(bad_codes, indices.type))
-            raise table.error(message, key, _first_true(rows))
-    return _CodedIds(text, indices)
+        if not bad_codes.size:
+            continue
+        if isinstance(indices, np.ndarray):
+            row = _first_true(np.isin(indices, bad_codes))
+        else:
+            row = _first_true(pc.is_in(indices, value_set=pa.array(bad_codes, indices.type)))
+        if row is not None:
+            raise table.error(message, key, row)
+
+
+def _log_ids(table: _Table) -> list:
+    """The ``src`` and ``dst`` columns as :class:`_CodedIds`, checked in that order (see
+    :func:`_ids`); deferred Parquet text columns share one dictionary (:func:`_stream_ids`)."""
+    keys = [key for key in ("src", "dst") if key in table.deferred]
+    dictionary, coded = _stream_ids(table, keys)
+    text = pc.utf8_trim(dictionary.cast(pa.string()), " ")
+    out = []
+    for key in ("src", "dst"):
+        if key not in coded:
+            out.append(_ids(table, key))
+            continue
+        codes, first_null = coded[key]
+        if first_null is not None:
+            raise table.error("empty identifier", key, first_null)
+        _check_id_texts(table, key, text, codes)
+        out.append(_CodedIds(text, codes))
+    return out
+
+
+def _stream_ids(table: _Table, keys) -> tuple[pa.Array, dict]:
+    """Code the deferred text id columns ``keys`` of a Parquet log against one dictionary.
+
+    Each column is read a batch of row groups at a time (about :data:`_ID_BATCH_ROWS` rows):
+    the batch's strings are hashed into the dictionary of every id seen so far, then dropped,
+    leaving an int32 code per row. At 100M rows this holds two code arrays and one batch of
+    strings instead of both string columns and a dictionary per row group.
+
+    Returns
+    -------
+    tuple
+        (dictionary: the distinct raw ids, large_string; ``{key: (codes, first null row or
+        None)}``), codes indexing the dictionary, 0 at a null.
+    """
+    dictionary = pa.array([], pa.large_string())
+    coded = {}
+    if not keys:
+        return dictionary, coded
+    batches = _row_group_batches(table.parquet.metadata, _ID_BATCH_ROWS)
+    for key in keys:
+        codes = np.empty(table.nrows, dtype=np.int32)
+        first_null, start = None, 0
+        for groups in batches:
+            try:
+                values = table.parquet.read_row_groups(groups, columns=[table.deferred[key]])
+            except Exception:
+                raise InputError("not a readable Parquet file (damaged or truncated)",
+                                 file=table.display) from None
+            dictionary, chunks = _extend_dictionary(dictionary, values.column(0))
+            del values
+            for indices in chunks:
+                if indices.null_count:
+                    if first_null is None:
+                        first_null = start + _first_true(pc.is_null(indices))
+                    indices = pc.fill_null(indices, 0)
+                codes[start:start + len(indices)] = indices.to_numpy()
+                start += len(indices)
+        coded[key] = (codes, first_null)
+    return dictionary, coded
+
+
+def _row_group_batches(metadata, rows: int) -> list[list[int]]:
+    """Consecutive row groups of a Parquet file in batches of at least ``rows`` rows (the
+    last may hold fewer); empty row groups are left out."""
+    batches, batch, size = [], [], 0
+    for i in range(metadata.num_row_groups):
+        n = metadata.row_group(i).num_rows
+        if n == 0:
+            continue
+        batch.append(i)
+        size += n
+        if size >= rows:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _extend_dictionary(dictionary: pa.Array, values: pa.ChunkedArray) -> tuple[pa.Array, list]:
+    """(``dictionary`` with the new distinct ``values`` appended, the values' int32 codes in
+    it per chunk). Existing entries keep their codes: Arrow's unifier numbers the first
+    dictionary's (distinct) entries first, in order."""
+    encoded = pc.dictionary_encode(values.cast(pa.large_string()))
+    known = pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), dictionary)
+    unified = pa.chunked_array([known, *encoded.chunks], type=known.type).unify_dictionaries()
+    return unified.chunk(0).dictionary, [chunk.indices for chunk in unified.chunks[1:]]
 
 
 class _CodedIds:
@@ -767,8 +889,10 @@ class _CodedIds:
 def _shared_categorical(*columns: _CodedIds) -> list[pd.Categorical]:
     """The columns as pandas categoricals over one sorted set of their identifiers (the
     categories :func:`graphchurn.graph.customer_graph.encode_ids` gives), built from the codes:
-    no string is made per row."""
-    texts = pa.concat_arrays([c.dictionary for c in columns]) if columns else pa.array([], pa.string())
+    no string is made per row. Numpy codes (:func:`_stream_ids`) are remapped in place."""
+    # Columns may share one dictionary: each distinct dictionary counts once.
+    dictionaries = list({id(c.dictionary): c.dictionary for c in columns}.values())
+    texts = pa.concat_arrays(dictionaries) if columns else pa.array([], pa.string())
     categories = pc.unique(texts)
     categories = categories.take(pc.sort_indices(categories))
     dtype = pd.CategoricalDtype(pd.Index(categories.to_pandas(types_mapper=None), dtype="str"))
@@ -777,9 +901,21 @@ def _shared_categorical(*columns: _CodedIds) -> list[pd.Categorical]:
         # where each dictionary entry (trimmed, so two spellings may meet) sits in the categories
         remap = pc.index_in(column.dictionary, value_set=categories).to_numpy(zero_copy_only=False)
         remap = remap.astype(np.int32)
-        codes = remap[column.indices.to_numpy()] if len(column.indices) else np.zeros(0, np.int32)
+        if isinstance(column.indices, np.ndarray):
+            codes = _remap_in_place(column.indices, remap)
+        else:
+            codes = (remap[column.indices.to_numpy()] if len(column.indices)
+                     else np.zeros(0, np.int32))
         out.append(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
     return out
+
+
+def _remap_in_place(codes: np.ndarray, remap: np.ndarray, block: int = 1 << 22) -> np.ndarray:
+    """``codes`` replaced by ``remap[codes]``, a block at a time (no second array of codes)."""
+    for start in range(0, len(codes), block):
+        part = codes[start:start + block]
+        np.take(remap, part, out=part)
+    return codes
 
 
 def _check_bound(table: _Table, key: str, values: np.ndarray, limit: float, why: str) -> None:
@@ -851,7 +987,10 @@ def _timestamps(table: _Table, key: str, *, allow_empty: bool, what: str,
         raw = values.cast(pa.int64())
         ns = raw.to_numpy(zero_copy_only=False)
         empty = np.asarray(pc.is_null(raw).to_numpy(zero_copy_only=False), dtype=bool)
-        ns = np.where(empty, 0, ns).astype(np.int64) * scale
+        if raw.null_count:
+            ns = np.where(empty, 0, ns).astype(np.int64)
+        if scale != 1:  # nanoseconds already: no second copy of a 100M-row column
+            ns = ns * scale
     elif pa.types.is_date(kind):
         ns = values.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy(zero_copy_only=False)
         empty = np.asarray(pc.is_null(values).to_numpy(zero_copy_only=False), dtype=bool)
@@ -1089,48 +1228,23 @@ def load_interactions(path, columns: dict[str, str] | str | None = None, *, deci
     table = _read(path, mapping, INTERACTION_KEYS, ("src", "dst", "timestamp"), fmt=fmt)
     if table.nrows == 0:
         raise InputError("no data rows (the file has a header only)", file=table.display)
-    src = _ids(table, "src")
-    dst = _ids(table, "dst")
+    src, dst = _log_ids(table)
+    # Each column's Arrow array is dropped once converted: at 100M rows each is gigabytes.
     ns = _timestamps(table, "timestamp", allow_empty=False, what="timestamp")
-    n = table.nrows
-    if "duration" in table.arrays:
-        duration, empty = _durations(table)
-        bad = _first_true((duration < 0) & ~empty)
-        if bad is not None:
-            raise table.error("negative duration; durations are seconds >= 0", "duration", bad)
-        duration = np.where(empty, 0.0, duration)
-        _check_bound(table, "duration", duration, MAX_DURATION_SECONDS,
-                     f"duration longer than {MAX_DURATION_SECONDS} seconds (10 days); "
-                     "durations are seconds (milliseconds?)")
-    else:
-        duration = np.zeros(n, dtype=np.float64)
-    if "kind" in table.arrays:
-        # A handful of distinct values: normalise the dictionary, not every row.
-        raw = table.arrays["kind"]
-        encoded = (raw.unify_dictionaries().combine_chunks() if pa.types.is_dictionary(raw.type)
-                   else pc.dictionary_encode(raw.cast(pa.string()).combine_chunks()))
-        names = pc.utf8_lower(_text(encoded.dictionary))
-        unknown = np.flatnonzero(~_numpy_bool(pc.is_in(names, value_set=pa.array(KINDS))))
-        rows_bad = pc.or_kleene(pc.is_null(encoded.indices), pc.is_in(
-            encoded.indices, value_set=pa.array(unknown, encoded.indices.type)))
-        bad = _first_true(rows_bad)
-        if bad is not None:
-            raise table.error(f"unknown kind; expected one of {', '.join(KINDS)}", "kind", bad)
-        kind = (names, encoded.indices)
-    else:
-        kind = (pa.array(["call"]), pa.array(np.zeros(n, dtype=np.int8)))
+    table.arrays.pop("timestamp")
+    duration = _log_durations(table)
+    kind = _log_kinds(table)
     src, dst = _shared_categorical(src, dst)
-    kind_codes, kind_dtype = _kind_codes(kind)
-    kind = pd.Categorical.from_codes(kind_codes, dtype=kind_dtype)
-    columns = {"src": src, "dst": dst, "timestamp": ns.view("datetime64[ns]"),
-               "duration": duration.astype(np.float64, copy=False), "kind": kind}
+    columns = {"src": src, "dst": dst, "timestamp": _owned(ns).view("datetime64[ns]"),
+               "duration": _owned(duration.astype(np.float64, copy=False)), "kind": kind}
     self_loop = src.codes == dst.codes
     if self_loop.any():
         table.note(f"{int(self_loop.sum())} self-interaction row(s) (src equals dst) dropped",
                    "src", _first_true(self_loop))
         keep = ~self_loop
         columns = {name: values[keep] for name, values in columns.items()}
-    frame = pd.DataFrame(columns)
+    # The arrays are this function's own: a copy would briefly double the log.
+    frame = pd.DataFrame(columns, copy=False)
     if frame.empty:
         raise InputError("every row is a self-interaction (src equals dst); nothing to use",
                          file=table.display)
@@ -1142,6 +1256,53 @@ def load_interactions(path, columns: dict[str, str] | str | None = None, *, deci
                     "counted as an interaction", table.display, int(repeated.sum()),
                     _row_of(self_loop, _first_true(repeated)))
     return frame
+
+
+def _log_durations(table: _Table) -> np.ndarray:
+    """The log's durations in seconds (0.0 where empty or absent), checked; the Arrow column
+    is dropped from ``table``."""
+    if "duration" not in table.arrays:
+        return np.zeros(table.nrows, dtype=np.float64)
+    duration, empty = _durations(table)
+    table.arrays.pop("duration")
+    bad = _first_true((duration < 0) & ~empty)
+    if bad is not None:
+        raise table.error("negative duration; durations are seconds >= 0", "duration", bad)
+    if empty.any():
+        duration = np.where(empty, 0.0, duration)
+    _check_bound(table, "duration", duration, MAX_DURATION_SECONDS,
+                 f"duration longer than {MAX_DURATION_SECONDS} seconds (10 days); "
+                 "durations are seconds (milliseconds?)")
+    return duration
+
+
+def _log_kinds(table: _Table) -> pd.Categorical:
+    """The log's kinds, lower case (``"call"`` when absent), checked; the Arrow column is
+    dropped from ``table``."""
+    if "kind" not in table.arrays:
+        kind = (pa.array(["call"]), pa.array(np.zeros(table.nrows, dtype=np.int8)))
+    else:
+        # A handful of distinct values: normalise the dictionary, not every row.
+        raw = table.arrays.pop("kind")
+        encoded = (raw.unify_dictionaries().combine_chunks() if pa.types.is_dictionary(raw.type)
+                   else pc.dictionary_encode(raw.cast(pa.string()).combine_chunks()))
+        del raw
+        names = pc.utf8_lower(_text(encoded.dictionary))
+        unknown = np.flatnonzero(~_numpy_bool(pc.is_in(names, value_set=pa.array(KINDS))))
+        rows_bad = pc.or_kleene(pc.is_null(encoded.indices), pc.is_in(
+            encoded.indices, value_set=pa.array(unknown, encoded.indices.type)))
+        bad = _first_true(rows_bad)
+        if bad is not None:
+            raise table.error(f"unknown kind; expected one of {', '.join(KINDS)}", "kind", bad)
+        kind = (names, encoded.indices)
+    codes, dtype = _kind_codes(kind)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+def _owned(values: np.ndarray) -> np.ndarray:
+    """``values``, or a copy where it is a read-only view of an Arrow buffer (the frame is
+    built without copying, and its columns must stay writable like any pandas column)."""
+    return values if values.flags.writeable else values.copy()
 
 
 #: A clock duration: ``H:MM:SS`` or ``MM:SS``, seconds with an optional fraction.
@@ -1188,7 +1349,7 @@ def _kind_codes(kind) -> tuple[np.ndarray, pd.CategoricalDtype]:
     names, indices = kind
     values = np.asarray(names.to_pylist(), dtype=object)
     categories, first = np.unique(values, return_inverse=True)
-    codes = first.astype(np.int8)[np.asarray(indices.to_numpy(zero_copy_only=False), np.int64)]
+    codes = first.astype(np.int8)[indices.to_numpy(zero_copy_only=False)]
     return codes, pd.CategoricalDtype(pd.Index(categories, dtype="str"))
 
 
@@ -1203,34 +1364,57 @@ def _repeated_rows(frame: pd.DataFrame) -> np.ndarray:
     n = len(frame)
     key = np.zeros(n, dtype=np.uint64)
     prime = np.uint64(0x100000001B3)
+    # Block by block: a 100M-row log would otherwise hold a few int64 temporaries of every row.
     for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_datetime64_any_dtype(column.dtype):
-            bits = column.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        elif pd.api.types.is_float_dtype(column.dtype):
-            values = column.to_numpy(dtype=np.float64)
-            bits = np.where(values == 0.0, 0.0, values).view(np.int64)  # -0.0 equals 0.0
-        elif pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
-            bits = column.to_numpy().astype(np.int64)
-        elif isinstance(column.dtype, pd.CategoricalDtype):
-            bits = column.cat.codes.to_numpy().astype(np.int64)
-        else:
-            bits = pd.factorize(column)[0].astype(np.int64)
-        key = (key ^ bits.view(np.uint64)) * prime
+        values = _hash_source(frame[name])
+        for start in range(0, n, _HASH_BLOCK):
+            part = key[start:start + _HASH_BLOCK]
+            np.bitwise_xor(part, _hash_bits(values[start:start + _HASH_BLOCK]), out=part)
+            np.multiply(part, prime, out=part)
     # Hashes that occur more than once, found by sorting (a hash table of 100M keys thrashes
     # the cache); there are few, so marking their rows is a cheap pass.
     ordered = np.sort(key)
     repeats = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    candidate = np.zeros(0, np.int64)
-    if repeats.size:
-        # A binary search in the few repeated hashes: one pass over the rows, where np.isin
-        # compares every row with each repeated hash in turn.
-        at = np.minimum(np.searchsorted(repeats, key), repeats.size - 1)
-        candidate = np.flatnonzero(repeats[at] == key)
+    del ordered
     repeated = np.zeros(n, dtype=bool)
+    if not repeats.size:
+        return repeated
+    # A binary search in the few repeated hashes: one pass over the rows, where np.isin
+    # compares every row with each repeated hash in turn.
+    candidate = []
+    for start in range(0, n, _HASH_BLOCK):
+        part = key[start:start + _HASH_BLOCK]
+        at = np.minimum(np.searchsorted(repeats, part), repeats.size - 1)
+        candidate.append(start + np.flatnonzero(repeats[at] == part))
+    candidate = np.concatenate(candidate)
     if candidate.size:
         repeated[candidate] = frame.iloc[candidate].duplicated(keep="first").to_numpy()
     return repeated
+
+
+#: Rows hashed at a time by :func:`_repeated_rows`.
+_HASH_BLOCK = 1 << 22
+
+
+def _hash_source(column: pd.Series) -> np.ndarray:
+    """The numpy array whose values :func:`_hash_bits` turns into a row's bits for a column:
+    integer codes for strings and categoricals, the values otherwise."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return column.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if pd.api.types.is_float_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64)
+    if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy()
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy()
+    return pd.factorize(column)[0]
+
+
+def _hash_bits(values: np.ndarray) -> np.ndarray:
+    """64 bits per value (uint64) for the row hash; equal values give equal bits."""
+    if values.dtype.kind == "f":
+        return np.where(values == 0.0, 0.0, values).view(np.uint64)  # -0.0 equals 0.0
+    return values.astype(np.int64).view(np.uint64)
 
 
 def _row_of(dropped: np.ndarray, kept_index: int) -> int:
