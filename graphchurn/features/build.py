@@ -48,6 +48,7 @@ import pandas as pd
 from graphchurn.social.communities import detect_communities
 from graphchurn.features.exposure import (LONGER_EXPOSURE_WINDOWS, departure_ages, exposure,
                                           exposure_before_onset, spreading_activation)
+from graphchurn.graph.canonical import in_canonical_order
 from graphchurn.graph.customer_graph import FADE_DAYS, CustomerGraph
 from graphchurn.social.roles import influencer_scores, leaders_and_followers, susceptibility
 from graphchurn.windows.labels import active_at, before, known_departures
@@ -343,14 +344,21 @@ def features_on_graph(
     g = cg.graph
     names = cg.names
 
+    # The random and tie-breaking steps run on the graph renumbered by its content, so that
+    # their draws do not depend on how the ids are spelled; results come back by position.
+    with step("canonical order"):
+        position, ordered = in_canonical_order(g)
     with step("communities"):
-        membership = detect_communities(g, method=community_method, resolution=resolution,
-                                        seed=seed)
+        ordered_membership = detect_communities(ordered, method=community_method,
+                                                resolution=resolution, seed=seed)
+        membership = ordered_membership[position]
     with step("influencers and roles"):
         # Eigenvector and betweenness centrality are not features and not part of the
         # influencer score; skipping them saves most of this step (docs/results.md).
-        influence = influencer_scores(g, seed=seed, descriptive=False)
-        roles = leaders_and_followers(g, membership, influence)
+        ordered_influence = influencer_scores(ordered, seed=seed, descriptive=False)
+        roles = leaders_and_followers(ordered, ordered_membership,
+                                      ordered_influence).iloc[position]
+        influence = ordered_influence.iloc[position]
 
     departure_time = departures.reindex(names)
     recent_start = cutoff - pd.Timedelta(days=recent_departure_days)

@@ -76,8 +76,8 @@ def group_holdout(y, groups, share: float, rng) -> tuple[np.ndarray, np.ndarray]
 
     About ``share`` of the groups are held out, drawn separately among the groups that hold a
     churner and among the rest (so the slice's churn share matches), with ``rng`` (a numpy
-    Generator). One vectorised draw: no Python loop over groups. Without ``groups`` every row
-    is its own group.
+    Generator), over the groups in sorted order. One vectorised draw: no Python loop over
+    groups. Without ``groups`` every row is its own group.
 
     Example
     -------
@@ -90,7 +90,9 @@ def group_holdout(y, groups, share: float, rng) -> tuple[np.ndarray, np.ndarray]
     if groups is None:
         codes = np.arange(len(y))
     else:
-        codes = pd.factorize(np.asarray(groups))[0]
+        # Groups numbered in sorted order, not in order of appearance, so that the slice of
+        # canonically numbered groups does not depend on the row order (issue 22).
+        codes = pd.factorize(np.asarray(groups), sort=True)[0]
     n_groups = int(codes.max()) + 1 if len(codes) else 0
     has_churner = np.bincount(codes, weights=(y == 1), minlength=n_groups) > 0
     held_group = np.zeros(n_groups, dtype=bool)

@@ -88,7 +88,9 @@ def _reverse_arcs(
         if not 0.0 <= p <= 1.0:
             raise ValueError("activation probability must be in [0, 1]")
         prob = np.full(tails.size, p)
-    order = np.argsort(heads, kind="stable")
+    # Arcs by head, then tail: the live-arc draws follow the vertex numbers, not the order in
+    # which the edges were added (graph.canonical renumbers vertices, not edges).
+    order = np.lexsort((tails, heads))
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(heads, minlength=n), out=indptr[1:])
     return indptr, tails[order], prob[order]
