@@ -249,9 +249,11 @@ def main(argv=None) -> int:
 
     python = sys.executable
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    # Both pipelines' OpenMP threads wait passively, as graphchurn's command line sets by
-    # default: the reference's model fits would otherwise lose more on a shared machine.
+    # Both pipelines' OpenMP threads wait passively and OpenBLAS's threads spin briefly, as
+    # graphchurn's command line sets by default: the reference's model fits would otherwise
+    # lose more on a shared machine.
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_scale_"))
     work.mkdir(parents=True, exist_ok=True)
     reference_note = None

@@ -1243,7 +1243,12 @@ def _tables(fs: FeatureSet, probability, reasons, customers):
     # one without traffic in the window is a group of its own. A group is listed only if
     # someone in it is still a customer, and its influencers are named among those: the
     # retention team acts on people it can still reach.
-    current = member.loc[member.index.isin(ids)]
+    # A position lookup in the (unique) vertex names, not Index.isin: between the object
+    # names and the scores' string ids isin hashed every name the slow way.
+    is_current = np.zeros(len(member), dtype=bool)
+    found = member.index.get_indexer(ids)
+    is_current[found[found >= 0]] = True
+    current = member.loc[is_current]
     groups = groups.loc[groups.index.isin(current["community"])]
     top = current.sort_values("influencer_score", ascending=False).groupby("community").head(3)
     groups["top_influencers"] = top.groupby("community").apply(lambda g: ";".join(g.index))

@@ -334,3 +334,21 @@ def test_command_line_asks_openmp_for_passive_waits_unless_the_user_chose():
     out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == "ACTIVE"
+
+
+def test_command_line_asks_openblas_for_a_short_spin_unless_the_user_chose():
+    """The CLI sets OPENBLAS_THREAD_TIMEOUT=4 before numpy loads OpenBLAS (its threads then
+    sleep instead of spinning between matrix products), and keeps a value the user set."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os; import graphchurn.app.cli, numpy; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'])")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "4"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OPENBLAS_THREAD_TIMEOUT": "20"},
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "20"

@@ -20,6 +20,12 @@ from pathlib import Path
 # (docs/results.md#operator-scale-issue-27). Set before scikit-learn's OpenMP runtime loads,
 # which reads it once.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The same for OpenBLAS's own threads (numpy's and scipy's matrix products: the logistic
+# regressions and calibrations): after each product they spin for about 2**28 cycles before
+# sleeping, and on a shared machine most of a logistic regression's CPU time went to that spin
+# (docs/results.md#operator-scale-issue-27). The shortest spin (2**4) keeps the thread count,
+# so every result is the same. Read once, when OpenBLAS loads.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from graphchurn.app import interrupt
 from graphchurn.errors import InputError

@@ -158,8 +158,29 @@ def csv_text(frame, path_or_buffer=None):
     >>> csv_text(pd.DataFrame({"id": ["=1+1", "+447700900123"]}))
     "id\n'=1+1\n+447700900123\n"
     """
-    return spreadsheet_safe(frame).to_csv(path_or_buffer, index=False,
-                                          float_format=f"%.{SIGNIFICANT_DIGITS}g")
+    return _floats_as_text(spreadsheet_safe(frame)).to_csv(
+        path_or_buffer, index=False, float_format=_FLOAT_FORMAT)
+
+
+_FLOAT_FORMAT = f"%.{SIGNIFICANT_DIGITS}g"
+
+
+def _floats_as_text(frame):
+    """``frame`` (a copy it may change) with its numpy float columns as the text ``to_csv``
+    writes for them with :data:`_FLOAT_FORMAT`: ``_FLOAT_FORMAT % value``, NaN as an empty
+    cell. pandas formats such a column one Python call per cell (with a missing-value check
+    each); one string format per cell here writes the same bytes in a fraction of the time,
+    which counts for a scores table of a hundred thousand customers. Other columns, extension
+    float types included, are left to ``to_csv``."""
+    for i in range(frame.shape[1]):
+        dtype = frame.dtypes.iloc[i]
+        if not (isinstance(dtype, np.dtype) and dtype.kind == "f"):
+            continue
+        values = frame.iloc[:, i].to_numpy()
+        text = np.array([_FLOAT_FORMAT % v for v in values.tolist()], dtype=object)
+        text[np.isnan(values)] = ""
+        frame.isetitem(i, text)
+    return frame
 
 
 def write_csv(frame, path) -> Path:
