@@ -152,6 +152,31 @@ def test_analyze_config_engine_spark_routes_the_library_to_spark(spark):
     assert sorted(a.index) == sorted(b.index)
     assert (a - b.reindex(a.index)).abs().max() < 1e-9
     assert remote.metrics["roc_auc"] == pytest.approx(local.metrics["roc_auc"], abs=1e-12)
+    # The Spark driver keeps the scoring graph only; the training cut-offs keep their tables.
+    assert remote.features.has_graph and local.training[0].has_graph
+    assert not any(fs.has_graph for fs in remote.training)
+    for fs_local, fs_remote in zip(local.training, remote.training):
+        pd.testing.assert_frame_equal(fs_remote.table, fs_local.table, check_dtype=False,
+                                      rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_prepare_reads_paths_on_spark(spark, tmp_path):
+    from graphchurn.io.readers import load_customers
+    from graphchurn.pipeline import AnalyzeConfig, ChurnPipeline
+
+    write_world(generate_world(n_customers=300, days=100, seed=0), tmp_path)
+    log_path, customers_path = tmp_path / "interactions.csv.gz", tmp_path / "customers.csv"
+    remote = ChurnPipeline(AnalyzeConfig(engine="spark", embeddings=False),
+                           spark=spark).prepare(str(log_path), str(customers_path))
+    local = ChurnPipeline(AnalyzeConfig(embeddings=False)).prepare(
+        load_interactions(log_path), load_customers(customers_path))
+    assert "read and validate (spark)" in remote.spark_timings_
+    assert remote.as_of_ == local.as_of_ and remote.cutoffs_ == local.cutoffs_
+    assert not hasattr(remote, "model_")
+    for (X_remote, y_remote), (X_local, y_local) in zip(remote.labelled_, local.labelled_):
+        pd.testing.assert_series_equal(y_remote, y_local)
+        pd.testing.assert_frame_equal(X_remote, X_local, check_dtype=False, rtol=1e-9)
 
 
 def test_unknown_engine_and_misplaced_options_are_one_line_errors():

@@ -565,10 +565,17 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
 
     Returns
     -------
-    (ties, activity) : pandas DataFrames as :func:`graph_from_aggregates` reads them; ties
-    also hold ``weight_since``.
+    ties : pandas.DataFrame
+        Numbers only, as :func:`graph_from_aggregates` reads them: ``u``, ``v`` (int32
+        positions in ``tie_ids``), ``weight``, ``count``, ``duration`` and ``weight_since``.
+    tie_ids : numpy array of str
+        The identifiers of the ties' ends, sorted.
+    activity : pandas.DataFrame
+        The raw activity per identifier (:data:`graphchurn.graph.aggregates.
+        RAW_ACTIVITY_COLUMNS`), indexed by id.
     """
     from pyspark import StorageLevel
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -600,9 +607,25 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
                          f"{DRIVER_BYTES_PER_TIE} bytes a tie); raise GRAPHCHURN_SPARK_MAX_TIES "
                          "with a larger driver, or --max-degree / a shorter --window",
                          parameter="window_days")
+    # The ends become integer codes on the executors, so that the driver receives numbers
+    # (the tie table is its largest input) and each identifier once, in the dictionary. The
+    # codes are ranks in identifier order: deterministic however Spark recomputes them.
+    ends = (ties.select(F.col("u").alias("id")).unionByName(ties.select(F.col("v").alias("id")))
+            .distinct())
+    dictionary = ends.withColumn(
+        "code", (F.row_number().over(Window.orderBy("id")) - 1).cast("int")
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    coded = (ties.join(dictionary.select(F.col("id").alias("u"), F.col("code").alias("cu")), "u")
+             .join(dictionary.select(F.col("id").alias("v"), F.col("code").alias("cv")), "v")
+             .select(F.col("cu").alias("u"), F.col("cv").alias("v"), "weight", "count",
+                     "duration", "weight_since"))
     with _spark_errors("aggregating ties"):
-        ties_pd = ties.toPandas()
+        tie_ids = dictionary.orderBy("code").select("id").toPandas()["id"].to_numpy(object)
+        ties_pd = coded.toPandas()
+    dictionary.unpersist()
     ties.unpersist()
+    ties_pd["u"] = ties_pd["u"].astype(np.int32)
+    ties_pd["v"] = ties_pd["v"].astype(np.int32)
 
     win = rows.where(F.col("in_win"))
     gone = spark.createDataFrame([(str(x),) for x in departed] or [("\x00none",)],
@@ -681,7 +704,7 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
     activity = activity.join(faded, "id", "left").fillna(0.0, subset=["fade_out_evidence"])
     with _spark_errors("aggregating activity"):
         activity_pd = activity.toPandas().set_index("id")
-    return ties_pd, activity_pd
+    return ties_pd, tie_ids, activity_pd
 
 
 def label_rows(spark, slog: SparkLog, cutoffs, as_of) -> pd.DataFrame:
@@ -784,11 +807,16 @@ class SparkPipeline(ChurnPipeline):
 
     ``ChurnPipeline(AnalyzeConfig(engine="spark"))`` and
     ``graphchurn.pipeline.analyze(..., config=AnalyzeConfig(engine="spark"))`` make one.
-    ``fit`` reads its inputs with :func:`read_inputs` (paths Spark reads, a :class:`SparkLog`
-    or a validated pandas log). Labels, departures and the active population come from
-    :func:`label_rows`, stray timestamps from :func:`stray_on_spark`, each cut-off's graph and
-    activity from :func:`cutoff_aggregates`, and the scoring from :func:`score_with_spark`;
-    everything else is the local pipeline's code.
+    ``prepare`` (and so ``fit``) reads its inputs with :func:`read_inputs` (paths Spark reads,
+    a :class:`SparkLog` or a validated pandas log). Labels, departures and the active
+    population come from :func:`label_rows`, stray timestamps from :func:`stray_on_spark`,
+    each cut-off's graph and activity from :func:`cutoff_aggregates`, and the scoring from
+    :func:`score_with_spark`; everything else is the local pipeline's code.
+
+    The driver keeps one tie graph: the scoring cut-off's. Each training cut-off's graph and
+    per-vertex results are released as soon as its features are built
+    (``keep_training_graphs=True`` keeps them, for :func:`graphchurn.pipeline.
+    contagion_history`).
 
     Parameters
     ----------
@@ -800,17 +828,20 @@ class SparkPipeline(ChurnPipeline):
     conf : dict, optional
         More Spark settings (``spark.driver.memory``...), for a session started here.
     columns, customer_columns : str or dict, optional
-        Column mappings of the log and the customer table when ``fit`` is given paths.
+        Column mappings of the log and the customer table when given paths.
+    keep_training_graphs : bool, default False
+        See :class:`ChurnPipeline`.
     """
 
     def __init__(self, config: AnalyzeConfig | None = None, *, spark=None, master=None,
-                 conf: dict | None = None, columns=None, customer_columns=None):
-        super().__init__(config)
+                 conf: dict | None = None, columns=None, customer_columns=None,
+                 keep_training_graphs=False):
+        super().__init__(config, keep_training_graphs=keep_training_graphs)
         self.spark, self.master, self.conf = spark, master, conf
         self.columns, self.customer_columns = columns, customer_columns
 
-    def fit(self, interactions, customers=None):
-        """Read the inputs on Spark, then :meth:`ChurnPipeline.fit` on Spark's aggregates.
+    def prepare(self, interactions, customers=None):
+        """Read the inputs on Spark, then :meth:`ChurnPipeline.prepare` on Spark's aggregates.
 
         Parameters
         ----------
@@ -839,7 +870,23 @@ class SparkPipeline(ChurnPipeline):
         first = pd.DataFrame({"timestamp": [slog.first]})
         cutoffs = [as_of] + labelled_cutoffs(first, as_of, cfg)
         rows = self._timed("label rows (spark)", label_rows, self.spark, slog, cutoffs, as_of)
-        return super().fit(rows, customers)
+        return super().prepare(rows, customers)
+
+    def fit(self, interactions, customers=None):
+        """:meth:`prepare` (the inputs read on Spark), the backtest and the scoring model.
+
+        Parameters
+        ----------
+        interactions : str, os.PathLike, SparkLog or pandas.DataFrame
+            As in :meth:`prepare`.
+        customers : str, os.PathLike, pandas.DataFrame or None
+            As in :meth:`prepare`.
+
+        Returns
+        -------
+        self
+        """
+        return super().fit(interactions, customers)
 
     def _timed(self, name, fn, *args, announce=True, **kwargs):
         # A progress line before and after (as the pipeline's stages), the time in metrics.
@@ -878,30 +925,32 @@ class SparkPipeline(ChurnPipeline):
         covered_share = (cutoff - start) / pd.Timedelta(days=window_days)
         with step("graph and activity"):
             began = time.perf_counter()
-            ties, activity = cutoff_aggregates(
+            ties, tie_ids, activity = cutoff_aggregates(
                 self.spark, self._slog, start=start, end=cutoff,
                 tie_start=cutoff - pd.Timedelta(days=max(tie_window_days, window_days)),
                 departed=departures.index)
             self.spark_timings_[f"aggregates {cutoff.date()} (spark)"] = round(
                 time.perf_counter() - began, 3)
             cg = graph_from_aggregates(ties, activity, customers=customers, start=start,
-                                       end=cutoff, max_degree=max_degree, extra_vertices=active)
+                                       end=cutoff, max_degree=max_degree, extra_vertices=active,
+                                       tie_ids=tie_ids)
         with step("tie strengths"):
-            tie_strength = _edge_values(cg, ties, "weight_since")
+            tie_strength = _edge_values(cg, ties, "weight_since", tie_ids)
+        # The graph holds what the algorithms read; the tables it came from go before they run.
+        del ties, tie_ids, activity
         return features_on_graph(
             cg, customers, cutoff, departures=departures, active=active,
             tie_strength=tie_strength, covered_share=covered_share,
             recent_departure_days=recent_departure_days, community_method=community_method,
             resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step)
 
-    def _fit_final(self, cfg):
-        super()._fit_final(cfg)
-        X_now = self.scoring_.table
-        if len(X_now):
-            began = time.perf_counter()
-            self._probability = score_with_spark(self.spark, self.model_, X_now).to_numpy()
-            self.spark_timings_["scoring (spark mapInPandas)"] = round(
-                time.perf_counter() - began, 3)
+    def _score(self, X):
+        # On the executors, once (the local engine's driver-side scoring is not run).
+        began = time.perf_counter()
+        probability = score_with_spark(self.spark, self.model_, X).to_numpy()
+        self.spark_timings_["scoring (spark mapInPandas)"] = round(
+            time.perf_counter() - began, 3)
+        return probability
 
     def _analysis(self, cfg):
         analysis = super()._analysis(cfg)
@@ -910,17 +959,16 @@ class SparkPipeline(ChurnPipeline):
         return analysis
 
 
-def _edge_values(cg, ties: pd.DataFrame, column: str) -> np.ndarray:
-    """``ties[column]`` in the graph's edge order."""
+def _edge_values(cg, ties: pd.DataFrame, column: str, tie_ids=None) -> np.ndarray:
+    """``ties[column]`` in the graph's edge order (``tie_ids``: what integer ends point into)."""
+    from graphchurn.graph.aggregates import tie_endpoints
     from graphchurn.graph.arrays import edge_list
 
     edges = edge_list(cg.graph)
     if len(edges) == 0:
         return np.zeros(0)
     n = cg.graph.vcount()
-    index = pd.Index(cg.names)
-    u = index.get_indexer(ties["u"].astype(str)).astype(np.int64)
-    v = index.get_indexer(ties["v"].astype(str)).astype(np.int64)
+    u, v = tie_endpoints(ties, pd.Index(cg.names), tie_ids)
     key = np.minimum(u, v) * n + np.maximum(u, v)
     values = pd.Series(ties[column].to_numpy(dtype=np.float64), index=key)
     edge_key = np.minimum(edges[:, 0], edges[:, 1]) * n + np.maximum(edges[:, 0], edges[:, 1])
