@@ -741,6 +741,10 @@ def labelled_table(interactions, customers, fs: FeatureSet, cfg: AnalyzeConfig, 
     labels = churn_labels(interactions, customers, fs.cutoff, cfg.horizon_days, definition,
                           cfg.active_window_days or cfg.horizon_days)
     ids = fs.table.index.intersection(labels.index, sort=False)
+    if len(ids) == len(fs.table):
+        # Every row labelled (the usual case): the table itself, in its own order, rather than
+        # a second copy of it beside the FeatureSet's (nothing downstream writes into it).
+        return fs.table, labels.loc[ids].astype(int)
     return fs.table.loc[ids], labels.loc[ids].astype(int)
 
 
