@@ -812,7 +812,7 @@ class ChurnPipeline:
         (the scoring cut-off's) instead of one per cut-off.
     **engine_options
         Options of a non-local engine (Spark: ``spark``, ``master``, ``conf``, ``columns``,
-        ``customer_columns``); the local engine takes none.
+        ``customer_columns``, ``read_format``); the local engine takes none.
 
     Attributes
     ----------
@@ -881,7 +881,7 @@ class ChurnPipeline:
         if engine_options:
             raise InputError(f"{', '.join(sorted(engine_options))}: not an option of the local "
                              "engine (engine='spark' takes spark, master, conf, columns, "
-                             "customer_columns)", parameter="engine")
+                             "customer_columns, read_format)", parameter="engine")
         self.config = config
         self.keep_training_graphs = (True if keep_training_graphs is None
                                      else bool(keep_training_graphs))
@@ -1230,7 +1230,8 @@ def analyze(interactions, customers=None, config: AnalyzeConfig | None = None,
     **engine_options
         ``keep_training_graphs`` (both engines, see :class:`ChurnPipeline`); Spark engine:
         ``spark`` (a SparkSession; default one started with ``master`` and ``conf``),
-        ``columns`` and ``customer_columns`` (column mappings for paths).
+        ``columns`` and ``customer_columns`` (column mappings for paths), ``read_format``
+        (how the files write numbers and dates, as the local reader's options).
 
     Returns
     -------

@@ -334,3 +334,56 @@ def test_a_java_error_becomes_one_line_naming_its_cause():
         raise Py4JJavaError(trace + "\nCaused by: java.lang.OutOfMemoryError: Java heap space")
     assert "ran out of memory" in str(info.value) and "spark.driver.memory" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------ foreign formats
+
+
+def test_semicolons_and_decimal_commas_read_like_the_local_reader(spark, tmp_path):
+    from graphchurn.io.readers import read_format
+
+    path = tmp_path / "log.csv"
+    path.write_text("src;dst;timestamp;duration\na;b;2025-01-01T10:00:00;1,5\n"
+                    "b;c;2025-01-02T10:00:00;1.234,5\nc;a;2025-01-03T10:00:00;\n")
+    local = load_interactions(path, decimal=",")
+    read = read_interactions(spark, str(path), fmt=read_format(decimal=","))
+    rows = read.df.orderBy("timestamp").toPandas()
+    assert rows["src"].tolist() == ["a", "b", "c"] == local["src"].astype(str).tolist()
+    assert rows["duration"].tolist() == [1.5, 1234.5, 0.0] == local["duration"].tolist()
+    # the delimiter is judged from the first line as locally, whatever the decimal mark
+    plain = tmp_path / "plain.csv"
+    plain.write_text("src\tdst\ttimestamp\na\tb\t2025-01-01T10:00:00\n")
+    assert read_interactions(spark, str(plain)).n_rows == 1
+    # a decimal comma without --decimal: the local reader's words (and the bad rows counted)
+    with pytest.raises(InputError) as remote:
+        read_interactions(spark, str(path))
+    with pytest.raises(InputError) as local_error:
+        load_interactions(path)
+    assert remote.value.reason.startswith(local_error.value.reason)
+
+
+def test_epoch_unit_reads_like_the_local_reader(spark, tmp_path):
+    from graphchurn.io.readers import read_format
+
+    path = tmp_path / "log.csv"
+    path.write_text("src,dst,timestamp\na,b,1735725600250\nb,c,1735812000000\n")
+    local = load_interactions(path, epoch_unit="ms")
+    read = read_interactions(spark, str(path), fmt=read_format(epoch_unit="ms"))
+    rows = read.df.orderBy("timestamp").toPandas()
+    assert pd.to_datetime(rows["timestamp"]).tolist() == local["timestamp"].tolist()
+
+
+@pytest.mark.parametrize("option, value", [("--dayfirst", None), ("--date-format", "%d/%m/%Y"),
+                                           ("--encoding", "cp1252")])
+def test_format_options_spark_cannot_follow_are_refused_in_one_line(tmp_path, option, value):
+    path = tmp_path / "log.csv"
+    path.write_text("src;dst;timestamp\na;b;31/01/2025\n")
+    run = subprocess.run([sys.executable, "-m", "graphchurn", "analyze", "--engine", "spark",
+                          "--interactions", str(path), option, *([value] if value else []),
+                          "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"graphchurn: error: {option}: " + run.stderr.split(f"{option}: ", 1)[1].strip()]
+    assert "Spark engine" in run.stderr and "local engine" in run.stderr
+    assert not (tmp_path / "out").exists()

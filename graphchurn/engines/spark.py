@@ -44,6 +44,7 @@ from graphchurn.pipeline import (AnalyzeConfig, ChurnPipeline, labelled_cutoffs,
 from graphchurn.windows.labels import active_at, before, known_departures
 
 __all__ = ["spark_session", "default_master", "read_interactions", "read_customers",
+           "check_read_format",
            "read_inputs", "log_from_pandas", "check_customers_match", "stray_on_spark",
            "SparkLog", "SparkPipeline", "analyze_spark", "score_with_spark", "cutoff_aggregates",
            "label_rows", "DRIVER_BYTES_PER_TIE", "MAX_DRIVER_TIES"]
@@ -193,7 +194,72 @@ def _mapping(columns) -> dict:
     return {str(k): str(v) for k, v in dict(columns).items()}
 
 
-def read_interactions(spark, path, columns=None) -> SparkLog:
+#: The local reader's options the Spark reader does not implement, and why.
+_SPARK_UNREAD_FORMATS = {
+    "dayfirst": "the Spark engine reads ISO 8601 date-times and epoch numbers only; write the "
+                "dates as ISO 8601 (or Parquet timestamps), or use the local engine",
+    "date_format": "the Spark engine reads ISO 8601 date-times and epoch numbers only; write "
+                   "the dates as ISO 8601 (or Parquet timestamps), or use the local engine",
+    "encoding": "the Spark engine reads UTF-8 text only; convert the file to UTF-8 (or "
+                "Parquet), or use the local engine",
+}
+
+
+def check_read_format(fmt=None):
+    """The read options of a Spark analysis, refused in one line where Spark cannot follow.
+
+    Parameters
+    ----------
+    fmt : ReadFormat, dict or None
+        A :class:`graphchurn.io.readers.ReadFormat`, or the keywords of
+        :func:`graphchurn.io.readers.read_format`.
+
+    Returns
+    -------
+    ReadFormat
+        The checked format (the default one for None).
+
+    Raises
+    ------
+    InputError
+        For ``dayfirst``, ``date_format`` or an ``encoding`` other than UTF-8, naming the
+        option (``--dayfirst`` on the command line).
+    """
+    from graphchurn.io.readers import ReadFormat, read_format
+
+    if fmt is None:
+        return ReadFormat()
+    if isinstance(fmt, dict):
+        fmt = read_format(**fmt)
+    unread = {"dayfirst": fmt.dayfirst, "date_format": fmt.date_format is not None,
+              "encoding": fmt.encoding not in (None, "utf-8")}
+    for name, given in unread.items():
+        if given:
+            raise InputError(_SPARK_UNREAD_FORMATS[name], parameter=name)
+    return fmt
+
+
+def _csv_delimiter(spark, path: str) -> str:
+    """The local reader's delimiter (``, ; tab |``: the most frequent on the first non-blank
+    line), judged on the first lines Spark reads of the file or directory."""
+    from graphchurn.io.readers import _delimiter
+
+    lines = spark.read.text(path).limit(20).collect()
+    first = next((row.value for row in lines if row.value and row.value.strip()), "")
+    return _delimiter(first)
+
+
+def _decimal_comma(text):
+    """:func:`graphchurn.io.readers._decimal_comma` as a Spark column: a decimal comma made a
+    point, and thousands dots dropped where they group (``1.234,5`` -> ``1234.5``)."""
+    from pyspark.sql import functions as F
+
+    grouped = text.rlike(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?$")
+    text = F.when(grouped, F.regexp_replace(text, r"\.", "")).otherwise(text)
+    return F.regexp_replace(text, ",", ".")
+
+
+def read_interactions(spark, path, columns=None, fmt=None) -> SparkLog:
     """Read and validate an interaction log on Spark.
 
     The same checks as :func:`graphchurn.io.load_interactions` on what Spark reads: missing
@@ -212,6 +278,12 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
         The column mapping (``"src=Source,dst=Target,timestamp=time"``); 0-based positions
         (``"src=0,dst=1,timestamp=3"``) mean a CSV without a header row (a Parquet file's
         columns in schema order), as for the local reader.
+    fmt : ReadFormat, optional
+        How the file writes numbers and dates (:func:`graphchurn.io.readers.read_format`):
+        a decimal comma (``decimal=","``) and the epoch unit are read as locally; day-first
+        dates, a date layout and a text encoding other than UTF-8 are refused with one line
+        naming the option (:func:`check_read_format`). A CSV's delimiter (``, ; tab |``) is
+        judged from its first line, as locally.
 
     Returns
     -------
@@ -223,6 +295,7 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
 
     from graphchurn.io.readers import INTERACTION_KEYS, _resolve
 
+    fmt = check_read_format(fmt)
     display = str(path)
     mapping = _mapping(columns)
     # Positions for every mapped key mean the file has no header (the local reader's rule).
@@ -240,6 +313,7 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
             raw = spark.read.parquet(display)
         else:
             raw = (spark.read.option("header", not headerless).option("inferSchema", False)
+                   .option("sep", _csv_delimiter(spark, display))
                    .option("mode", "PERMISSIVE").option("encoding", "UTF-8").csv(display))
         names = [c.strip() for c in raw.columns]
     # The local reader's own column resolution: the same messages for a missing or misnamed
@@ -286,9 +360,16 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
     numeric = F.col("ts_in").cast("string").rlike(_NUMBER_RE)
     if ts_text is not None:
         iso = F.to_timestamp(F.col("ts_in"))
-        epoch = F.timestamp_seconds(F.col("ts_in").cast("double"))
+        per_second = fmt.units_per_second
+        epoch = (F.timestamp_seconds(F.col("ts_in").cast("double")) if per_second == 1 else
+                 F.timestamp_micros(F.round(F.col("ts_in").cast("double")
+                                            * F.lit(1_000_000 / per_second)).cast("long")))
     dur_empty = F.col("dur_in").isNull() | (F.col("dur_in") == "")
-    dur = F.col("dur_in").cast("double")
+    dur_text = F.col("dur_in")
+    if fmt.decimal == "," and "duration" in labels and isinstance(
+            fields[labels["duration"]], T.StringType):
+        dur_text = _decimal_comma(dur_text)  # text only: a Parquet number has no decimal mark
+    dur = dur_text.cast("double")
 
     def count(cond):
         return F.sum(F.when(cond, 1).otherwise(0))
@@ -383,23 +464,32 @@ def _parquet_nanosecond_columns(path: str) -> set:
     return {f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"}
 
 
-def read_customers(spark, path, columns=None) -> pd.DataFrame:
+def read_customers(spark, path, columns=None, fmt=None) -> pd.DataFrame:
     """The customer table (customer-sized: read on the driver by graphchurn's own reader, after
-    Spark copied it to a local file when the path is not local)."""
+    Spark copied it to a local file when the path is not local).
+
+    ``fmt`` (a :class:`graphchurn.io.readers.ReadFormat`) is the local reader's, which reads
+    the table; Spark's copy of a remote CSV keeps every cell as text, with the delimiter judged
+    as locally.
+    """
+    from dataclasses import asdict
+
     from graphchurn.io.readers import load_customers
 
+    fmt = check_read_format(fmt)
     display = str(path)
     if os.path.exists(display):
-        return load_customers(display, columns)
+        return load_customers(display, columns, **asdict(fmt))
     with _spark_errors("reading the customer table", display):
         reader = spark.read
         frame = (reader.parquet(display) if display.lower().endswith(".parquet")
-                 else reader.option("header", True).option("inferSchema", False).csv(display))
+                 else reader.option("header", True).option("inferSchema", False)
+                 .option("sep", _csv_delimiter(spark, display)).csv(display))
         table = frame.toPandas()
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, "customers.parquet")
         table.to_parquet(local, index=False)
-        return load_customers(local, columns)
+        return load_customers(local, columns, **asdict(fmt))
 
 
 def log_from_pandas(spark, interactions: pd.DataFrame, display: str = "interactions") -> SparkLog:
@@ -452,7 +542,8 @@ def check_customers_match(spark, slog: SparkLog, customers: pd.DataFrame,
     report_customers_match(len(customers), seen, churn, slog.first, customers_path)
 
 
-def read_inputs(spark, interactions, customers=None, *, columns=None, customer_columns=None):
+def read_inputs(spark, interactions, customers=None, *, columns=None, customer_columns=None,
+                fmt=None):
     """The log and customer table of an analysis on Spark.
 
     Parameters
@@ -465,6 +556,8 @@ def read_inputs(spark, interactions, customers=None, *, columns=None, customer_c
         :func:`check_customers_match` (as the command line checks the local engine's inputs).
     columns, customer_columns : str or dict, optional
         Column mappings for paths.
+    fmt : ReadFormat or dict, optional
+        How the files write numbers and dates (:func:`check_read_format`), for paths.
 
     Returns
     -------
@@ -475,10 +568,10 @@ def read_inputs(spark, interactions, customers=None, *, columns=None, customer_c
     elif isinstance(interactions, pd.DataFrame):
         slog = log_from_pandas(spark, interactions)
     else:
-        slog = read_interactions(spark, os.fspath(interactions), columns)
+        slog = read_interactions(spark, os.fspath(interactions), columns, fmt)
     if isinstance(customers, (str, os.PathLike)):
         path = os.fspath(customers)
-        customers = read_customers(spark, path, customer_columns)
+        customers = read_customers(spark, path, customer_columns, fmt)
         check_customers_match(spark, slog, customers, path)
     return slog, customers
 
@@ -829,16 +922,22 @@ class SparkPipeline(ChurnPipeline):
         More Spark settings (``spark.driver.memory``...), for a session started here.
     columns, customer_columns : str or dict, optional
         Column mappings of the log and the customer table when given paths.
+    read_format : ReadFormat or dict, optional
+        How files given as paths write numbers and dates (the local reader's options,
+        :func:`graphchurn.io.readers.read_format`): a decimal comma and the epoch unit are
+        read; day-first dates, a date layout and encodings other than UTF-8 are refused in one
+        line (:func:`check_read_format`), before Spark starts.
     keep_training_graphs : bool, default False
         See :class:`ChurnPipeline`.
     """
 
     def __init__(self, config: AnalyzeConfig | None = None, *, spark=None, master=None,
                  conf: dict | None = None, columns=None, customer_columns=None,
-                 keep_training_graphs=False):
+                 read_format=None, keep_training_graphs=False):
         super().__init__(config, keep_training_graphs=keep_training_graphs)
         self.spark, self.master, self.conf = spark, master, conf
         self.columns, self.customer_columns = columns, customer_columns
+        self.read_format = read_format
 
     def prepare(self, interactions, customers=None):
         """Read the inputs on Spark, then :meth:`ChurnPipeline.prepare` on Spark's aggregates.
@@ -855,13 +954,15 @@ class SparkPipeline(ChurnPipeline):
         self
         """
         cfg = self.config or AnalyzeConfig()
+        fmt = check_read_format(self.read_format)  # an option Spark cannot follow: no JVM
         if self.spark is None:
             self.spark = spark_session(self.master or default_master(), self.conf)
         self.spark_timings_: dict[str, float] = {}
         # Not announced: a bad input prints its one line only (as the local command line).
         slog, customers = self._timed(
             "read and validate (spark)", read_inputs, self.spark, interactions, customers,
-            columns=self.columns, customer_columns=self.customer_columns, announce=False)
+            columns=self.columns, customer_columns=self.customer_columns, fmt=fmt,
+            announce=False)
         log.info("read %d interactions on Spark%s", slog.n_rows,
                  f" and {len(customers)} customers" if customers is not None else "")
         self._slog, self._stray_found = slog, None
