@@ -13,13 +13,15 @@ fade_out_evidence` in ``mapInPandas``); per customer the last outgoing interacti
 the first after each cut-off (what labels, departures and the active population read); and
 the scoring of every customer with the fitted model (``mapInPandas``).
 
-On the driver: the aggregated tables only (pairs and customers, never rows), from which
+On the driver: the aggregated tables only (pairs and customers, never rows; the pairs as
+integer codes into one dictionary of identifiers), from which
 :func:`graphchurn.graph.aggregates.graph_from_aggregates` builds the same CustomerGraph as the
 local engine, and graphchurn's own code runs communities, roles, exposure, features and the
-model (:func:`graphchurn.features.build.features_on_graph`). igraph holds the tie graphs in the
-driver's memory: an analysis needs about :data:`DRIVER_BYTES_PER_TIE` bytes a tie of the
-scoring graph (:data:`MAX_DRIVER_TIES` by default, refused beyond with a message; see
-docs/spark.md).
+model (:func:`graphchurn.features.build.features_on_graph`). igraph holds a cut-off's tie graph
+in the driver's memory while its features are built; a training cut-off's graph is released
+then, the scoring cut-off's is kept for groups, influencers and the report. An analysis needs
+about :data:`DRIVER_BYTES_PER_TIE` bytes a tie of the scoring graph (:data:`MAX_DRIVER_TIES`
+by default, refused beyond with a message; see docs/spark.md).
 """
 
 from __future__ import annotations
@@ -51,14 +53,15 @@ __all__ = ["spark_session", "default_master", "read_interactions", "read_custome
 
 log = logging.getLogger("graphchurn")
 
-#: Driver memory of a whole analysis per tie of the scoring graph, at its peak: each cut-off's
-#: tie table, igraph graph and feature table (kept for the analysis: 400-600 bytes a tie
-#: each), then the stacked training table and the model fits. Measured 2.2 KB at 300,000
-#: customers and 2.0 KB at 1,000,000 (docs/spark.md, experiments/results/bench_spark.md), so
-#: 300 million ties (a 16M-customer operator, 3 months) would need a driver of ~600 GB.
-DRIVER_BYTES_PER_TIE = 2_000
+#: Driver memory of a whole analysis per tie of the scoring graph, at its peak (the final
+#: model fit): the scoring cut-off's igraph graph and per-vertex tables, the training
+#: cut-offs' feature tables (their graphs are released once those are built), the stacked
+#: training table and the model. Measured 1.44 KB at 300,000 customers (docs/spark.md,
+#: experiments/results/bench_spark.md), so 300 million ties (a 16M-customer operator, 3
+#: months) would need a driver of ~450 GB.
+DRIVER_BYTES_PER_TIE = 1_500
 #: Tie graphs larger than this are refused (set GRAPHCHURN_SPARK_MAX_TIES to raise it): a
-#: driver of about 200 GB.
+#: driver of about 150 GB.
 MAX_DRIVER_TIES = int(os.environ.get("GRAPHCHURN_SPARK_MAX_TIES", 100_000_000))
 
 _KINDS = ("call", "sms", "message", "referral")
