@@ -277,6 +277,25 @@ def write_results(doc: dict) -> None:
                              + ", ".join(f"{k} {v}" for k, v in e["spark_timings_s"].items()))
         if "agreement" in r:
             lines.append(f"- {r['customers']:,} agreement: {r['agreement']}")
+    earlier = [(r, e) for r in doc["runs"] for e in r.get("earlier", [])]
+    if earlier:
+        lines += ["", "Earlier runs, replaced by a rerun above (kept for before / after):", ""]
+    for r, e in earlier:
+        training = e.get("training", {})
+        load = (f"{e['load_before'][0]} -> {e['load_after'][0]}" if "load_before" in e
+                else "not recorded")
+        lines.append(f"- {r['customers']:,} {e['engine']} ({e.get('commit', '?')}, Spark "
+                     f"settings {e.get('spark_conf')}, load {load}): {e['wall_s']} s, Python "
+                     f"driver peak {_peak(e['stages'], 'python_driver_peak_mb')} MB, JVM peak "
+                     f"{_peak(e['stages'], 'jvm_peak_mb')} MB, {e['graph']['edges']:,} ties, "
+                     f"ROC-AUC {e['roc_auc']:.4f}"
+                     + (f", training tables {training['driver_mb']} MB" if training else "")
+                     + (f", agreement {e['agreement']}" if "agreement" in e else "")
+                     + (f". {e['note']}" if e.get("note") else ""))
+        for name, st in e.get("stages", {}).items():
+            if name != "start":
+                lines.append(f"  - {name}: {st['wall_s']} s, {st['python_driver_peak_mb']} MB, "
+                             f"{st['jvm_peak_mb']} MB")
     failed = [(r, e) for r in doc["runs"] for e in r.get("failed", [])]
     if failed:
         lines += ["", "Earlier attempts that did not finish (kept for the record):", ""]
@@ -309,6 +328,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--merge", action="store_true",
                         help="keep the results file's other worlds and engines")
+    parser.add_argument("--note", default=None,
+                        help="a sentence kept with this run's rows (what changed)")
     parser.add_argument("--report", action="store_true",
                         help="only rewrite bench_spark.md from bench_spark.json")
     parser.add_argument("--worker", nargs=3, metavar=("ENGINE", "WORLD", "OUT"))
@@ -351,8 +372,20 @@ def main() -> None:
         for engine in args.engines:
             out = work / f"out_{engine}_{folder.name}"
             print(f"{engine} on {folder} ...", flush=True)
+            previous = run.get(engine)
+            if previous:
+                # A rerun replaces the row, and the run it replaces stays in the file: the
+                # before of a before / after comparison.
+                if "error" in previous:
+                    run.setdefault("failed", []).append(previous)
+                else:
+                    if "agreement" in run:
+                        previous["agreement"] = run.pop("agreement")
+                    run.setdefault("earlier", []).append(previous)
             run[engine] = _run_worker(engine, folder, out, args)
             run[engine]["command"] = doc["command"]
+            if args.note:
+                run[engine]["note"] = args.note
             if engine == "spark":
                 run[engine]["spark_conf"] = conf
             print(json.dumps(run[engine])[:2000], flush=True)

@@ -741,6 +741,10 @@ def labelled_table(interactions, customers, fs: FeatureSet, cfg: AnalyzeConfig, 
     labels = churn_labels(interactions, customers, fs.cutoff, cfg.horizon_days, definition,
                           cfg.active_window_days or cfg.horizon_days)
     ids = fs.table.index.intersection(labels.index, sort=False)
+    if len(ids) == len(fs.table):
+        # Every row labelled (the usual case): the table itself, in its own order, rather than
+        # a second copy of it beside the FeatureSet's (nothing downstream writes into it).
+        return fs.table, labels.loc[ids].astype(int)
     return fs.table.loc[ids], labels.loc[ids].astype(int)
 
 
@@ -801,9 +805,14 @@ class ChurnPipeline:
     ----------
     config : AnalyzeConfig, optional
         Settings; ``as_of`` defaults to the day after the last interaction.
+    keep_training_graphs : bool, optional
+        Keep each training cut-off's graph, communities, influence, roles, departures and
+        vertex features in ``training_`` (what :func:`contagion_history` reads). Default: True
+        for the local engine; False for the Spark engine, whose driver then holds one graph
+        (the scoring cut-off's) instead of one per cut-off.
     **engine_options
         Options of a non-local engine (Spark: ``spark``, ``master``, ``conf``, ``columns``,
-        ``customer_columns``); the local engine takes none.
+        ``customer_columns``, ``read_format``); the local engine takes none.
 
     Attributes
     ----------
@@ -817,7 +826,9 @@ class ChurnPipeline:
     scoring_ : FeatureSet
         The features at as-of (the customers to score).
     training_ : list of FeatureSet
-        The features at each of ``cutoffs_``.
+        The features at each of ``cutoffs_``; with ``keep_training_graphs=False`` their graph
+        and per-vertex fields are released once their features (and embeddings) are built
+        (:meth:`FeatureSet.release_graph`: the tables stay).
     labelled_ : list of (pandas.DataFrame, pandas.Series)
         Each training cut-off's feature table (index ``customer_id``) and 0/1 churn labels,
         on the customers active there; newest first.
@@ -856,7 +867,8 @@ class ChurnPipeline:
     True
     """
 
-    def __new__(cls, config: AnalyzeConfig | None = None, **engine_options):
+    def __new__(cls, config: AnalyzeConfig | None = None, *, keep_training_graphs=None,
+                **engine_options):
         # ChurnPipeline(config) is the one entry for every engine: it builds the engine's
         # pipeline class (a subclass, whose __init__ Python then runs with the same arguments).
         chosen = cls
@@ -864,12 +876,15 @@ class ChurnPipeline:
             chosen = engine_pipeline(config.engine if config is not None else "local")
         return super().__new__(chosen)
 
-    def __init__(self, config: AnalyzeConfig | None = None, **engine_options):
+    def __init__(self, config: AnalyzeConfig | None = None, *, keep_training_graphs=None,
+                 **engine_options):
         if engine_options:
             raise InputError(f"{', '.join(sorted(engine_options))}: not an option of the local "
                              "engine (engine='spark' takes spark, master, conf, columns, "
-                             "customer_columns)", parameter="engine")
+                             "customer_columns, read_format)", parameter="engine")
         self.config = config
+        self.keep_training_graphs = (True if keep_training_graphs is None
+                                     else bool(keep_training_graphs))
 
     # ------------------------------------------------------------------ public steps
 
@@ -985,6 +1000,11 @@ class ChurnPipeline:
         """Features at one cut-off (the engine hook: graphchurn.engines.spark overrides it)."""
         return build_features(interactions, customers, cutoff, **kwargs)
 
+    def _score(self, X: pd.DataFrame) -> np.ndarray:
+        """Churn probability of each row of ``X`` by the scoring model (the engine hook: the
+        Spark engine scores on its executors)."""
+        return self.model_.predict_proba(X)[:, 1]
+
     def _backtest_split(self):
         if not hasattr(self, "labelled_"):
             raise RuntimeError("this ChurnPipeline is not prepared yet: call "
@@ -1033,11 +1053,22 @@ class ChurnPipeline:
         stages = self._stages
         scoring = stages.run("features at as-of", self._features, interactions, customers, as_of,
                              **kwargs)
-        training = [stages.run(f"features at cut-off {c.date()}", self._features, interactions,
-                               customers, c, **kwargs) for c in cutoffs]
         n_vertices = scoring.graph.graph.vcount()
-        if use_embeddings(cfg, n_vertices):
+        embed = use_embeddings(cfg, n_vertices)
+        training = []
+        for c in cutoffs:
+            fs = stages.run(f"features at cut-off {c.date()}", self._features, interactions,
+                            customers, c, **kwargs)
+            if not (self.keep_training_graphs or embed):
+                # Released before the next cut-off's graph is built: one training graph at a
+                # time (the embeddings need them all, so they are released after those).
+                fs.release_graph()
+            training.append(fs)
+        if embed:
             stages.run("graph embeddings", add_embeddings, [scoring] + training, cfg, notes)
+            if not self.keep_training_graphs:
+                for fs in training:
+                    fs.release_graph()
         elif cfg.embeddings == "auto" and not EMBEDDINGS_AUTO:
             log.info("graph embeddings off (embeddings='auto'): their measured gain is nil and "
                      "they make the ranking depend on the seed; embeddings=True adds them")
@@ -1123,8 +1154,7 @@ class ChurnPipeline:
         self.model_ = self._stages.run("final model", fit_churn_model, cfg, X_all, y_all,
                                        latest=latest_all, importance=None, **chosen)
         X_now = self.scoring_.table
-        self._probability = (self.model_.predict_proba(X_now)[:, 1] if len(X_now)
-                             else np.zeros(0))
+        self._probability = self._score(X_now) if len(X_now) else np.zeros(0)
         # The final model has no importances of its own: the backtest model's choose the
         # features that reasons are sought among.
         self._reasons = self._stages.run("reasons", lambda: describe_reasons(
@@ -1198,8 +1228,10 @@ def analyze(interactions, customers=None, config: AnalyzeConfig | None = None,
     config : AnalyzeConfig
         Settings; ``as_of`` defaults to the day after the last interaction.
     **engine_options
-        Spark engine: ``spark`` (a SparkSession; default one started with ``master`` and
-        ``conf``), ``columns`` and ``customer_columns`` (column mappings for paths).
+        ``keep_training_graphs`` (both engines, see :class:`ChurnPipeline`); Spark engine:
+        ``spark`` (a SparkSession; default one started with ``master`` and ``conf``),
+        ``columns`` and ``customer_columns`` (column mappings for paths), ``read_format``
+        (how the files write numbers and dates, as the local reader's options).
 
     Returns
     -------
@@ -1292,6 +1324,9 @@ def contagion_history(analysis: Analysis) -> list:
     from graphchurn.contagion.model import ContagionCutoff
     from graphchurn.features.exposure import departure_ages
 
+    if any(not fs.has_graph for fs in analysis.training):
+        raise ValueError("the analysis released its training graphs: run it with "
+                         "keep_training_graphs=True (analyze(..., keep_training_graphs=True))")
     history = []
     for fs, labels in zip(analysis.training, analysis.training_labels):
         names = pd.Index(fs.graph.names)
@@ -1334,7 +1369,8 @@ def whatif_basis(interactions, customers=None, config: AnalyzeConfig | None = No
 
     cfg = config or AnalyzeConfig()
     try:
-        analysis = analyze(interactions, customers, cfg)
+        # The contagion model is calibrated on the training cut-offs' graphs.
+        analysis = analyze(interactions, customers, cfg, keep_training_graphs=True)
     except NoChurnHistory as why:
         log.info("no churn history (%s): using the structural prior", why.reason)
         as_of = why.as_of  # resolved (and warned about) once, by analyze

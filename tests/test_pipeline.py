@@ -390,3 +390,23 @@ def test_prepare_with_one_labelled_cut_off_holds_out_part_of_it():
     X, _ = pipe.labelled_[0]
     assert not set(X_fit.index) & set(X_test.index)
     assert sorted(X_fit.index.append(X_test.index)) == sorted(X.index)
+
+
+def test_released_training_graphs_change_no_score():
+    """keep_training_graphs=False (the Spark engine's default) drops each training cut-off's
+    graph once its features are built: the same tables and scores, one graph held; the
+    contagion history, which reads those graphs, says how to keep them."""
+    from graphchurn.pipeline import contagion_history
+
+    world = generate_world(n_customers=300, days=100, seed=0)
+    cfg = AnalyzeConfig(embeddings=False)
+    kept = analyze(world.interactions, world.customers, cfg)
+    released = analyze(world.interactions, world.customers, cfg, keep_training_graphs=False)
+    assert all(fs.has_graph for fs in kept.training) and released.features.has_graph
+    assert not any(fs.has_graph or fs.vertex_features is not None for fs in released.training)
+    for a, b in zip(kept.training, released.training):
+        pd.testing.assert_frame_equal(a.table, b.table)
+    pd.testing.assert_frame_equal(kept.scores, released.scores)
+    assert len(contagion_history(kept)) == len(kept.training)
+    with pytest.raises(ValueError, match="keep_training_graphs=True"):
+        contagion_history(released)

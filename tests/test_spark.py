@@ -152,6 +152,31 @@ def test_analyze_config_engine_spark_routes_the_library_to_spark(spark):
     assert sorted(a.index) == sorted(b.index)
     assert (a - b.reindex(a.index)).abs().max() < 1e-9
     assert remote.metrics["roc_auc"] == pytest.approx(local.metrics["roc_auc"], abs=1e-12)
+    # The Spark driver keeps the scoring graph only; the training cut-offs keep their tables.
+    assert remote.features.has_graph and local.training[0].has_graph
+    assert not any(fs.has_graph for fs in remote.training)
+    for fs_local, fs_remote in zip(local.training, remote.training):
+        pd.testing.assert_frame_equal(fs_remote.table, fs_local.table, check_dtype=False,
+                                      rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_prepare_reads_paths_on_spark(spark, tmp_path):
+    from graphchurn.io.readers import load_customers
+    from graphchurn.pipeline import AnalyzeConfig, ChurnPipeline
+
+    write_world(generate_world(n_customers=300, days=100, seed=0), tmp_path)
+    log_path, customers_path = tmp_path / "interactions.csv.gz", tmp_path / "customers.csv"
+    remote = ChurnPipeline(AnalyzeConfig(engine="spark", embeddings=False),
+                           spark=spark).prepare(str(log_path), str(customers_path))
+    local = ChurnPipeline(AnalyzeConfig(embeddings=False)).prepare(
+        load_interactions(log_path), load_customers(customers_path))
+    assert "read and validate (spark)" in remote.spark_timings_
+    assert remote.as_of_ == local.as_of_ and remote.cutoffs_ == local.cutoffs_
+    assert not hasattr(remote, "model_")
+    for (X_remote, y_remote), (X_local, y_local) in zip(remote.labelled_, local.labelled_):
+        pd.testing.assert_series_equal(y_remote, y_local)
+        pd.testing.assert_frame_equal(X_remote, X_local, check_dtype=False, rtol=1e-9)
 
 
 def test_unknown_engine_and_misplaced_options_are_one_line_errors():
@@ -309,3 +334,56 @@ def test_a_java_error_becomes_one_line_naming_its_cause():
         raise Py4JJavaError(trace + "\nCaused by: java.lang.OutOfMemoryError: Java heap space")
     assert "ran out of memory" in str(info.value) and "spark.driver.memory" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------ foreign formats
+
+
+def test_semicolons_and_decimal_commas_read_like_the_local_reader(spark, tmp_path):
+    from graphchurn.io.readers import read_format
+
+    path = tmp_path / "log.csv"
+    path.write_text("src;dst;timestamp;duration\na;b;2025-01-01T10:00:00;1,5\n"
+                    "b;c;2025-01-02T10:00:00;1.234,5\nc;a;2025-01-03T10:00:00;\n")
+    local = load_interactions(path, decimal=",")
+    read = read_interactions(spark, str(path), fmt=read_format(decimal=","))
+    rows = read.df.orderBy("timestamp").toPandas()
+    assert rows["src"].tolist() == ["a", "b", "c"] == local["src"].astype(str).tolist()
+    assert rows["duration"].tolist() == [1.5, 1234.5, 0.0] == local["duration"].tolist()
+    # the delimiter is judged from the first line as locally, whatever the decimal mark
+    plain = tmp_path / "plain.csv"
+    plain.write_text("src\tdst\ttimestamp\na\tb\t2025-01-01T10:00:00\n")
+    assert read_interactions(spark, str(plain)).n_rows == 1
+    # a decimal comma without --decimal: the local reader's words (and the bad rows counted)
+    with pytest.raises(InputError) as remote:
+        read_interactions(spark, str(path))
+    with pytest.raises(InputError) as local_error:
+        load_interactions(path)
+    assert remote.value.reason.startswith(local_error.value.reason)
+
+
+def test_epoch_unit_reads_like_the_local_reader(spark, tmp_path):
+    from graphchurn.io.readers import read_format
+
+    path = tmp_path / "log.csv"
+    path.write_text("src,dst,timestamp\na,b,1735725600250\nb,c,1735812000000\n")
+    local = load_interactions(path, epoch_unit="ms")
+    read = read_interactions(spark, str(path), fmt=read_format(epoch_unit="ms"))
+    rows = read.df.orderBy("timestamp").toPandas()
+    assert pd.to_datetime(rows["timestamp"]).tolist() == local["timestamp"].tolist()
+
+
+@pytest.mark.parametrize("option, value", [("--dayfirst", None), ("--date-format", "%d/%m/%Y"),
+                                           ("--encoding", "cp1252")])
+def test_format_options_spark_cannot_follow_are_refused_in_one_line(tmp_path, option, value):
+    path = tmp_path / "log.csv"
+    path.write_text("src;dst;timestamp\na;b;31/01/2025\n")
+    run = subprocess.run([sys.executable, "-m", "graphchurn", "analyze", "--engine", "spark",
+                          "--interactions", str(path), option, *([value] if value else []),
+                          "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"graphchurn: error: {option}: " + run.stderr.split(f"{option}: ", 1)[1].strip()]
+    assert "Spark engine" in run.stderr and "local engine" in run.stderr
+    assert not (tmp_path / "out").exists()

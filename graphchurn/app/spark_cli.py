@@ -27,6 +27,7 @@ def analyze_cli(args, make_config):
 
     ``make_config(args, as_of)`` is the command line's own AnalyzeConfig builder.
     """
+    from graphchurn.app.cli import _formats
     from graphchurn.io.readers import (CUSTOMER_KEYS, INTERACTION_KEYS, parse_column_mapping,
                                        parse_date_option)
     from graphchurn.pipeline import analyze
@@ -39,8 +40,10 @@ def analyze_cli(args, make_config):
         raise InputError("given without --customers", file="--customer-columns")
     conf = _spark_conf(args.spark_conf)
     # The master defaults to local[*], or to spark-submit's under spark-submit.
+    # The local reader's format options (--decimal, --epoch-unit read on Spark; --dayfirst,
+    # --date-format, --encoding refused in one line before Spark starts).
     analysis = analyze(args.interactions, args.customers, make_config(args, as_of),
                        master=args.spark_master, conf=conf, columns=log_columns,
-                       customer_columns=customer_columns)
+                       customer_columns=customer_columns, read_format=_formats(args))
     read_s = analysis.metrics["spark_timings_s"]["read and validate (spark)"]
     return analysis, read_s

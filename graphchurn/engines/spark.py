@@ -13,13 +13,15 @@ fade_out_evidence` in ``mapInPandas``); per customer the last outgoing interacti
 the first after each cut-off (what labels, departures and the active population read); and
 the scoring of every customer with the fitted model (``mapInPandas``).
 
-On the driver: the aggregated tables only (pairs and customers, never rows), from which
+On the driver: the aggregated tables only (pairs and customers, never rows; the pairs as
+integer codes into one dictionary of identifiers), from which
 :func:`graphchurn.graph.aggregates.graph_from_aggregates` builds the same CustomerGraph as the
 local engine, and graphchurn's own code runs communities, roles, exposure, features and the
-model (:func:`graphchurn.features.build.features_on_graph`). igraph holds the tie graphs in the
-driver's memory: an analysis needs about :data:`DRIVER_BYTES_PER_TIE` bytes a tie of the
-scoring graph (:data:`MAX_DRIVER_TIES` by default, refused beyond with a message; see
-docs/spark.md).
+model (:func:`graphchurn.features.build.features_on_graph`). igraph holds a cut-off's tie graph
+in the driver's memory while its features are built; a training cut-off's graph is released
+then, the scoring cut-off's is kept for groups, influencers and the report. An analysis needs
+about :data:`DRIVER_BYTES_PER_TIE` bytes a tie of the scoring graph (:data:`MAX_DRIVER_TIES`
+by default, refused beyond with a message; see docs/spark.md).
 """
 
 from __future__ import annotations
@@ -44,20 +46,22 @@ from graphchurn.pipeline import (AnalyzeConfig, ChurnPipeline, labelled_cutoffs,
 from graphchurn.windows.labels import active_at, before, known_departures
 
 __all__ = ["spark_session", "default_master", "read_interactions", "read_customers",
+           "check_read_format",
            "read_inputs", "log_from_pandas", "check_customers_match", "stray_on_spark",
            "SparkLog", "SparkPipeline", "analyze_spark", "score_with_spark", "cutoff_aggregates",
            "label_rows", "DRIVER_BYTES_PER_TIE", "MAX_DRIVER_TIES"]
 
 log = logging.getLogger("graphchurn")
 
-#: Driver memory of a whole analysis per tie of the scoring graph, at its peak: each cut-off's
-#: tie table, igraph graph and feature table (kept for the analysis: 400-600 bytes a tie
-#: each), then the stacked training table and the model fits. Measured 2.2 KB at 300,000
-#: customers and 2.0 KB at 1,000,000 (docs/spark.md, experiments/results/bench_spark.md), so
-#: 300 million ties (a 16M-customer operator, 3 months) would need a driver of ~600 GB.
-DRIVER_BYTES_PER_TIE = 2_000
+#: Driver memory of a whole analysis per tie of the scoring graph, at its peak (the final
+#: model fit): the scoring cut-off's igraph graph and per-vertex tables, the training
+#: cut-offs' feature tables (their graphs are released once those are built), the stacked
+#: training table and the model. Measured 1.44 KB at 300,000 customers (docs/spark.md,
+#: experiments/results/bench_spark.md), so 300 million ties (a 16M-customer operator, 3
+#: months) would need a driver of ~450 GB.
+DRIVER_BYTES_PER_TIE = 1_500
 #: Tie graphs larger than this are refused (set GRAPHCHURN_SPARK_MAX_TIES to raise it): a
-#: driver of about 200 GB.
+#: driver of about 150 GB.
 MAX_DRIVER_TIES = int(os.environ.get("GRAPHCHURN_SPARK_MAX_TIES", 100_000_000))
 
 _KINDS = ("call", "sms", "message", "referral")
@@ -193,7 +197,72 @@ def _mapping(columns) -> dict:
     return {str(k): str(v) for k, v in dict(columns).items()}
 
 
-def read_interactions(spark, path, columns=None) -> SparkLog:
+#: The local reader's options the Spark reader does not implement, and why.
+_SPARK_UNREAD_FORMATS = {
+    "dayfirst": "the Spark engine reads ISO 8601 date-times and epoch numbers only; write the "
+                "dates as ISO 8601 (or Parquet timestamps), or use the local engine",
+    "date_format": "the Spark engine reads ISO 8601 date-times and epoch numbers only; write "
+                   "the dates as ISO 8601 (or Parquet timestamps), or use the local engine",
+    "encoding": "the Spark engine reads UTF-8 text only; convert the file to UTF-8 (or "
+                "Parquet), or use the local engine",
+}
+
+
+def check_read_format(fmt=None):
+    """The read options of a Spark analysis, refused in one line where Spark cannot follow.
+
+    Parameters
+    ----------
+    fmt : ReadFormat, dict or None
+        A :class:`graphchurn.io.readers.ReadFormat`, or the keywords of
+        :func:`graphchurn.io.readers.read_format`.
+
+    Returns
+    -------
+    ReadFormat
+        The checked format (the default one for None).
+
+    Raises
+    ------
+    InputError
+        For ``dayfirst``, ``date_format`` or an ``encoding`` other than UTF-8, naming the
+        option (``--dayfirst`` on the command line).
+    """
+    from graphchurn.io.readers import ReadFormat, read_format
+
+    if fmt is None:
+        return ReadFormat()
+    if isinstance(fmt, dict):
+        fmt = read_format(**fmt)
+    unread = {"dayfirst": fmt.dayfirst, "date_format": fmt.date_format is not None,
+              "encoding": fmt.encoding not in (None, "utf-8")}
+    for name, given in unread.items():
+        if given:
+            raise InputError(_SPARK_UNREAD_FORMATS[name], parameter=name)
+    return fmt
+
+
+def _csv_delimiter(spark, path: str) -> str:
+    """The local reader's delimiter (``, ; tab |``: the most frequent on the first non-blank
+    line), judged on the first lines Spark reads of the file or directory."""
+    from graphchurn.io.readers import _delimiter
+
+    lines = spark.read.text(path).limit(20).collect()
+    first = next((row.value for row in lines if row.value and row.value.strip()), "")
+    return _delimiter(first)
+
+
+def _decimal_comma(text):
+    """:func:`graphchurn.io.readers._decimal_comma` as a Spark column: a decimal comma made a
+    point, and thousands dots dropped where they group (``1.234,5`` -> ``1234.5``)."""
+    from pyspark.sql import functions as F
+
+    grouped = text.rlike(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?$")
+    text = F.when(grouped, F.regexp_replace(text, r"\.", "")).otherwise(text)
+    return F.regexp_replace(text, ",", ".")
+
+
+def read_interactions(spark, path, columns=None, fmt=None) -> SparkLog:
     """Read and validate an interaction log on Spark.
 
     The same checks as :func:`graphchurn.io.load_interactions` on what Spark reads: missing
@@ -212,6 +281,12 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
         The column mapping (``"src=Source,dst=Target,timestamp=time"``); 0-based positions
         (``"src=0,dst=1,timestamp=3"``) mean a CSV without a header row (a Parquet file's
         columns in schema order), as for the local reader.
+    fmt : ReadFormat, optional
+        How the file writes numbers and dates (:func:`graphchurn.io.readers.read_format`):
+        a decimal comma (``decimal=","``) and the epoch unit are read as locally; day-first
+        dates, a date layout and a text encoding other than UTF-8 are refused with one line
+        naming the option (:func:`check_read_format`). A CSV's delimiter (``, ; tab |``) is
+        judged from its first line, as locally.
 
     Returns
     -------
@@ -223,6 +298,7 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
 
     from graphchurn.io.readers import INTERACTION_KEYS, _resolve
 
+    fmt = check_read_format(fmt)
     display = str(path)
     mapping = _mapping(columns)
     # Positions for every mapped key mean the file has no header (the local reader's rule).
@@ -240,6 +316,7 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
             raw = spark.read.parquet(display)
         else:
             raw = (spark.read.option("header", not headerless).option("inferSchema", False)
+                   .option("sep", _csv_delimiter(spark, display))
                    .option("mode", "PERMISSIVE").option("encoding", "UTF-8").csv(display))
         names = [c.strip() for c in raw.columns]
     # The local reader's own column resolution: the same messages for a missing or misnamed
@@ -286,9 +363,16 @@ def read_interactions(spark, path, columns=None) -> SparkLog:
     numeric = F.col("ts_in").cast("string").rlike(_NUMBER_RE)
     if ts_text is not None:
         iso = F.to_timestamp(F.col("ts_in"))
-        epoch = F.timestamp_seconds(F.col("ts_in").cast("double"))
+        per_second = fmt.units_per_second
+        epoch = (F.timestamp_seconds(F.col("ts_in").cast("double")) if per_second == 1 else
+                 F.timestamp_micros(F.round(F.col("ts_in").cast("double")
+                                            * F.lit(1_000_000 / per_second)).cast("long")))
     dur_empty = F.col("dur_in").isNull() | (F.col("dur_in") == "")
-    dur = F.col("dur_in").cast("double")
+    dur_text = F.col("dur_in")
+    if fmt.decimal == "," and "duration" in labels and isinstance(
+            fields[labels["duration"]], T.StringType):
+        dur_text = _decimal_comma(dur_text)  # text only: a Parquet number has no decimal mark
+    dur = dur_text.cast("double")
 
     def count(cond):
         return F.sum(F.when(cond, 1).otherwise(0))
@@ -383,23 +467,32 @@ def _parquet_nanosecond_columns(path: str) -> set:
     return {f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"}
 
 
-def read_customers(spark, path, columns=None) -> pd.DataFrame:
+def read_customers(spark, path, columns=None, fmt=None) -> pd.DataFrame:
     """The customer table (customer-sized: read on the driver by graphchurn's own reader, after
-    Spark copied it to a local file when the path is not local)."""
+    Spark copied it to a local file when the path is not local).
+
+    ``fmt`` (a :class:`graphchurn.io.readers.ReadFormat`) is the local reader's, which reads
+    the table; Spark's copy of a remote CSV keeps every cell as text, with the delimiter judged
+    as locally.
+    """
+    from dataclasses import asdict
+
     from graphchurn.io.readers import load_customers
 
+    fmt = check_read_format(fmt)
     display = str(path)
     if os.path.exists(display):
-        return load_customers(display, columns)
+        return load_customers(display, columns, **asdict(fmt))
     with _spark_errors("reading the customer table", display):
         reader = spark.read
         frame = (reader.parquet(display) if display.lower().endswith(".parquet")
-                 else reader.option("header", True).option("inferSchema", False).csv(display))
+                 else reader.option("header", True).option("inferSchema", False)
+                 .option("sep", _csv_delimiter(spark, display)).csv(display))
         table = frame.toPandas()
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, "customers.parquet")
         table.to_parquet(local, index=False)
-        return load_customers(local, columns)
+        return load_customers(local, columns, **asdict(fmt))
 
 
 def log_from_pandas(spark, interactions: pd.DataFrame, display: str = "interactions") -> SparkLog:
@@ -452,7 +545,8 @@ def check_customers_match(spark, slog: SparkLog, customers: pd.DataFrame,
     report_customers_match(len(customers), seen, churn, slog.first, customers_path)
 
 
-def read_inputs(spark, interactions, customers=None, *, columns=None, customer_columns=None):
+def read_inputs(spark, interactions, customers=None, *, columns=None, customer_columns=None,
+                fmt=None):
     """The log and customer table of an analysis on Spark.
 
     Parameters
@@ -465,6 +559,8 @@ def read_inputs(spark, interactions, customers=None, *, columns=None, customer_c
         :func:`check_customers_match` (as the command line checks the local engine's inputs).
     columns, customer_columns : str or dict, optional
         Column mappings for paths.
+    fmt : ReadFormat or dict, optional
+        How the files write numbers and dates (:func:`check_read_format`), for paths.
 
     Returns
     -------
@@ -475,10 +571,10 @@ def read_inputs(spark, interactions, customers=None, *, columns=None, customer_c
     elif isinstance(interactions, pd.DataFrame):
         slog = log_from_pandas(spark, interactions)
     else:
-        slog = read_interactions(spark, os.fspath(interactions), columns)
+        slog = read_interactions(spark, os.fspath(interactions), columns, fmt)
     if isinstance(customers, (str, os.PathLike)):
         path = os.fspath(customers)
-        customers = read_customers(spark, path, customer_columns)
+        customers = read_customers(spark, path, customer_columns, fmt)
         check_customers_match(spark, slog, customers, path)
     return slog, customers
 
@@ -565,10 +661,17 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
 
     Returns
     -------
-    (ties, activity) : pandas DataFrames as :func:`graph_from_aggregates` reads them; ties
-    also hold ``weight_since``.
+    ties : pandas.DataFrame
+        Numbers only, as :func:`graph_from_aggregates` reads them: ``u``, ``v`` (int32
+        positions in ``tie_ids``), ``weight``, ``count``, ``duration`` and ``weight_since``.
+    tie_ids : numpy array of str
+        The identifiers of the ties' ends, sorted.
+    activity : pandas.DataFrame
+        The raw activity per identifier (:data:`graphchurn.graph.aggregates.
+        RAW_ACTIVITY_COLUMNS`), indexed by id.
     """
     from pyspark import StorageLevel
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -600,9 +703,25 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
                          f"{DRIVER_BYTES_PER_TIE} bytes a tie); raise GRAPHCHURN_SPARK_MAX_TIES "
                          "with a larger driver, or --max-degree / a shorter --window",
                          parameter="window_days")
+    # The ends become integer codes on the executors, so that the driver receives numbers
+    # (the tie table is its largest input) and each identifier once, in the dictionary. The
+    # codes are ranks in identifier order: deterministic however Spark recomputes them.
+    ends = (ties.select(F.col("u").alias("id")).unionByName(ties.select(F.col("v").alias("id")))
+            .distinct())
+    dictionary = ends.withColumn(
+        "code", (F.row_number().over(Window.orderBy("id")) - 1).cast("int")
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    coded = (ties.join(dictionary.select(F.col("id").alias("u"), F.col("code").alias("cu")), "u")
+             .join(dictionary.select(F.col("id").alias("v"), F.col("code").alias("cv")), "v")
+             .select(F.col("cu").alias("u"), F.col("cv").alias("v"), "weight", "count",
+                     "duration", "weight_since"))
     with _spark_errors("aggregating ties"):
-        ties_pd = ties.toPandas()
+        tie_ids = dictionary.orderBy("code").select("id").toPandas()["id"].to_numpy(object)
+        ties_pd = coded.toPandas()
+    dictionary.unpersist()
     ties.unpersist()
+    ties_pd["u"] = ties_pd["u"].astype(np.int32)
+    ties_pd["v"] = ties_pd["v"].astype(np.int32)
 
     win = rows.where(F.col("in_win"))
     gone = spark.createDataFrame([(str(x),) for x in departed] or [("\x00none",)],
@@ -681,7 +800,7 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
     activity = activity.join(faded, "id", "left").fillna(0.0, subset=["fade_out_evidence"])
     with _spark_errors("aggregating activity"):
         activity_pd = activity.toPandas().set_index("id")
-    return ties_pd, activity_pd
+    return ties_pd, tie_ids, activity_pd
 
 
 def label_rows(spark, slog: SparkLog, cutoffs, as_of) -> pd.DataFrame:
@@ -784,11 +903,16 @@ class SparkPipeline(ChurnPipeline):
 
     ``ChurnPipeline(AnalyzeConfig(engine="spark"))`` and
     ``graphchurn.pipeline.analyze(..., config=AnalyzeConfig(engine="spark"))`` make one.
-    ``fit`` reads its inputs with :func:`read_inputs` (paths Spark reads, a :class:`SparkLog`
-    or a validated pandas log). Labels, departures and the active population come from
-    :func:`label_rows`, stray timestamps from :func:`stray_on_spark`, each cut-off's graph and
-    activity from :func:`cutoff_aggregates`, and the scoring from :func:`score_with_spark`;
-    everything else is the local pipeline's code.
+    ``prepare`` (and so ``fit``) reads its inputs with :func:`read_inputs` (paths Spark reads,
+    a :class:`SparkLog` or a validated pandas log). Labels, departures and the active
+    population come from :func:`label_rows`, stray timestamps from :func:`stray_on_spark`,
+    each cut-off's graph and activity from :func:`cutoff_aggregates`, and the scoring from
+    :func:`score_with_spark`; everything else is the local pipeline's code.
+
+    The driver keeps one tie graph: the scoring cut-off's. Each training cut-off's graph and
+    per-vertex results are released as soon as its features are built
+    (``keep_training_graphs=True`` keeps them, for :func:`graphchurn.pipeline.
+    contagion_history`).
 
     Parameters
     ----------
@@ -800,17 +924,26 @@ class SparkPipeline(ChurnPipeline):
     conf : dict, optional
         More Spark settings (``spark.driver.memory``...), for a session started here.
     columns, customer_columns : str or dict, optional
-        Column mappings of the log and the customer table when ``fit`` is given paths.
+        Column mappings of the log and the customer table when given paths.
+    read_format : ReadFormat or dict, optional
+        How files given as paths write numbers and dates (the local reader's options,
+        :func:`graphchurn.io.readers.read_format`): a decimal comma and the epoch unit are
+        read; day-first dates, a date layout and encodings other than UTF-8 are refused in one
+        line (:func:`check_read_format`), before Spark starts.
+    keep_training_graphs : bool, default False
+        See :class:`ChurnPipeline`.
     """
 
     def __init__(self, config: AnalyzeConfig | None = None, *, spark=None, master=None,
-                 conf: dict | None = None, columns=None, customer_columns=None):
-        super().__init__(config)
+                 conf: dict | None = None, columns=None, customer_columns=None,
+                 read_format=None, keep_training_graphs=False):
+        super().__init__(config, keep_training_graphs=keep_training_graphs)
         self.spark, self.master, self.conf = spark, master, conf
         self.columns, self.customer_columns = columns, customer_columns
+        self.read_format = read_format
 
-    def fit(self, interactions, customers=None):
-        """Read the inputs on Spark, then :meth:`ChurnPipeline.fit` on Spark's aggregates.
+    def prepare(self, interactions, customers=None):
+        """Read the inputs on Spark, then :meth:`ChurnPipeline.prepare` on Spark's aggregates.
 
         Parameters
         ----------
@@ -824,13 +957,15 @@ class SparkPipeline(ChurnPipeline):
         self
         """
         cfg = self.config or AnalyzeConfig()
+        fmt = check_read_format(self.read_format)  # an option Spark cannot follow: no JVM
         if self.spark is None:
             self.spark = spark_session(self.master or default_master(), self.conf)
         self.spark_timings_: dict[str, float] = {}
         # Not announced: a bad input prints its one line only (as the local command line).
         slog, customers = self._timed(
             "read and validate (spark)", read_inputs, self.spark, interactions, customers,
-            columns=self.columns, customer_columns=self.customer_columns, announce=False)
+            columns=self.columns, customer_columns=self.customer_columns, fmt=fmt,
+            announce=False)
         log.info("read %d interactions on Spark%s", slog.n_rows,
                  f" and {len(customers)} customers" if customers is not None else "")
         self._slog, self._stray_found = slog, None
@@ -839,7 +974,23 @@ class SparkPipeline(ChurnPipeline):
         first = pd.DataFrame({"timestamp": [slog.first]})
         cutoffs = [as_of] + labelled_cutoffs(first, as_of, cfg)
         rows = self._timed("label rows (spark)", label_rows, self.spark, slog, cutoffs, as_of)
-        return super().fit(rows, customers)
+        return super().prepare(rows, customers)
+
+    def fit(self, interactions, customers=None):
+        """:meth:`prepare` (the inputs read on Spark), the backtest and the scoring model.
+
+        Parameters
+        ----------
+        interactions : str, os.PathLike, SparkLog or pandas.DataFrame
+            As in :meth:`prepare`.
+        customers : str, os.PathLike, pandas.DataFrame or None
+            As in :meth:`prepare`.
+
+        Returns
+        -------
+        self
+        """
+        return super().fit(interactions, customers)
 
     def _timed(self, name, fn, *args, announce=True, **kwargs):
         # A progress line before and after (as the pipeline's stages), the time in metrics.
@@ -878,30 +1029,32 @@ class SparkPipeline(ChurnPipeline):
         covered_share = (cutoff - start) / pd.Timedelta(days=window_days)
         with step("graph and activity"):
             began = time.perf_counter()
-            ties, activity = cutoff_aggregates(
+            ties, tie_ids, activity = cutoff_aggregates(
                 self.spark, self._slog, start=start, end=cutoff,
                 tie_start=cutoff - pd.Timedelta(days=max(tie_window_days, window_days)),
                 departed=departures.index)
             self.spark_timings_[f"aggregates {cutoff.date()} (spark)"] = round(
                 time.perf_counter() - began, 3)
             cg = graph_from_aggregates(ties, activity, customers=customers, start=start,
-                                       end=cutoff, max_degree=max_degree, extra_vertices=active)
+                                       end=cutoff, max_degree=max_degree, extra_vertices=active,
+                                       tie_ids=tie_ids)
         with step("tie strengths"):
-            tie_strength = _edge_values(cg, ties, "weight_since")
+            tie_strength = _edge_values(cg, ties, "weight_since", tie_ids)
+        # The graph holds what the algorithms read; the tables it came from go before they run.
+        del ties, tie_ids, activity
         return features_on_graph(
             cg, customers, cutoff, departures=departures, active=active,
             tie_strength=tie_strength, covered_share=covered_share,
             recent_departure_days=recent_departure_days, community_method=community_method,
             resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step)
 
-    def _fit_final(self, cfg):
-        super()._fit_final(cfg)
-        X_now = self.scoring_.table
-        if len(X_now):
-            began = time.perf_counter()
-            self._probability = score_with_spark(self.spark, self.model_, X_now).to_numpy()
-            self.spark_timings_["scoring (spark mapInPandas)"] = round(
-                time.perf_counter() - began, 3)
+    def _score(self, X):
+        # On the executors, once (the local engine's driver-side scoring is not run).
+        began = time.perf_counter()
+        probability = score_with_spark(self.spark, self.model_, X).to_numpy()
+        self.spark_timings_["scoring (spark mapInPandas)"] = round(
+            time.perf_counter() - began, 3)
+        return probability
 
     def _analysis(self, cfg):
         analysis = super()._analysis(cfg)
@@ -910,17 +1063,16 @@ class SparkPipeline(ChurnPipeline):
         return analysis
 
 
-def _edge_values(cg, ties: pd.DataFrame, column: str) -> np.ndarray:
-    """``ties[column]`` in the graph's edge order."""
+def _edge_values(cg, ties: pd.DataFrame, column: str, tie_ids=None) -> np.ndarray:
+    """``ties[column]`` in the graph's edge order (``tie_ids``: what integer ends point into)."""
+    from graphchurn.graph.aggregates import tie_endpoints
     from graphchurn.graph.arrays import edge_list
 
     edges = edge_list(cg.graph)
     if len(edges) == 0:
         return np.zeros(0)
     n = cg.graph.vcount()
-    index = pd.Index(cg.names)
-    u = index.get_indexer(ties["u"].astype(str)).astype(np.int64)
-    v = index.get_indexer(ties["v"].astype(str)).astype(np.int64)
+    u, v = tie_endpoints(ties, pd.Index(cg.names), tie_ids)
     key = np.minimum(u, v) * n + np.maximum(u, v)
     values = pd.Series(ties[column].to_numpy(dtype=np.float64), index=key)
     edge_key = np.minimum(edges[:, 0], edges[:, 1]) * n + np.maximum(edges[:, 0], edges[:, 1])

@@ -161,6 +161,7 @@ class FeatureSet:
     features of every vertex of the graph (off-net numbers and leavers included), in vertex
     order: the node features of the GNN. The other fields keep the graph-side results aligned
     with ``graph.graph``'s vertex order, for groups, influencers and what-if analyses.
+    :meth:`release_graph` drops them (None) where only the table is needed afterwards.
     """
 
     cutoff: pd.Timestamp
@@ -188,6 +189,22 @@ class FeatureSet:
     @property
     def feature_columns(self) -> list[str]:
         return list(self.table.columns)
+
+    @property
+    def has_graph(self) -> bool:
+        """Whether the graph-side fields are still held (see :meth:`release_graph`)."""
+        return self.graph is not None
+
+    def release_graph(self) -> None:
+        """Drop the graph and the per-vertex results (set to None), keeping the cut-off, the
+        feature table, the attribute columns, timings and window coverage.
+
+        A training cut-off needs only its table once its features are built; its graph and
+        vertex tables are most of its memory (a tie graph of millions of edges).
+        """
+        self.graph = None
+        self.membership = self.influence = self.roles = None
+        self.departed_recent = self.departures = self.vertex_features = None
 
 
 def build_features(

@@ -4,9 +4,11 @@
 the rows to this process aggregates them where they are and sends two tables instead:
 
 ``ties``
-    One row per unordered pair of identifiers seen in the window (``u < v`` as strings):
-    ``weight`` (the sum of ``1 + log1p(duration / 60)`` over the pair's rows, both
-    directions), ``count`` and ``duration``.
+    One row per unordered pair of identifiers seen in the window (``u < v`` as strings, or
+    integer positions in a dictionary of identifiers, ``tie_ids``): ``weight`` (the sum of
+    ``1 + log1p(duration / 60)`` over the pair's rows, both directions), ``count`` and
+    ``duration``. Integer positions keep a large tie table compact where it is received
+    (numbers, not a string object per end).
 ``activity``
     One row per identifier seen in the window (index: the id), with the sums and minima that
     :data:`RAW_ACTIVITY_COLUMNS` lists; the per-vertex columns of
@@ -23,7 +25,7 @@ import pandas as pd
 
 from graphchurn.graph.customer_graph import ACTIVITY_COLUMNS, CustomerGraph, tie_graph
 
-__all__ = ["graph_from_aggregates", "RAW_ACTIVITY_COLUMNS"]
+__all__ = ["graph_from_aggregates", "tie_endpoints", "RAW_ACTIVITY_COLUMNS"]
 
 #: What an engine sends per identifier: counts and durations by direction, the smallest age
 #: (days before the end of the window) of an outgoing and of any interaction, distinct days
@@ -37,17 +39,23 @@ RAW_ACTIVITY_COLUMNS = ["n_out", "n_in", "duration_out", "duration_in", "min_age
 
 def graph_from_aggregates(ties: pd.DataFrame, activity: pd.DataFrame, *,
                           customers: pd.DataFrame | None = None, start=None, end=None,
-                          max_degree: int | None = None, extra_vertices=None) -> CustomerGraph:
+                          max_degree: int | None = None, extra_vertices=None,
+                          tie_ids=None) -> CustomerGraph:
     """The CustomerGraph that ``from_interactions`` would build from the same window.
 
     Parameters
     ----------
     ties : DataFrame
-        Columns ``u, v`` (str ids, ``u < v``), ``weight``, ``count``, ``duration``.
+        Columns ``u, v`` (str ids, ``u < v``; or integer positions in ``tie_ids``),
+        ``weight``, ``count``, ``duration``.
     activity : DataFrame
         Indexed by id, columns :data:`RAW_ACTIVITY_COLUMNS` (missing values mean none).
     customers, start, end, max_degree, extra_vertices
         As in :meth:`CustomerGraph.from_interactions` (``start`` and ``end`` are required).
+    tie_ids : array of str, optional
+        The identifiers that integer ``u`` and ``v`` point into (each one also in
+        ``activity``'s index, ``customers`` or ``extra_vertices``); None: ``u`` and ``v``
+        are the identifiers themselves.
 
     Returns
     -------
@@ -77,14 +85,13 @@ def graph_from_aggregates(ties: pd.DataFrame, activity: pd.DataFrame, *,
     on_net = (index.isin(customers["customer_id"].astype(str)) if customers is not None
               else np.ones(n, dtype=bool))
 
-    u = index.get_indexer(ties["u"].astype(str)).astype(np.int64)
-    v = index.get_indexer(ties["v"].astype(str)).astype(np.int64)
+    u, v = tie_endpoints(ties, index, tie_ids)
     lo, hi = np.minimum(u, v), np.maximum(u, v)
     order = np.lexsort((hi, lo))  # edge order of from_interactions: by (lower, higher) vertex
     lo, hi = lo[order], hi[order]
-    weight = ties["weight"].to_numpy(dtype=np.float64)[order]
-    count = ties["count"].to_numpy(dtype=np.int64)[order]
-    duration = ties["duration"].to_numpy(dtype=np.float64)[order]
+    weight = np.asarray(ties["weight"], dtype=np.float64)[order]
+    count = np.asarray(ties["count"], dtype=np.int64)[order]
+    duration = np.asarray(ties["duration"], dtype=np.float64)[order]
     graph, keep, hub, degree_all = tie_graph(n, lo, hi, count >= 1, names, on_net, max_degree,
                                              weight=weight, count=count, duration=duration)
 
@@ -96,6 +103,33 @@ def graph_from_aggregates(ties: pd.DataFrame, activity: pd.DataFrame, *,
     out.index = pd.Index(names, name="customer_id")
     assert set(out.columns) == set(ACTIVITY_COLUMNS)
     return CustomerGraph(graph=graph, activity=out, start=start, end=end)
+
+
+def tie_endpoints(ties, index: pd.Index, tie_ids=None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``index`` (the graph's vertex names) of each tie's two ends.
+
+    Parameters
+    ----------
+    ties : DataFrame
+        Columns ``u`` and ``v``: identifiers, or integer positions in ``tie_ids``.
+    index : pandas.Index
+        The vertex names.
+    tie_ids : array of str, optional
+        What integer ``u`` and ``v`` point into.
+
+    Returns
+    -------
+    (u, v) : int64 arrays
+    """
+    if tie_ids is None:
+        u = index.get_indexer(ties["u"].astype(str)).astype(np.int64)
+        v = index.get_indexer(ties["v"].astype(str)).astype(np.int64)
+        return u, v
+    # One lookup per identifier of the dictionary, then array indexing per tie end.
+    where = index.get_indexer(pd.Index(np.asarray(tie_ids, dtype=object)).astype(str))
+    where = where.astype(np.int64)
+    return (where[np.asarray(ties["u"], dtype=np.int64)],
+            where[np.asarray(ties["v"], dtype=np.int64)])
 
 
 def _derived(raw: pd.DataFrame, degree: np.ndarray, window_days: float) -> pd.DataFrame:
