@@ -318,37 +318,23 @@ def test_an_interrupt_says_so_and_exits_130(monkeypatch, capsys):
     assert "interrupted" in capsys.readouterr().err
 
 
-def test_command_line_asks_openmp_for_passive_waits_unless_the_user_chose():
-    """The CLI sets OMP_WAIT_POLICY=PASSIVE before scikit-learn loads OpenMP, and keeps a
-    value the user set."""
+@pytest.mark.parametrize("variable, default, chosen, loads", [
+    # OpenMP threads (scikit-learn's boosting) wait passively instead of spinning.
+    ("OMP_WAIT_POLICY", "PASSIVE", "ACTIVE", "sklearn.ensemble"),
+    # OpenBLAS threads sleep after a short spin between matrix products.
+    ("OPENBLAS_THREAD_TIMEOUT", "4", "20", "numpy"),
+])
+def test_command_line_sets_thread_waits_unless_the_user_chose(variable, default, chosen, loads):
+    """The CLI sets the thread libraries' wait settings before they load, and keeps a value
+    the user set."""
     import os
     import subprocess
     import sys
 
-    code = ("import os; import graphchurn.app.cli, sklearn.ensemble; "
-            "print(os.environ['OMP_WAIT_POLICY'])")
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    assert out == "PASSIVE"
-    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
-                         capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "ACTIVE"
-
-
-def test_command_line_asks_openblas_for_a_short_spin_unless_the_user_chose():
-    """The CLI sets OPENBLAS_THREAD_TIMEOUT=4 before numpy loads OpenBLAS (its threads then
-    sleep instead of spinning between matrix products), and keeps a value the user set."""
-    import os
-    import subprocess
-    import sys
-
-    code = ("import os; import graphchurn.app.cli, numpy; "
-            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'])")
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    assert out == "4"
-    out = subprocess.run([sys.executable, "-c", code], env={**env, "OPENBLAS_THREAD_TIMEOUT": "20"},
-                         capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "20"
+    code = f"import os; import graphchurn.app.cli, {loads}; print(os.environ['{variable}'])"
+    env = {k: v for k, v in os.environ.items() if k != variable}
+    for given, expected in ((None, default), (chosen, chosen)):
+        run_env = env if given is None else {**env, variable: given}
+        out = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        assert out == expected
