@@ -805,11 +805,11 @@ class ChurnPipeline:
     ----------
     config : AnalyzeConfig, optional
         Settings; ``as_of`` defaults to the day after the last interaction.
-    keep_training_graphs : bool, optional
+    keep_training_graphs : bool, default True
         Keep each training cut-off's graph, communities, influence, roles, departures and
-        vertex features in ``training_`` (what :func:`contagion_history` reads). Default: True
-        for the local engine; False for the Spark engine, whose driver then holds one graph
-        (the scoring cut-off's) instead of one per cut-off.
+        vertex features in ``training_`` (what :func:`contagion_history` reads). The Spark
+        engine's default is False: its driver then holds one graph (the scoring cut-off's)
+        instead of one per cut-off.
     **engine_options
         Options of a non-local engine (Spark: ``spark``, ``master``, ``conf``, ``columns``,
         ``customer_columns``, ``read_format``); the local engine takes none.
@@ -867,7 +867,7 @@ class ChurnPipeline:
     True
     """
 
-    def __new__(cls, config: AnalyzeConfig | None = None, *, keep_training_graphs=None,
+    def __new__(cls, config: AnalyzeConfig | None = None, *, keep_training_graphs=True,
                 **engine_options):
         # ChurnPipeline(config) is the one entry for every engine: it builds the engine's
         # pipeline class (a subclass, whose __init__ Python then runs with the same arguments).
@@ -876,15 +876,14 @@ class ChurnPipeline:
             chosen = engine_pipeline(config.engine if config is not None else "local")
         return super().__new__(chosen)
 
-    def __init__(self, config: AnalyzeConfig | None = None, *, keep_training_graphs=None,
+    def __init__(self, config: AnalyzeConfig | None = None, *, keep_training_graphs=True,
                  **engine_options):
         if engine_options:
             raise InputError(f"{', '.join(sorted(engine_options))}: not an option of the local "
                              "engine (engine='spark' takes spark, master, conf, columns, "
                              "customer_columns, read_format)", parameter="engine")
         self.config = config
-        self.keep_training_graphs = (True if keep_training_graphs is None
-                                     else bool(keep_training_graphs))
+        self.keep_training_graphs = keep_training_graphs
 
     # ------------------------------------------------------------------ public steps
 
