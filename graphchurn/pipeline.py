@@ -943,17 +943,8 @@ class ChurnPipeline:
         return self
 
     def fit(self, interactions: pd.DataFrame, customers: pd.DataFrame | None = None):
-        """Build the features of every cut-off, run the backtest and fit the scoring model.
-
-        Parameters
-        ----------
-        interactions, customers : pandas.DataFrame
-            Validated inputs from :mod:`graphchurn.io` (``customers`` may be None).
-
-        Returns
-        -------
-        self
-        """
+        """Build the features of every cut-off (:meth:`prepare`, same parameters), run the
+        backtest and fit the scoring model; returns self."""
         cfg = self.config or AnalyzeConfig()
         self.prepare(interactions, customers)
         self._run_backtest(cfg)
