@@ -12,8 +12,10 @@ each in a fresh process under ``/usr/bin/time -v``:
   attributes, HistGradientBoosting on the same cut-offs), with its own time and AUC. When the
   file is absent the reference is skipped with a message, and the table says so.
 
-Wall time, CPU time (user + system, all threads) and peak RSS come from ``/usr/bin/time -v``
-(the whole process tree's largest resident set). The machine is shared: the load average
+Wall time, CPU time (user + system, all threads and processes) and peak RSS come from
+``/usr/bin/time -v`` (the largest single process's resident set); the peak PSS of the whole
+process tree (forked workers included, shared pages counted once) is sampled every half
+second: it is the memory figure to compare with a machine's. The machine is shared: the load average
 before and after each run is recorded, and CPU time is the figure that load disturbs least.
 
 Run:  nice -n 5 .venv/bin/python experiments/bench_scale.py [--sizes 100000 300000 1000000]
@@ -49,13 +51,51 @@ def world_dir(data: Path, size: int) -> Path:
     return data / ((f"w{size // 1000}k" if size % 1000 == 0 else f"w{size}") + f"_d{DAYS}")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    tree, stack = [], [pid]
+    while stack:
+        tree.append(stack.pop())
+        stack += children.get(tree[-1], [])
+    return tree
+
+
+def tree_pss_kb(pid: int) -> int:
+    """Proportional set size of a process tree (kB): shared pages (a forked worker's view of
+    its parent's memory) counted once, split between the processes sharing them."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except OSError:
+            continue
+    return total
+
+
 def timed(command: list[str], log_path: Path, env=None) -> dict:
-    """Run ``command`` under /usr/bin/time -v; wall, CPU, peak RSS, exit code, load averages."""
+    """Run ``command`` under /usr/bin/time -v; wall, CPU, peak RSS (the largest single
+    process), peak PSS of the whole process tree (sampled every half second: the memory the
+    run took, workers included), exit code, load averages."""
     load_before = os.getloadavg()
     start = time.perf_counter()
+    peak_pss = 0
     with open(log_path, "w") as log:
-        proc = subprocess.run(["/usr/bin/time", "-v", *command], stdout=log,
-                              stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        proc = subprocess.Popen(["/usr/bin/time", "-v", *command], stdout=log,
+                                stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        while proc.poll() is None:
+            peak_pss = max(peak_pss, tree_pss_kb(proc.pid))
+            time.sleep(0.5)
     wall = time.perf_counter() - start
     text = log_path.read_text(errors="replace")
 
@@ -68,6 +108,7 @@ def timed(command: list[str], log_path: Path, env=None) -> dict:
     return {"rc": proc.returncode, "wall_s": round(wall, 1),
             "cpu_s": round((user or 0.0) + (system or 0.0), 1),
             "peak_rss_mb": round(rss_kb / 1024, 1) if rss_kb else None,
+            "peak_tree_pss_mb": round(peak_pss / 1024, 1) if peak_pss else None,
             "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()], "log": str(log_path)}
 
@@ -144,16 +185,17 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> None:
              f"`/usr/bin/time -v`, one after the other. Library {meta['library']}, "
              f"{meta['machine']}. The machine is shared: load averages are given per run, and "
              f"CPU time (user + system) is the figure load disturbs least.", "",
-             "| customers | interactions | pipeline | wall s | CPU s | peak RSS MB | ROC-AUC "
-             "| wall / reference | CPU / reference | load before -> after |",
-             "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"]
+             "| customers | interactions | pipeline | wall s | CPU s | peak RSS MB "
+             "| peak tree PSS MB | ROC-AUC | wall / reference | CPU / reference "
+             "| load before -> after |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         ref = row.get("reference") or {}
         for name in ("analyze", "reference"):
             r = row.get(name)
             if r is None:
                 lines.append(f"| {row['customers']:,} | {row.get('interactions') or '-'} | {name} "
-                             f"| {row.get('reference_note', 'not run')} | | | | | | |")
+                             f"| {row.get('reference_note', 'not run')} | | | | | | | |")
                 continue
             compared = name == "analyze" and ref.get("rc") == 0
             def ratio_of(key):
@@ -168,6 +210,7 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> None:
             lines.append(
                 f"| {row['customers']:,} | {row.get('interactions') or '-'} | {name}{failed} "
                 f"| {_fmt(r['wall_s'])} | {_fmt(r['cpu_s'])} | {_fmt(r['peak_rss_mb'], '.0f')} "
+                f"| {_fmt(r.get('peak_tree_pss_mb'), '.0f')} "
                 f"| {_fmt(r.get('roc_auc'), '.4f')} | {_fmt(ratio, '.2f')} "
                 f"| {_fmt(cpu_ratio, '.2f')} "
                 f"| {r['load_before'][0]} -> {r['load_after'][0]} |")

@@ -26,6 +26,7 @@ from graphchurn.errors import InputError
 from graphchurn.features.build import (RFM_FEATURES, FeatureSet, build_features,
                                       check_finite_features, known_customers)
 from graphchurn.features.reasons import describe_reasons
+from graphchurn.features.workers import map_forked, resolve_n_jobs
 from graphchurn.graph.customer_graph import encode_ids, encode_pairs
 from graphchurn.models.churn import ChurnModel
 from graphchurn.models.metrics import calibration_table, evaluate, lift_curve
@@ -105,6 +106,9 @@ class AnalyzeConfig:
     # Where the row-proportional stages run: "local" (this process) or "spark"
     # (graphchurn.engines.spark; the CLI's --engine). ChurnPipeline and analyze route on it.
     engine: str = "local"
+    # Processes building the cut-offs' features side by side (scikit-learn's convention: None
+    # is one, -1 every core); the results do not depend on it. Local engine, Linux.
+    n_jobs: int | None = None
 
 
 #: ``AnalyzeConfig(embeddings="auto")`` adds GraphSAGE embeddings only to graphs of at most this
@@ -121,6 +125,18 @@ EMBEDDINGS_AUTO_MAX_VERTICES = 50_000
 #: one customer's probability by up to 0.057 between seeds where the rest of the pipeline moved
 #: it by 0.039 (experiments/results/stability.md).
 EMBEDDINGS_AUTO = False
+
+
+#: Memory a forked cut-off feature build may take per log row, with room above what was
+#: measured (docs/results.md#operator-scale-issue-27): a worker is started only where the
+#: machine has that much available.
+WORKER_BYTES_PER_ROW = 40
+
+
+def may_embed(cfg: AnalyzeConfig) -> bool:
+    """Whether an analysis under ``cfg`` may add GraphSAGE embeddings, whatever its graph's size
+    (:func:`use_embeddings` decides once the scoring graph is built)."""
+    return use_embeddings(cfg, 0)
 
 
 def use_embeddings(cfg: AnalyzeConfig, n_vertices: int) -> bool:
@@ -990,6 +1006,43 @@ class ChurnPipeline:
         """Features at one cut-off (the engine hook: graphchurn.engines.spark overrides it)."""
         return build_features(interactions, customers, cutoff, **kwargs)
 
+    #: Whether this engine's cut-off feature builds may run in forked workers
+    #: (:mod:`graphchurn.features.workers`); the Spark engine's share one Spark session.
+    forks_feature_builds = True
+
+    def _cutoff_features(self, interactions, customers, cutoffs, kwargs, *, keep_graphs):
+        """Features at each of ``cutoffs``: the first is as-of (the scoring cut-off, built in
+        this process and kept whole), the others training cut-offs, whose graphs are released
+        unless ``keep_graphs``. Up to ``config.n_jobs`` are built side by side."""
+        cfg = self.config or AnalyzeConfig()
+        names = ["features at as-of"] + [f"features at cut-off {c.date()}" for c in cutoffs[1:]]
+
+        def build(i):
+            start = time.perf_counter()
+            log.info("%s ...", names[i])
+            fs = self._features(interactions, customers, cutoffs[i], **kwargs)
+            if i and not keep_graphs:
+                # Released as soon as built (and before a worker pickles it): one training
+                # graph at a time is all that memory holds.
+                fs.release_graph()
+            log.info("%s done in %.1f s", names[i], time.perf_counter() - start)
+            return fs
+
+        try:
+            n_jobs = resolve_n_jobs(cfg.n_jobs if self.forks_feature_builds else None,
+                                    len(cutoffs))
+        except ValueError as exc:
+            raise InputError(str(exc), parameter="n_jobs") from None
+        start = time.perf_counter()
+        # (The whole log bounds every cut-off's window.)
+        built = map_forked(build, range(len(cutoffs)), n_jobs=n_jobs,
+                           worker_bytes=WORKER_BYTES_PER_ROW * len(interactions))
+        for name, (_, seconds) in zip(names, built):
+            self._stages.timings[name] = round(seconds, 3)
+        if n_jobs > 1:
+            self._stages.timings["features, side by side"] = round(time.perf_counter() - start, 3)
+        return [fs for fs, _ in built]
+
     def _score(self, X: pd.DataFrame) -> np.ndarray:
         """Churn probability of each row of ``X`` by the scoring model (the engine hook: the
         Spark engine scores on its executors)."""
@@ -1041,19 +1094,16 @@ class ChurnPipeline:
                                             "activity_window_days": window})
 
         stages = self._stages
-        scoring = stages.run("features at as-of", self._features, interactions, customers, as_of,
-                             **kwargs)
+        # Embeddings read every training graph: kept until then when they may be added.
+        keep = self.keep_training_graphs or may_embed(cfg)
+        built = self._cutoff_features(interactions, customers, [as_of] + cutoffs, kwargs,
+                                      keep_graphs=keep)
+        scoring, training = built[0], built[1:]
         n_vertices = scoring.graph.graph.vcount()
         embed = use_embeddings(cfg, n_vertices)
-        training = []
-        for c in cutoffs:
-            fs = stages.run(f"features at cut-off {c.date()}", self._features, interactions,
-                            customers, c, **kwargs)
-            if not (self.keep_training_graphs or embed):
-                # Released before the next cut-off's graph is built: one training graph at a
-                # time (the embeddings need them all, so they are released after those).
+        if keep and not (self.keep_training_graphs or embed):
+            for fs in training:
                 fs.release_graph()
-            training.append(fs)
         if embed:
             stages.run("graph embeddings", add_embeddings, [scoring] + training, cfg, notes)
             if not self.keep_training_graphs:

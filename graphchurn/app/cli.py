@@ -44,6 +44,7 @@ FLAGS = {
     "step_days": "--train-cutoff-step",
     "seed": "--seed",
     "model_folds": "--model-folds",
+    "n_jobs": "--jobs",
     "decimal": "--decimal",
     "dayfirst": "--dayfirst",
     "date_format": "--date-format",
@@ -79,6 +80,18 @@ def _positive_int(option, maximum=None):
 
 def _days(option):
     return _positive_int(option, MAX_DAYS)
+
+
+def _jobs(text):
+    """argparse type of --jobs: a whole number other than 0 (negative counts back from the
+    cores: -1 all of them)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number (-1: one per core)") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0 (1: one process; -1: one per core)")
+    return value
 
 
 def _int_between(low: int, high: int):
@@ -215,6 +228,10 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    metavar="N", help="average N cross-fitted churn models (5: a ranking that "
                    "does not move with the seed or the spelling of ids, about twice the model "
                    "time; default 1)")
+    p.add_argument("--jobs", dest="n_jobs", type=_jobs, default=-1, metavar="N",
+                   help="processes building the cut-offs' features side by side (-1: one per "
+                   "core, the default; 1: one after the other, the least memory); the results "
+                   "do not depend on it")
     _add_format_options(p)
 
 
@@ -261,7 +278,8 @@ def _config(args, as_of):
         **{k: getattr(args, k) for k in ("n_train_cutoffs", "train_cutoff_step_days",
                                          "window_days", "estimator",
                                          "community_method", "resolution", "max_degree",
-                                         "pooled_churn_rate", "engine", "model_folds")
+                                         "pooled_churn_rate", "engine", "model_folds",
+                                         "n_jobs")
            if hasattr(args, k)},
         # Without a flag the library's default stands ("auto": only on small graphs).
         **({"embeddings": False} if getattr(args, "no_embeddings", False) else

@@ -934,6 +934,10 @@ class SparkPipeline(ChurnPipeline):
         See :class:`ChurnPipeline`.
     """
 
+    # Every cut-off's aggregation goes through this driver's one Spark session (a forked
+    # worker would share its gateway socket); Spark spreads the work itself.
+    forks_feature_builds = False
+
     def __init__(self, config: AnalyzeConfig | None = None, *, spark=None, master=None,
                  conf: dict | None = None, columns=None, customer_columns=None,
                  read_format=None, keep_training_graphs=False):

@@ -1,0 +1,109 @@
+"""Independent stages side by side in forked workers (graphchurn.features.workers): the same
+results in the same order as one after the other, a failing or dying worker's item computed
+again here, and cut-off features identical whatever n_jobs is."""
+
+import logging
+import os
+
+import pandas as pd
+import pytest
+
+from graphchurn.features.workers import fork_available, map_forked, resolve_n_jobs
+from graphchurn.errors import InputError
+from graphchurn.pipeline import AnalyzeConfig, analyze
+from graphchurn.synth.world import generate_world
+
+needs_fork = pytest.mark.skipif(not fork_available(), reason="forked workers need Linux")
+PARENT = os.getpid()
+
+
+def where(item):
+    return item, os.getpid() == PARENT
+
+
+def test_resolve_n_jobs_follows_scikit_learns_convention():
+    assert resolve_n_jobs(None, 5) == 1
+    assert resolve_n_jobs(3, 2) == 2  # never more processes than items
+    assert resolve_n_jobs(-1, 1000) == resolve_n_jobs(-1, 10**6) >= 1
+    assert resolve_n_jobs(-1000, 4) == 1
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="n_jobs"):
+            resolve_n_jobs(bad, 4)
+
+
+@needs_fork
+def test_items_come_back_in_order_the_first_computed_here():
+    results = map_forked(where, range(5), n_jobs=3)
+    assert [value for (value, _), _ in results] == list(range(5))
+    here = [in_parent for (_, in_parent), _ in results]
+    assert here[0] and not all(here)  # pinned item here; workers took some of the rest
+    assert all(seconds >= 0 for _, seconds in results)
+    assert [r[0] for r in map_forked(where, range(5), n_jobs=1)] == [(i, True) for i in range(5)]
+
+
+class Refused(Exception):
+    def __init__(self, message, *, row):
+        super().__init__(message)
+        self.row = row
+
+
+def fails_on_three(item):
+    if item == 3:
+        raise Refused("bad item", row=item)
+    return item
+
+
+@needs_fork
+def test_a_workers_error_is_raised_here_as_it_would_have_been():
+    # An exception a pipe could not carry whole (a keyword-only attribute) arrives intact:
+    # the item is computed again in this process, which raises it.
+    with pytest.raises(Refused) as caught:
+        map_forked(fails_on_three, range(5), n_jobs=2)
+    assert caught.value.row == 3
+
+
+def dies_in_a_worker(item):
+    if os.getpid() != PARENT:
+        os._exit(9)  # as if killed for memory
+    return item * 10
+
+
+@needs_fork
+def test_a_dead_workers_item_is_computed_here_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="graphchurn"):
+        results = map_forked(dies_in_a_worker, range(4), n_jobs=2)
+    assert [value for value, _ in results] == [0, 10, 20, 30]
+    assert "exit code 9" in caplog.text and caplog.text.count("worker process stopped") == 1
+
+
+@needs_fork
+def test_cut_offs_built_side_by_side_give_the_same_analysis():
+    world = generate_world(n_customers=300, days=130, seed=2)
+    runs = {n: analyze(world.interactions, world.customers,
+                       AnalyzeConfig(embeddings=False, n_jobs=n)) for n in (1, 2)}
+    one, two = runs[1], runs[2]
+    assert len(two.training) >= 3  # as-of and three training cut-offs: workers had work
+    for a, b in zip([one.features] + one.training, [two.features] + two.training):
+        pd.testing.assert_frame_equal(a.table, b.table)
+        assert b.has_graph and a.graph.graph.get_edgelist() == b.graph.graph.get_edgelist()
+    pd.testing.assert_frame_equal(one.scores, two.scores)
+    assert "features, side by side" in two.metrics["timings_s"]
+    assert "features, side by side" not in one.metrics["timings_s"]
+
+
+def test_n_jobs_zero_is_refused_naming_the_parameter():
+    world = generate_world(n_customers=120, days=70, seed=1)
+    with pytest.raises(InputError, match="n_jobs") as caught:
+        analyze(world.interactions, world.customers, AnalyzeConfig(embeddings=False, n_jobs=0))
+    assert caught.value.parameter == "n_jobs"
+
+
+@needs_fork
+def test_no_worker_is_forked_without_memory_for_it(monkeypatch):
+    import graphchurn.features.workers as forked
+
+    monkeypatch.setattr(forked, "available_memory", lambda: 10 * 2**30)
+    spare = map_forked(where, range(3), n_jobs=2, worker_bytes=2**30)
+    short = map_forked(where, range(3), n_jobs=2, worker_bytes=20 * 2**30)
+    assert not all(in_parent for (_, in_parent), _ in spare)
+    assert [value for value, _ in short] == [(0, True), (1, True), (2, True)]
