@@ -107,3 +107,29 @@ def test_no_worker_is_forked_without_memory_for_it(monkeypatch):
     short = map_forked(where, range(3), n_jobs=2, worker_bytes=20 * 2**30)
     assert not all(in_parent for (_, in_parent), _ in spare)
     assert [value for value, _ in short] == [(0, True), (1, True), (2, True)]
+
+
+@needs_fork
+def test_a_worker_runs_openmp_code_its_parent_ran_before(tmp_path):
+    # GNU OpenMP in a forked child waits forever for the pool of threads its parent started
+    # (python-igraph's PageRank starts one on graphs of this size): the workers must not. In a
+    # subprocess, so that a hang fails the test instead of stopping the suite.
+    import subprocess
+    import sys
+
+    script = tmp_path / "pagerank_after_fork.py"
+    script.write_text(
+        "import igraph as ig\n"
+        "from graphchurn.features.workers import map_forked\n"
+        "g = ig.Graph.Erdos_Renyi(n=20000, m=100000, directed=False)\n"
+        "g.personalized_pagerank(implementation='prpack')  # the parent's OpenMP pool\n"
+        "ranks = map_forked(lambda i: round(sum(g.personalized_pagerank()), 6), range(3),\n"
+        "                   n_jobs=3)\n"
+        "print([value for value, _ in ranks])\n")
+    try:
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a forked worker hung in OpenMP code")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1.0, 1.0, 1.0]"

@@ -10,10 +10,10 @@ A worker that fails, or dies (killed for memory), costs time, never the result: 
 built again in this process, where an error is raised as it would have been without workers.
 
 Workers are forked, never spawned: a spawned worker would have to be sent the whole log.
-Forking is used only where the platform's default start method is fork-safe enough for it
-(Linux); elsewhere :func:`map_forked` runs everything in this process. The work a worker
-runs must not start OpenMP threads (scikit-learn's boosting does): GNU OpenMP in a forked
-child of a process that used it can hang, so the model fits stay in the parent.
+Forking is used only on Linux; elsewhere :func:`map_forked` runs everything in this process.
+A worker runs OpenMP code on one thread: GNU OpenMP in a forked child waits forever for the
+thread pool its parent had started (python-igraph's PageRank starts one), and a worker is
+there to use a core of its own anyway.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import sys
 import time
 from collections import deque
 from multiprocessing.connection import wait
+
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "fork_available",
@@ -112,7 +114,10 @@ class _Worker:
 def _work(writer, fn, item):
     try:
         start = time.perf_counter()
-        value = fn(item)
+        # GNU OpenMP (python-igraph's PageRank uses it, as does scikit-learn) waits forever in
+        # a forked child for the thread pool its parent started; on one thread it starts none.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            value = fn(item)
         writer.send(("ok", value, time.perf_counter() - start))
     except BaseException as exc:  # reported, then raised again by the parent's own run
         writer.send(("error", f"{type(exc).__name__}: {exc}"))
