@@ -20,6 +20,7 @@ before and after each run is recorded, and CPU time is the figure that load dist
 
 Run:  nice -n 5 .venv/bin/python experiments/bench_scale.py [--sizes 100000 300000 1000000]
           [--data /work/data] [--reference experiments/reference_pipeline.py] [--skip-reference]
+          [--one-process]  (also analyze --jobs 1, the cut-offs one after the other)
 Writes experiments/results/bench_scale.json, bench_scale.md and bench_scale.png (log-log time
 against size).
 """
@@ -125,13 +126,21 @@ def ensure_world(size: int, data: Path, python: str, env) -> dict | None:
                   "--days", str(DAYS), "--format", "parquet", "--out", str(folder)], folder / "generate.log", env)
 
 
-def run_analyze(size: int, data: Path, work: Path, python: str, env) -> dict:
+#: The analyze variants a run may time: the defaults, and one process (``--jobs 1``: the
+#: cut-offs' features one after the other), whose figures show what the workers cost and save.
+VARIANTS = {"analyze": [], "analyze --jobs 1": ["--jobs", "1"]}
+
+
+def run_analyze(size: int, data: Path, work: Path, python: str, env,
+                variant: str = "analyze") -> dict:
     folder = world_dir(data, size)
-    out = work / f"analyze_{size}"
+    tag = variant.replace(" --", "_").replace(" ", "")
+    out = work / f"{tag}_{size}"
     result = timed([python, "-m", "graphchurn", "analyze",
                     "--interactions", str(folder / "interactions.parquet"),
-                    "--customers", str(folder / "customers.csv"), "--out", str(out)],
-                   work / f"analyze_{size}.log", env)
+                    "--customers", str(folder / "customers.csv"), "--out", str(out),
+                    *VARIANTS[variant]],
+                   work / f"{tag}_{size}.log", env)
     metrics_path = out / "metrics.json"
     if result["rc"] == 0 and metrics_path.exists():
         metrics = json.loads(metrics_path.read_text())
@@ -191,13 +200,13 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> None:
              "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         ref = row.get("reference") or {}
-        for name in ("analyze", "reference"):
+        for name in [v for v in VARIANTS if v in row] + ["reference"]:
             r = row.get(name)
             if r is None:
                 lines.append(f"| {row['customers']:,} | {row.get('interactions') or '-'} | {name} "
                              f"| {row.get('reference_note', 'not run')} | | | | | | | |")
                 continue
-            compared = name == "analyze" and ref.get("rc") == 0
+            compared = name != "reference" and ref.get("rc") == 0
             def ratio_of(key):
                 if compared and r.get(key) and ref.get(key):
                     return r[key] / ref[key]
@@ -276,6 +285,8 @@ def main(argv=None) -> int:
                         help="the reference pipeline script (default: experiments/"
                              "reference_pipeline.py)")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--one-process", action="store_true",
+                        help="also time analyze --jobs 1 (cut-offs one after the other)")
     parser.add_argument("--work", type=Path, default=None,
                         help="where runs write their outputs and logs (default: a temporary "
                              "folder)")
@@ -326,10 +337,13 @@ def main(argv=None) -> int:
         except Exception:  # noqa: BLE001 - a count for the table only
             row["interactions"] = None
         print(f"{size:,} customers: analyze ...", flush=True)
-        row["analyze"] = run_analyze(size, args.data, work, python, env)
-        print(f"  {row['analyze']['wall_s']} s wall, {row['analyze']['cpu_s']} s CPU, "
-              f"{row['analyze']['peak_rss_mb']} MB, AUC {row['analyze'].get('roc_auc')}",
-              flush=True)
+        for variant in ["analyze"] + (["analyze --jobs 1"] if args.one_process else []):
+            if variant != "analyze":
+                print(f"{size:,} customers: {variant} ...", flush=True)
+            run = row[variant] = run_analyze(size, args.data, work, python, env, variant)
+            print(f"  {run['wall_s']} s wall, {run['cpu_s']} s CPU, {run['peak_rss_mb']} MB "
+                  f"largest process, {run['peak_tree_pss_mb']} MB tree PSS, "
+                  f"AUC {run.get('roc_auc')}", flush=True)
         if reference_note is None:
             print(f"{size:,} customers: reference ...", flush=True)
             row["reference"] = run_reference(size, args.data, work, python, args.reference, env)
@@ -343,7 +357,8 @@ def main(argv=None) -> int:
         meta = {"library": library_version(), "machine": f"{os.cpu_count()} cores, "
                 f"{platform.processor() or platform.machine()}", "work": str(work),
                 "reference": str(args.reference), "command": "nice -n 5 .venv/bin/python "
-                "experiments/bench_scale.py --sizes " + " ".join(map(str, args.sizes))}
+                "experiments/bench_scale.py --sizes " + " ".join(map(str, args.sizes))
+                + (" --one-process" if args.one_process else "")}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_report(rows, meta, args.out)  # after every size: a long run keeps what it has
         plot(rows, args.out)
