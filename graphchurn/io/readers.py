@@ -31,6 +31,7 @@ import io
 import logging
 import re
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -815,8 +816,9 @@ def _stream_ids(table: _Table, keys) -> tuple[pa.Array, dict]:
 
     Each column is read a batch of row groups at a time (about :data:`_ID_BATCH_ROWS` rows):
     the batch's strings are hashed into the dictionary of every id seen so far, then dropped,
-    leaving an int32 code per row. At 100M rows this holds two code arrays and one batch of
-    strings instead of both string columns and a dictionary per row group.
+    leaving an int32 code per row; the next batch is read meanwhile (:func:`_read_ahead`). At
+    100M rows this holds two code arrays and two batches of strings instead of both string
+    columns and a dictionary per row group.
 
     Returns
     -------
@@ -829,26 +831,42 @@ def _stream_ids(table: _Table, keys) -> tuple[pa.Array, dict]:
     if not keys:
         return dictionary, coded
     batches = _row_group_batches(table.parquet.metadata, _ID_BATCH_ROWS)
-    for key in keys:
-        codes = np.empty(table.nrows, dtype=np.int32)
-        first_null, start = None, 0
-        for groups in batches:
-            try:
-                values = table.parquet.read_row_groups(groups, columns=[table.deferred[key]])
-            except Exception:
-                raise InputError("not a readable Parquet file (damaged or truncated)",
-                                 file=table.display) from None
-            dictionary, chunks = _extend_dictionary(dictionary, values.column(0))
+    codes = {key: np.empty(table.nrows, dtype=np.int32) for key in keys}
+    first_null, start = dict.fromkeys(keys), dict.fromkeys(keys, 0)
+    for (key, _), values in _read_ahead(table, [(key, groups) for key in keys
+                                                for groups in batches]):
+        dictionary, chunks = _extend_dictionary(dictionary, values.column(0))
+        del values
+        for indices in chunks:
+            at = start[key]
+            if indices.null_count:
+                if first_null[key] is None:
+                    first_null[key] = at + _first_true(pc.is_null(indices))
+                indices = pc.fill_null(indices, 0)
+            codes[key][at:at + len(indices)] = indices.to_numpy()
+            start[key] = at + len(indices)
+    return dictionary, {key: (codes[key], first_null[key]) for key in keys}
+
+
+def _read_ahead(table: _Table, jobs: list):
+    """Each ``(key, row groups)`` job with its column read from the Parquet file, the next one
+    read in a thread while the caller codes this one: reading and hashing both release the GIL,
+    so they overlap on two cores, for one batch of strings more in memory."""
+    def read(job):
+        key, groups = job
+        try:
+            return table.parquet.read_row_groups(groups, columns=[table.deferred[key]])
+        except Exception:
+            raise InputError("not a readable Parquet file (damaged or truncated)",
+                             file=table.display) from None
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(read, jobs[0]) if jobs else None
+        for i, job in enumerate(jobs):
+            values = ahead.result()
+            ahead = pool.submit(read, jobs[i + 1]) if i + 1 < len(jobs) else None
+            yield job, values
             del values
-            for indices in chunks:
-                if indices.null_count:
-                    if first_null is None:
-                        first_null = start + _first_true(pc.is_null(indices))
-                    indices = pc.fill_null(indices, 0)
-                codes[start:start + len(indices)] = indices.to_numpy()
-                start += len(indices)
-        coded[key] = (codes, first_null)
-    return dictionary, coded
 
 
 def _row_group_batches(metadata, rows: int) -> list[list[int]]:
