@@ -25,7 +25,7 @@ import pandas as pd
 from graphchurn.errors import InputError
 from graphchurn.features.build import (RFM_FEATURES, FeatureSet, build_features,
                                       check_finite_features, known_customers)
-from graphchurn.features.reasons import describe_reasons
+from graphchurn.features.reasons import describe_reasons, typical_values
 from graphchurn.features.workers import map_forked, resolve_n_jobs
 from graphchurn.graph.customer_graph import encode_ids, encode_pairs
 from graphchurn.models.churn import ChurnModel
@@ -131,6 +131,15 @@ EMBEDDINGS_AUTO = False
 #: measured (docs/results.md#operator-scale-issue-27): a worker is started only where the
 #: machine has that much available.
 WORKER_BYTES_PER_ROW = 40
+
+
+#: Reasons are found in parts side by side (``AnalyzeConfig.n_jobs``) only for parts of at
+#: least this many customers: below it a worker's start and its pickled sentences cost more
+#: than the part.
+REASONS_PART_MIN_ROWS = 25_000
+#: Memory one part's reasons may take per customer (its contributions, orders and sentences),
+#: with room: a worker starts only where that much is available.
+REASONS_BYTES_PER_ROW = 2_000
 
 
 def may_embed(cfg: AnalyzeConfig) -> bool:
@@ -1006,9 +1015,10 @@ class ChurnPipeline:
         """Features at one cut-off (the engine hook: graphchurn.engines.spark overrides it)."""
         return build_features(interactions, customers, cutoff, **kwargs)
 
-    #: Whether this engine's cut-off feature builds may run in forked workers
-    #: (:mod:`graphchurn.features.workers`); the Spark engine's share one Spark session.
-    forks_feature_builds = True
+    #: Whether this engine may run the cut-offs' feature builds and the reasons in forked
+    #: workers (:mod:`graphchurn.features.workers`); the Spark engine's driver holds a Spark
+    #: session, which a fork would share.
+    forks_workers = True
 
     def _cutoff_features(self, interactions, customers, cutoffs, kwargs, *, keep_graphs):
         """Features at each of ``cutoffs``: the first is as-of (the scoring cut-off, built in
@@ -1029,7 +1039,7 @@ class ChurnPipeline:
             return fs
 
         try:
-            n_jobs = resolve_n_jobs(cfg.n_jobs if self.forks_feature_builds else None,
+            n_jobs = resolve_n_jobs(cfg.n_jobs if self.forks_workers else None,
                                     len(cutoffs))
         except ValueError as exc:
             raise InputError(str(exc), parameter="n_jobs") from None
@@ -1195,12 +1205,30 @@ class ChurnPipeline:
                                        latest=latest_all, importance=None, **chosen)
         X_now = self.scoring_.table
         self._probability = self._score(X_now) if len(X_now) else np.zeros(0)
+        self._reasons = self._stages.run("reasons", self._reasons_for, X_now, cfg)
+
+    def _reasons_for(self, X: pd.DataFrame, cfg) -> list[str]:
+        """Each row's reasons in words; a large table in parts side by side (``cfg.n_jobs``):
+        every row's reasons are its own, compared with the typical values of all rows."""
+        if not len(X):
+            return []
         # The final model has no importances of its own: the backtest model's choose the
         # features that reasons are sought among.
-        self._reasons = self._stages.run("reasons", lambda: describe_reasons(
-            X_now, top_reasons(self.model_, X_now, k=3,
-                               importance=self.backtest_model_.feature_importances_),
-            cfg.recent_departure_days) if len(X_now) else [])
+        importance = self.backtest_model_.feature_importances_
+        typical = typical_values(X)
+
+        def describe(rows):
+            part = X.iloc[rows]
+            return describe_reasons(part, top_reasons(self.model_, part, k=3,
+                                                      importance=importance),
+                                    cfg.recent_departure_days, typical=typical)
+
+        n_jobs = (resolve_n_jobs(cfg.n_jobs, len(X) // REASONS_PART_MIN_ROWS)
+                  if self.forks_workers and len(X) >= 2 * REASONS_PART_MIN_ROWS else 1)
+        parts = np.array_split(np.arange(len(X)), n_jobs)
+        done = map_forked(describe, parts, n_jobs=n_jobs,
+                          worker_bytes=REASONS_BYTES_PER_ROW * len(parts[-1]))
+        return [text for texts, _ in done for text in texts]
 
     def _analysis(self, cfg) -> Analysis:
         scoring = self.scoring_

@@ -77,7 +77,11 @@ def test_a_dead_workers_item_is_computed_here_with_a_warning(caplog):
 
 
 @needs_fork
-def test_cut_offs_built_side_by_side_give_the_same_analysis():
+def test_cut_offs_built_side_by_side_give_the_same_analysis(monkeypatch):
+    import graphchurn.pipeline as pipeline
+
+    # Reasons in parts too (a large table's are found side by side): parts of 40 customers.
+    monkeypatch.setattr(pipeline, "REASONS_PART_MIN_ROWS", 40)
     world = generate_world(n_customers=300, days=130, seed=2)
     runs = {n: analyze(world.interactions, world.customers,
                        AnalyzeConfig(embeddings=False, n_jobs=n)) for n in (1, 2)}
@@ -87,6 +91,7 @@ def test_cut_offs_built_side_by_side_give_the_same_analysis():
         pd.testing.assert_frame_equal(a.table, b.table)
         assert b.has_graph and a.graph.graph.get_edgelist() == b.graph.graph.get_edgelist()
     pd.testing.assert_frame_equal(one.scores, two.scores)
+    assert len(two.scores) >= 80 and two.scores["reasons"].nunique() > 5
     assert "features, side by side" in two.metrics["timings_s"]
     assert "features, side by side" not in one.metrics["timings_s"]
 

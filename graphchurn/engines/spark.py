@@ -936,7 +936,7 @@ class SparkPipeline(ChurnPipeline):
 
     # Every cut-off's aggregation goes through this driver's one Spark session (a forked
     # worker would share its gateway socket); Spark spreads the work itself.
-    forks_feature_builds = False
+    forks_workers = False
 
     def __init__(self, config: AnalyzeConfig | None = None, *, spark=None, master=None,
                  conf: dict | None = None, columns=None, customer_columns=None,
