@@ -1129,7 +1129,8 @@ class ChurnPipeline:
                          f"the {EMBEDDINGS_AUTO_MAX_VERTICES} up to which embeddings='auto' adds "
                          f"them (their measured gain is nil)")
 
-        labelled = [labelled_table(interactions, customers, fs, cfg, definition) for fs in training]
+        labelled = stages.run("labels", lambda: [
+            labelled_table(interactions, customers, fs, cfg, definition) for fs in training])
         # An older cut-off with one class only (a quiet month, or the first weeks of a
         # churn_date column) is dropped with a note; the newest one is what the backtest
         # measures on, so without both classes there the run cannot go on.
@@ -1175,16 +1176,22 @@ class ChurnPipeline:
         chosen = {} if estimator is None else {"estimator": estimator}
         model = self._stages.run("backtest model", fit_churn_model, cfg, X_fit, y_fit,
                                  latest=latest_fit, **chosen)
-        estimator = model.estimator
+        self.backtest_model_ = model
+        self._stages.run("backtest scoring and baseline", self._measure_backtest, cfg, note,
+                         X_fit, y_fit, X_test, y_test)
+
+    def _measure_backtest(self, cfg, note, X_fit, y_fit, X_test, y_test):
+        """The backtest model's metrics on the test cut-off, against the RFM baseline's."""
+        model, cutoffs = self.backtest_model_, self.cutoffs_
         p_test = model.predict_proba(X_test)[:, 1]
         y = y_test.to_numpy()
         metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(self.as_of_.date()),
                    "horizon_days": cfg.horizon_days, "definition": self.definition_,
-                   **evaluate(y, p_test), "backtest": note, "estimator": estimator}
+                   **evaluate(y, p_test), "backtest": note, "estimator": model.estimator}
         baseline = fit_rfm_baseline(cfg, X_fit, y_fit)
         metrics["baseline_rfm_logistic"] = evaluate(
             y, baseline.predict_proba(X_test[baseline.feature_names_in_])[:, 1])
-        self.backtest_model_, self.backtest_metrics_ = model, metrics
+        self.backtest_metrics_ = metrics
         self._lift, self._calibration = lift_curve(y, p_test), calibration_table(y, p_test)
 
     def _fit_final(self, cfg):
@@ -1204,7 +1211,8 @@ class ChurnPipeline:
         self.model_ = self._stages.run("final model", fit_churn_model, cfg, X_all, y_all,
                                        latest=latest_all, importance=None, **chosen)
         X_now = self.scoring_.table
-        self._probability = self._score(X_now) if len(X_now) else np.zeros(0)
+        self._probability = (self._stages.run("scores at as-of", self._score, X_now)
+                             if len(X_now) else np.zeros(0))
         self._reasons = self._stages.run("reasons", self._reasons_for, X_now, cfg)
 
     def _reasons_for(self, X: pd.DataFrame, cfg) -> list[str]:
