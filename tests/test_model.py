@@ -860,10 +860,12 @@ def test_contribution_importance_is_mean_absolute_path_contribution_on_held_out_
     assert ChurnModel(estimator="gbm", importance=None, max_iter=5).fit(X, y).importance_kind_ is None
 
 
-def test_walking_boosting_predicts_exactly_as_scikit_learn():
-    """The split-by-split walk adds the same leaves in the same order as scikit-learn's
-    predictor: identical log-odds, with missing values, a categorical column, categories
-    unseen in training and negative codes."""
+@pytest.mark.parametrize("leaves", [4, 31])  # small trees split over every row; large ones walked
+def test_walking_boosting_predicts_exactly_as_scikit_learn(leaves):
+    """Both ways of predicting a tree (every split over whole columns for small trees, the
+    walk of the rows reaching each node for large ones) add the same leaves in the same order
+    as scikit-learn's predictor: identical log-odds, with missing values sent either way, a
+    categorical column, categories unseen in training and negative codes."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from graphchurn.models.learners import WalkingBoostingClassifier
@@ -874,10 +876,16 @@ def test_walking_boosting_predicts_exactly_as_scikit_learn():
                          rng.normal(size=n)])
     X[rng.random(n) < 0.1, 1] = np.nan
     y = ((X[:, 0] % 2 == 0) ^ (np.nan_to_num(X[:, 1]) > 0.3)).astype(int)
-    params = dict(max_iter=40, max_leaf_nodes=4, categorical_features=[True, False, False],
+    # Missing values of the third column look like its high values: sent the other way.
+    X[rng.random(n) < 0.1, 2] = np.nan
+    y = np.where(np.isnan(X[:, 2]) | (X[:, 2] > 1.0), 1 - y, y)
+    params = dict(max_iter=40, max_leaf_nodes=leaves, categorical_features=[True, False, False],
                   random_state=0)
     ours = WalkingBoostingClassifier(**params).fit(X, y)
     theirs = HistGradientBoostingClassifier(**params).fit(X, y)
+    splits = [node for (tree,) in ours._predictors for node in tree.nodes
+              if not node["is_leaf"] and not node["is_categorical"]]
+    assert {bool(node["missing_go_to_left"]) for node in splits} == {True, False}
     test = X.copy()
     test[:50, 0] = 9.0        # a category never seen in training
     test[50:100, 0] = np.nan  # a missing category

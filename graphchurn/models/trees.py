@@ -69,9 +69,9 @@ def tree_path_contributions(gbm: HistGradientBoostingClassifier, X) -> tuple[np.
 def add_tree_values(predictors, X, raw_predictions: np.ndarray, known_bitsets,
                     f_idx_map) -> None:
     """Add each tree's leaf value to every row's raw prediction (a binary boosting model's
-    ``_predict_iterations`` on raw features), walking each tree split by split over whole
-    columns: the same leaves as scikit-learn's predictor, added in the same order (so the same
-    sums), at a fraction of its cost for the small trees of :func:`graphchurn.pipeline.churn_model`
+    ``_predict_iterations`` on raw features), deciding each split over whole columns: the same
+    leaves as scikit-learn's predictor, added in the same order (so the same sums), at a
+    fraction of its cost for the small trees of :func:`graphchurn.pipeline.churn_model`
     (docs/results.md#operator-scale-issue-27).
 
     Parameters
@@ -89,12 +89,37 @@ def add_tree_values(predictors, X, raw_predictions: np.ndarray, known_bitsets,
     out = raw_predictions[:, 0]
     every_row = np.arange(X.shape[0])
     for (predictor,) in predictors:
+        if len(predictor.nodes) <= _EVERY_ROW_MAX_NODES:
+            out += _leaf_values(predictor, X, known_bitsets, f_idx_map)
+            continue
         leaf_value = predictor.nodes["value"]
         for i, rows, left in _walk(predictor, X, known_bitsets, f_idx_map, every_row):
             if left is None:
                 out[rows] += leaf_value[i]
     if not np.shares_memory(out, raw_predictions):
         raw_predictions[:, 0] = out
+
+
+#: Trees of at most this many nodes (8 leaves) are predicted by :func:`_leaf_values`: every
+#: split read over whole columns costs less than gathering the rows that reach each node.
+_EVERY_ROW_MAX_NODES = 15
+
+
+def _leaf_values(predictor, X, known_bitsets, f_idx_map) -> np.ndarray:
+    """Each row's leaf value in one small tree: every split decided over whole (contiguous)
+    columns, children before their parent, each node taking its left or right child's value."""
+    nodes = predictor.nodes
+    value = [None] * len(nodes)
+    for i in range(len(nodes) - 1, -1, -1):  # children always come after their parent
+        node = nodes[i]
+        if node["is_leaf"]:
+            value[i] = node["value"]
+            continue
+        feature = int(node["feature_idx"])
+        bitset = known_bitsets[f_idx_map[feature]] if node["is_categorical"] else None
+        left = _goes_left(node, X[:, feature], predictor, bitset)
+        value[i] = np.where(left, value[int(node["left"])], value[int(node["right"])])
+    return np.broadcast_to(value[0], X.shape[:1])
 
 
 def _walk(predictor, X, known_bitsets, f_idx_map, every_row):
@@ -124,10 +149,13 @@ def _goes_left(node, x: np.ndarray, predictor, known_bitset) -> np.ndarray:
     """Which of the values ``x`` one split sends left, by the predictor's own rules: missing
     values (and, for a categorical split, categories outside the training ones) the way of
     ``missing_go_to_left``; categories by the split's bitset."""
-    missing = np.isnan(x)
     to_missing_side = bool(node["missing_go_to_left"])
     if known_bitset is None:
-        return np.where(missing, to_missing_side, x <= node["num_threshold"])
+        # A comparison with NaN is False: one pass sends missing values the right way.
+        if to_missing_side:
+            return ~(x > node["num_threshold"])
+        return x <= node["num_threshold"]
+    missing = np.isnan(x)
     code = np.where(missing | (x < 0), 0, x).astype(np.int64)
     valid = ~missing & (x >= 0)
     word, bit = code // 32, (code % 32).astype(np.uint32)
