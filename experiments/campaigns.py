@@ -1,6 +1,7 @@
 """Retention campaigns in generator worlds (issue 24, item 5).
 
-For each world (``--worlds``, default 20, ``--customers`` each, seeds 0, 1, ...): five past
+For each world (``--worlds``, default 20, ``--customers`` each, seeds ``--first-seed``,
+``--first-seed`` + 1, ...): five past
 randomised campaigns, one a month on days 0, 30, 60, 90 and 120 (each contacts a random half
 of the active customers with a random offer, sms or call; the other half is the control group;
 the outcome is churn within 60 days), then a campaign of calls on day 180 (as-of) evaluated
@@ -27,14 +28,17 @@ same contagion model).
 Policies: random mailing, top-risk-first, today's expected-saving list (risk x assumed effect x
 value, :func:`contact_list`), network-aware (:func:`network_contact_list`, followers' value
 with overlap), uplift-aware (:func:`next_best_action` with the learned effect, or the average
-effect where the learned ranking lost on the held-out campaign), ``uplift_learned`` (the learned
+effect where the learned ranking lost on the held-out campaign, and elsewhere the learned effect
+shrunk towards the average by its held-out reliability), ``uplift_binary`` (the same without the
+shrinking: learned or average, the rule before the reliability), ``uplift_learned`` (the learned
 effect whatever the held-out Qini says), ``uplift_bands`` (the ``risk_bands`` learner alone,
 whatever the Qini says: the effect by quintile of risk), network + uplift, oracle. Two more take the oracle apart: ``planted_effect`` (the blurred risk with the
 planted effects: what a perfect uplift model would give the uplift-aware list) and
 ``oracle_own`` (the oracle without followers: what the network part adds when risk and effects
 are right).
 
-    python experiments/campaigns.py [--worlds 20] [--customers 5000] [--budgets 25,50,100,200]
+    python experiments/campaigns.py [--worlds 20] [--first-seed 0] [--customers 5000]
+                                    [--budgets 25,50,100,200]
                                     [--responders default|persuadables] [--history-share 0.5]
 
 Writes experiments/results/campaigns.json (every world's numbers; rewritten after each world),
@@ -73,16 +77,19 @@ from graphchurn.targeting.uplift import (  # noqa: E402
     _churn_rate,
     _design,
     fit_uplift,
+    qini_at_depth,
     qini_coefficient,
 )
 
-POLICIES = ["random", "top_risk", "expected_saving", "network", "uplift", "uplift_learned",
-            "uplift_bands", "network_uplift", "planted_effect", "oracle_own", "oracle"]
+POLICIES = ["random", "top_risk", "expected_saving", "network", "uplift", "uplift_binary",
+            "uplift_learned", "uplift_bands", "network_uplift", "planted_effect", "oracle_own",
+            "oracle"]
 COST, ASSUMED_EFFECT, MONTHS = 1.0, 0.3, 12.0
 CONTAGION_CUTOFFS = (60, 90, 120, 150)
 PAIRS = [("network", "expected_saving"), ("network", "random"), ("network", "top_risk"),
          ("expected_saving", "random"), ("expected_saving", "top_risk"),
-         ("uplift", "expected_saving"), ("uplift", "top_risk"),
+         ("uplift", "expected_saving"), ("uplift", "top_risk"), ("uplift", "uplift_binary"),
+         ("uplift_binary", "expected_saving"),
          ("uplift_learned", "expected_saving"), ("uplift_learned", "top_risk"),
          ("uplift_bands", "expected_saving"), ("uplift_bands", "top_risk"),
          ("network_uplift", "uplift"),
@@ -125,6 +132,20 @@ def _planted_qini(history, customers, effect):
     return float(np.mean(out))
 
 
+def _depth_qini(held_out, offer, share):
+    """Mean over the held-out campaigns of the Qini at ``share`` of the selected learner's
+    ranking and of the risk ranking's, and of their paired difference's fold-to-fold
+    standard error: how well the history tells them apart where a list of that size reads."""
+    learned, risk = [], []
+    for _, f in held_out[held_out["offer"] == offer].groupby("fold"):
+        stayed = 1 - f["churned"].to_numpy()
+        learned.append(qini_at_depth(f["uplift"], f["treated"], stayed, share))
+        risk.append(qini_at_depth(f["control_churn"] * f["average_effect"], f["treated"],
+                                  stayed, share))
+    d = np.subtract(learned, risk)
+    return float(np.mean(learned)), float(np.mean(risk)), float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
 def one_world(seed, n_customers, budgets, responders="default", history_share=0.5):
     t0 = time.time()
     cw = CampaignWorld({"n_customers": n_customers, "seed": seed}, responders=responders,
@@ -159,6 +180,7 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
     up = fit_uplift(cw.history, world.customers)
     selected = up.comparison[up.comparison["selected"]].set_index("offer")
     up_eff = up.effects()[["call"]]
+    up_binary = up.effects(shrink=False)[["call"]]
     up_learned = up.effects(fallback=False)[["call"]]
     up_bands = fit_uplift(cw.history, world.customers,
                           learners=("risk_bands",)).effects(fallback=False)[["call"]]
@@ -177,6 +199,8 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
                                             horizon_months=MONTHS)["customer_id"].tolist(),
             "uplift": next_best_action(scores, b, call, uplift=up_eff,
                                        horizon_months=MONTHS)["customer_id"].tolist(),
+            "uplift_binary": next_best_action(scores, b, call, uplift=up_binary,
+                                              horizon_months=MONTHS)["customer_id"].tolist(),
             "uplift_learned": next_best_action(scores, b, call, uplift=up_learned,
                                                horizon_months=MONTHS)["customer_id"].tolist(),
             "uplift_bands": next_best_action(scores, b, call, uplift=up_bands,
@@ -202,6 +226,7 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
             "qini_call_risk_ranking": float(decision["qini_risk"]),
             "qini_call_planted": _planted_qini(cw.history, world.customers, cw.effects["call"]),
             "ranking_call": str(decision["ranking"]),
+            "reliability_call": float(decision["reliability"]),
             "average_effect_call": float(decision["average_effect"]),
             "spearman_learned_true_effect": float(spearmanr(eff_hat, true_eff["call"])[0]),
             "spearman_risk_true_effect": float(spearmanr(pt, true_eff["call"])[0]),
@@ -214,6 +239,10 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
                                                   .to_numpy()).sum() * MONTHS),
             "exposure_coef": [float(c) for c in model.coef_],
             "seconds_setup": t_setup, "seconds": time.time() - t0}
+    for b in budgets:
+        share = (b // COST) / len(ids)
+        meta[f"qini_top_{b:g}_learned"], meta[f"qini_top_{b:g}_risk"], meta[
+            f"qini_top_{b:g}_diff_se"] = _depth_qini(up.held_out, "call", share)
     return rows, meta
 
 
@@ -260,6 +289,21 @@ def summarise(raw, meta, out_dir, n_customers, elapsed, args, stem):
 
     qini_gain = meta["qini_call"] - meta["qini_call_risk_ranking"]
     kept = int((meta["ranking_call"] == "learned").sum())
+    learned_worlds = meta[meta["ranking_call"] == "learned"]
+    def mse(x):
+        return f"{x.mean():.5f} ± {x.std(ddof=1) / np.sqrt(n):.5f}"
+
+    depth_rows = []
+    for b in sorted(raw["budget"].unique()):
+        lq, rq = meta[f"qini_top_{b:g}_learned"], meta[f"qini_top_{b:g}_risk"]
+        d = lq - rq
+        depth_rows.append({"budget": int(b), "learned": mse(lq), "risk": mse(rq),
+                           "learned - risk": mse(d),
+                           "within-world se of the difference":
+                               f"{meta[f'qini_top_{b:g}_diff_se'].mean():.5f}",
+                           "learned higher": f"{int((d > 0).sum())}/{n}"})
+    rel = learned_worlds["reliability_call"] if len(learned_worlds) else pd.Series([np.nan])
+    depth = pd.DataFrame(depth_rows).set_index("budget")
     diff_table = diffs.assign(mean=diffs["mean"].round(0), se=diffs["se"].round(0)).set_index(
         "budget")
     text = f"""# Retention campaigns in generator worlds (issue 24)
@@ -312,7 +356,20 @@ Customers contacted (mean):
   {int((qini_gain > 0).sum())}/{n} worlds). Learner chosen for calls:
   {meta['learner_call'].value_counts().to_dict()}. The uplift-aware list kept the learned
   ranking for calls in {kept}/{n} worlds and fell back to the average effect (mean
-  {meta['average_effect_call'].mean():.2f}) in the others.
+  {meta['average_effect_call'].mean():.2f}) in the others; where it kept it, the learned
+  effect's reliability (the share of its departure from the average effect kept,
+  `reliability_slope`) was {rel.mean():.2f} on average (min {rel.min():.2f}, max
+  {rel.max():.2f}; `uplift_binary` keeps all of it).
+
+## Qini at the list's depth
+
+The Qini coefficient of the top share of each held-out campaign that a list of each budget
+reaches (`qini_at_depth`, share = budget / active customers; mean over the five held-out
+campaigns, then mean ± se over worlds), the selected learner's ranking against the risk
+ranking's (`q(x)` x average effect), and the standard error of their difference from one
+world's five campaigns (how well one world's history could tell them apart at that depth):
+
+{markdown_table(depth)}
 """
     (out_dir / f"{stem}.md").write_text(text)
     print(text)
@@ -320,7 +377,8 @@ Customers contacted (mean):
 
 
 def _command(args):
-    return (f"python experiments/campaigns.py --worlds {args.worlds} --customers {args.customers} "
+    return (f"python experiments/campaigns.py --worlds {args.worlds} --first-seed {args.first_seed} "
+            f"--customers {args.customers} "
             f"--budgets {args.budgets} --responders {args.responders} "
             f"--history-share {args.history_share}")
 
@@ -337,6 +395,8 @@ def _write_json(path, raw, meta, args, diffs=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worlds", type=int, default=20)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seed of the first world (fresh seeds for a rule chosen on others)")
     ap.add_argument("--customers", type=int, default=5000)
     ap.add_argument("--budgets", default="25,50,100,200")
     ap.add_argument("--responders", default="default", choices=RESPONDERS,
@@ -353,7 +413,7 @@ def main():
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     rows, metas = [], []
-    for seed in range(args.worlds):
+    for seed in range(args.first_seed, args.first_seed + args.worlds):
         r, m = one_world(seed, args.customers, budgets, args.responders, args.history_share)
         rows += r
         metas.append(m)
