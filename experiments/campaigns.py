@@ -308,7 +308,7 @@ def summarise(raw, meta, out_dir, n_customers, elapsed, args, stem):
         "budget")
     text = f"""# Retention campaigns in generator worlds (issue 24)
 
-`{_command(args)}` ({elapsed / 60:.0f} min on the shared 2-core machine at nice 19, library
+`{_command(args)}` ({elapsed / 60:.0f} min on the shared 2-core machine, library
 {library_version()}). Setup in the script's docstring: worlds of {n_customers} customers with the
 default contagion and planted responders `{args.responders}`
 ([graphchurn/synth/campaign.py](../../graphchurn/synth/campaign.py)); five monthly randomised
