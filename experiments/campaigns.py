@@ -40,10 +40,15 @@ are right).
     python experiments/campaigns.py [--worlds 20] [--first-seed 0] [--customers 5000]
                                     [--budgets 25,50,100,200]
                                     [--responders default|persuadables] [--history-share 0.5]
+                                    [--sleeping-dogs 0]
+
+``--sleeping-dogs s`` plants sleeping dogs: the oldest share ``s`` of the customers, whom a
+call drives away with probability 0.45 (:mod:`graphchurn.synth.campaign`); the report then
+counts the sleeping dogs each policy calls.
 
 Writes experiments/results/campaigns.json (every world's numbers; rewritten after each world),
 campaigns.md and campaigns.png; with ``--responders persuadables``,
-campaigns_persuadables.{json,md,png}.
+campaigns_persuadables.{json,md,png}; with ``--sleeping-dogs s``, ``_dogs{s}`` appended.
 """
 
 from __future__ import annotations
@@ -146,10 +151,11 @@ def _depth_qini(held_out, offer, share):
     return float(np.mean(learned)), float(np.mean(risk)), float(d.std(ddof=1) / np.sqrt(len(d)))
 
 
-def one_world(seed, n_customers, budgets, responders="default", history_share=0.5):
+def one_world(seed, n_customers, budgets, responders="default", history_share=0.5,
+              sleeping_dogs=0.0):
     t0 = time.time()
     cw = CampaignWorld({"n_customers": n_customers, "seed": seed}, responders=responders,
-                       history_share=history_share)
+                       history_share=history_share, sleeping_dogs=sleeping_dogs)
     world = cw.world
     rng = np.random.default_rng([seed, 99])
     p_true = cw.true_risk()
@@ -186,6 +192,7 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
                           learners=("risk_bands",)).effects(fallback=False)[["call"]]
     decision = up.decision.loc["call"]
     true_eff = cw.effects.loc[ids, ["call"]]
+    dogs = set(true_eff.index[true_eff["call"].to_numpy() < 0])
     t_setup = time.time() - t0
     rows = []
     for b in budgets:
@@ -216,6 +223,7 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
         }
         for policy, chosen in picks.items():
             rows.append({"world": seed, "budget": b, "policy": policy, "contacts": len(chosen),
+                         "sleeping_dogs_contacted": len(dogs.intersection(chosen)),
                          "retained_value": cw.retained_value({c: "call" for c in chosen},
                                                              MONTHS)})
     eff_hat = up_learned["call"].reindex(ids).to_numpy()
@@ -265,6 +273,13 @@ def summarise(raw, meta, out_dir, n_customers, elapsed, args, stem):
     se = stats["se"].unstack("policy")[POLICIES]
     shown = table.round(0).astype(int).astype(str) + " ± " + se.round(0).astype(int).astype(str)
     contacts = raw.groupby(["budget", "policy"])["contacts"].mean().unstack("policy")[POLICIES]
+    dogs = ""
+    if args.sleeping_dogs > 0:
+        called = raw.groupby(["budget", "policy"])["sleeping_dogs_contacted"].mean().unstack(
+            "policy")[POLICIES]
+        dogs = (f"\n\nSleeping dogs contacted (mean; the oldest {args.sleeping_dogs:g} of the "
+                f"customers, whom a call drives away with probability 0.45):\n\n"
+                f"{markdown_table(called.round(1).rename_axis('budget'), floatfmt='.1f')}")
 
     import matplotlib
     matplotlib.use("Agg")
@@ -330,7 +345,7 @@ world loses {meta['lost_without_campaign'].mean():.0f} customers in the window o
 
 Customers contacted (mean):
 
-{markdown_table(contacts.round(1).rename_axis('budget'), floatfmt='.1f')}
+{markdown_table(contacts.round(1).rename_axis('budget'), floatfmt='.1f')}{dogs}
 
 ![retained value vs budget]({stem}.png)
 
@@ -380,7 +395,8 @@ def _command(args):
     return (f"python experiments/campaigns.py --worlds {args.worlds} --first-seed {args.first_seed} "
             f"--customers {args.customers} "
             f"--budgets {args.budgets} --responders {args.responders} "
-            f"--history-share {args.history_share}")
+            f"--history-share {args.history_share}"
+            + (f" --sleeping-dogs {args.sleeping_dogs:g}" if args.sleeping_dogs > 0 else ""))
 
 
 def _write_json(path, raw, meta, args, diffs=None):
@@ -403,18 +419,23 @@ def main():
                     help="planted response structure (graphchurn.synth.campaign)")
     ap.add_argument("--history-share", type=float, default=0.5,
                     help="share of the active customers in each past randomised campaign")
+    ap.add_argument("--sleeping-dogs", type=float, default=0.0,
+                    help="share of the customers (the oldest) whom a contact drives away")
     args = ap.parse_args()
     # the default setting keeps its file names; another setting gets its own
     stem = "campaigns" if args.responders == "default" else f"campaigns_{args.responders}"
     if args.history_share != 0.5:
         stem += f"_share{args.history_share:g}"
+    if args.sleeping_dogs > 0:
+        stem += f"_dogs{args.sleeping_dogs:g}"
     budgets = [float(b) for b in args.budgets.split(",")]
     out_dir = ROOT / "experiments" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     rows, metas = [], []
     for seed in range(args.first_seed, args.first_seed + args.worlds):
-        r, m = one_world(seed, args.customers, budgets, args.responders, args.history_share)
+        r, m = one_world(seed, args.customers, budgets, args.responders, args.history_share,
+                         args.sleeping_dogs)
         rows += r
         metas.append(m)
         print(f"world {seed}: {m['seconds']:.0f} s (setup {m['seconds_setup']:.0f} s), "
