@@ -146,7 +146,7 @@ def _sleeping_dogs(customers: pd.DataFrame, share: float) -> np.ndarray:
     """The oldest ``share`` of the customers (ties in table order)."""
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"sleeping_dogs must lie in [0, 1], not {share!r}")
-    n_dogs = int(round(share * len(customers)))
+    n_dogs = round(share * len(customers))
     dogs = np.zeros(len(customers), dtype=bool)
     if n_dogs:
         dogs[np.argsort(-customers["age"].to_numpy(), kind="stable")[:n_dogs]] = True
