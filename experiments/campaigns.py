@@ -334,8 +334,9 @@ policy's world re-simulated with the same draws; retained value = value x 12 mon
 customers the campaign keeps, followers included, gross of the calls' cost. Risk given to the
 policies: true risk blurred by N(0, 0.5) on the log-odds; contagion: the exposure model fitted
 on each world's churn history; uplift: learned from the past campaigns (`uplift` falls back to
-the average effect where the learned ranking's held-out Qini does not beat the risk ranking's;
-`uplift_learned` never does). Without a campaign a
+the average effect where the learned ranking's held-out Qini does not beat the risk ranking's
+and elsewhere shrinks the learned effect towards it by its held-out reliability;
+`uplift_binary` does not shrink; `uplift_learned` never falls back). Without a campaign a
 world loses {meta['lost_without_campaign'].mean():.0f} customers in the window on average
 (value x 12 months: {meta['value_lost_without_campaign'].mean():.0f}).
 
