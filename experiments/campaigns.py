@@ -1,6 +1,7 @@
 """Retention campaigns in generator worlds (issue 24, item 5).
 
-For each world (``--worlds``, default 20, ``--customers`` each, seeds 0, 1, ...): five past
+For each world (``--worlds``, default 20, ``--customers`` each, seeds ``--first-seed``,
+``--first-seed`` + 1, ...): five past
 randomised campaigns, one a month on days 0, 30, 60, 90 and 120 (each contacts a random half
 of the active customers with a random offer, sms or call; the other half is the control group;
 the outcome is churn within 60 days), then a campaign of calls on day 180 (as-of) evaluated
@@ -27,19 +28,27 @@ same contagion model).
 Policies: random mailing, top-risk-first, today's expected-saving list (risk x assumed effect x
 value, :func:`contact_list`), network-aware (:func:`network_contact_list`, followers' value
 with overlap), uplift-aware (:func:`next_best_action` with the learned effect, or the average
-effect where the learned ranking lost on the held-out campaign), ``uplift_learned`` (the learned
+effect where the learned ranking lost on the held-out campaign, and elsewhere the learned effect
+shrunk towards the average by its held-out reliability), ``uplift_binary`` (the same without the
+shrinking: learned or average, the rule before the reliability), ``uplift_learned`` (the learned
 effect whatever the held-out Qini says), ``uplift_bands`` (the ``risk_bands`` learner alone,
 whatever the Qini says: the effect by quintile of risk), network + uplift, oracle. Two more take the oracle apart: ``planted_effect`` (the blurred risk with the
 planted effects: what a perfect uplift model would give the uplift-aware list) and
 ``oracle_own`` (the oracle without followers: what the network part adds when risk and effects
 are right).
 
-    python experiments/campaigns.py [--worlds 20] [--customers 5000] [--budgets 25,50,100,200]
+    python experiments/campaigns.py [--worlds 20] [--first-seed 0] [--customers 5000]
+                                    [--budgets 25,50,100,200]
                                     [--responders default|persuadables] [--history-share 0.5]
+                                    [--sleeping-dogs 0]
+
+``--sleeping-dogs s`` plants sleeping dogs: the oldest share ``s`` of the customers, whom a
+call drives away with probability 0.45 (:mod:`graphchurn.synth.campaign`); the report then
+counts the sleeping dogs each policy calls.
 
 Writes experiments/results/campaigns.json (every world's numbers; rewritten after each world),
 campaigns.md and campaigns.png; with ``--responders persuadables``,
-campaigns_persuadables.{json,md,png}.
+campaigns_persuadables.{json,md,png}; with ``--sleeping-dogs s``, ``_dogs{s}`` appended.
 """
 
 from __future__ import annotations
@@ -73,16 +82,19 @@ from graphchurn.targeting.uplift import (  # noqa: E402
     _churn_rate,
     _design,
     fit_uplift,
+    qini_at_depth,
     qini_coefficient,
 )
 
-POLICIES = ["random", "top_risk", "expected_saving", "network", "uplift", "uplift_learned",
-            "uplift_bands", "network_uplift", "planted_effect", "oracle_own", "oracle"]
+POLICIES = ["random", "top_risk", "expected_saving", "network", "uplift", "uplift_binary",
+            "uplift_learned", "uplift_bands", "network_uplift", "planted_effect", "oracle_own",
+            "oracle"]
 COST, ASSUMED_EFFECT, MONTHS = 1.0, 0.3, 12.0
 CONTAGION_CUTOFFS = (60, 90, 120, 150)
 PAIRS = [("network", "expected_saving"), ("network", "random"), ("network", "top_risk"),
          ("expected_saving", "random"), ("expected_saving", "top_risk"),
-         ("uplift", "expected_saving"), ("uplift", "top_risk"),
+         ("uplift", "expected_saving"), ("uplift", "top_risk"), ("uplift", "uplift_binary"),
+         ("uplift_binary", "expected_saving"),
          ("uplift_learned", "expected_saving"), ("uplift_learned", "top_risk"),
          ("uplift_bands", "expected_saving"), ("uplift_bands", "top_risk"),
          ("network_uplift", "uplift"),
@@ -125,10 +137,25 @@ def _planted_qini(history, customers, effect):
     return float(np.mean(out))
 
 
-def one_world(seed, n_customers, budgets, responders="default", history_share=0.5):
+def _depth_qini(held_out, offer, share):
+    """Mean over the held-out campaigns of the Qini at ``share`` of the selected learner's
+    ranking and of the risk ranking's, and of their paired difference's fold-to-fold
+    standard error: how well the history tells them apart where a list of that size reads."""
+    learned, risk = [], []
+    for _, f in held_out[held_out["offer"] == offer].groupby("fold"):
+        stayed = 1 - f["churned"].to_numpy()
+        learned.append(qini_at_depth(f["uplift"], f["treated"], stayed, share))
+        risk.append(qini_at_depth(f["control_churn"] * f["average_effect"], f["treated"],
+                                  stayed, share))
+    d = np.subtract(learned, risk)
+    return float(np.mean(learned)), float(np.mean(risk)), float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def one_world(seed, n_customers, budgets, responders="default", history_share=0.5,
+              sleeping_dogs=0.0):
     t0 = time.time()
     cw = CampaignWorld({"n_customers": n_customers, "seed": seed}, responders=responders,
-                       history_share=history_share)
+                       history_share=history_share, sleeping_dogs=sleeping_dogs)
     world = cw.world
     rng = np.random.default_rng([seed, 99])
     p_true = cw.true_risk()
@@ -159,11 +186,13 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
     up = fit_uplift(cw.history, world.customers)
     selected = up.comparison[up.comparison["selected"]].set_index("offer")
     up_eff = up.effects()[["call"]]
+    up_binary = up.effects(shrink=False)[["call"]]
     up_learned = up.effects(fallback=False)[["call"]]
     up_bands = fit_uplift(cw.history, world.customers,
                           learners=("risk_bands",)).effects(fallback=False)[["call"]]
     decision = up.decision.loc["call"]
     true_eff = cw.effects.loc[ids, ["call"]]
+    dogs = set(true_eff.index[true_eff["call"].to_numpy() < 0])
     t_setup = time.time() - t0
     rows = []
     for b in budgets:
@@ -177,6 +206,8 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
                                             horizon_months=MONTHS)["customer_id"].tolist(),
             "uplift": next_best_action(scores, b, call, uplift=up_eff,
                                        horizon_months=MONTHS)["customer_id"].tolist(),
+            "uplift_binary": next_best_action(scores, b, call, uplift=up_binary,
+                                              horizon_months=MONTHS)["customer_id"].tolist(),
             "uplift_learned": next_best_action(scores, b, call, uplift=up_learned,
                                                horizon_months=MONTHS)["customer_id"].tolist(),
             "uplift_bands": next_best_action(scores, b, call, uplift=up_bands,
@@ -192,6 +223,7 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
         }
         for policy, chosen in picks.items():
             rows.append({"world": seed, "budget": b, "policy": policy, "contacts": len(chosen),
+                         "sleeping_dogs_contacted": len(dogs.intersection(chosen)),
                          "retained_value": cw.retained_value({c: "call" for c in chosen},
                                                              MONTHS)})
     eff_hat = up_learned["call"].reindex(ids).to_numpy()
@@ -202,6 +234,7 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
             "qini_call_risk_ranking": float(decision["qini_risk"]),
             "qini_call_planted": _planted_qini(cw.history, world.customers, cw.effects["call"]),
             "ranking_call": str(decision["ranking"]),
+            "reliability_call": float(decision["reliability"]),
             "average_effect_call": float(decision["average_effect"]),
             "spearman_learned_true_effect": float(spearmanr(eff_hat, true_eff["call"])[0]),
             "spearman_risk_true_effect": float(spearmanr(pt, true_eff["call"])[0]),
@@ -214,6 +247,10 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
                                                   .to_numpy()).sum() * MONTHS),
             "exposure_coef": [float(c) for c in model.coef_],
             "seconds_setup": t_setup, "seconds": time.time() - t0}
+    for b in budgets:
+        share = (b // COST) / len(ids)
+        meta[f"qini_top_{b:g}_learned"], meta[f"qini_top_{b:g}_risk"], meta[
+            f"qini_top_{b:g}_diff_se"] = _depth_qini(up.held_out, "call", share)
     return rows, meta
 
 
@@ -236,6 +273,13 @@ def summarise(raw, meta, out_dir, n_customers, elapsed, args, stem):
     se = stats["se"].unstack("policy")[POLICIES]
     shown = table.round(0).astype(int).astype(str) + " ± " + se.round(0).astype(int).astype(str)
     contacts = raw.groupby(["budget", "policy"])["contacts"].mean().unstack("policy")[POLICIES]
+    dogs = ""
+    if args.sleeping_dogs > 0:
+        called = raw.groupby(["budget", "policy"])["sleeping_dogs_contacted"].mean().unstack(
+            "policy")[POLICIES]
+        dogs = (f"\n\nSleeping dogs contacted (mean; the oldest {args.sleeping_dogs:g} of the "
+                f"customers, whom a call drives away with probability 0.45):\n\n"
+                f"{markdown_table(called.round(1).rename_axis('budget'), floatfmt='.1f')}")
 
     import matplotlib
     matplotlib.use("Agg")
@@ -260,11 +304,26 @@ def summarise(raw, meta, out_dir, n_customers, elapsed, args, stem):
 
     qini_gain = meta["qini_call"] - meta["qini_call_risk_ranking"]
     kept = int((meta["ranking_call"] == "learned").sum())
+    learned_worlds = meta[meta["ranking_call"] == "learned"]
+    def mse(x):
+        return f"{x.mean():.5f} ± {x.std(ddof=1) / np.sqrt(n):.5f}"
+
+    depth_rows = []
+    for b in sorted(raw["budget"].unique()):
+        lq, rq = meta[f"qini_top_{b:g}_learned"], meta[f"qini_top_{b:g}_risk"]
+        d = lq - rq
+        depth_rows.append({"budget": int(b), "learned": mse(lq), "risk": mse(rq),
+                           "learned - risk": mse(d),
+                           "within-world se of the difference":
+                               f"{meta[f'qini_top_{b:g}_diff_se'].mean():.5f}",
+                           "learned higher": f"{int((d > 0).sum())}/{n}"})
+    rel = learned_worlds["reliability_call"] if len(learned_worlds) else pd.Series([np.nan])
+    depth = pd.DataFrame(depth_rows).set_index("budget")
     diff_table = diffs.assign(mean=diffs["mean"].round(0), se=diffs["se"].round(0)).set_index(
         "budget")
     text = f"""# Retention campaigns in generator worlds (issue 24)
 
-`{_command(args)}` ({elapsed / 60:.0f} min on the shared 2-core machine at nice 19, library
+`{_command(args)}` ({elapsed / 60:.0f} min on the shared 2-core machine, library
 {library_version()}). Setup in the script's docstring: worlds of {n_customers} customers with the
 default contagion and planted responders `{args.responders}`
 ([graphchurn/synth/campaign.py](../../graphchurn/synth/campaign.py)); five monthly randomised
@@ -275,8 +334,9 @@ policy's world re-simulated with the same draws; retained value = value x 12 mon
 customers the campaign keeps, followers included, gross of the calls' cost. Risk given to the
 policies: true risk blurred by N(0, 0.5) on the log-odds; contagion: the exposure model fitted
 on each world's churn history; uplift: learned from the past campaigns (`uplift` falls back to
-the average effect where the learned ranking's held-out Qini does not beat the risk ranking's;
-`uplift_learned` never does). Without a campaign a
+the average effect where the learned ranking's held-out Qini does not beat the risk ranking's
+and elsewhere shrinks the learned effect towards it by its held-out reliability;
+`uplift_binary` does not shrink; `uplift_learned` never falls back). Without a campaign a
 world loses {meta['lost_without_campaign'].mean():.0f} customers in the window on average
 (value x 12 months: {meta['value_lost_without_campaign'].mean():.0f}).
 
@@ -286,7 +346,7 @@ world loses {meta['lost_without_campaign'].mean():.0f} customers in the window o
 
 Customers contacted (mean):
 
-{markdown_table(contacts.round(1).rename_axis('budget'), floatfmt='.1f')}
+{markdown_table(contacts.round(1).rename_axis('budget'), floatfmt='.1f')}{dogs}
 
 ![retained value vs budget]({stem}.png)
 
@@ -312,7 +372,20 @@ Customers contacted (mean):
   {int((qini_gain > 0).sum())}/{n} worlds). Learner chosen for calls:
   {meta['learner_call'].value_counts().to_dict()}. The uplift-aware list kept the learned
   ranking for calls in {kept}/{n} worlds and fell back to the average effect (mean
-  {meta['average_effect_call'].mean():.2f}) in the others.
+  {meta['average_effect_call'].mean():.2f}) in the others; where it kept it, the learned
+  effect's reliability (the share of its departure from the average effect kept,
+  `reliability_slope`) was {rel.mean():.2f} on average (min {rel.min():.2f}, max
+  {rel.max():.2f}; `uplift_binary` keeps all of it).
+
+## Qini at the list's depth
+
+The Qini coefficient of the top share of each held-out campaign that a list of each budget
+reaches (`qini_at_depth`, share = budget / active customers; mean over the five held-out
+campaigns, then mean ± se over worlds), the selected learner's ranking against the risk
+ranking's (`q(x)` x average effect), and the standard error of their difference from one
+world's five campaigns (how well one world's history could tell them apart at that depth):
+
+{markdown_table(depth)}
 """
     (out_dir / f"{stem}.md").write_text(text)
     print(text)
@@ -320,9 +393,11 @@ Customers contacted (mean):
 
 
 def _command(args):
-    return (f"python experiments/campaigns.py --worlds {args.worlds} --customers {args.customers} "
+    return (f"python experiments/campaigns.py --worlds {args.worlds} --first-seed {args.first_seed} "
+            f"--customers {args.customers} "
             f"--budgets {args.budgets} --responders {args.responders} "
-            f"--history-share {args.history_share}")
+            f"--history-share {args.history_share}"
+            + (f" --sleeping-dogs {args.sleeping_dogs:g}" if args.sleeping_dogs > 0 else ""))
 
 
 def _write_json(path, raw, meta, args, diffs=None):
@@ -337,24 +412,31 @@ def _write_json(path, raw, meta, args, diffs=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worlds", type=int, default=20)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seed of the first world (fresh seeds for a rule chosen on others)")
     ap.add_argument("--customers", type=int, default=5000)
     ap.add_argument("--budgets", default="25,50,100,200")
     ap.add_argument("--responders", default="default", choices=RESPONDERS,
                     help="planted response structure (graphchurn.synth.campaign)")
     ap.add_argument("--history-share", type=float, default=0.5,
                     help="share of the active customers in each past randomised campaign")
+    ap.add_argument("--sleeping-dogs", type=float, default=0.0,
+                    help="share of the customers (the oldest) whom a contact drives away")
     args = ap.parse_args()
     # the default setting keeps its file names; another setting gets its own
     stem = "campaigns" if args.responders == "default" else f"campaigns_{args.responders}"
     if args.history_share != 0.5:
         stem += f"_share{args.history_share:g}"
+    if args.sleeping_dogs > 0:
+        stem += f"_dogs{args.sleeping_dogs:g}"
     budgets = [float(b) for b in args.budgets.split(",")]
     out_dir = ROOT / "experiments" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     rows, metas = [], []
-    for seed in range(args.worlds):
-        r, m = one_world(seed, args.customers, budgets, args.responders, args.history_share)
+    for seed in range(args.first_seed, args.first_seed + args.worlds):
+        r, m = one_world(seed, args.customers, budgets, args.responders, args.history_share,
+                         args.sleeping_dogs)
         rows += r
         metas.append(m)
         print(f"world {seed}: {m['seconds']:.0f} s (setup {m['seconds_setup']:.0f} s), "

@@ -96,3 +96,33 @@ def test_persuadables_plant_lost_causes_at_the_top_of_the_risk():
     eff_d = planted_effects(customers)["call"].to_numpy()
     up_d = spearmanr(p[ok], p[ok] * eff_d[ok])[0]
     assert up_p < up_d - 0.2
+
+
+def test_sleeping_dogs_are_driven_away_by_a_contact():
+    cw = CampaignWorld({"n_customers": 600, "seed": 3}, as_of_day=70, horizon_days=40,
+                       history_days=(10, 25), history_window=45, sleeping_dogs=0.1)
+    customers = cw.world.customers
+    # the oldest tenth (60 customers) get minus the base effect; the others their planted one
+    dogs = (cw.effects["call"] < 0).to_numpy()
+    assert dogs.sum() == 60
+    assert customers["age"].to_numpy()[dogs].min() >= customers["age"].to_numpy()[~dogs].max()
+    assert (cw.effects.loc[dogs, "call"] == -0.45).all()
+    assert (cw.effects.loc[dogs, "sms"] == -0.10).all()
+    plain = planted_effects(customers)
+    pd.testing.assert_frame_equal(cw.effects[~dogs], plain[~dogs])
+    # a dog called in a past campaign whose response uniform falls below 0.45 left within its
+    # window (gone 21 days after the call)
+    h = cw.history.set_index("customer_id")
+    first = h[h["contact_date"] == h["contact_date"].min()]
+    u = pd.Series(cw._u[10], index=cw.ids)
+    driven = [c for c in cw.ids[dogs] if c in first.index and first.loc[c, "offer"] == "call"
+              and u[c] < 0.45]
+    assert driven and (first.loc[driven, "outcome"] == 1).all()
+    # at as-of: calling the active dogs who would stay and whose uniform is below 0.45 loses them
+    u = cw._u[cw.as_of_day]
+    active = cw.true_risk().notna().to_numpy()
+    target = cw.ids[dogs & active & (u < 0.45) & (cw.baseline_lost == 0)]
+    assert len(target) > 0
+    lost = cw.lost({c: "call" for c in target})
+    assert lost[cw.ids.get_indexer(target)].sum() == len(target)
+    assert cw.retained_value({c: "call" for c in target}) < 0

@@ -9,8 +9,10 @@ from graphchurn.targeting.uplift import (
     _decide,
     average_effect,
     fit_uplift,
+    qini_at_depth,
     qini_coefficient,
     qini_curve,
+    reliability_slope,
 )
 
 
@@ -24,6 +26,38 @@ def test_qini_curve_by_hand():
     assert qini_coefficient([0.9, 0.8, 0.5, 0.1], [1, 0, 1, 0], [1, 0, 0, 1]) == pytest.approx(0.3)
     # reversed ranking is worse than random
     assert qini_coefficient([0.1, 0.2, 0.5, 0.9], [1, 0, 1, 0], [1, 0, 0, 1]) < 0
+
+
+def test_qini_at_depth_by_hand():
+    # sorted by score: T stay, C leave, T leave, C leave
+    treated, stayed = [1, 0, 1, 0], [1, 0, 0, 0]
+    # Q(k) = R_T - R_C * N_T / N_C = 1 for k = 1..4 (no control stays), so Q(n) = 1
+    # top half (k = 1, 2): mean of Q(k) - k/4 * Q(4) = (0.75 + 0.5) / 2 = 0.625, per treated: 0.3125
+    assert qini_at_depth([0.9, 0.8, 0.5, 0.1], treated, stayed, 0.5) == pytest.approx(0.3125)
+    # a share below one customer reads the first: 0.75 / 2
+    assert qini_at_depth([0.9, 0.8, 0.5, 0.1], treated, stayed, 0.01) == pytest.approx(0.375)
+    # the whole ranking: (0.75 + 0.5 + 0.25 + 0) / 4 / 2; qini_coefficient averages k = 0 too
+    assert qini_at_depth([0.9, 0.8, 0.5, 0.1], treated, stayed, 1.0) == pytest.approx(0.1875)
+    assert qini_coefficient([0.9, 0.8, 0.5, 0.1], treated, stayed) == pytest.approx(0.15)
+
+
+def test_reliability_slope_by_hand():
+    # q = 1, half treated: observed effect y* = churned (2 for a control leaver, -2 for a
+    # treated one, 0 for a stayer). Learned effects 1, 1, 1, 0, 0, 0 around the average 0.5:
+    # departures +-0.5 (mean 0), sum of squares 1.5; observed - average: 1.5 for the one
+    # leaver (a control, among the learned responders), -0.5 for the five stayers, whose
+    # departures sum to -0.5: slope = (0.5 * 1.5 + 0.5 * 0.5) / 1.5 = 2/3
+    uplift = [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    treated, churned = [0, 1, 0, 1, 0, 1], [1, 0, 0, 0, 0, 0]
+    assert reliability_slope(uplift, 1.0, 0.5, treated, churned, 0.5) == pytest.approx(2 / 3)
+    # the same at q = 0.5 (uplift 0.5 is effect 1): the leaver's observed effect doubles to 4,
+    # slope 4/3, clipped to 1
+    half = [u / 2 for u in uplift]
+    assert reliability_slope(half, 0.5, 0.5, treated, churned, 0.5) == 1.0
+    # the leaver among the learned non-responders: slope -2/3, clipped to 0
+    assert reliability_slope(uplift[::-1], 1.0, 0.5, treated, churned, 0.5) == 0.0
+    # one effect for all departs from nothing
+    assert reliability_slope([0.3] * 6, 1.0, 0.5, treated, churned, 0.5) == 0.0
 
 
 def _planted(n=4000, seed=0):
@@ -58,8 +92,8 @@ def test_learners_find_the_planted_responders_and_are_compared_on_held_out_campa
     pred = result.uplift["call"].reindex(customers["customer_id"]).to_numpy()
     assert np.corrcoef(pred, true_uplift)[0, 1] > 0.6
     # the effect is the share of would-be leavers kept: 0.8 for the young, 0 for the others,
-    # whatever their risk (0.4 prepaid, 0.2 postpaid)
-    eff = result.effects()["call"].reindex(customers["customer_id"]).to_numpy()
+    # whatever their risk (0.4 prepaid, 0.2 postpaid): the learned effect, before shrinking
+    eff = result.effects(fallback=False)["call"].reindex(customers["customer_id"]).to_numpy()
     assert eff.min() >= 0 and eff.max() <= 1
     young = (customers["age"] < 40).to_numpy()
     assert abs(eff[young].mean() - 0.8) < 0.15 and eff[~young].mean() < 0.15
@@ -72,7 +106,16 @@ def test_learners_find_the_planted_responders_and_are_compared_on_held_out_campa
     assert decision["ranking"] == "learned" and decision["qini"] > decision["qini_risk"]
     # ages 18..79, 22 of 62 under 40 (and risk independent of age): 0.8 * 22 / 62 = 0.28
     assert decision["average_effect"] == pytest.approx(0.8 * 22 / 62, abs=0.05)
-    pd.testing.assert_frame_equal(result.effects(), result.effects(fallback=False))
+    # the learned effect kept, shrunk towards the average by its held-out reliability
+    w = decision["reliability"]
+    assert 0 < w <= 1
+    learned = result.effects(fallback=False)
+    avg = decision["average_effect"]
+    pd.testing.assert_frame_equal(result.effects(), avg + w * (learned - avg))
+    pd.testing.assert_frame_equal(result.effects(shrink=False), learned)
+    # every row of both campaigns held out once, scored without its campaign
+    held = result.held_out
+    assert len(held) == 8000 and held.groupby("fold").size().tolist() == [4000, 4000]
 
 
 def test_without_history_it_says_so():
@@ -99,6 +142,9 @@ def test_the_learned_ranking_must_beat_the_risk_ranking():
         back = _decide("call", "two_model", qini, 0.030, t, y)
         assert back["ranking"] == "risk" and back["average_effect"] == 0.5
         assert "does not beat the risk ranking" in back["note"]
+    # a learned ranking that wins but whose departures the held-out outcomes do not confirm
+    unconfirmed = _decide("call", "two_model", 0.031, 0.030, t, y, reliability=0.0)
+    assert unconfirmed["ranking"] == "risk" and "reliability 0" in unconfirmed["note"]
 
 
 def test_a_history_too_small_to_split_falls_back_to_the_average_effect():

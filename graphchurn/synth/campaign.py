@@ -36,6 +36,14 @@ hidden frailty, from the customer table: plan, support contacts, value, tenure):
 The effect is a function of observed attributes, so an uplift model can learn it; the true risk
 also carries the hidden frailty and the contagion, so the two rankings differ but not fully.
 
+Sleeping dogs (``sleeping_dogs``, a share; 0 by default, which leaves every world as it was):
+customers whom a contact *drives away* (Radcliffe & Surry 2011). The oldest ``sleeping_dogs``
+of the customers (by age, which the churn hazard does not read, so risk does not point at them)
+get the negative effect ``-base_o``: contacted with offer ``o``, a sleeping dog leaves with
+probability ``base_o`` (the same response uniform as a responder's), deciding on the contact
+day or within a week after and gone ``fade_days[1]`` days after the contact (a forced departure
+of :func:`generate_world`, which replaces whatever the customer would have decided itself).
+
 History. Past randomised campaigns contact a random share of the active customers on given
 days with a random offer (or none: the control group) and record ``customer_id, contact_date,
 offer, outcome`` (1 = churned within ``history_window`` days), the table an uplift model learns
@@ -106,8 +114,10 @@ def _persuadable_multiplier(customers: pd.DataFrame) -> np.ndarray:
 
 
 def planted_effects(customers: pd.DataFrame, offers=OFFER_BASE_EFFECTS,
-                    responders: str = "default") -> pd.DataFrame:
+                    responders: str = "default", sleeping_dogs: float = 0.0) -> pd.DataFrame:
     """True response probability of every customer to every offer (index customer_id).
+
+    Negative for sleeping dogs: minus the probability that a contact drives them away.
 
     Parameters
     ----------
@@ -117,6 +127,8 @@ def planted_effects(customers: pd.DataFrame, offers=OFFER_BASE_EFFECTS,
         Base effect per offer.
     responders : {"default", "persuadables"}
         Planted structure (module docstring).
+    sleeping_dogs : float, default 0
+        Share of the customers, the oldest, whom a contact drives away (module docstring).
     """
     if responders == "default":
         r = _responsiveness(customers)
@@ -124,8 +136,21 @@ def planted_effects(customers: pd.DataFrame, offers=OFFER_BASE_EFFECTS,
         r = _persuadable_multiplier(customers)
     else:
         raise ValueError(f"responders must be one of {RESPONDERS}, not {responders!r}")
-    return pd.DataFrame({o: np.minimum(1.0, base * r) for o, base in offers.items()},
+    sign = np.where(_sleeping_dogs(customers, sleeping_dogs), -1.0, 1.0)
+    return pd.DataFrame({o: sign * np.minimum(1.0, base * np.where(sign < 0, 1.0, r))
+                         for o, base in offers.items()},
                         index=pd.Index(customers["customer_id"].astype(str), name="customer_id"))
+
+
+def _sleeping_dogs(customers: pd.DataFrame, share: float) -> np.ndarray:
+    """The oldest ``share`` of the customers (ties in table order)."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"sleeping_dogs must lie in [0, 1], not {share!r}")
+    n_dogs = round(share * len(customers))
+    dogs = np.zeros(len(customers), dtype=bool)
+    if n_dogs:
+        dogs[np.argsort(-customers["age"].to_numpy(), kind="stable")[:n_dogs]] = True
+    return dogs
 
 
 @dataclass
@@ -151,6 +176,9 @@ class CampaignWorld:
         Base effect per offer.
     responders : {"default", "persuadables"}
         Planted response structure (module docstring); the default keeps earlier worlds.
+    sleeping_dogs : float
+        Share of the customers whom a contact drives away (module docstring); 0 keeps earlier
+        worlds.
     """
 
     world_kwargs: dict
@@ -161,6 +189,7 @@ class CampaignWorld:
     history_share: float = 0.5
     offers: dict = None
     responders: str = "default"
+    sleeping_dogs: float = 0.0
 
     def __post_init__(self):
         if self.offers is None:
@@ -173,21 +202,26 @@ class CampaignWorld:
         # Only the as-of world keeps its log (a pipeline may read it); the others are read for
         # departures alone and skip the traffic (generate_world's traffic_days).
         first = generate_world(days=self.as_of_day, traffic_days=0, **self.world_kwargs)
-        self.effects = planted_effects(first.customers, self.offers, self.responders)
+        self.effects = planted_effects(first.customers, self.offers, self.responders,
+                                       self.sleeping_dogs)
+        # a driven-away customer decides at the contact or up to a week later, and is gone
+        # this many days after the contact
+        self._gone_after = int(self.world_kwargs.get("fade_days", (14, 21))[1])
         self.ids = self.effects.index
         n = len(self.ids)
         # one response uniform per customer and campaign, the same for every policy
         self._u = {d: np.random.default_rng([seed, 7, d]).random(n)
                    for d in (*self.history_days, self.as_of_day)}
-        self.history, self._history_kept = self._run_history(first)
+        self.history, self._history_kept, self._history_gone = self._run_history(first)
         self.world = generate_world(days=self.as_of_day, retained=self._history_kept,
+                                    forced_departures=self._history_gone or None,
                                     **self.world_kwargs)
         self.baseline_lost = self.lost({})
 
     # ------------------------------------------------------------------ history
     def _run_history(self, first):
         rng = np.random.default_rng([self._rng_seed, 8])
-        rows, kept = [], {}
+        rows, kept, gone = [], {}, {}
         offers = list(self.offers)
         world = first
         for d in self.history_days:
@@ -201,8 +235,10 @@ class CampaignWorld:
             respond = contacted & (self._u[d] < eff)
             for cid in self.ids[respond]:
                 kept.setdefault(cid, []).append((d, d + self.history_window))
+            for cid in self.ids[contacted & (self._u[d] < -eff)]:
+                gone.setdefault(cid, d + self._gone_after)
             world = generate_world(days=self.as_of_day, retained=kept, traffic_days=0,
-                                   **self.world_kwargs)
+                                   forced_departures=gone or None, **self.world_kwargs)
             churn = world.customers["churn_date"]
             start = world.start + pd.Timedelta(days=d)
             out = (churn > start) & (churn <= start + pd.Timedelta(days=self.history_window))
@@ -210,7 +246,7 @@ class CampaignWorld:
                                       "contact_date": start,
                                       "offer": offer[active],
                                       "outcome": out.to_numpy()[active].astype(int)}))
-        return pd.concat(rows, ignore_index=True), kept
+        return pd.concat(rows, ignore_index=True), kept, gone
 
     # ------------------------------------------------------------------ evaluation
     def lost(self, contacts: dict) -> np.ndarray:
@@ -218,13 +254,17 @@ class CampaignWorld:
         (``{customer_id: offer}``), simulating the world with the responders kept."""
         d, h = self.as_of_day, self.horizon_days
         kept = {cid: list(w) for cid, w in self._history_kept.items()}
+        gone = dict(self._history_gone)
         if contacts:
             pos = self.ids.get_indexer(list(contacts))
             eff = np.array([self.effects.iloc[p][o] for p, o in zip(pos, contacts.values())])
             for cid, p, e in zip(contacts, pos, eff):
                 if self._u[d][p] < e:
                     kept.setdefault(cid, []).append((d, d + h))
-        w = generate_world(days=d + h + 1, retained=kept, traffic_days=0, **self.world_kwargs)
+                elif self._u[d][p] < -e:
+                    gone.setdefault(cid, d + self._gone_after)
+        w = generate_world(days=d + h + 1, retained=kept, forced_departures=gone or None,
+                           traffic_days=0, **self.world_kwargs)
         decided = w.truth["decision_date"]
         churn = w.truth["true_churn_date"]
         as_of = w.start + pd.Timedelta(days=d)

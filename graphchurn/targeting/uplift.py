@@ -49,7 +49,23 @@ the data ranks like a constant), the offer falls back to the risk ranking with t
 (clipped to [0, 1]): randomised history measures that level well even where it cannot tell
 customers apart. ``UpliftResult.decision`` says which ranking each offer uses and why. The
 learner's Qini is the best of the candidates on the same campaigns, a slight optimism in the
-learned ranking's favour. Qini curve (Radcliffe 2007): customers sorted by predicted uplift, ``Q(k) = R_T(k) -
+learned ranking's favour.
+
+Even a learned ranking that wins on the whole ranking is partly noise, and the contact list
+reads it where noise matters most. A budget reaches the top few percent of ``risk x effect x
+value``, the customers whose estimated effect is highest, noise included (the winner's curse);
+and the list multiplies the effect by each customer's *own* risk, which for the customers it
+reaches is often far above ``q(x)`` (the risk the attributes alone explain): an effect
+estimated from the few leavers among customers like a low-``q`` customer counts at full size
+there, though it barely moves that customer's uplift, which the Qini ranks by. The Qini of
+the list's top alone is no guide either (a few dozen held-out rows; :func:`qini_at_depth`).
+So the learned effect is *shrunk* towards the average effect by how much of its departure
+from the average the held-out campaigns confirm: ``effect = average + w (learned -
+average)`` with ``w`` (:func:`reliability_slope`) the least-squares slope, over the held-out
+rows, of the observed effect's departure from the average (the transformed outcome over
+``q(x)``) on the learned effect's, clipped to [0, 1]: a calibration slope (Copas 1983) on
+the scale the list reads, every customer's effect counting alike. ``w = 1`` keeps the learned
+effect, ``w = 0`` is the fallback (and is recorded as one). Qini curve (Radcliffe 2007): customers sorted by predicted uplift, ``Q(k) = R_T(k) -
 R_C(k) N_T(k) / N_C(k)`` with ``R`` the stayers and ``N`` the customers of each arm among the
 top ``k``; the Qini coefficient is the mean over ``k`` of ``Q(k) - (k/n) Q(n)`` divided by
 the number of treated customers: the area between the model's curve and random targeting, in
@@ -62,6 +78,8 @@ Analytics Journal 1, 14-21.
 Jaskowski, M. & Jaroszewicz, S. (2012). Uplift modeling for clinical trial data. ICML workshop.
 Athey, S. & Imbens, G. (2015). Machine learning methods for estimating heterogeneous causal
 effects. arXiv:1504.01132.
+Copas, J. B. (1983). Regression, prediction and shrinkage. Journal of the Royal Statistical
+Society B 45(3), 311-354.
 Ascarza, E. (2018). Retention futility: targeting high-risk customers might be ineffective.
 Journal of Marketing Research 55(1), 80-98.
 """
@@ -75,8 +93,8 @@ import pandas as pd
 
 from graphchurn.errors import InputError
 
-__all__ = ["qini_curve", "qini_coefficient", "fit_uplift", "load_history", "UpliftResult",
-           "average_effect", "LEARNERS", "HISTORY_COLUMNS"]
+__all__ = ["qini_curve", "qini_coefficient", "qini_at_depth", "reliability_slope", "fit_uplift",
+           "load_history", "UpliftResult", "average_effect", "LEARNERS", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ["customer_id", "contact_date", "offer", "outcome"]
 LEARNERS = ("two_model", "class_transformation", "risk_bands")
@@ -187,6 +205,7 @@ def _design(customers: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, axis=1).fillna(0.0)
 
 
+_MIN_Q = 1e-3
 _BOOSTING = {"max_iter": 150, "max_depth": 3, "learning_rate": 0.05, "min_samples_leaf": 30}
 
 
@@ -249,16 +268,26 @@ class UpliftResult:
     decision : pandas.DataFrame
         Index offer: ``learner`` (the selected one), ``qini`` (its mean held-out Qini),
         ``qini_risk`` (the risk ranking's on the same campaigns), ``ranking`` (``"learned"`` when
-        ``qini > qini_risk``, else ``"risk"``), ``average_effect`` (the offer's effect over the
-        whole history) and ``note`` (the decision in words).
+        ``qini > qini_risk`` and ``reliability > 0``, else ``"risk"``), ``average_effect`` (the
+        offer's effect over the whole history), ``reliability`` (:func:`reliability_slope` of
+        the selected learner on the held-out campaigns: the share of its departure from the
+        average effect that :meth:`effects` keeps) and ``note`` (the decision in words).
+    held_out : pandas.DataFrame or None
+        The held-out rows of every offer, each scored by the models fitted without its
+        campaign: ``offer, fold, customer_id, uplift`` (the selected learner's),
+        ``control_churn`` (``q(x)``), ``average_effect`` (the other campaigns'), ``treated,
+        churned, share_treated``; the risk ranking's uplift is ``control_churn x
+        average_effect``. For Qini curves at any depth (:func:`qini_at_depth`); None without
+        a fold to hold out.
     """
 
     uplift: pd.DataFrame
     control_churn: pd.Series
     comparison: pd.DataFrame
     decision: pd.DataFrame | None = None
+    held_out: pd.DataFrame | None = None
 
-    def effects(self, fallback: bool = True) -> pd.DataFrame:
+    def effects(self, fallback: bool = True, shrink: bool = True) -> pd.DataFrame:
         """Per-customer effect: the share of would-be leavers the offer keeps, in [0, 1].
 
         What :func:`graphchurn.targeting.actions.next_best_action` takes as ``uplift`` and
@@ -270,15 +299,23 @@ class UpliftResult:
             For an offer whose learned ranking did not beat the risk ranking on the held-out
             campaign (``decision.ranking == "risk"``), every customer gets the offer's average
             effect; False gives the learned uplift / q(x) for every offer.
+        shrink : bool, default True
+            With ``fallback``, an offer that keeps its learned ranking gets
+            ``average + reliability x (learned - average)`` (``decision.reliability``); False
+            gives the learned effect unshrunk.
         """
-        # q below 1e-3: too few leavers like this customer to estimate a share of them
-        q = np.maximum(self.control_churn.reindex(self.uplift.index).to_numpy(dtype=float), 1e-3)
-        eff = pd.DataFrame(np.clip(self.uplift.clip(lower=0.0).to_numpy() / q[:, None], 0.0, 1.0),
+        q = self.control_churn.reindex(self.uplift.index).to_numpy(dtype=float)
+        eff = pd.DataFrame(_effect(self.uplift.to_numpy(), q[:, None]),
                            index=self.uplift.index, columns=self.uplift.columns)
         if fallback and self.decision is not None:
             for o in eff.columns:
-                if o in self.decision.index and self.decision.loc[o, "ranking"] == "risk":
-                    eff[o] = float(self.decision.loc[o, "average_effect"])
+                if o not in self.decision.index:
+                    continue
+                avg = float(self.decision.loc[o, "average_effect"])
+                if self.decision.loc[o, "ranking"] == "risk":
+                    eff[o] = avg
+                elif shrink and "reliability" in self.decision.columns:
+                    eff[o] = avg + float(self.decision.loc[o, "reliability"]) * (eff[o] - avg)
         return eff
 
 
@@ -320,7 +357,7 @@ def fit_uplift(history: pd.DataFrame, customers: pd.DataFrame, learners=LEARNERS
     h = h[h["customer_id"].isin(X_all.index)]
     dates = np.sort(h["contact_date"].unique())
     offers = sorted(set(h["offer"]) - {"none"})
-    rows, uplift, decisions = [], {}, []
+    rows, uplift, decisions, scored = [], {}, [], []
     X_new = X_all.to_numpy(dtype=float)
     for o in offers:
         part = h[h["offer"].isin([o, "none"])]
@@ -336,21 +373,41 @@ def fit_uplift(history: pd.DataFrame, customers: pd.DataFrame, learners=LEARNERS
                  and (~t[~f]).any()]
         scores = {learner: [] for learner in learners}
         risk_scores = []
+        held_out = {learner: [] for learner in learners}
+        averages, risks, test_rows = [], [], []
         for test in folds:
             for learner in learners:
                 pred = _fit_predict(learner, X[~test], t[~test], y[~test], X[test], seed)
                 scores[learner].append(qini_coefficient(pred, t[test], 1.0 - y[test]))
+                held_out[learner].append(pred)
             control = ~test & ~t
             risk_rank = _churn_rate(X[control], y[control], X[test], seed)
             risk_scores.append(qini_coefficient(risk_rank, t[test], 1.0 - y[test]))
+            averages.append(np.full(test.sum(), average_effect(t[~test], y[~test])))
+            risks.append(risk_rank)
+            test_rows.append(np.flatnonzero(test))
         scores = {name: float(np.mean(v)) if v else 0.0 for name, v in scores.items()}
         qini_risk = float(np.mean(risk_scores)) if risk_scores else 0.0
         best = max(learners, key=lambda name: (scores[name], -learners.index(name)))
+        reliability = 0.0
+        if folds:
+            rows_ = np.concatenate(test_rows)
+            scored.append(pd.DataFrame({
+                "offer": o, "fold": np.repeat(np.arange(len(folds)), [f.sum() for f in folds]),
+                "customer_id": part["customer_id"].to_numpy()[rows_],
+                "uplift": np.concatenate(held_out[best]),
+                "control_churn": np.concatenate(risks),
+                "average_effect": np.concatenate(averages),
+                "treated": t[rows_], "churned": y[rows_].astype(int),
+                "share_treated": np.concatenate([np.full(f.sum(), t[f].mean()) for f in folds])}))
+            f = scored[-1]
+            reliability = reliability_slope(f["uplift"], f["control_churn"], f["average_effect"],
+                                            f["treated"], f["churned"], f["share_treated"])
         for learner in learners:
             rows.append({"offer": o, "learner": learner, "qini": scores[learner],
                          "selected": learner == best, "n_train": len(part),
                          "n_test": int(sum(f.sum() for f in folds)), "n_folds": len(folds)})
-        decisions.append(_decide(o, best, scores[best], qini_risk, t, y))
+        decisions.append(_decide(o, best, scores[best], qini_risk, t, y, reliability))
         uplift[o] = _fit_predict(best, X, t, y, X_new, seed)
     control = h[h["offer"] == "none"]
     q = _churn_rate(X_all.loc[control["customer_id"]].to_numpy(dtype=float),
@@ -358,7 +415,8 @@ def fit_uplift(history: pd.DataFrame, customers: pd.DataFrame, learners=LEARNERS
     return UpliftResult(uplift=pd.DataFrame(uplift, index=X_all.index),
                         control_churn=pd.Series(q, index=X_all.index, name="control_churn"),
                         comparison=pd.DataFrame(rows),
-                        decision=pd.DataFrame(decisions).set_index("offer"))
+                        decision=pd.DataFrame(decisions).set_index("offer"),
+                        held_out=pd.concat(scored, ignore_index=True) if scored else None)
 
 
 def average_effect(treated, churned) -> float:
@@ -372,18 +430,96 @@ def average_effect(treated, churned) -> float:
     return float(np.clip((q - y[t].mean()) / q, 0.0, 1.0)) if q > 0 else 0.0
 
 
-def _decide(offer, learner, qini, qini_risk, treated, churned) -> dict:
+def _effect(uplift, control_churn):
+    """The share of would-be leavers kept, ``uplift / q`` in [0, 1] (``UpliftResult.effects``)."""
+    # q below _MIN_Q: too few leavers like this customer to estimate a share of them
+    q = np.maximum(np.asarray(control_churn, dtype=float), _MIN_Q)
+    return np.clip(np.maximum(np.asarray(uplift, dtype=float), 0.0) / q, 0.0, 1.0)
+
+
+def reliability_slope(uplift, control_churn, average, treated, churned, share_treated) -> float:
+    """How much of the learned effect's departure from the average effect is real, in [0, 1].
+
+    On held-out rows, the least-squares slope of the observed effect's departure from the
+    average on the learned effect's departure from it (centred), on the scale the contact list
+    reads: effects, which it multiplies by each customer's own risk. The observed effect of a
+    row is its transformed outcome over its control churn, ``y* / q(x)`` with
+    ``y* = churned ((1 - T) / (1 - e) - T / e)``, whose expectation given ``x`` is the uplift
+    (so ``y* / q`` has the effect's). 1 when the learned differences between customers are
+    found in the outcomes at full size, 0 when they are not found at all or point the wrong way:
+    a calibration slope (Copas 1983) of the effect.
+
+    Parameters
+    ----------
+    uplift : array-like
+        Predicted uplift (fall of churn when contacted) of each held-out row.
+    control_churn : array-like
+        Predicted churn without contact ``q(x)`` of each row (floored at 0.001, as in
+        :meth:`UpliftResult.effects`).
+    average : float or array-like
+        The average effect the learned one departs from (each row's, from the campaigns it
+        was not in).
+    treated, churned : array-like of {0, 1}
+    share_treated : float or array-like
+        The share treated in each row's campaign, ``e``.
+
+    Returns
+    -------
+    float
+        The slope clipped to [0, 1]; 0 when the learned effect is the same for every row.
+    """
+    t = np.asarray(treated, dtype=bool)
+    y = np.asarray(churned, dtype=float)
+    e = np.broadcast_to(np.asarray(share_treated, dtype=float), t.shape)
+    q = np.maximum(np.asarray(control_churn, dtype=float), _MIN_Q)
+    avg = np.broadcast_to(np.asarray(average, dtype=float), t.shape)
+    observed = y * (~t / (1.0 - e) - t / e) / q
+    d = _effect(uplift, q) - avg
+    d = d - d.mean()
+    var = float(np.dot(d, d))
+    # a learned effect that departs from the average by a constant ranks nobody differently
+    if var <= 1e-12 * max(len(d), 1):
+        return 0.0
+    return float(np.clip(np.dot(d, observed - avg) / var, 0.0, 1.0))
+
+
+def qini_at_depth(uplift, treated, stayed, share) -> float:
+    """The Qini coefficient of the top ``share`` of the ranking only: the mean over
+    ``k = 1..ceil(share n)`` of ``Q(k) - (k / n) Q(n)``, per treated customer.
+
+    What a list that contacts the top ``share`` of the customers gains from the ranking over
+    random targeting; ``share = 1`` averages over ``k = 1..n`` (:func:`qini_coefficient`
+    includes ``k = 0`` as well).
+    """
+    k, q = qini_curve(uplift, treated, stayed)
+    n = k[-1]
+    if n == 0:
+        return 0.0
+    top = max(1, min(n, int(np.ceil(share * n))))
+    n_treated = max(int(np.asarray(treated, dtype=bool).sum()), 1)
+    return float(np.mean(q[1:top + 1] - k[1:top + 1] / n * q[-1]) / n_treated)
+
+
+def _decide(offer, learner, qini, qini_risk, treated, churned, reliability=1.0) -> dict:
     """Which ranking an offer uses: the learned uplift only when it ranks the held-out
-    campaign better than the churn risk does (module docstring)."""
+    campaign better than the churn risk does, shrunk by its reliability (module docstring)."""
     avg = average_effect(treated, churned)
-    if qini > qini_risk:
+    if qini > qini_risk and reliability > 0:
         ranking = "learned"
         note = (f"{offer}: {learner} (mean Qini {qini:.4f} on held-out campaigns, risk ranking "
-                f"{qini_risk:.4f}): risk x learned effect")
+                f"{qini_risk:.4f}): risk x learned effect, shrunk towards the average effect "
+                f"({avg:.2f}) by its held-out reliability {reliability:.2f}")
+    elif qini > qini_risk:
+        ranking = "risk"
+        note = (f"{offer}: the learned uplift ({learner}, mean Qini {qini:.4f}, risk ranking "
+                f"{qini_risk:.4f}) departs from the risk ranking in ways the held-out campaigns "
+                f"do not confirm (reliability 0): risk x the offer's average effect in the "
+                f"history ({avg:.2f})")
     else:
         ranking = "risk"
         note = (f"{offer}: the learned uplift ({learner}, mean Qini {qini:.4f}) does not beat "
                 f"the risk ranking (Qini {qini_risk:.4f}) on held-out campaigns: risk x the "
                 f"offer's average effect in the history ({avg:.2f})")
     return {"offer": offer, "learner": learner, "qini": qini, "qini_risk": qini_risk,
-            "ranking": ranking, "average_effect": avg, "note": note}
+            "ranking": ranking, "average_effect": avg, "reliability": float(reliability),
+            "note": note}
