@@ -424,12 +424,16 @@ def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
     # churner, stayers drawn and weighted back) of at most max_train_rows rows. The logistic
     # regression ("logistic", "ensemble") is L1-penalised with its strength chosen by
     # cross-validation. experiments/bench_model_scale.py compares this model with a calibrated
-    # 5-fold ensemble.
+    # 5-fold ensemble. The held-out slice is dealt over canonical_groups (ordered_holdout), not
+    # drawn: which customers it holds decides early stopping and the calibration, and a
+    # seeded draw moved single customers' probabilities more than any other random step
+    # (issue 22, experiments/results/stability.md).
     # "by_size" needs the table (see fit_churn_model); without one it is boosting's setting.
     estimator = "gbm" if cfg.estimator in ("by_size", "auto") else cfg.estimator
     params = dict(estimator=estimator, max_iter=300, learning_rate=0.05, max_leaf_nodes=4,
                   min_samples_leaf=0.005, C="auto", l1_ratio=1.0, normal_scores=False,
                   cv="holdout", holdout=0.2, holdout_folds=cfg.model_folds, fold_seed=0,
+                  ordered_holdout=True,
                   max_train_rows=300_000, early_stopping=True,
                   calibration="sigmoid", importance="auto", importance_max_rows=10_000,
                   random_state=cfg.seed)

@@ -12,6 +12,7 @@ from graphchurn.social.communities import (
     detect_communities,
     group_summary,
     relabel_by_size,
+    run_seeds,
 )
 
 
@@ -62,6 +63,24 @@ def test_seed_changes_random_tie_breaks_and_leaves_global_random_alone():
     random.seed(123)
     detect_communities(karate, method="leiden", seed=5)
     assert random.random() == expected
+
+
+@pytest.mark.parametrize("method", ["leiden", "louvain"])
+def test_best_of_several_runs_keeps_the_highest_modularity(method):
+    graph = weighted(igraph.Graph.Famous("Zachary"))
+
+    def modularity(membership):
+        return graph.modularity(membership.tolist(), weights=graph.es["weight"])
+
+    runs = run_seeds(4, 6)
+    singles = [detect_communities(graph, method=method, seed=s) for s in runs]
+    best = detect_communities(graph, method=method, seed=4, n_runs=6)
+    assert modularity(best) == pytest.approx(max(modularity(m) for m in singles))
+    np.testing.assert_array_equal(singles[0], detect_communities(graph, method=method, seed=4))
+    np.testing.assert_array_equal(best, detect_communities(graph, method=method, seed=4,
+                                                           n_runs=6))
+    with pytest.raises(ValueError, match="n_runs"):
+        detect_communities(graph, method=method, n_runs=0)
 
 
 def test_weights_decide_the_split():

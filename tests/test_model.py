@@ -729,6 +729,36 @@ def test_group_holdout_keeps_customers_whole_and_the_churn_share():
     assert np.array_equal(again[1], held)
 
 
+def test_group_holdout_without_a_generator_deals_the_groups_in_sorted_order():
+    y, groups = _stacked_customers(4000, seed=1)
+    fit, held = group_holdout(y, groups, 0.2)
+    assert not set(groups[fit]) & set(groups[held])
+    n_groups, n_churner_groups = len(set(groups)), len(set(groups[y == 1]))
+    assert len(set(groups[held])) == pytest.approx(0.2 * n_groups, abs=2)
+    assert len(set(groups[held][y[held] == 1])) == round(0.2 * n_churner_groups)
+    # A function of the groups alone: the rows in another order hold out the same groups.
+    perm = np.random.default_rng(3).permutation(len(y))
+    _, held_perm = group_holdout(y[perm], groups[perm], 0.2)
+    assert set(groups[perm][held_perm]) == set(groups[held])
+    # Spread over the sorted order, not a block at one end of it.
+    ranks = np.searchsorted(np.unique(groups), np.unique(groups[held]))
+    assert ranks.min() < 0.1 * n_groups and ranks.max() > 0.9 * n_groups
+
+
+def test_churn_model_ordered_holdout_takes_the_slice_from_no_seed():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600)})
+    y = (X["a"] + rng.normal(size=600) > 1).astype(int)
+    groups = np.arange(600)
+
+    def fitted(seed, ordered):
+        return ChurnModel(estimator="logistic", importance=None, ordered_holdout=ordered,
+                          random_state=seed).fit(X, y, groups=groups).predict_proba(X)[:, 1]
+
+    np.testing.assert_array_equal(fitted(0, True), fitted(1, True))
+    assert not np.array_equal(fitted(0, False), fitted(1, False))
+
+
 def test_training_sample_keeps_every_churner_and_weights_stayers_back():
     y = np.array([1] * 30 + [0] * 970)
     rows, weights = training_sample(y, np.arange(1000), 200, np.random.default_rng(0))

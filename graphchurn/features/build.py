@@ -50,7 +50,8 @@ from graphchurn.features.exposure import (LONGER_EXPOSURE_WINDOWS, departure_age
                                           exposure_before_onset, spreading_activation)
 from graphchurn.graph.canonical import in_canonical_order
 from graphchurn.graph.customer_graph import FADE_DAYS, CustomerGraph
-from graphchurn.social.roles import influencer_scores, leaders_and_followers, susceptibility
+from graphchurn.social.roles import (DEFAULT_RIS_SAMPLES, influencer_scores,
+                                     leaders_and_followers, susceptibility)
 from graphchurn.windows.labels import active_at, before, known_departures
 
 __all__ = [
@@ -67,12 +68,21 @@ __all__ = [
     "NON_FEATURE_COLUMNS",
     "check_finite_features",
     "FEATURE_LIMIT",
+    "FEATURE_RIS_SAMPLES",
 ]
 
 #: Largest magnitude a feature may reach before a fit: inputs are bounded at the door
 #: (io.readers), so anything beyond is a bug or an input that slipped through; far below the
 #: ~1e154 whose square overflows a standardisation.
 FEATURE_LIMIT = 1e15
+
+#: RR sets of the feature stage's influence sampling (``influencer_scores``' ``ris_samples``).
+#: A vertex's estimated spread is its share of the sets, so its noise falls as one over the
+#: square root of their number, and with it how far a different seed moves customers across
+#: the influencer cut. Ten times more sets took a little of that spread off but ranked
+#: slightly worse on the generated worlds, so the feature stage keeps the library's default
+#: (issue 22, docs/results.md).
+FEATURE_RIS_SAMPLES = DEFAULT_RIS_SAMPLES
 
 
 def check_finite_features(X: pd.DataFrame) -> None:
@@ -372,7 +382,8 @@ def features_on_graph(
     with step("influencers and roles"):
         # Eigenvector and betweenness centrality are not features and not part of the
         # influencer score; skipping them saves most of this step (docs/results.md).
-        ordered_influence = influencer_scores(ordered, seed=seed, descriptive=False)
+        ordered_influence = influencer_scores(ordered, seed=seed, descriptive=False,
+                                              ris_samples=FEATURE_RIS_SAMPLES)
         roles = leaders_and_followers(ordered, ordered_membership,
                                       ordered_influence).iloc[position]
         influence = ordered_influence.iloc[position]

@@ -119,6 +119,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     holdout : float, default 0.2
         With ``cv="holdout"``: the share of groups (stratified on holding a churner) held out
         for early stopping, calibration and importance.
+    ordered_holdout : bool, default False
+        With ``cv="holdout"``: deal the held-out slice over the groups in sorted order
+        (:func:`group_holdout` without a generator) instead of drawing it with
+        ``random_state``. With ``groups`` numbered in an order that carries no information
+        (:func:`graphchurn.pipeline.canonical_groups`) the deal is as good as a draw, and the
+        slice, which decides early stopping and the calibration, is a function of the data
+        alone: a different seed no longer moves the probabilities through it (issue 22).
     max_train_rows : int or None, default 300_000
         With ``cv="holdout"``: the base model is fitted on at most this many rows
         (:func:`training_sample`: every churner while they fill at most half of it, a random
@@ -271,6 +278,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         "cv": [StrOptions({"holdout"}), Interval(Integral, 2, None, closed="left")],
         "holdout": [Interval(Real, 0, 1, closed="neither")],
         "holdout_folds": [Interval(Integral, 1, None, closed="left"), None],
+        "ordered_holdout": ["boolean"],
         "max_train_rows": [Interval(Integral, 2, None, closed="left"), None],
         "early_stopping": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -294,8 +302,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, estimator="gbm", calibration="sigmoid", cv="holdout", holdout=0.2,
-                 holdout_folds=None, max_train_rows=300_000, early_stopping=True, max_iter=200,
-                 learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
+                 holdout_folds=None, ordered_holdout=False, max_train_rows=300_000,
+                 early_stopping=True, max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
+                 min_samples_leaf=20,
                  l2_regularization=1.0, C=1.0, Cs=(0.02, 0.05, 0.2, 1.0),
                  C_search_max_rows=250_000, l1_ratio=0.0, normal_scores=False,
                  importance="permutation",
@@ -306,6 +315,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.holdout = holdout
         self.holdout_folds = holdout_folds
+        self.ordered_holdout = ordered_holdout
         self.max_train_rows = max_train_rows
         self.early_stopping = early_stopping
         self.max_iter = max_iter
@@ -605,7 +615,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         hold = None
         if self.calibration is not None:
-            fit_rows, held_rows = group_holdout(y, groups, share, rng)
+            fit_rows, held_rows = group_holdout(y, groups, share,
+                                                None if self.ordered_holdout else rng)
             if (len(np.unique(y[held_rows])) == 2 and len(np.unique(y[fit_rows])) == 2):
                 hold = held_rows
             else:

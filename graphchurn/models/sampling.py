@@ -71,13 +71,17 @@ def group_folds(y, groups, n_splits: int, random_state=0,
     return folds
 
 
-def group_holdout(y, groups, share: float, rng) -> tuple[np.ndarray, np.ndarray]:
+def group_holdout(y, groups, share: float, rng=None) -> tuple[np.ndarray, np.ndarray]:
     """A held-out slice of whole groups, as (fit rows, held rows).
 
-    About ``share`` of the groups are held out, drawn separately among the groups that hold a
-    churner and among the rest (so the slice's churn share matches), with ``rng`` (a numpy
-    Generator), over the groups in sorted order. One vectorised draw: no Python loop over
-    groups. Without ``groups`` every row is its own group.
+    About ``share`` of the groups are held out, separately among the groups that hold a
+    churner and among the rest (so the slice's churn share matches), over the groups in sorted
+    order. With ``rng`` (a numpy Generator) they are drawn at random; with None they are
+    dealt: evenly spaced positions of each stratum in sorted order, so that the slice is a
+    function of the group numbers alone. Groups numbered in an order that carries no
+    information (:func:`graphchurn.pipeline.canonical_groups`: ranks of a hash of each
+    customer's activity) make that deal as good as a draw, and a slice that no seed moves
+    (issue 22). No Python loop over groups. Without ``groups`` every row is its own group.
 
     Example
     -------
@@ -85,6 +89,8 @@ def group_holdout(y, groups, share: float, rng) -> tuple[np.ndarray, np.ndarray]
     >>> fit, held = group_holdout(y, np.array(list("aabccdde")), 0.5, np.random.default_rng(0))
     >>> len(set("aabccdde"[i] for i in held) & set("aabccdde"[i] for i in fit))
     0
+    >>> sorted(set("aabccdde"[i] for i in group_holdout(y, np.array(list("aabccdde")), 0.5)[1]))
+    ['b', 'c', 'e']
     """
     y = np.asarray(y)
     if groups is None:
@@ -98,9 +104,18 @@ def group_holdout(y, groups, share: float, rng) -> tuple[np.ndarray, np.ndarray]
     held_group = np.zeros(n_groups, dtype=bool)
     for stratum in (np.flatnonzero(has_churner), np.flatnonzero(~has_churner)):
         k = int(round(share * len(stratum)))
-        held_group[rng.choice(stratum, size=k, replace=False)] = True
+        held_group[_pick(stratum, k, rng)] = True
     held = held_group[codes]
     return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def _pick(stratum: np.ndarray, k: int, rng) -> np.ndarray:
+    """``k`` of ``stratum``: drawn with ``rng``, or (None) the middles of ``k`` equal runs."""
+    if rng is not None:
+        return rng.choice(stratum, size=k, replace=False)
+    if k == 0:
+        return stratum[:0]
+    return stratum[((np.arange(k) + 0.5) * len(stratum) / k).astype(np.int64)]
 
 
 def training_sample(y, rows, max_rows, rng) -> tuple[np.ndarray, np.ndarray | None]:
