@@ -225,9 +225,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="inactivity churn: activity window before a cut-off (default: horizon)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of every random step (default 0)")
     p.add_argument("--model-folds", dest="model_folds", type=_int_between(1, 10), default=1,
-                   metavar="N", help="average N cross-fitted churn models (5: a ranking that "
-                   "does not move with the seed or the spelling of ids, about twice the model "
-                   "time; default 1)")
+                   metavar="N", help="average N cross-fitted churn models (5: steadier between "
+                   "seeds on small logs, up to five times the model time; default 1); see "
+                   "docs/cli.md, Stable rankings")
     p.add_argument("--jobs", dest="n_jobs", type=_jobs, default=-1, metavar="N",
                    help="processes building the cut-offs' features side by side (-1: one per "
                    "core, the default; 1: one after the other, the least memory); the results "
