@@ -131,7 +131,7 @@ def _exit_code(argv):
 @pytest.mark.parametrize("option, value", [
     ("--horizon", "100000"), ("--window", "10000000"), ("--active-window", "9999999"),
     ("--train-cutoff-step", "10000000"), ("--resolution", "0"), ("--resolution", "nan"),
-    ("--seed", "-1"), ("--seed", str(2**32)),
+    ("--seed", "-1"), ("--seed", str(2**32)), ("--jobs", "0"), ("--jobs", "two"),
 ])
 def test_out_of_range_options_are_one_line_errors(option, value, world_dir, tmp_path, capsys):
     code = _exit_code(["analyze", "--interactions", str(world_dir / "interactions.csv.gz"),
