@@ -51,6 +51,19 @@ def hashed(interactions, customers):
     return log, table, dict(zip(pseudonyms, ids))
 
 
+def load_world(n_customers: int | None, days: int):
+    """(interactions, customers, name): a generated world of ``n_customers`` (seed 0) over
+    ``days`` days, or the demo world in data/sample when ``n_customers`` is None."""
+    if n_customers:
+        from graphchurn.synth.world import generate_world
+
+        world = generate_world(n_customers=n_customers, days=days, seed=0)
+        return (world.interactions, world.customers,
+                f"generated, {n_customers} customers, {days} days")
+    return (load_interactions(ROOT / "data/sample/interactions.csv.gz"),
+            load_customers(ROOT / "data/sample/customers.csv"), "demo (data/sample)")
+
+
 def run(interactions, customers, cfg, back=None):
     start = time.perf_counter()
     analysis = analyze(interactions, customers, cfg)
@@ -78,16 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--label", default="", help="name of this configuration")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
-    if args.customers:
-        from graphchurn.synth.world import generate_world
-
-        world = generate_world(n_customers=args.customers, days=args.days, seed=0)
-        interactions, customers = world.interactions, world.customers
-        name = f"generated, {args.customers} customers, {args.days} days"
-    else:
-        interactions = load_interactions(ROOT / "data/sample/interactions.csv.gz")
-        customers = load_customers(ROOT / "data/sample/customers.csv")
-        name = "demo (data/sample)"
+    interactions, customers, name = load_world(args.customers, args.days)
     cfg = replace(AnalyzeConfig(), **json.loads(args.config))
     ref, auc0, t0 = run(interactions, customers, cfg)
     log_h, cust_h, back = hashed(interactions, customers)

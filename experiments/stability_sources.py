@@ -35,11 +35,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT
-from stability import compare, run
+from stability import compare, load_world, run
 
 from graphchurn.features import build
-from graphchurn.io.readers import load_customers, load_interactions
 from graphchurn.models import churn
 from graphchurn.pipeline import AnalyzeConfig
 
@@ -121,16 +119,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ris", type=int, help="RR sets of influencer_scores")
     parser.add_argument("--only", nargs="+", choices=SOURCES, default=list(SOURCES))
     args = parser.parse_args(argv)
-    if args.customers:
-        from graphchurn.synth.world import generate_world
-
-        world = generate_world(n_customers=args.customers, days=args.days, seed=0)
-        interactions, customers = world.interactions, world.customers
-        name = f"generated, {args.customers} customers, {args.days} days"
-    else:
-        interactions = load_interactions(ROOT / "data/sample/interactions.csv.gz")
-        customers = load_customers(ROOT / "data/sample/customers.csv")
-        name = "demo (data/sample)"
+    interactions, customers, name = load_world(args.customers, args.days)
     cfg = replace(AnalyzeConfig(), **json.loads(args.config))
     with variant(json.loads(args.leiden), args.ris):
         rows = sources(args.only, interactions, customers, cfg)
