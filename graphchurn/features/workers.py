@@ -138,8 +138,8 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
     This process computes the first item when ``pin_first`` (its result is never pickled),
     then, whenever it is free, the next item no worker has started; up to ``n_jobs - 1``
     workers take the others, one fresh fork per item (so a worker starts from this process's
-    memory as it is then, and gives all of its own back when it ends). With ``n_jobs`` 1, or where forking is
-    not available (:func:`fork_available`), every item runs here, in order.
+    memory as it is then, and gives all of its own back when it ends). With ``n_jobs`` 1, or
+    where forking is not available (:func:`fork_available`), every item runs here, in order.
 
     Parameters
     ----------
