@@ -924,3 +924,29 @@ def test_walking_boosting_predicts_exactly_as_scikit_learn(leaves):
     np.testing.assert_array_equal(ours.predict_proba(test), theirs.predict_proba(test))
     staged = [p for p in ours.staged_decision_function(test)]
     np.testing.assert_array_equal(staged[-1], theirs.decision_function(test))
+
+
+@pytest.mark.parametrize("n_levels", [6, 400])
+def test_category_codes_match_scikit_learns_ordinal_encoder(n_levels):
+    """The boosting's category codes (pandas hash tables) are OrdinalEncoder's: sorted
+    categories, the least frequent pooled into one last code beyond max_categories (ties: the
+    earlier in sorted order), missing and unseen values as NaN."""
+    from sklearn.preprocessing import OrdinalEncoder
+
+    from graphchurn.models.learners import CategoryCodes
+
+    rng = np.random.default_rng(3)
+    drawn = rng.zipf(1.4, 5000) % n_levels
+    column = np.array([f"p{v}" for v in drawn], dtype=object)
+    column[rng.random(5000) < 0.05] = np.nan
+    X = pd.DataFrame({"plan": column, "region": column[::-1].copy()})
+    unseen = np.array([f"p{v}" for v in rng.integers(0, n_levels + 30, 2000)], dtype=object)
+    unseen[:20] = np.nan
+    T = pd.DataFrame({"plan": unseen, "region": unseen[::-1].copy()})
+    theirs = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                            encoded_missing_value=np.nan, max_categories=250).fit(X)
+    ours = CategoryCodes(max_categories=250).fit(X)
+    for table in (X, T):
+        np.testing.assert_array_equal(ours.transform(table), theirs.transform(table))
+    assert np.nanmax(ours.transform(X)) == min(n_levels, 250) - 1
+    assert list(ours.get_feature_names_out()) == ["plan", "region"]
