@@ -4,6 +4,7 @@ again here, and cut-off features identical whatever n_jobs is."""
 
 import logging
 import os
+import time
 
 import pandas as pd
 import pytest
@@ -18,6 +19,7 @@ PARENT = os.getpid()
 
 
 def where(item):
+    time.sleep(0.1)  # long enough for the workers, forked at the start, to take some items
     return item, os.getpid() == PARENT
 
 
@@ -65,6 +67,7 @@ def test_a_workers_error_is_raised_here_as_it_would_have_been():
 def dies_in_a_worker(item):
     if os.getpid() != PARENT:
         os._exit(9)  # as if killed for memory
+    time.sleep(0.1)
     return item * 10
 
 
@@ -74,6 +77,19 @@ def test_a_dead_workers_item_is_computed_here_with_a_warning(caplog):
         results = map_forked(dies_in_a_worker, range(4), n_jobs=2)
     assert [value for value, _ in results] == [0, 10, 20, 30]
     assert "exit code 9" in caplog.text and caplog.text.count("worker process stopped") == 1
+
+
+def slow_in_the_parent(item):
+    time.sleep(1.0 if os.getpid() == PARENT else 0.1)
+    return item, os.getpid() == PARENT
+
+
+@needs_fork
+def test_a_worker_goes_on_to_the_next_item_while_this_process_is_busy():
+    # This process is busy with its pinned item for a second; the one worker takes every
+    # other item in turn meanwhile, instead of waiting for this process to hand them out.
+    results = map_forked(slow_in_the_parent, range(5), n_jobs=2)
+    assert [value for value, _ in results] == [(0, True)] + [(i, False) for i in range(1, 5)]
 
 
 @needs_fork

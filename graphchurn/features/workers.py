@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import struct
 import time
 from collections import deque
 from multiprocessing.connection import wait
@@ -83,26 +84,58 @@ def resolve_n_jobs(n_jobs: int | None, n_items: int) -> int:
     return max(1, min(n_jobs, n_items))
 
 
-class _Worker:
-    """One forked process computing ``fn(item)``; its result comes back through a pipe."""
+class _Items:
+    """The items no process has taken yet, as 4-byte tokens in a pipe that this process and
+    its forked workers read: each read takes one item, atomically, and no lock is held that
+    a worker killed mid-draw could leave taken."""
 
-    def __init__(self, fn, item):
+    def __init__(self, indices):
+        indices = list(indices)
+        if len(indices) * 4 > 4096:  # PIPE_BUF: one write, never split (and never blocking)
+            raise ValueError(f"too many items for one pipe of tokens: {len(indices)}")
+        self._read, write = os.pipe()
+        os.write(write, b"".join(struct.pack("<i", i) for i in indices))
+        os.close(write)  # an empty pipe then reads as EOF, not as "wait"
+
+    def take(self):
+        """The next item's index, or None when every item is taken."""
+        token = os.read(self._read, 4)
+        return struct.unpack("<i", token)[0] if token else None
+
+    def close(self):
+        os.close(self._read)
+
+
+class _Worker:
+    """One forked process taking items from ``items`` until none is left; it says which item
+    it starts, and sends every result at the end (a result sent at once would wait in the
+    pipe until this process is free to read it, and the worker with it)."""
+
+    def __init__(self, fn, items, queue):
         context = multiprocessing.get_context("fork")
         self.reader, writer = context.Pipe(duplex=False)
-        self.process = context.Process(target=_work, args=(writer, fn, item), daemon=True)
+        self.process = context.Process(target=_work, args=(writer, fn, items, queue),
+                                       daemon=True)
         self.process.start()
         writer.close()  # the child holds its own copy; EOF reaches us if it dies
+        self.started: list[int] = []
 
-    def result(self):
-        """``("ok", value, seconds)``, ``("error", message)`` or ``("died", exit code)``."""
-        try:
-            message = self.reader.recv()
-        except EOFError:
-            message = None
-        finally:
-            self.reader.close()
-        self.process.join()
-        return message if message is not None else ("died", self.process.exitcode)
+    def messages(self):
+        """Messages waiting in the pipe: ``("start", i)``, then one ``("done", [(i, value,
+        seconds), ...], failed)``, where ``failed`` is ``(i, message)`` or None; a worker
+        that dies before it is done gives ``("died", exit code)``."""
+        out = []
+        while True:
+            try:
+                if not self.reader.poll():
+                    return out
+                out.append(self.reader.recv())
+            except EOFError:
+                self.process.join()
+                return out + [("died", self.process.exitcode)]
+            if out[-1][0] == "done":
+                self.process.join()
+                return out
 
     def stop(self):
         if self.process.is_alive():
@@ -111,16 +144,22 @@ class _Worker:
         self.reader.close()
 
 
-def _work(writer, fn, item):
+def _work(writer, fn, items, queue):
+    done, failed = [], None
     try:
-        start = time.perf_counter()
         # GNU OpenMP (python-igraph's PageRank uses it, as does scikit-learn) waits forever in
         # a forked child for the thread pool its parent started; on one thread it starts none.
         with threadpool_limits(limits=1, user_api="openmp"):
-            value = fn(item)
-        writer.send(("ok", value, time.perf_counter() - start))
-    except BaseException as exc:  # reported, then raised again by the parent's own run
-        writer.send(("error", f"{type(exc).__name__}: {exc}"))
+            while (i := queue.take()) is not None:
+                writer.send(("start", i))
+                start = time.perf_counter()
+                try:
+                    value = fn(items[i])
+                except BaseException as exc:  # raised again by the parent's own run
+                    failed = (i, f"{type(exc).__name__}: {exc}")
+                    break
+                done.append((i, value, time.perf_counter() - start))
+        writer.send(("done", done, failed))
     finally:
         writer.close()
 
@@ -135,11 +174,13 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
                worker_bytes: int = 0):
     """``fn`` of every item, up to ``n_jobs`` at a time: this process and forked workers.
 
-    This process computes the first item when ``pin_first`` (its result is never pickled),
-    then, whenever it is free, the next item no worker has started; up to ``n_jobs - 1``
-    workers take the others, one fresh fork per item (so a worker starts from this process's
-    memory as it is then, and gives all of its own back when it ends). With ``n_jobs`` 1, or
-    where forking is not available (:func:`fork_available`), every item runs here, in order.
+    This process computes the first item when ``pin_first`` (its result is never pickled);
+    up to ``n_jobs - 1`` workers, forked at the start, and this process whenever it is free
+    take the other items one at a time, each the next one nobody has taken, until none is
+    left (a worker that finishes while this process is busy goes on to the next item instead
+    of waiting for it). A worker sends its results when it ends and gives all of its memory
+    back. With ``n_jobs`` 1, or where forking is not available (:func:`fork_available`),
+    every item runs here, in order.
 
     Parameters
     ----------
@@ -153,8 +194,8 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
         Compute ``items[0]`` in this process.
     worker_bytes : int
         Memory one item's work takes: a worker is forked only while the machine has this much
-        available (:func:`available_memory`) beyond every running worker's share, else the
-        item waits for this process.
+        available (:func:`available_memory`) beyond every running worker's share, else its
+        items wait for this process.
 
     Returns
     -------
@@ -171,9 +212,10 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
     if n_jobs == 1 or not fork_available():
         return [_timed(fn, item) for item in items]
     results = [None] * len(items)
-    pending = deque(range(len(items)))
-    running: dict[int, _Worker] = {}
-    forking = True
+    mine = 0 if pin_first else None
+    queue = _Items(i for i in range(len(items)) if i != mine)
+    redo: deque[int] = deque()  # items a worker failed on or died with
+    running: list[_Worker] = []
 
     def room():
         if not worker_bytes:
@@ -182,41 +224,42 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
         # Running workers may not have reached their peak yet: their share is still to come.
         return free is None or free >= worker_bytes * (len(running) + 1)
 
-    def collect(i):
-        nonlocal forking
-        outcome = running.pop(i).result()
-        if outcome[0] == "ok":
-            results[i] = outcome[1:]
-            return
-        if outcome[0] == "died":
-            # Killed from outside (most often for memory): no more workers in this run.
-            forking = False
-            log.warning("a worker process stopped (exit code %s, perhaps out of memory): its "
-                        "item is computed in this process, the rest one at a time here",
-                        outcome[1])
-        else:
-            log.debug("a worker failed (%s); computing its item here", outcome[1])
-        results[i] = _timed(fn, items[i])
+    def read(worker):
+        for message in worker.messages():
+            if message[0] == "start":
+                worker.started.append(message[1])
+            elif message[0] == "done":
+                for i, value, seconds in message[1]:
+                    results[i] = (value, seconds)
+                if message[2] is not None:
+                    log.debug("a worker failed (%s); computing its item here", message[2][1])
+                    redo.append(message[2][0])
+                running.remove(worker)
+            else:  # died: killed from outside, most often for memory
+                log.warning("a worker process stopped (exit code %s, perhaps out of memory): "
+                            "its items are computed in this process", message[1])
+                redo.extend(worker.started)
+                running.remove(worker)
 
     try:
-        # This process's next item is taken before the workers are filled: it needs no pipe.
-        mine = pending.popleft() if pin_first else None
-        while mine is not None or pending or running:
-            if mine is None and pending:
-                mine = pending.popleft()
-            while forking and pending and len(running) < n_jobs - 1 and room():
-                i = pending.popleft()
-                running[i] = _Worker(fn, items[i])
+        while len(running) < n_jobs - 1 and room():
+            running.append(_Worker(fn, items, queue))
+        while True:
+            if mine is None:
+                mine = redo.popleft() if redo else queue.take()
             if mine is not None:
                 results[mine] = _timed(fn, items[mine])
                 mine = None
             elif running:
-                ready = wait([w.reader for w in running.values()])
-                for i in [i for i, w in running.items() if w.reader in ready]:
-                    collect(i)
-            for i in [i for i, w in running.items() if w.reader.poll()]:
-                collect(i)
+                wait([w.reader for w in running])
+            else:
+                break
+            for worker in list(running):
+                read(worker)
     finally:
-        for worker in running.values():
+        for worker in running:
             worker.stop()
-    return results
+        queue.close()
+    # An item a worker took and died before saying so is the one thing left: computed here.
+    return [result if result is not None else _timed(fn, items[i])
+            for i, result in enumerate(results)]
