@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from graphchurn.errors import InputError
 from graphchurn.features.build import (RFM_FEATURES, FeatureSet, build_features,
@@ -976,8 +977,8 @@ class ChurnPipeline:
         backtest and fit the scoring model; returns self."""
         cfg = self.config or AnalyzeConfig()
         self.prepare(interactions, customers)
-        self._run_backtest(cfg)
-        self._fit_final(cfg)
+        self._fit_models(cfg)
+        self._score_as_of(cfg)
         self.analysis_ = self._analysis(cfg)
         return self
 
@@ -1198,12 +1199,45 @@ class ChurnPipeline:
         self.backtest_metrics_ = metrics
         self._lift, self._calibration = lift_curve(y, p_test), calibration_table(y, p_test)
 
+    def _fit_models(self, cfg):
+        """The backtest and the scoring model: side by side, the backtest in a forked worker,
+        where ``cfg.n_jobs`` allows and the scoring model's estimator does not depend on the
+        backtest's result (it does under ``estimator="auto"``)."""
+        n_jobs = resolve_n_jobs(cfg.n_jobs, 2) if self.forks_workers else 1
+        if cfg.estimator == "auto" or n_jobs == 1:
+            self._run_backtest(cfg)
+            self._fit_final(cfg)
+            return
+        start = time.perf_counter()
+
+        def fit(which):
+            if which == "final":
+                # One thread here while the worker (one thread) fits the backtest: OpenMP's
+                # two threads would share the second core with it.
+                with threadpool_limits(limits=1, user_api="openmp"):
+                    return self._fit_final(cfg)
+            before = set(self._stages.timings)
+            self._run_backtest(cfg)
+            return (self.backtest_model_, self.backtest_metrics_, self._lift,
+                    self._calibration, self._inner_selection,
+                    {k: v for k, v in self._stages.timings.items() if k not in before})
+
+        (_, _), (backtest, _) = map_forked(fit, ["final", "backtest"], n_jobs=2)
+        (self.backtest_model_, self.backtest_metrics_, self._lift, self._calibration,
+         self._inner_selection, timings) = backtest
+        self._stages.timings.update(timings)
+        self._selection["backtest"] = self._inner_selection
+        self._stages.timings["models, side by side"] = round(time.perf_counter() - start, 3)
+
     def _fit_final(self, cfg):
-        """The scoring model on every labelled cut-off, its scores and reasons at as-of."""
-        known = {self.backtest_metrics_["estimator"]: self.backtest_metrics_["roc_auc"]}
+        """The scoring model on every labelled cut-off."""
+        known = None
+        if cfg.estimator == "auto":  # the backtest's measure of its estimator is reused
+            known = {self.backtest_metrics_["estimator"]: self.backtest_metrics_["roc_auc"]}
         estimator, outer = choose_estimator(self.labelled_, self.cutoffs_, cfg, known=known)
-        self._selection = {"backtest": self._inner_selection, "final": outer}
-        if estimator is not None and estimator != self.backtest_metrics_["estimator"]:
+        self._selection = {"backtest": getattr(self, "_inner_selection", None), "final": outer}
+        if (estimator is not None and known is not None
+                and estimator != self.backtest_metrics_["estimator"]):
             self.notes_.append(f"the scoring model uses {estimator} (better on the latest "
                                f"labelled cut-off); the backtest measured "
                                f"{self.backtest_metrics_['estimator']}")
@@ -1214,6 +1248,9 @@ class ChurnPipeline:
         chosen = {} if estimator is None else {"estimator": estimator}
         self.model_ = self._stages.run("final model", fit_churn_model, cfg, X_all, y_all,
                                        latest=latest_all, importance=None, **chosen)
+
+    def _score_as_of(self, cfg):
+        """The scoring model's probabilities and reasons at as-of."""
         X_now = self.scoring_.table
         self._probability = (self._stages.run("scores at as-of", self._score, X_now)
                              if len(X_now) else np.zeros(0))

@@ -309,7 +309,10 @@ def cmd_analyze(args) -> int:
         interactions = encode_ids(interactions, customers)
         read_s = time.perf_counter() - start
         log.info("inputs read and identifiers coded in %.1f s", read_s)
-        analysis = analyze(interactions, customers, _config(args, as_of))
+        # The outputs read no training graph: each is released as soon as its cut-off's
+        # table is built, so a worker sends back the table alone.
+        analysis = analyze(interactions, customers, _config(args, as_of),
+                           keep_training_graphs=False)
     # Reading the files is part of the run the command line times (metrics.json's timings).
     analysis.metrics["timings_s"] = {"read inputs": round(read_s, 3),
                                      **analysis.metrics["timings_s"]}
