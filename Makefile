@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --retries 1 --timeout 20 --extra-index-url $(TORCH_INDEX_URL) \
 		'$(TORCH_SPEC)'
-	$(BIN)/pip install --quiet -e '.[gnn,web,test,spark]'
+	$(BIN)/pip install --quiet -e '.[gnn,web,test,spark,experiments]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -70,7 +70,7 @@ def test_analyze_writes_the_contract(analyzed, world_dir):
     assert config["active_window_days"] == config["train_cutoff_step_days"] == 30
     assert not [p.name for p in analyzed.iterdir() if p.name.startswith(".")]  # no staging left
     html = (analyzed / "report.html").read_text()
-    assert "<img" in html and 'src="http' not in html
+    assert html.count("<svg role=\"img\"") >= 3 and "<img" not in html and "http://" not in html
 
 
 @pytest.mark.slow

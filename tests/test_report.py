@@ -1,4 +1,3 @@
-import base64
 import re
 
 import numpy as np
@@ -52,8 +51,21 @@ def analysis():
                 importance=importance)
 
 
-def _images(text):
-    return re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+def _charts(text):
+    """The inline SVG charts of a report, by their aria-label (the alt text)."""
+    return dict(re.findall(r'<svg role="img" aria-label="([^"]*)"[^>]*>(.*?)</svg>', text, flags=re.S))
+
+
+def _texts(svg, cls):
+    """(x, y, text) of the <text class="cls"> elements of an SVG, in document order."""
+    return [(float(x), float(y), t) for x, y, t in
+            re.findall(rf'<text class="{cls}" x="([-0-9.]+)" y="([-0-9.]+)"[^>]*>([^<]*)</text>', svg)]
+
+
+def _axis_labels(svg, axis):
+    """The tick labels of the "axis x" / "axis y" group of an SVG (and whether it is a log axis)."""
+    match = re.search(rf'<g class="axis {axis}( log)?">(.*?)</g>', svg, flags=re.S)
+    return _texts(match.group(2), "tick"), bool(match.group(1))
 
 
 def test_report_is_self_contained_with_embedded_charts(tmp_path, analysis):
@@ -66,10 +78,14 @@ def test_report_is_self_contained_with_embedded_charts(tmp_path, analysis):
     assert "http://" not in text and "https://" not in text
     assert not re.search(r'(src|href)\s*=\s*"(?!data:)', text)
     assert "<link" not in text and "@import" not in text and "url(" not in text
-    images = _images(text)
-    assert len(images) == 4  # lift+gains, calibration, importance, risk histogram
-    for b64 in images:
-        assert base64.b64decode(b64)[:8] == b"\x89PNG\r\n\x1a\n"
+    charts = _charts(text)
+    # lift+gains, calibration, importance, risk histogram: inline SVG, no image to fetch or decode
+    assert list(charts) == ["lift chart", "calibration chart", "feature importance chart", "risk distribution"]
+    assert text.count("<svg") == 4 and "<img" not in text and "data:" not in text
+    assert "xmlns" not in text and "<script" not in text
+    for title in ("Lift", "Cumulative gains", "Calibration", "What drives the predictions", "Risk distribution"):
+        assert f'font-weight="600">{title}</text>' in text
+    assert "<figcaption>Backtest: how many more churners the top risk buckets held" in text
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["report.html"]  # no temp left
 
 
@@ -98,7 +114,7 @@ def test_report_escapes_data_and_shows_headline_tables(tmp_path, analysis):
 def test_report_without_optional_parts(tmp_path, analysis):
     text = write_report(tmp_path / "r.html", scores=analysis["scores"], groups=analysis["groups"].iloc[:0],
                         metrics={}).read_text()
-    assert len(_images(text)) == 1  # only the risk histogram, drawn from the scores
+    assert list(_charts(text)) == ["risk distribution"]  # only the histogram, drawn from the scores
     assert "no groups" in text
     assert "Interaction graph" not in text and "Notes" not in text
 
@@ -107,7 +123,9 @@ def test_gains_only_lift_table_is_drawn(tmp_path, analysis):
     gains = pd.DataFrame({"bucket": [1, 2, 3, 4], "captured": [0.5, 0.7, 0.9, 1.0]})
     text = write_report(tmp_path / "r.html", scores=analysis["scores"], groups=analysis["groups"],
                         metrics={}, lift=gains).read_text()
-    assert len(_images(text)) == 2
+    assert list(_charts(text)) == ["lift chart", "risk distribution"]
+    lift = _charts(text)["lift chart"]
+    assert "Cumulative gains" in lift and ">Lift</text>" not in lift
 
 
 def test_model_table_shapes_are_drawn(tmp_path, analysis):
@@ -118,11 +136,11 @@ def test_model_table_shapes_are_drawn(tmp_path, analysis):
                                 "observed_rate": [0.12, 0.5]})
     text = write_report(tmp_path / "r.html", scores=analysis["scores"], groups=analysis["groups"], metrics={},
                         lift=lift, calibration=calibration).read_text()
-    assert len(_images(text)) == 3  # lift+gains, calibration, histogram
+    assert list(_charts(text)) == ["lift chart", "calibration chart", "risk distribution"]
     unusable = pd.DataFrame({"bin": [1], "something": [2.0]})
     text = write_report(tmp_path / "r.html", scores=analysis["scores"], groups=analysis["groups"], metrics={},
                         lift=unusable, calibration=unusable).read_text()
-    assert len(_images(text)) == 1
+    assert list(_charts(text)) == ["risk distribution"]
 
 
 def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
@@ -190,20 +208,20 @@ def test_importance_chart_ranks_signed_values_and_leaves_out_features_that_do_no
     shown, more, _ = importance_ranking(importance, top=1)
     assert list(shown.index) == ["departed_neighbours"] and more == 1
     text = write_report(tmp_path / "r.html", **dict(analysis, importance=importance)).read_text()
-    caption = text.split('alt="feature importance chart">')[1].split("</figcaption>")[0]
+    caption = _between(text.split('aria-label="feature importance chart"')[1], "<figcaption>", "</figcaption>")
     assert "The 2 features that help the model most" in caption
     assert "drop in ROC AUC on held-out rows when the feature is shuffled" in caption
     assert "Not shown: 2 features with zero or negative importance, i.e. no help" in caption
     # nothing helps: no bar chart, a plain statement instead
     text = write_report(tmp_path / "r.html", **dict(analysis, importance=pd.Series({"a": -0.1, "b": 0.0}))
                         ).read_text()
-    assert len(_images(text)) == 3 and "feature importance chart" not in text
+    assert len(_charts(text)) == 3 and "feature importance chart" not in text
     assert "No feature helps the model: all 2 features have zero or negative permutation importance" in text
     # the caption says what the importance is when the model measured path contributions
     metrics = dict(analysis["metrics"], importance="contribution")
     text = write_report(tmp_path / "r.html", **dict(analysis, metrics=metrics,
                                                     importance=importance)).read_text()
-    caption = text.split('alt="feature importance chart">')[1].split("</figcaption>")[0]
+    caption = _between(text.split('aria-label="feature importance chart"')[1], "<figcaption>", "</figcaption>")
     assert "Mean absolute contribution" in caption and "shuffled" not in caption
 
 
@@ -232,36 +250,53 @@ def test_format_number_reads_for_people():
             assert not re.fullmatch(r"-?\d{1,3}\.\d{3}", format_number(value, kind=kind)), (value, kind)
 
 
-@pytest.fixture
-def drawn(monkeypatch):
-    """Record what each chart draws: y tick labels, annotations and the y scale."""
-    from graphchurn.app import report
-
-    seen = []
-    original = report._png_data_uri
-
-    def record(fig):
-        for ax in fig.axes:
-            seen.append({"title": ax.get_title(), "yticks": [t.get_text() for t in ax.get_yticklabels()],
-                         "texts": [t.get_text() for t in ax.texts], "yscale": ax.get_yscale()})
-        return original(fig)
-
-    monkeypatch.setattr(report, "_png_data_uri", record)
-    return seen
-
-
-def test_charts_speak_words_show_bin_counts_and_the_risk_tail(tmp_path, analysis, drawn):
+def test_charts_speak_words_show_bin_counts_and_the_risk_tail(tmp_path, analysis):
     importance = pd.Series({"fade_out_evidence": 0.3, "share_to_departed": 0.2, "attr_contract_type": 0.1})
     text = write_report(tmp_path / "r.html", **dict(analysis, importance=importance)).read_text()
-    charts = {c["title"]: c for c in drawn}
-    labels = charts["What drives the predictions"]["yticks"]
-    assert labels == ["contract type", "share of calling with recent leavers", "calls and messages tapering off"]
+    charts = _charts(text)
+    ticks, _ = _axis_labels(charts["feature importance chart"], "y")
+    labels = [t for _, _, t in sorted(ticks, key=lambda tick: tick[1])]  # top to bottom: most important first
+    assert labels == ["calls and messages tapering off", "share of calling with recent leavers", "contract type"]
     assert not any("_" in label for label in labels)
     assert feature_label("embedding_3") == "network embedding 3"
-    assert charts["Calibration"]["texts"] == ["n=300", "n=70", "n=30"]
-    assert charts["Risk distribution"]["yscale"] == "log"
-    assert "1" in charts["Risk distribution"]["texts"]  # the lone 0.9 customer is labelled
+    assert [t for _, _, t in _texts(charts["calibration chart"], "annotation")] == ["n=300", "n=70", "n=30"]
+    histogram = charts["risk distribution"]
+    ticks, log = _axis_labels(histogram, "y")
+    assert log and [t for _, _, t in ticks] == ["1", "10"]  # one customer per bin at most: 1 and 10
+    assert not _axis_labels(histogram, "x")[1]
+    # counts are written over the bins from 30%: 0.55 and the lone 0.9 customer, not 0.10 or 0.20
+    counts = _texts(histogram, "count")
+    x_ticks = {t: x for x, _, t in _axis_labels(histogram, "x")[0]}
+    assert [t for _, _, t in counts] == ["1", "1"]
+    assert x_ticks["0.4"] < counts[0][0] < x_ticks["0.6"] and x_ticks["0.8"] < counts[1][0] < x_ticks["1.0"]
     assert "2 (50.0%) at 30% or more; 2 (50.0%) at 50% or more" in text
+
+
+def test_chart_text_from_data_is_escaped_and_charts_are_deterministic(tmp_path, analysis):
+    importance = pd.Series({EVIL: 0.3, "tenure_months": 0.1})
+    first = write_report(tmp_path / "a.html", **dict(analysis, importance=importance)).read_text()
+    svg = _charts(first)["feature importance chart"]
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in svg and "<script" not in first
+    second = write_report(tmp_path / "b.html", **dict(analysis, importance=importance)).read_text()
+    assert _charts(first) == _charts(second)  # byte-identical charts (the page carries a time stamp)
+
+
+def test_non_finite_values_are_not_drawn(tmp_path, analysis):
+    lift = pd.DataFrame({"bucket": [1, 2, 3], "lift": [2.0, np.nan, np.inf],
+                         "cumulative_lift": [2.0, np.inf, 1.0], "captured": [0.5, np.nan, 1.0]})
+    calibration = pd.DataFrame({"mean_predicted": [0.1, np.nan, 0.5], "observed_rate": [0.1, 0.2, np.inf],
+                                "count": [10, 20, 30]})
+    scores = analysis["scores"].assign(churn_probability=[0.1, np.inf, np.nan, 0.35])
+    text = write_report(tmp_path / "r.html", **dict(analysis, scores=scores, lift=lift,
+                                                    calibration=calibration)).read_text()
+    charts = _charts(text)
+    drawn = "".join(charts.values()).lower()
+    assert "nan" not in drawn and "inf" not in drawn
+    bars = re.sub(r'<g class="legend">.*?</g>', "", charts["lift chart"], flags=re.S).count("<rect")
+    assert bars == 1  # the one finite lift bar
+    assert [t for _, _, t in _texts(charts["calibration chart"], "annotation")] == ["n=10"]
+    assert [t for _, _, t in _texts(charts["risk distribution"], "count")] == ["1"]  # 0.35; inf skipped
+    assert "1 (50.0%) at 30% or more" in text  # two finite scores
 
 
 def test_report_has_what_to_do_group_rates_and_words(tmp_path, analysis):
@@ -284,7 +319,7 @@ def test_report_has_what_to_do_group_rates_and_words(tmp_path, analysis):
 
 
 def test_currency_is_shown_when_set(tmp_path, analysis):
-    plain = re.sub(r"data:image/png;base64,[^\"]+", "", write_report(tmp_path / "r.html", **analysis).read_text())
+    plain = write_report(tmp_path / "r.html", **analysis).read_text()
     assert "€" not in plain and "EUR" not in plain
     text = write_report(tmp_path / "r.html", **analysis, currency="€").read_text()
     assert '<div class="v">€20.00</div><div class="k">monthly value at risk</div>' in text

@@ -1,7 +1,7 @@
 """A self-contained HTML report of one analysis: opens offline, in any browser, from one file.
 
-Charts are drawn with matplotlib's Agg renderer into PNG images embedded as base64 ``data:``
-URIs; styles are inline; there is no script and no reference to any external resource. Every
+Charts are inline SVG drawn by :mod:`graphchurn.app.charts` (no plotting library, no image to
+decode); styles are inline; there is no script and no reference to any external resource. Every
 piece of text that comes from data (identifiers, reasons, column names, notes) is escaped with
 :func:`html.escape`.
 
@@ -11,9 +11,7 @@ shared with the web dashboard so both look and escape alike.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 import numbers
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from graphchurn.app import charts
 from graphchurn.errors import InputError
 from graphchurn.io.atomic import atomic_write_text
 from graphchurn.targeting.contact_list import DEFAULT_CHANNELS, DEFAULT_HORIZON_MONTHS, contact_list
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 __all__ = ["write_report", "render_report", "html_table", "format_number", "format_money", "NUMBER_KINDS",
            "FEATURE_LABELS", "feature_label", "GROUP_COLUMNS", "group_table", "group_table_html", "METRIC_KINDS",
@@ -52,7 +49,7 @@ th { background: #f4f7fa; } td.num { text-align: right; font-variant-numeric: ta
 caption { text-align: left; color: #5b6b7c; padding-bottom: 0.3em; }
 .charts { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; } figcaption { color: #5b6b7c; font-size: 0.85em; }
-img { max-width: 100%; }
+img { max-width: 100%; } figure svg { max-width: 100%; height: auto; }
 .empty { color: #8a97a5; font-style: italic; }
 form label { margin-right: 1em; white-space: nowrap; }
 input[type=number] { width: 6em; }
@@ -250,22 +247,56 @@ def html_table(frame: pd.DataFrame, columns=None, *, caption: str | None = None,
 
 
 # ----------------------------------------------------------------------------- charts
+# Inline SVG drawn by graphchurn.app.charts: no plotting library, nothing to decode.
 
 
-def _png_data_uri(fig: Figure) -> str:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    # No "Software" stamp: the same analysis gives byte-identical images.
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+def _figure_html(chart_svg: str, caption: str) -> str:
+    return f"<figure>{chart_svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
-def _figure_html(uri: str, alt: str, caption: str) -> str:
-    return (f'<figure><img src="{uri}" alt="{html.escape(alt)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _top(*arrays, floor: float = 0.0) -> float:
+    """The largest finite value of the arrays, at least ``floor``."""
+    values = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays] + [np.array([floor])])
+    return float(values[np.isfinite(values)].max())
 
 
 _GAIN_COLUMNS = ("cumulative_gain", "cumulative_gains", "gain", "gains", "captured", "cumulative_captured")
+
+
+def _lift_panel(lift: pd.DataFrame, labels: list[str], offset: float) -> tuple[charts.Panel, str]:
+    positions = np.arange(len(lift))
+    bars = _numbers(lift, "lift")
+    cumulative = _numbers(lift, "cumulative_lift") if "cumulative_lift" in lift.columns else np.array([])
+    y = charts.linear_axis(0, _top(bars, cumulative, floor=1.0) * 1.05)
+    p = charts.place(charts.category_axis(labels), y, offset=offset)
+    parts = [charts.frame(p, title="Lift", xlabel="risk bucket (highest risk first)", ylabel="lift over base rate"),
+             charts.vbars(p, positions, bars, colour=charts.BLUE),
+             charts.line(p, [-0.5, len(lift) - 0.5], [1.0, 1.0], colour=charts.MUTED, width=1, dashed=True)]
+    if cumulative.size:
+        parts += [charts.line(p, positions, cumulative, colour=charts.ORANGE, markers=True),
+                  charts.legend(p, [("lift", "bar", charts.BLUE), ("cumulative lift", "marker", charts.ORANGE)])]
+    return p, "".join(parts)
+
+
+def _gains_panel(lift: pd.DataFrame, gain_col: str, offset: float) -> tuple[charts.Panel, str]:
+    gains = _numbers(lift, gain_col)
+    if "fraction" in lift.columns:  # cumulative share of customers, as model.lift_curve gives
+        share = _numbers(lift, "fraction")
+    else:
+        share = np.arange(1, len(lift) + 1) / len(lift)
+    p = charts.place(charts.linear_axis(0, _top(share, floor=1.0)), charts.linear_axis(0, _top(gains, floor=1.0)),
+                     offset=offset)
+    parts = [charts.frame(p, title="Cumulative gains", xlabel="share of customers contacted",
+                          ylabel="share of churners reached"),
+             charts.line(p, [0, 1], [0, 1], colour=charts.MUTED, width=1, dashed=True),
+             charts.line(p, np.r_[0, share], np.r_[0, gains], colour=charts.BLUE, markers=True),
+             charts.legend(p, [("model", "marker", charts.BLUE), ("random", "dashed", charts.MUTED)],
+                           corner="lower right")]
+    return p, "".join(parts)
 
 
 def _lift_chart(lift: pd.DataFrame) -> str | None:
@@ -275,74 +306,42 @@ def _lift_chart(lift: pd.DataFrame) -> str | None:
         return None
     bucket_col = next((c for c in ("bucket", "bin") if c in lift.columns), None)
     buckets = lift[bucket_col].to_numpy() if bucket_col else np.arange(1, len(lift) + 1)
-    positions = np.arange(len(lift))
-    labels = [format_number(b) for b in buckets]
-    panels = int(has_lift) + int(gain_col is not None)
-    fig = Figure(figsize=(4.8 * panels, 3.4))
-    k = 1
+    panels, width, height = [], 0.0, 0.0
     if has_lift:
-        ax = fig.add_subplot(1, panels, k)
-        ax.bar(positions, pd.to_numeric(lift["lift"], errors="coerce"), color="#3b7dd8", label="lift")
-        if "cumulative_lift" in lift.columns:
-            ax.plot(positions, pd.to_numeric(lift["cumulative_lift"], errors="coerce"), "o-", color="#d8743b",
-                    label="cumulative lift")
-            ax.legend(frameon=False)
-        ax.axhline(1.0, color="#5b6b7c", lw=1, ls="--")
-        ax.set_xticks(positions, labels)
-        ax.set_xlabel("risk bucket (highest risk first)")
-        ax.set_ylabel("lift over base rate")
-        ax.set_title("Lift")
-        k += 1
+        panels.append(_lift_panel(lift, [format_number(b) for b in buckets], width))
+        width, height = panels[-1][0].outer_width, panels[-1][0].outer_height
     if gain_col is not None:
-        ax = fig.add_subplot(1, panels, k)
-        gains = pd.to_numeric(lift[gain_col], errors="coerce").to_numpy(dtype=float)
-        if "fraction" in lift.columns:  # cumulative share of customers, as model.lift_curve gives
-            share = pd.to_numeric(lift["fraction"], errors="coerce").to_numpy(dtype=float)
-        else:
-            share = (positions + 1) / len(lift)
-        ax.plot(np.r_[0, share], np.r_[0, gains], "o-", color="#3b7dd8", label="model")
-        ax.plot([0, 1], [0, 1], color="#5b6b7c", lw=1, ls="--", label="random")
-        ax.set_xlabel("share of customers contacted")
-        ax.set_ylabel("share of churners reached")
-        ax.set_title("Cumulative gains")
-        ax.legend(frameon=False)
-    fig.tight_layout()
-    return _figure_html(_png_data_uri(fig), "lift chart",
-                        "Backtest: how many more churners the top risk buckets held than a random pick.")
+        panels.append(_gains_panel(lift, gain_col, width))
+        width, height = width + panels[-1][0].outer_width, panels[-1][0].outer_height
+    chart = charts.svg([part for _, part in panels], width=width, height=height, label="lift chart")
+    return _figure_html(chart, "Backtest: how many more churners the top risk buckets held than a random pick.")
 
 
 def _calibration_chart(calibration: pd.DataFrame) -> str | None:
     if not {"mean_predicted", "observed_rate"} <= set(calibration.columns):
         return None
-    x = pd.to_numeric(calibration["mean_predicted"], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(calibration["observed_rate"], errors="coerce").to_numpy(dtype=float)
+    x, y = _numbers(calibration, "mean_predicted"), _numbers(calibration, "observed_rate")
     count_col = next((c for c in ("count", "customers") if c in calibration.columns), None)
     if count_col:
-        count = pd.to_numeric(calibration[count_col], errors="coerce").fillna(0).to_numpy(dtype=float)
-        size = 20 + 180 * count / max(count.max(), 1.0)
+        count = np.nan_to_num(_numbers(calibration, count_col), nan=0.0, posinf=0.0, neginf=0.0)
+        area = 20 + 180 * count / max(count.max(), 1.0)  # marker area, as a scatter plot's ``s``
     else:
-        size = np.full(x.size, 40.0)
-    fig = Figure(figsize=(4.2, 3.6))
-    ax = fig.add_subplot()
-    top = float(np.nanmax(np.r_[x, y, 0.05])) * 1.05
-    ax.plot([0, top], [0, top], color="#5b6b7c", lw=1, ls="--", label="perfect")
-    ax.plot(x, y, "-", color="#3b7dd8", lw=1)
-    ax.scatter(x, y, s=size, color="#3b7dd8", zorder=3, label="model (size = customers)")
+        area = np.full(x.size, 40.0)
+    axis = charts.linear_axis(0, _top(x, y, floor=0.05) * 1.05)
+    p = charts.place(axis, axis, width=260, height=240)
+    parts = [charts.frame(p, title="Calibration", xlabel="predicted churn probability",
+                          ylabel="observed churn rate"),
+             charts.line(p, [0, axis.hi], [0, axis.hi], colour=charts.MUTED, width=1, dashed=True),
+             charts.line(p, x, y, colour=charts.BLUE, width=1),
+             charts.points(p, x, y, 1.2 * np.sqrt(area / np.pi), colour=charts.BLUE)]
     if count_col:
-        for xi, yi, n in zip(x, y, count):
-            if np.isfinite(xi) and np.isfinite(yi):
-                ax.annotate(f"n={format_number(int(n))}", (xi, yi), textcoords="offset points", xytext=(6, -10),
-                            fontsize=7, color="#5b6b7c")
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, top)
-    ax.set_xlabel("predicted churn probability")
-    ax.set_ylabel("observed churn rate")
-    ax.set_title("Calibration")
-    ax.legend(frameon=False, loc="upper left")
-    fig.tight_layout()
-    return _figure_html(_png_data_uri(fig), "calibration chart",
-                        "Backtest: predicted probabilities against the churn rate actually observed; "
-                        "n = customers in each bin (a bin of few customers says little).")
+        parts += [charts.text(p, xi, yi, f"n={format_number(int(n))}", dx=7, dy=13, size=9, colour=charts.MUTED,
+                              cls="annotation") for xi, yi, n in zip(x, y, count)]
+    parts.append(charts.legend(p, [("perfect", "dashed", charts.MUTED),
+                                   ("model (size = customers)", "point", charts.BLUE)], corner="upper left"))
+    chart = charts.svg(parts, width=p.outer_width, height=p.outer_height, label="calibration chart")
+    return _figure_html(chart, "Backtest: predicted probabilities against the churn rate actually observed; "
+                               "n = customers in each bin (a bin of few customers says little).")
 
 
 #: Feature name -> what it measures, in words (the importance chart's labels). Customer
@@ -457,6 +456,10 @@ def importance_ranking(importance, top: int = 15) -> tuple[pd.Series, int, int]:
     return helping.iloc[:top], int(len(helping) - min(len(helping), top)), int((values <= 0).sum())
 
 
+def _short(label: str, most: int = 48) -> str:
+    return label if len(label) <= most else label[:most - 1] + "…"
+
+
 def _importance_chart(importance: pd.Series, top: int = 15, kind: str = "permutation") -> str | None:
     meaning_text, axis_label = IMPORTANCE_KINDS.get(kind, IMPORTANCE_KINDS["permutation"])
     shown, more, no_help = importance_ranking(importance, top)
@@ -473,45 +476,41 @@ def _importance_chart(importance: pd.Series, top: int = 15, kind: str = "permuta
         return (f'<figure><p class="empty">No feature helps the model: all {_features(no_help)} have '
                 f"zero or negative {html.escape(meaning_text)}.</p></figure>")
     values = shown.iloc[::-1]  # largest at the top of a horizontal bar chart
-    fig = Figure(figsize=(5.2, 0.3 * len(values) + 1.0))
-    ax = fig.add_subplot()
-    ax.barh(np.arange(len(values)), values.to_numpy(), color="#3b7dd8")
-    ax.set_yticks(np.arange(len(values)), [feature_label(i) for i in values.index])
-    ax.set_xlabel(axis_label)
-    ax.set_title("What drives the predictions")
-    fig.tight_layout()
-    return _figure_html(_png_data_uri(fig), "feature importance chart",
-                        f"The {_features(len(values))} that help the model most. {meaning}.{tail}")
+    labels = [_short(feature_label(i)) for i in values.index]  # the left margin grows to hold them
+    p = charts.place(charts.linear_axis(0, _top(values.to_numpy(dtype=float)), count=4),
+                     charts.category_axis(labels), width=280, height=22 * len(labels), margin=(56, 30, 24, 44))
+    parts = [charts.frame(p, title="What drives the predictions", xlabel=axis_label),
+             charts.hbars(p, np.arange(len(values)), values.to_numpy(dtype=float), colour=charts.BLUE)]
+    chart = charts.svg(parts, width=p.outer_width, height=p.outer_height, label="feature importance chart")
+    return _figure_html(chart, f"The {_features(len(values))} that help the model most. {meaning}.{tail}")
 
 
 def _probability_histogram(scores: pd.DataFrame) -> str | None:
     if "churn_probability" not in scores.columns or len(scores) == 0:
         return None
-    p = pd.to_numeric(scores["churn_probability"], errors="coerce").dropna().to_numpy(dtype=float)
+    p = _numbers(scores, "churn_probability")
+    p = p[np.isfinite(p)]
     if p.size == 0:
         return None
-    fig = Figure(figsize=(4.2, 3.2))
-    ax = fig.add_subplot()
+    counts, edges = np.histogram(p, bins=np.linspace(0, 1, 21))
+    mids = (edges[:-1] + edges[1:]) / 2
     # A log count axis: the few high-risk customers the campaign is about stay visible next to
     # the thousands of low-risk ones.
-    counts, edges, _ = ax.hist(p, bins=np.linspace(0, 1, 21), color="#3b7dd8", log=True)
-    ax.set_ylim(0.7, max(float(counts.max()), 1.0) * 2)
-    for c, left, right in zip(counts, edges[:-1], edges[1:]):
-        if c > 0 and left >= 0.3:
-            ax.annotate(format_number(int(c)), ((left + right) / 2, c), textcoords="offset points",
-                        xytext=(0, 2), ha="center", fontsize=7, color="#1d2733")
-    ax.set_xlabel("churn probability")
-    ax.set_ylabel("customers (log scale)")
-    ax.set_title("Risk distribution")
-    fig.tight_layout()
+    panel = charts.place(charts.linear_axis(0, 1), charts.log_axis(0.5, max(float(counts.max()), 1.0) * 1.5),
+                         width=280, height=220)
+    parts = [charts.frame(panel, title="Risk distribution", xlabel="churn probability",
+                          ylabel="customers (log scale)"),
+             charts.vbars(panel, mids, counts.astype(float), width=0.046, colour=charts.BLUE)]
+    parts += [charts.text(panel, mid, c, format_number(int(c)), dy=-3, anchor="middle", size=9, cls="count")
+              for c, left, mid in zip(counts, edges[:-1], mids) if c > 0 and left >= 0.3]
+    chart = charts.svg(parts, width=panel.outer_width, height=panel.outer_height, label="risk distribution")
     tail = []
     for threshold in (0.3, 0.5):
         n = int((p >= threshold).sum())
         tail.append(f"{format_number(n)} ({format_number(n / p.size, kind='percent')}) at "
                     f"{round(threshold * 100)}% or more")
-    return _figure_html(_png_data_uri(fig), "risk distribution",
-                        "How churn risk is spread over the customers scored at as-of; the count "
-                        "axis is logarithmic so the high-risk tail shows: " + "; ".join(tail) + ".")
+    return _figure_html(chart, "How churn risk is spread over the customers scored at as-of; the count "
+                               "axis is logarithmic so the high-risk tail shows: " + "; ".join(tail) + ".")
 
 
 # ----------------------------------------------------------------------------- sections
