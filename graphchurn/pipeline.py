@@ -1212,10 +1212,7 @@ class ChurnPipeline:
 
         def fit(which):
             if which == "final":
-                # One thread here while the worker (one thread) fits the backtest: OpenMP's
-                # two threads would share the second core with it.
-                with threadpool_limits(limits=1, user_api="openmp"):
-                    return self._fit_final(cfg)
+                return self._fit_final(cfg)
             before = set(self._stages.timings)
             self._run_backtest(cfg)
             return (self.backtest_model_, self.backtest_metrics_, self._lift,
