@@ -967,7 +967,8 @@ class ChurnPipeline:
         self._stages = _Stages()
         self.timings_ = self._stages.timings
         self.notes_: list[str] = []
-        self._build_tables(interactions, customers, cfg)
+        self._early = None
+        self._build_tables(interactions, customers, cfg, self._fitting)
         if not self.backtest_training_:
             self.notes_.append(ONE_CUTOFF_BACKTEST)
         return self
@@ -976,8 +977,13 @@ class ChurnPipeline:
         """Build the features of every cut-off (:meth:`prepare`, same parameters), run the
         backtest and fit the scoring model; returns self."""
         cfg = self.config or AnalyzeConfig()
-        self.prepare(interactions, customers)
-        self._fit_models(cfg)
+        self._fitting = True  # prepare may fit the backtest model early (_early_backtest)
+        try:
+            self.prepare(interactions, customers)
+        finally:
+            self._fitting = False
+        self._run_backtest(cfg)
+        self._fit_final(cfg)
         self._score_as_of(cfg)
         self.analysis_ = self._analysis(cfg)
         return self
@@ -1024,11 +1030,16 @@ class ChurnPipeline:
     #: workers (:mod:`graphchurn.features.workers`); the Spark engine's driver holds a Spark
     #: session, which a fork would share.
     forks_workers = True
+    #: Set by :meth:`fit` around its :meth:`prepare`: the backtest model may be fitted then.
+    _fitting = False
 
-    def _cutoff_features(self, interactions, customers, cutoffs, kwargs, *, keep_graphs):
+    def _cutoff_features(self, interactions, customers, cutoffs, kwargs, *, keep_graphs,
+                         on_built=None):
         """Features at each of ``cutoffs``: the first is as-of (the scoring cut-off, built in
         this process and kept whole), the others training cut-offs, whose graphs are released
-        unless ``keep_graphs``. Up to ``config.n_jobs`` are built side by side."""
+        unless ``keep_graphs``. Up to ``config.n_jobs`` are built side by side, the oldest
+        training cut-off first; ``on_built(i, features)`` is told of each (``map_forked``'s
+        ``on_result``, ``i`` a position in ``cutoffs``)."""
         cfg = self.config or AnalyzeConfig()
         names = ["features at as-of"] + [f"features at cut-off {c.date()}" for c in cutoffs[1:]]
 
@@ -1049,9 +1060,14 @@ class ChurnPipeline:
         except ValueError as exc:
             raise InputError(str(exc), parameter="n_jobs") from None
         start = time.perf_counter()
+        # The backtest trains on the older cut-offs: built first, it can be fitted here while
+        # a worker builds the newest (see _early_backtest).
+        order = [0] + list(range(len(cutoffs) - 1, 0, -1))
+        told = None if on_built is None else (lambda k, fs: on_built(order[k], fs))
         # (The whole log bounds every cut-off's window.)
-        built = map_forked(build, range(len(cutoffs)), n_jobs=n_jobs,
+        built = map_forked(build, order, n_jobs=n_jobs, on_result=told,
                            worker_bytes=WORKER_BYTES_PER_ROW * len(interactions))
+        built = [built[order.index(i)] for i in range(len(cutoffs))]
         for name, (_, seconds) in zip(names, built):
             self._stages.timings[name] = round(seconds, 3)
         if n_jobs > 1:
@@ -1070,8 +1086,9 @@ class ChurnPipeline:
         cfg = self.config or AnalyzeConfig()
         return backtest_split(self.labelled_, self.cutoffs_, cfg.horizon_days, cfg.seed)
 
-    def _build_tables(self, interactions, customers, cfg):
-        """as-of, churn definition, cut inputs, cut-offs, features and labels."""
+    def _build_tables(self, interactions, customers, cfg, early_backtest=False):
+        """as-of, churn definition, cut inputs, cut-offs, features and labels; with
+        ``early_backtest``, the backtest model as soon as its cut-offs are built."""
         notes = self.notes_
         as_of = resolve_as_of(interactions, cfg, self._stray(interactions))
         definition = resolve_churn_definition(customers, cfg.definition)
@@ -1111,8 +1128,10 @@ class ChurnPipeline:
         stages = self._stages
         # Embeddings read every training graph: kept until then when they may be added.
         keep = self.keep_training_graphs or may_embed(cfg)
+        on_built = (self._early_backtest(cfg, interactions, customers, definition, cutoffs)
+                    if early_backtest else None)
         built = self._cutoff_features(interactions, customers, [as_of] + cutoffs, kwargs,
-                                      keep_graphs=keep)
+                                      keep_graphs=keep, on_built=on_built)
         scoring, training = built[0], built[1:]
         n_vertices = scoring.graph.graph.vcount()
         embed = use_embeddings(cfg, n_vertices)
@@ -1176,16 +1195,21 @@ class ChurnPipeline:
                 if older else ONE_CUTOFF_BACKTEST)
         # Estimator choice ("auto"): each candidate is fitted on older cut-offs and compared on
         # the next one, never on the cut-off it is then measured on.
-        estimator, self._inner_selection = choose_estimator(
-            [labelled[i] for i in older], [cutoffs[i] for i in older], cfg)
-        chosen = {} if estimator is None else {"estimator": estimator}
-        model = self._stages.run("backtest model", fit_churn_model, cfg, X_fit, y_fit,
-                                 latest=latest_fit, **chosen)
-        self.backtest_model_ = model
+        early = getattr(self, "_early", None)
+        if early is not None and early[0] == [cutoffs[i] for i in older]:
+            # Fitted on these very tables while the newest cut-off was being built.
+            self._inner_selection, (_, self.backtest_model_, baseline) = None, early
+        else:
+            estimator, self._inner_selection = choose_estimator(
+                [labelled[i] for i in older], [cutoffs[i] for i in older], cfg)
+            chosen = {} if estimator is None else {"estimator": estimator}
+            self.backtest_model_ = self._stages.run("backtest model", fit_churn_model, cfg,
+                                                    X_fit, y_fit, latest=latest_fit, **chosen)
+            baseline = None
         self._stages.run("backtest scoring and baseline", self._measure_backtest, cfg, note,
-                         X_fit, y_fit, X_test, y_test)
+                         X_fit, y_fit, X_test, y_test, baseline)
 
-    def _measure_backtest(self, cfg, note, X_fit, y_fit, X_test, y_test):
+    def _measure_backtest(self, cfg, note, X_fit, y_fit, X_test, y_test, baseline=None):
         """The backtest model's metrics on the test cut-off, against the RFM baseline's."""
         model, cutoffs = self.backtest_model_, self.cutoffs_
         p_test = model.predict_proba(X_test)[:, 1]
@@ -1193,38 +1217,50 @@ class ChurnPipeline:
         metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(self.as_of_.date()),
                    "horizon_days": cfg.horizon_days, "definition": self.definition_,
                    **evaluate(y, p_test), "backtest": note, "estimator": model.estimator}
-        baseline = fit_rfm_baseline(cfg, X_fit, y_fit)
+        if baseline is None:
+            baseline = fit_rfm_baseline(cfg, X_fit, y_fit)
         metrics["baseline_rfm_logistic"] = evaluate(
             y, baseline.predict_proba(X_test[baseline.feature_names_in_])[:, 1])
         self.backtest_metrics_ = metrics
         self._lift, self._calibration = lift_curve(y, p_test), calibration_table(y, p_test)
 
-    def _fit_models(self, cfg):
-        """The backtest and the scoring model: side by side, the backtest in a forked worker,
-        where ``cfg.n_jobs`` allows and the scoring model's estimator does not depend on the
-        backtest's result (it does under ``estimator="auto"``)."""
-        n_jobs = resolve_n_jobs(cfg.n_jobs, 2) if self.forks_workers else 1
-        if cfg.estimator == "auto" or n_jobs == 1:
-            self._run_backtest(cfg)
-            self._fit_final(cfg)
-            return
-        start = time.perf_counter()
+    def _early_backtest(self, cfg, interactions, customers, definition, cutoffs):
+        """``on_built`` for the cut-offs' builds (:meth:`_cutoff_features`): once every
+        cut-off the backtest trains on is built, label them and fit the backtest model and the
+        RFM baseline here, while a worker still builds the newest cut-off (this process is
+        free once it has built as-of). None where that cannot help or could differ from the
+        backtest fitted afterwards: one process, ``estimator="auto"`` (its choice reads the
+        newest cut-off), embeddings (added after every build), no older cut-off.
 
-        def fit(which):
-            if which == "final":
-                return self._fit_final(cfg)
-            before = set(self._stages.timings)
-            self._run_backtest(cfg)
-            return (self.backtest_model_, self.backtest_metrics_, self._lift,
-                    self._calibration, self._inner_selection,
-                    {k: v for k, v in self._stages.timings.items() if k not in before})
+        The model is the one :meth:`_run_backtest` would fit on the same tables; it uses it
+        only if the cut-offs kept after labelling are those it was fitted on (a cut-off with
+        one class only is dropped, which changes the backtest's training table).
+        """
+        older = backtest_training(cutoffs, cfg.horizon_days)
+        try:
+            n_jobs = resolve_n_jobs(cfg.n_jobs, 2) if self.forks_workers else 1
+        except ValueError:  # refused with the parameter's name by the builds
+            return None
+        if n_jobs == 1 or not older or cfg.estimator == "auto" or may_embed(cfg):
+            return None
+        tables = {}
 
-        (_, _), (backtest, _) = map_forked(fit, ["final", "backtest"], n_jobs=2)
-        (self.backtest_model_, self.backtest_metrics_, self._lift, self._calibration,
-         self._inner_selection, timings) = backtest
-        self._stages.timings.update(timings)
-        self._selection["backtest"] = self._inner_selection
-        self._stages.timings["models, side by side"] = round(time.perf_counter() - start, 3)
+        def on_built(i, fs):
+            if i - 1 not in older:
+                return
+            tables[i - 1] = labelled_table(interactions, customers, fs, cfg, definition)
+            if len(tables) < len(older) or any(y.nunique() < 2 for _, y in tables.values()):
+                return
+            X_fit, y_fit, latest = stack_cutoffs([tables.get(k) for k in range(len(cutoffs))],
+                                                 older)
+            # One thread: the worker building the newest cut-off keeps the other core.
+            with threadpool_limits(limits=1, user_api="openmp"):
+                model = self._stages.run("backtest model", fit_churn_model, cfg, X_fit, y_fit,
+                                         latest=latest)
+                baseline = self._stages.run("RFM baseline", fit_rfm_baseline, cfg, X_fit, y_fit)
+            self._early = ([cutoffs[k] for k in older], model, baseline)
+
+        return on_built
 
     def _fit_final(self, cfg):
         """The scoring model on every labelled cut-off."""
@@ -1232,7 +1268,7 @@ class ChurnPipeline:
         if cfg.estimator == "auto":  # the backtest's measure of its estimator is reused
             known = {self.backtest_metrics_["estimator"]: self.backtest_metrics_["roc_auc"]}
         estimator, outer = choose_estimator(self.labelled_, self.cutoffs_, cfg, known=known)
-        self._selection = {"backtest": getattr(self, "_inner_selection", None), "final": outer}
+        self._selection = {"backtest": self._inner_selection, "final": outer}
         if (estimator is not None and known is not None
                 and estimator != self.backtest_metrics_["estimator"]):
             self.notes_.append(f"the scoring model uses {estimator} (better on the latest "

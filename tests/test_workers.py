@@ -110,6 +110,12 @@ def test_cut_offs_built_side_by_side_give_the_same_analysis(monkeypatch):
     assert len(two.scores) >= 80 and two.scores["reasons"].nunique() > 5
     assert "features, side by side" in two.metrics["timings_s"]
     assert "features, side by side" not in one.metrics["timings_s"]
+    # With workers the backtest model is fitted while the newest cut-off is still being built
+    # (its RFM baseline with it): the same model, the same backtest.
+    assert "RFM baseline" in two.metrics["timings_s"]
+    assert "RFM baseline" not in one.metrics["timings_s"]
+    for key in ("roc_auc", "pr_auc", "log_loss", "baseline_rfm_logistic", "level_shift"):
+        assert one.metrics[key] == two.metrics[key], key
 
 
 def test_n_jobs_zero_is_refused_naming_the_parameter():
@@ -154,3 +160,25 @@ def test_a_worker_runs_openmp_code_its_parent_ran_before(tmp_path):
         pytest.fail("a forked worker hung in OpenMP code")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[1.0, 1.0, 1.0]"
+
+
+def sleeps_for(item):
+    time.sleep(item)
+    return item
+
+
+@needs_fork
+def test_results_are_told_as_they_come_while_a_worker_builds_the_rest():
+    # This process builds 0.2, the worker 0.1 and then 1.5: the worker's first result is
+    # sent as soon as it has it, so this process is told of it long before the last one.
+    start = time.perf_counter()
+    told = []
+    results = map_forked(sleeps_for, [0.2, 0.1, 1.5], n_jobs=2,
+                         on_result=lambda i, value: told.append((i, value,
+                                                                 time.perf_counter() - start)))
+    assert [value for value, _ in results] == [0.2, 0.1, 1.5]
+    assert [(i, value) for i, value, _ in told] == [(0, 0.2), (1, 0.1), (2, 1.5)]
+    assert told[1][2] < 1.0 <= told[2][2]
+    sequential = []
+    map_forked(sleeps_for, [0.0, 0.01], n_jobs=1, on_result=lambda i, v: sequential.append(i))
+    assert sequential == [0, 1]

@@ -23,8 +23,10 @@ import multiprocessing
 import os
 import sys
 import struct
+import threading
 import time
 from collections import deque
+from queue import SimpleQueue
 from multiprocessing.connection import wait
 
 from threadpoolctl import threadpool_limits
@@ -107,9 +109,10 @@ class _Items:
 
 
 class _Worker:
-    """One forked process taking items from ``items`` until none is left; it says which item
-    it starts, and sends every result at the end (a result sent at once would wait in the
-    pipe until this process is free to read it, and the worker with it)."""
+    """One forked process taking items from ``items`` until none is left. It says which item
+    it starts and sends each result as soon as it has it, from a thread of its own: the
+    worker goes on to its next item while the result waits in the pipe for this process to
+    be free to read it."""
 
     def __init__(self, fn, items, queue):
         context = multiprocessing.get_context("fork")
@@ -121,9 +124,9 @@ class _Worker:
         self.started: list[int] = []
 
     def messages(self):
-        """Messages waiting in the pipe: ``("start", i)``, then one ``("done", [(i, value,
-        seconds), ...], failed)``, where ``failed`` is ``(i, message)`` or None; a worker
-        that dies before it is done gives ``("died", exit code)``."""
+        """Messages waiting in the pipe: ``("start", i)``, ``("ok", i, value, seconds)``,
+        ``("error", i, message)``, and ``("end",)`` last; a worker that dies first gives
+        ``("died", exit code)``."""
         out = []
         while True:
             try:
@@ -133,7 +136,7 @@ class _Worker:
             except EOFError:
                 self.process.join()
                 return out + [("died", self.process.exitcode)]
-            if out[-1][0] == "done":
+            if out[-1][0] == "end":
                 self.process.join()
                 return out
 
@@ -145,22 +148,32 @@ class _Worker:
 
 
 def _work(writer, fn, items, queue):
-    done, failed = [], None
+    outbox = SimpleQueue()
+
+    def send():  # in order, each message as soon as the pipe takes it
+        while (message := outbox.get()) is not None:
+            writer.send(message)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
     try:
         # GNU OpenMP (python-igraph's PageRank uses it, as does scikit-learn) waits forever in
         # a forked child for the thread pool its parent started; on one thread it starts none.
         with threadpool_limits(limits=1, user_api="openmp"):
             while (i := queue.take()) is not None:
-                writer.send(("start", i))
+                outbox.put(("start", i))
                 start = time.perf_counter()
                 try:
                     value = fn(items[i])
                 except BaseException as exc:  # raised again by the parent's own run
-                    failed = (i, f"{type(exc).__name__}: {exc}")
+                    outbox.put(("error", i, f"{type(exc).__name__}: {exc}"))
                     break
-                done.append((i, value, time.perf_counter() - start))
-        writer.send(("done", done, failed))
+                outbox.put(("ok", i, value, time.perf_counter() - start))
+                del value
+        outbox.put(("end",))
     finally:
+        outbox.put(None)
+        sender.join()
         writer.close()
 
 
@@ -171,16 +184,16 @@ def _timed(fn, item):
 
 
 def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
-               worker_bytes: int = 0):
+               worker_bytes: int = 0, on_result=None):
     """``fn`` of every item, up to ``n_jobs`` at a time: this process and forked workers.
 
     This process computes the first item when ``pin_first`` (its result is never pickled);
     up to ``n_jobs - 1`` workers, forked at the start, and this process whenever it is free
-    take the other items one at a time, each the next one nobody has taken, until none is
-    left (a worker that finishes while this process is busy goes on to the next item instead
-    of waiting for it). A worker sends its results when it ends and gives all of its memory
-    back. With ``n_jobs`` 1, or where forking is not available (:func:`fork_available`),
-    every item runs here, in order.
+    take the other items one at a time, in order, each the next one nobody has taken, until
+    none is left (a worker that finishes while this process is busy goes on to the next
+    item instead of waiting for it). A worker sends each result as soon as it has it, and
+    gives all of its memory back when it ends. With ``n_jobs`` 1, or where forking is not
+    available (:func:`fork_available`), every item runs here, in order.
 
     Parameters
     ----------
@@ -196,6 +209,10 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
         Memory one item's work takes: a worker is forked only while the machine has this much
         available (:func:`available_memory`) beyond every running worker's share, else its
         items wait for this process.
+    on_result : callable, optional
+        Called here as ``on_result(index, result)`` for every item, as results become
+        available, whenever this process is between items: work that needs some of the
+        results can start while the workers build the rest.
 
     Returns
     -------
@@ -209,9 +226,24 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
     """
     items = list(items)
     n_jobs = resolve_n_jobs(n_jobs, len(items)) if items else 1
-    if n_jobs == 1 or not fork_available():
-        return [_timed(fn, item) for item in items]
     results = [None] * len(items)
+    told = deque()  # indices whose result on_result has not seen yet
+
+    def done(i, result):
+        results[i] = result
+        told.append(i)
+
+    def tell():
+        while told:
+            i = told.popleft()
+            if on_result is not None:
+                on_result(i, results[i][0])
+
+    if n_jobs == 1 or not fork_available():
+        for i, item in enumerate(items):
+            done(i, _timed(fn, item))
+            tell()
+        return results
     mine = 0 if pin_first else None
     queue = _Items(i for i in range(len(items)) if i != mine)
     redo: deque[int] = deque()  # items a worker failed on or died with
@@ -226,19 +258,20 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
 
     def read(worker):
         for message in worker.messages():
-            if message[0] == "start":
+            kind = message[0]
+            if kind == "start":
                 worker.started.append(message[1])
-            elif message[0] == "done":
-                for i, value, seconds in message[1]:
-                    results[i] = (value, seconds)
-                if message[2] is not None:
-                    log.debug("a worker failed (%s); computing its item here", message[2][1])
-                    redo.append(message[2][0])
+            elif kind == "ok":
+                done(message[1], message[2:])
+            elif kind == "error":
+                log.debug("a worker failed (%s); computing its item here", message[2])
+                redo.append(message[1])
+            elif kind == "end":
                 running.remove(worker)
             else:  # died: killed from outside, most often for memory
                 log.warning("a worker process stopped (exit code %s, perhaps out of memory): "
                             "its items are computed in this process", message[1])
-                redo.extend(worker.started)
+                redo.extend(i for i in worker.started if results[i] is None)
                 running.remove(worker)
 
     try:
@@ -248,7 +281,7 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
             if mine is None:
                 mine = redo.popleft() if redo else queue.take()
             if mine is not None:
-                results[mine] = _timed(fn, items[mine])
+                done(mine, _timed(fn, items[mine]))
                 mine = None
             elif running:
                 wait([w.reader for w in running])
@@ -256,10 +289,14 @@ def map_forked(fn, items, *, n_jobs: int | None = None, pin_first: bool = True,
                 break
             for worker in list(running):
                 read(worker)
+            tell()
     finally:
         for worker in running:
             worker.stop()
         queue.close()
     # An item a worker took and died before saying so is the one thing left: computed here.
-    return [result if result is not None else _timed(fn, items[i])
-            for i, result in enumerate(results)]
+    for i, result in enumerate(results):
+        if result is None:
+            done(i, _timed(fn, items[i]))
+    tell()
+    return results
