@@ -982,8 +982,7 @@ class ChurnPipeline:
             self.prepare(interactions, customers)
         finally:
             self._fitting = False
-        self._run_backtest(cfg)
-        self._fit_final(cfg)
+        self._fit_models(cfg)
         self._score_as_of(cfg)
         self.analysis_ = self._analysis(cfg)
         return self
@@ -1195,10 +1194,9 @@ class ChurnPipeline:
                 if older else ONE_CUTOFF_BACKTEST)
         # Estimator choice ("auto"): each candidate is fitted on older cut-offs and compared on
         # the next one, never on the cut-off it is then measured on.
-        early = getattr(self, "_early", None)
-        if early is not None and early[0] == [cutoffs[i] for i in older]:
+        if self._early_fits():
             # Fitted on these very tables while the newest cut-off was being built.
-            self._inner_selection, (_, self.backtest_model_, baseline) = None, early
+            self._inner_selection, (_, self.backtest_model_, baseline) = None, self._early
         else:
             estimator, self._inner_selection = choose_estimator(
                 [labelled[i] for i in older], [cutoffs[i] for i in older], cfg)
@@ -1261,6 +1259,36 @@ class ChurnPipeline:
             self._early = ([cutoffs[k] for k in older], model, baseline)
 
         return on_built
+
+    def _early_fits(self) -> bool:
+        """Whether the backtest model fitted early (:meth:`_early_backtest`) was fitted on the
+        cut-offs the backtest trains on."""
+        early = getattr(self, "_early", None)
+        return early is not None and early[0] == [self.cutoffs_[i]
+                                                  for i in self.backtest_training_]
+
+    def _fit_models(self, cfg):
+        """The backtest and the scoring model. With the backtest model fitted early, its
+        scoring on the newest cut-off (and the baseline's) runs in a forked worker while
+        this process fits the scoring model."""
+        if not self._early_fits():
+            self._run_backtest(cfg)
+            self._fit_final(cfg)
+            return
+        self._inner_selection = None
+
+        def fit(which):
+            if which == "final":
+                return self._fit_final(cfg)
+            before = set(self._stages.timings)
+            self._run_backtest(cfg)
+            return (self.backtest_metrics_, self._lift, self._calibration,
+                    {k: v for k, v in self._stages.timings.items() if k not in before})
+
+        (_, _), (measured, _) = map_forked(fit, ["final", "backtest"], n_jobs=2)
+        self.backtest_model_ = self._early[1]
+        self.backtest_metrics_, self._lift, self._calibration, timings = measured
+        self._stages.timings.update(timings)
 
     def _fit_final(self, cfg):
         """The scoring model on every labelled cut-off."""
