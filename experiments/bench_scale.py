@@ -86,8 +86,8 @@ def tree_pss_kb(pid: int) -> int:
 
 def timed(command: list[str], log_path: Path, env=None) -> dict:
     """Run ``command`` under /usr/bin/time -v; wall, CPU, peak RSS (the largest single
-    process), peak PSS of the whole process tree (sampled every half second: the memory the
-    run took, workers included), exit code, load averages."""
+    process), peak PSS of the whole process tree (sampled every half second or less often,
+    see below: the memory the run took, workers included), exit code, load averages."""
     load_before = os.getloadavg()
     start = time.perf_counter()
     peak_pss = 0
@@ -95,8 +95,12 @@ def timed(command: list[str], log_path: Path, env=None) -> dict:
         proc = subprocess.Popen(["/usr/bin/time", "-v", *command], stdout=log,
                                 stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         while proc.poll() is None:
+            sampled = time.perf_counter()
             peak_pss = max(peak_pss, tree_pss_kb(proc.pid))
-            time.sleep(0.5)
+            # Reading smaps_rollup of a 10 GB process takes a good part of a second: sampled
+            # no more often than keeps this sampler under a tenth of a core, which it would
+            # otherwise take from the run it measures.
+            time.sleep(max(0.5, 10 * (time.perf_counter() - sampled)))
     wall = time.perf_counter() - start
     text = log_path.read_text(errors="replace")
 
