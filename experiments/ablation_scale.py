@@ -25,17 +25,20 @@ Data sets: the 50 default 6,000-customer generator worlds of
 experiments/stability_accuracy.py (as-of the world's end, as that script runs them), the five
 as-of/horizon settings of Bitcoin OTC (experiments/real_bitcoin_otc.py; tables rebuilt, since
 the cached ones of model_tables.py predate ``EMBEDDINGS_AUTO = False``), and the pickled
-labelled tables of the 100k and 1M worlds (fit times are recorded on the 100k tables only).
+labelled tables of the 100k and 1M worlds (fit times are recorded on the 100k tables only,
+with the boosting iterations early stopping kept).
 
 Run (each step appends JSON lines to experiments/results/ablation_scale_<set>.jsonl and skips
 what is already there; ``report`` writes experiments/results/ablation_scale.{md,json}):
 
-    PYTHONPATH=. python experiments/ablation_scale.py worlds      # 50 worlds, ~30 min on 2 cores
+    PYTHONPATH=. python experiments/ablation_scale.py worlds      # 50 worlds, ~70 min on 2 cores
     PYTHONPATH=. python experiments/ablation_scale.py bitcoin     # ~2 min
     PYTHONPATH=. python experiments/ablation_scale.py scale --name 100k \\
         --tables /work/scratch/tables100k.pkl                      # ~3 min
     flock /work/scratch/bigmem.lock env PYTHONPATH=. python experiments/ablation_scale.py \\
         scale --name 1m --tables /work/scratch/tables1m.pkl        # ~8 GB of memory
+    PYTHONPATH=. python experiments/ablation_scale.py scale --name 100k_timing \
+        --tables /work/scratch/tables100k.pkl      # fit times again, on a quiet machine
     PYTHONPATH=. python experiments/ablation_scale.py report
 
 Decision rule (fixed before the numbers were read): a group earns its place on the training
@@ -113,7 +116,8 @@ def ablate(labelled, cutoffs, cfg: pipeline.AnalyzeConfig, time_fits: bool = Fal
         elapsed = time.perf_counter() - start
         m = evaluate(y_test.to_numpy(), p)
         out[variant] = {"roc_auc": m["roc_auc"], "pr_auc": m["pr_auc"],
-                        "n_features": X_fit.shape[1] - len(drop), "estimator": model.estimator}
+                        "n_features": X_fit.shape[1] - len(drop), "estimator": model.estimator,
+                        "n_iter": int(getattr(model, "n_iter_", 0) or 0)}
         if time_fits:
             out[variant]["fit_s"] = round(elapsed, 2)
         print(f"  {variant}: ROC-AUC {m['roc_auc']:.4f}, PR-AUC {m['pr_auc']:.4f}"
@@ -189,7 +193,7 @@ def run_scale(args) -> None:
     cfg = pipeline.AnalyzeConfig()
     _append(path, {"name": args.name, "n_test": int(len(tables["labelled"][0][1])),
                    **ablate(tables["labelled"], tables["cutoffs"], cfg,
-                            time_fits=args.name == "100k")})
+                            time_fits=args.name.startswith("100k"))})
 
 
 def paired(rows: list[dict], metric: str) -> pd.DataFrame:
@@ -258,10 +262,15 @@ def report(args) -> None:
         frame = pd.DataFrame({v: {**{m: r[v][m] for m in METRICS},
                                   **{f"all - without ({m})": r["all"][m] - r[v][m]
                                      for m in METRICS}} for v in VARIANTS}).T
-        if "fit_s" in r["all"]:
-            frame["fit + score s"] = [r[v]["fit_s"] for v in VARIANTS]
-        frame["n_features"] = [r[v]["n_features"] for v in VARIANTS]
+        # (strings: a row of mixed numbers would print its counts as floats)
+        frame["n_features"] = [str(r[v]["n_features"]) for v in VARIANTS]
         summary[name] = frame.to_dict(orient="index")
+        timed = scale.get(f"{name}_timing", r)
+        if "fit_s" in timed["all"]:
+            frame["fit + score s"] = [f"{timed[v]['fit_s']:.1f}" for v in VARIANTS]
+            summary[name + "_fit_s"] = {v: timed[v]["fit_s"] for v in VARIANTS}
+        if "n_iter" in timed["all"]:
+            frame["boosting iterations"] = [str(timed[v]["n_iter"]) for v in VARIANTS]
         lines += [markdown_table(frame.rename_axis("variant"), ".4f"), ""]
     # Overview: ROC-AUC differences per data set and the rule's verdict.
     rows = {}
@@ -302,7 +311,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=WORLD_SEEDS)
     sub.add_parser("bitcoin")
     p = sub.add_parser("scale")
-    p.add_argument("--name", required=True, choices=["100k", "1m"])
+    p.add_argument("--name", required=True, choices=["100k", "1m", "100k_timing"],
+                   help="100k_timing: the 100k tables again, for fit times only")
     p.add_argument("--tables", type=Path, required=True)
     p = sub.add_parser("report")
     p.add_argument("--reading", default=None, help="a text file with the Reading section")
