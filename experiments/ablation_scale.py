@@ -37,7 +37,7 @@ what is already there; ``report`` writes experiments/results/ablation_scale.{md,
         --tables /work/scratch/tables100k.pkl                      # ~3 min
     flock /work/scratch/bigmem.lock env PYTHONPATH=. python experiments/ablation_scale.py \\
         scale --name 1m --tables /work/scratch/tables1m.pkl        # ~8 GB of memory
-    PYTHONPATH=. python experiments/ablation_scale.py scale --name 100k_timing \
+    PYTHONPATH=. python experiments/ablation_scale.py scale --name 100k_timing \\
         --tables /work/scratch/tables100k.pkl      # fit times again, on a quiet machine
     PYTHONPATH=. python experiments/ablation_scale.py report
 
