@@ -230,7 +230,8 @@ def report(args) -> None:
             lines.append(f"- {g}: {', '.join(cols)}")
     summary = {}
     if worlds:
-        lines += ["", f"## 50 generator worlds (6,000 customers; {len(worlds)} worlds)", ""]
+        lines += ["", f"## Generator worlds (6,000 customers; {len(worlds)} of the "
+                  f"{len(WORLD_SEEDS)} worlds)", ""]
         mean = {v: {m: np.mean([r[v][m] for r in worlds]) for m in METRICS} for v in VARIANTS}
         lines += ["Mean backtest metrics:", "",
                   markdown_table(pd.DataFrame(mean).T.rename_axis("variant"), ".4f"), ""]
