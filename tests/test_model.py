@@ -950,3 +950,5 @@ def test_category_codes_match_scikit_learns_ordinal_encoder(n_levels):
         np.testing.assert_array_equal(ours.transform(table), theirs.transform(table))
     assert np.nanmax(ours.transform(X)) == min(n_levels, 250) - 1
     assert list(ours.get_feature_names_out()) == ["plan", "region"]
+    with pytest.raises(ValueError, match="max_categories"):
+        CategoryCodes(max_categories=1).fit(X)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import sys
 import struct
+import sys
 import threading
 import time
 from collections import deque
-from queue import SimpleQueue
 from multiprocessing.connection import wait
+from queue import SimpleQueue
 
 from threadpoolctl import threadpool_limits
 

@@ -95,8 +95,8 @@ class CategoryCodes(TransformerMixin, BaseEstimator):
     unknown_value=nan, encoded_missing_value=nan, max_categories=m)``: categories in sorted
     order; with more than ``m`` of them the least frequent (ties: the earlier in sorted
     order) are pooled into one last code so that ``m`` codes remain; missing and unseen
-    values as NaN. Computed with pandas' hash tables: OrdinalEncoder counts object columns
-    value by value in Python, which was a quarter of a 200,000-row fit.
+    values as NaN. Computed with pandas' hash tables, where OrdinalEncoder counts object
+    columns value by value in Python (docs/results.md#operator-scale-issue-27).
 
     Parameters
     ----------
@@ -124,6 +124,11 @@ class CategoryCodes(TransformerMixin, BaseEstimator):
         self.max_categories = max_categories
 
     def fit(self, X, y=None):
+        if (isinstance(self.max_categories, bool)
+                or not isinstance(self.max_categories, (int, np.integer))
+                or self.max_categories < 2):
+            raise ValueError(f"max_categories must be an integer >= 2, got "
+                             f"{self.max_categories!r}")
         frame = pd.DataFrame(X)
         self.n_features_in_ = frame.shape[1]
         if isinstance(X, pd.DataFrame):
