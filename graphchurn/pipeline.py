@@ -24,8 +24,8 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from graphchurn.errors import InputError
-from graphchurn.features.build import (RFM_FEATURES, FeatureSet, build_features,
-                                      check_finite_features, known_customers)
+from graphchurn.features.build import (COMMUNITY_FEATURES, RFM_FEATURES, FeatureSet,
+                                      build_features, check_finite_features, known_customers)
 from graphchurn.features.reasons import describe_reasons, typical_values
 from graphchurn.features.workers import map_forked, resolve_n_jobs
 from graphchurn.graph.customer_graph import encode_ids, encode_pairs
@@ -101,6 +101,10 @@ class AnalyzeConfig:
     recent_departure_days: int = 30
     pooled_churn_rate: bool = False
     seed: int = 0
+    # Whether the churn model uses the columns computed from communities (COMMUNITY_FEATURES).
+    # Off: they do not earn their cost (experiments/results/ablation_scale.md), and only the
+    # scoring cut-off then detects communities (for groups, leaders and susceptibility).
+    community_features: bool = False
     # Cross-fitted churn models averaged (STABLE_MODEL_FOLDS for a ranking that does not move
     # with the seed or the spelling of ids); 1: one model.
     model_folds: int = 1
@@ -410,6 +414,15 @@ def feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
 #: boosting, communities and influence sampling. Not the default: it doubles the model's time
 #: and cost ROC-AUC on small worlds (experiments/results/stability.md), and scale comes first.
 STABLE_MODEL_FOLDS = 5
+
+
+def model_table(X: pd.DataFrame, cfg: AnalyzeConfig) -> pd.DataFrame:
+    """The columns of a feature table the churn model reads under ``cfg``: all but
+    :data:`~graphchurn.features.build.COMMUNITY_FEATURES` unless ``cfg.community_features``
+    (the scoring cut-off computes them for the outputs; training cut-offs do not)."""
+    if cfg.community_features:
+        return X
+    return X.drop(columns=[c for c in COMMUNITY_FEATURES if c in X.columns])
 
 
 def churn_model(cfg: AnalyzeConfig, **overrides) -> ChurnModel:
@@ -794,7 +807,8 @@ def add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str])
         return
 
     def node_matrix(fs: FeatureSet) -> np.ndarray:
-        numeric = fs.vertex_features.astype(float).fillna(0.0)
+        # (the same columns at every cut-off: as-of has the community columns for the outputs)
+        numeric = model_table(fs.vertex_features, cfg).astype(float).fillna(0.0)
         return np.log1p(numeric.clip(lower=0).to_numpy())
 
     train_fs = sets[1] if len(sets) > 1 else sets[0]
@@ -1045,7 +1059,10 @@ class ChurnPipeline:
         def build(i):
             start = time.perf_counter()
             log.info("%s ...", names[i])
-            fs = self._features(interactions, customers, cutoffs[i], **kwargs)
+            # Communities at as-of are part of the outputs; at a training cut-off only the
+            # model could read them.
+            fs = self._features(interactions, customers, cutoffs[i], **kwargs,
+                                communities=i == 0 or cfg.community_features)
             if i and not keep_graphs:
                 # Released as soon as built (and before a worker pickles it): one training
                 # graph at a time is all that memory holds.
@@ -1312,7 +1329,7 @@ class ChurnPipeline:
 
     def _score_as_of(self, cfg):
         """The scoring model's probabilities and reasons at as-of."""
-        X_now = self.scoring_.table
+        X_now = model_table(self.scoring_.table, cfg)
         self._probability = (self._stages.run("scores at as-of", self._score, X_now)
                              if len(X_now) else np.zeros(0))
         self._reasons = self._stages.run("reasons", self._reasons_for, X_now, cfg)

@@ -358,3 +358,19 @@ def test_longer_window_exposure_reads_in_words():
     assert reason_texts("share_to_departed_longer", rows, 30).tolist() == [
         "25% of their calling was with contacts who left in the last 60 days",
         "none of their contacts left in the last 60 days"]
+
+
+def test_without_communities_only_the_community_columns_go(world):
+    """communities=False skips detection: the community columns are left out and every other
+    column keeps its values."""
+    from graphchurn.features.build import COMMUNITY_FEATURES
+
+    cutoff = pd.Timestamp(world.interactions["timestamp"].min()).normalize() + pd.Timedelta(days=60)
+    kw = dict(definition="contract", horizon_days=20, window_days=60, seed=1)
+    full = build_features(world.interactions, world.customers, cutoff, **kw)
+    lean = build_features(world.interactions, world.customers, cutoff, communities=False, **kw)
+    assert lean.membership is None and lean.roles is None and full.membership is not None
+    assert set(full.table.columns) - set(lean.table.columns) == set(COMMUNITY_FEATURES)
+    pd.testing.assert_frame_equal(lean.table, full.table.drop(columns=COMMUNITY_FEATURES))
+    pd.testing.assert_frame_equal(lean.vertex_features,
+                                  full.vertex_features.drop(columns=COMMUNITY_FEATURES))

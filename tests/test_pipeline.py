@@ -418,3 +418,30 @@ def test_released_training_graphs_change_no_score():
     assert len(contagion_history(kept)) == len(kept.training)
     with pytest.raises(ValueError, match="keep_training_graphs=True"):
         contagion_history(released)
+
+
+def test_only_the_scoring_cut_off_detects_communities_by_default(monkeypatch):
+    """The churn model reads no community column by default, so training cut-offs skip
+    community detection; as-of still finds the groups for the outputs. community_features=True
+    puts the columns back in the model and detects communities at every cut-off."""
+    import graphchurn.features.build as build
+    from graphchurn.features.build import COMMUNITY_FEATURES
+    from graphchurn.pipeline import ChurnPipeline
+
+    calls = []
+    detect = build.detect_communities
+    monkeypatch.setattr(build, "detect_communities",
+                        lambda graph, **kw: calls.append(graph.vcount()) or detect(graph, **kw))
+    world = generate_world(n_customers=300, days=100, seed=0)
+    for community_features in (False, True):
+        calls.clear()
+        cfg = AnalyzeConfig(embeddings=False, community_features=community_features)
+        pipe = ChurnPipeline(cfg).fit(world.interactions, world.customers)
+        analysis = pipe.analysis_
+        uses = set(COMMUNITY_FEATURES) & set(pipe.model_.feature_names_in_)
+        assert len(calls) == (1 + len(analysis.training) if community_features else 1)
+        assert uses == (set(COMMUNITY_FEATURES) if community_features else set())
+        assert all((fs.membership is not None) == community_features for fs in analysis.training)
+        assert analysis.scores["community"].notna().all()
+        assert analysis.scores["susceptibility"].between(0, 1).all()
+        assert len(analysis.groups) > 1

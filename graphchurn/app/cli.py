@@ -279,7 +279,7 @@ def _config(args, as_of):
                                          "window_days", "estimator",
                                          "community_method", "resolution", "max_degree",
                                          "pooled_churn_rate", "engine", "model_folds",
-                                         "n_jobs")
+                                         "n_jobs", "community_features")
            if hasattr(args, k)},
         # Without a flag the library's default stands ("auto": only on small graphs).
         **({"embeddings": False} if getattr(args, "no_embeddings", False) else
@@ -831,6 +831,10 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["leiden", "louvain", "label_propagation", "infomap"])
     p.add_argument("--resolution", type=_positive_float, default=1.0,
                    help="community resolution: higher = smaller groups (default 1)")
+    p.add_argument("--community-features", action="store_true",
+                   help="let the churn model read the group columns too (group size and "
+                        "churn, leaders, susceptibility; off by default: their measured gain "
+                        "is nil and they need communities at every training cut-off)")
     p.add_argument("--max-degree", type=_positive_int("--max-degree"), metavar="N",
                    help="drop hub numbers (call centres) with more than N contacts")
     p.add_argument("--train-cutoffs", dest="n_train_cutoffs", type=_positive_int("--train-cutoffs"),

@@ -1016,7 +1016,8 @@ class SparkPipeline(ChurnPipeline):
     def _features(self, interactions, customers, cutoff, *, definition, horizon_days=30,
                   active_window_days=None, window_days=90, tie_window_days=180,
                   recent_departure_days=30, community_method="leiden", resolution=1.0,
-                  max_degree=None, influencer_quantile=0.95, seed=0) -> FeatureSet:
+                  max_degree=None, influencer_quantile=0.95, seed=0,
+                  communities=True) -> FeatureSet:
         # The log part of build_features, on the label rows and on Spark's aggregates.
         cutoff = pd.Timestamp(cutoff)
         if active_window_days is None:
@@ -1050,7 +1051,8 @@ class SparkPipeline(ChurnPipeline):
             cg, customers, cutoff, departures=departures, active=active,
             tie_strength=tie_strength, covered_share=covered_share,
             recent_departure_days=recent_departure_days, community_method=community_method,
-            resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step)
+            resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step,
+            communities=communities)
 
     def _score(self, X):
         # On the executors, once (the local engine's driver-side scoring is not run).

@@ -23,6 +23,11 @@ exposure
     Share of tie strength to recent leavers, the number of departed contacts, whether a
     departed contact was an influencer, the share of the group that left, and the energy
     received by spreading activation from recent leavers (Dasgupta et al. 2008).
+
+The columns that need the communities (:data:`COMMUNITY_FEATURES`) are left out with
+``communities=False``, which skips community detection: the churn model does not use them by
+default (``AnalyzeConfig.community_features``), so only the scoring cut-off, whose groups are
+part of the outputs, detects communities.
 attributes
     Every other column of the customer table (numeric or categorical) as given; a date
     column as its age in days at the cut-off (:func:`attributes_at`).
@@ -64,6 +69,7 @@ __all__ = [
     "ACTIVITY_FEATURES",
     "STRUCTURE_FEATURES",
     "EXPOSURE_FEATURES",
+    "COMMUNITY_FEATURES",
     "WINDOW_TOTALS",
     "NON_FEATURE_COLUMNS",
     "check_finite_features",
@@ -155,6 +161,12 @@ STRUCTURE_FEATURES = [
     "distinct_contacts", "strength", "pagerank", "coreness", "clustering", "community_size",
     "influencer_score", "is_leader", "share_to_leaders", "embeddedness", "susceptibility",
 ]
+#: The columns computed from the community membership (Leiden): group size and churn, the
+#: leaders and the susceptibility. ``communities=False`` leaves them out.
+COMMUNITY_FEATURES = [
+    "community_size", "group_churn_rate", "embeddedness", "susceptibility", "share_to_leaders",
+    "is_leader",
+]
 EXPOSURE_FEATURES = [
     "share_to_departed", "n_departed_contacts", "departed_influencer_contact",
     "max_tie_share_departed", "group_churn_rate", "spreading_activation_energy",
@@ -233,6 +245,7 @@ def build_features(
     max_degree: int | None = None,
     influencer_quantile: float = 0.95,
     seed: int = 0,
+    communities: bool = True,
 ) -> FeatureSet:
     """Build the feature table of every customer active at ``cutoff``.
 
@@ -269,6 +282,10 @@ def build_features(
         "a departed influencer nearby" feature.
     seed : int
         Seed of every random step (communities, influence sampling).
+    communities : bool, default True
+        Whether to detect communities; without them the :data:`COMMUNITY_FEATURES` columns
+        are left out, ``membership`` and ``roles`` are None and every other column is the
+        same.
 
     Returns
     -------
@@ -314,7 +331,8 @@ def build_features(
         cg, customers, cutoff, departures=departures, active=active,
         tie_strength=tie_strength, covered_share=covered_share,
         recent_departure_days=recent_departure_days, community_method=community_method,
-        resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step)
+        resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step,
+        communities=communities)
     fs.window_start = start
     return fs
 
@@ -334,6 +352,7 @@ def features_on_graph(
     influencer_quantile: float = 0.95,
     seed: int = 0,
     step=None,
+    communities: bool = True,
 ) -> FeatureSet:
     """The part of :func:`build_features` after the log is read: communities, roles, exposure,
     attributes and the feature table, from the cut-off's graph and what the log said about it.
@@ -360,6 +379,8 @@ def features_on_graph(
         As in :func:`build_features`.
     step : callable, optional
         Step timer (internal); None times the steps afresh.
+    communities : bool, default True
+        As in :func:`build_features`.
 
     Returns
     -------
@@ -375,18 +396,21 @@ def features_on_graph(
     # their draws do not depend on how the ids are spelled; results come back by position.
     with step("canonical order"):
         position, ordered = in_canonical_order(g)
-    with step("communities"):
-        ordered_membership = detect_communities(ordered, method=community_method,
-                                                resolution=resolution, seed=seed)
-        membership = ordered_membership[position]
-    with step("influencers and roles"):
+    with step("influencers"):
         # Eigenvector and betweenness centrality are not features and not part of the
         # influencer score; skipping them saves most of this step (docs/results.md).
         ordered_influence = influencer_scores(ordered, seed=seed, descriptive=False,
                                               ris_samples=FEATURE_RIS_SAMPLES)
-        roles = leaders_and_followers(ordered, ordered_membership,
-                                      ordered_influence).iloc[position]
         influence = ordered_influence.iloc[position]
+    membership = roles = None
+    if communities:
+        with step("communities"):
+            ordered_membership = detect_communities(ordered, method=community_method,
+                                                    resolution=resolution, seed=seed)
+            membership = ordered_membership[position]
+        with step("leaders"):
+            roles = leaders_and_followers(ordered, ordered_membership,
+                                          ordered_influence).iloc[position]
 
     departure_time = departures.reindex(names)
     recent_start = cutoff - pd.Timedelta(days=recent_departure_days)
@@ -411,43 +435,35 @@ def features_on_graph(
                                                      recent_days=recent_departure_days,
                                                      onset_days=FADE_DAYS[1],
                                                      weights=tie_strength)
-        susc = susceptibility(g, membership, roles, departed=departed_recent)
         energy = spreading_activation(g, departed_recent.astype(float))
-
-    community_size = np.bincount(membership)[membership]
-    # Share of each group (on-net members seen in the window) that left recently.
-    on_net = cg.on_net
-    group_departed = np.bincount(membership, weights=(departed_recent & on_net).astype(float))
-    group_on_net = np.bincount(membership, weights=on_net.astype(float))
-    # (float out: bincount of an empty graph's membership is an int array)
-    group_churn_rate = np.divide(group_departed, group_on_net,
-                                 out=np.zeros(len(group_departed), dtype=np.float64),
-                                 where=group_on_net > 0)[membership]
+    group = (_community_columns(cg, membership, roles, departed_recent)
+             if communities else dict.fromkeys(COMMUNITY_FEATURES))
 
     with step("clustering"):
         clustering = np.nan_to_num(np.asarray(g.transitivity_local_undirected(mode="zero")))
+    # (a column without communities is None and left out)
     vertex_features = pd.DataFrame(
-        {
+        {column: values for column, values in {
             **{col: cg.activity[col].to_numpy() for col in ACTIVITY_FEATURES + ["distinct_contacts"]},
             "strength": influence["strength"].to_numpy(),
             "pagerank": influence["pagerank"].to_numpy(),
             "coreness": influence["coreness"].to_numpy(),
             "clustering": clustering,
-            "community_size": community_size,
+            "community_size": group["community_size"],
             "influencer_score": influence["influencer_score"].to_numpy(),
-            "is_leader": (roles["role"].to_numpy() == "leader").astype(np.int8),
-            "share_to_leaders": susc["share_to_leaders"].to_numpy(),
-            "embeddedness": susc["embeddedness"].to_numpy(),
-            "susceptibility": susc["susceptibility"].to_numpy(),
+            "is_leader": group["is_leader"],
+            "share_to_leaders": group["share_to_leaders"],
+            "embeddedness": group["embeddedness"],
+            "susceptibility": group["susceptibility"],
             "share_to_departed": exposed["share_to_departed"].to_numpy(),
             "n_departed_contacts": exposed["n_departed_contacts"].to_numpy(),
             "departed_influencer_contact": exposed["departed_influencer_contact"].to_numpy().astype(np.int8),
             "max_tie_share_departed": exposed["max_tie_share_departed"].to_numpy(),
-            "group_churn_rate": group_churn_rate,
+            "group_churn_rate": group["group_churn_rate"],
             "spreading_activation_energy": energy,
             "share_to_departed_longer": exposed_earlier["share_to_departed"].to_numpy(),
             "share_to_departed_before_onset": exposed_before_onset,
-        },
+        }.items() if values is not None},
         index=pd.Index(names, name="customer_id"),
     )
 
@@ -464,7 +480,7 @@ def features_on_graph(
         table = table.join(attributes, how="left")
     # Customers with no interaction in the window: no activity, no ties.
     count_like = [c for c in ACTIVITY_FEATURES + STRUCTURE_FEATURES + EXPOSURE_FEATURES
-                  if c not in ("days_since_last_out", "days_since_last_any", "out_share",
+                  if c in vertex_features.columns and c not in ("days_since_last_out", "days_since_last_any", "out_share",
                                "out_week_ratio", "in_week_ratio")]
     table[count_like] = table[count_like].fillna(0)
     return FeatureSet(
@@ -481,6 +497,28 @@ def features_on_graph(
         timings=step.timings,
         covered_share=float(min(1.0, covered_share)),
     )
+
+
+def _community_columns(cg: CustomerGraph, membership: np.ndarray, roles: pd.DataFrame,
+                       departed_recent: np.ndarray) -> dict[str, np.ndarray]:
+    """The :data:`COMMUNITY_FEATURES` of every vertex, from its community and the leaders."""
+    susc = susceptibility(cg.graph, membership, roles, departed=departed_recent)
+    # Share of each group (on-net members seen in the window) that left recently.
+    on_net = cg.on_net
+    group_departed = np.bincount(membership, weights=(departed_recent & on_net).astype(float))
+    group_on_net = np.bincount(membership, weights=on_net.astype(float))
+    # (float out: bincount of an empty graph's membership is an int array)
+    group_churn_rate = np.divide(group_departed, group_on_net,
+                                 out=np.zeros(len(group_departed), dtype=np.float64),
+                                 where=group_on_net > 0)[membership]
+    return {
+        "community_size": np.bincount(membership)[membership],
+        "is_leader": (roles["role"].to_numpy() == "leader").astype(np.int8),
+        "share_to_leaders": susc["share_to_leaders"].to_numpy(),
+        "embeddedness": susc["embeddedness"].to_numpy(),
+        "susceptibility": susc["susceptibility"].to_numpy(),
+        "group_churn_rate": group_churn_rate,
+    }
 
 
 def attributes_at(customers: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
