@@ -25,7 +25,8 @@ from threadpoolctl import threadpool_limits
 
 from graphchurn.errors import InputError
 from graphchurn.features.build import (COMMUNITY_FEATURES, RFM_FEATURES, FeatureSet,
-                                      build_features, check_finite_features, known_customers)
+                                      add_communities, build_features, check_finite_features,
+                                      community_part, known_customers)
 from graphchurn.features.reasons import describe_reasons, typical_values
 from graphchurn.features.workers import map_forked, resolve_n_jobs
 from graphchurn.graph.customer_graph import encode_ids, encode_pairs
@@ -414,6 +415,11 @@ def feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
 #: boosting, communities and influence sampling. Not the default: it doubles the model's time
 #: and cost ROC-AUC on small worlds (experiments/results/stability.md), and scale comes first.
 STABLE_MODEL_FOLDS = 5
+
+
+def community_kwargs(cfg: AnalyzeConfig) -> dict:
+    """Keyword arguments of :func:`graphchurn.features.build.community_part` for a config."""
+    return dict(community_method=cfg.community_method, resolution=cfg.resolution, seed=cfg.seed)
 
 
 def model_table(X: pd.DataFrame, cfg: AnalyzeConfig) -> pd.DataFrame:
@@ -1059,10 +1065,11 @@ class ChurnPipeline:
         def build(i):
             start = time.perf_counter()
             log.info("%s ...", names[i])
-            # Communities at as-of are part of the outputs; at a training cut-off only the
-            # model could read them.
+            # Communities at as-of are part of the outputs (found later when fitting, see
+            # _fit_models); at a training cut-off only the model could read them.
             fs = self._features(interactions, customers, cutoffs[i], **kwargs,
-                                communities=i == 0 or cfg.community_features)
+                                communities=cfg.community_features
+                                or (i == 0 and not self._fitting))
             if i and not keep_graphs:
                 # Released as soon as built (and before a worker pickles it): one training
                 # graph at a time is all that memory holds.
@@ -1176,6 +1183,7 @@ class ChurnPipeline:
         # measures on, so without both classes there the run cannot go on.
         one_class = [i for i, (_, y) in enumerate(labelled) if y.nunique() < 2]
         if 0 in one_class:
+            self._add_scoring_communities(cfg, scoring)  # the error carries the features
             y = labelled[0][1]
             gap = log_gap_days(interactions, as_of)
             late = self._stray(interactions)[1] if cfg.as_of is None else {}
@@ -1284,28 +1292,46 @@ class ChurnPipeline:
         return early is not None and early[0] == [self.cutoffs_[i]
                                                   for i in self.backtest_training_]
 
+    def _add_scoring_communities(self, cfg, scoring=None):
+        """Communities, leaders and group columns at as-of, where they are still missing."""
+        scoring = self.scoring_ if scoring is None else scoring
+        if scoring.membership is None:
+            self._stages.run("communities at as-of", add_communities, scoring,
+                             **community_kwargs(cfg))
+
     def _fit_models(self, cfg):
-        """The backtest and the scoring model. With the backtest model fitted early, its
-        scoring on the newest cut-off (and the baseline's) runs in a forked worker while
-        this process fits the scoring model."""
+        """The backtest and the scoring model, and the communities at as-of where the
+        builds left them out. With the backtest model fitted early, its scoring on the newest
+        cut-off (and the baseline's) and the communities run in a forked worker while this
+        process fits the scoring model."""
         if not self._early_fits():
             self._run_backtest(cfg)
             self._fit_final(cfg)
+            self._add_scoring_communities(cfg)
             return
         self._inner_selection = None
+        items = ["final", "backtest"]
+        if self.scoring_.membership is None:
+            items.append("communities")
 
         def fit(which):
             if which == "final":
                 return self._fit_final(cfg)
+            if which == "communities":
+                return community_part(self.scoring_, **community_kwargs(cfg))
             before = set(self._stages.timings)
             self._run_backtest(cfg)
             return (self.backtest_metrics_, self._lift, self._calibration,
                     {k: v for k, v in self._stages.timings.items() if k not in before})
 
-        (_, _), (measured, _) = map_forked(fit, ["final", "backtest"], n_jobs=2)
+        done = map_forked(fit, items, n_jobs=2)
         self.backtest_model_ = self._early[1]
-        self.backtest_metrics_, self._lift, self._calibration, timings = measured
+        self.backtest_metrics_, self._lift, self._calibration, timings = done[1][0]
         self._stages.timings.update(timings)
+        if len(done) > 2:
+            part, seconds = done[2]
+            self.scoring_.set_communities(part)
+            self._stages.timings["communities at as-of"] = round(seconds, 3)
 
     def _fit_final(self, cfg):
         """The scoring model on every labelled cut-off."""

@@ -6,6 +6,7 @@ import logging
 import os
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -107,6 +108,11 @@ def test_cut_offs_built_side_by_side_give_the_same_analysis(monkeypatch):
         pd.testing.assert_frame_equal(a.table, b.table)
         assert b.has_graph and a.graph.graph.get_edgelist() == b.graph.graph.get_edgelist()
     pd.testing.assert_frame_equal(one.scores, two.scores)
+    # The groups at as-of, found beside the scoring model's fit with workers: the same.
+    np.testing.assert_array_equal(one.features.membership, two.features.membership)
+    pd.testing.assert_frame_equal(one.groups, two.groups)
+    pd.testing.assert_frame_equal(one.influencers, two.influencers)
+    assert "communities at as-of" in two.metrics["timings_s"]
     assert len(two.scores) >= 80 and two.scores["reasons"].nunique() > 5
     assert "features, side by side" in two.metrics["timings_s"]
     assert "features, side by side" not in one.metrics["timings_s"]

@@ -53,7 +53,7 @@ import pandas as pd
 from graphchurn.social.communities import detect_communities
 from graphchurn.features.exposure import (LONGER_EXPOSURE_WINDOWS, departure_ages, exposure,
                                           exposure_before_onset, spreading_activation)
-from graphchurn.graph.canonical import in_canonical_order
+from graphchurn.graph.canonical import in_canonical_order, renumbered
 from graphchurn.graph.customer_graph import FADE_DAYS, CustomerGraph
 from graphchurn.social.roles import (DEFAULT_RIS_SAMPLES, influencer_scores,
                                      leaders_and_followers, susceptibility)
@@ -63,6 +63,9 @@ __all__ = [
     "FeatureSet",
     "build_features",
     "features_on_graph",
+    "add_communities",
+    "community_part",
+    "CommunityPart",
     "attributes_at",
     "known_customers",
     "RFM_FEATURES",
@@ -173,6 +176,15 @@ EXPOSURE_FEATURES = [
     "share_to_departed_longer", "share_to_departed_before_onset",
 ]
 
+#: Every column of ``FeatureSet.vertex_features``, in their order (the order a model sees).
+VERTEX_COLUMNS = ACTIVITY_FEATURES + [
+    "distinct_contacts", "strength", "pagerank", "coreness", "clustering", "community_size",
+    "influencer_score", "is_leader", "share_to_leaders", "embeddedness", "susceptibility",
+    "share_to_departed", "n_departed_contacts", "departed_influencer_contact",
+    "max_tie_share_departed", "group_churn_rate", "spreading_activation_energy",
+    "share_to_departed_longer", "share_to_departed_before_onset",
+]
+
 
 @dataclass
 class FeatureSet:
@@ -202,6 +214,9 @@ class FeatureSet:
     #: shorter than its nominal length is flagged here, and its totals were scaled up by it.
     window_start: pd.Timestamp | None = None
     covered_share: float = 1.0
+    #: Each vertex's number in the graph renumbered by content (``in_canonical_order``), on
+    #: which the random and tie-breaking steps run.
+    canonical_position: np.ndarray | None = None
 
     @property
     def short_window(self) -> bool:
@@ -227,6 +242,18 @@ class FeatureSet:
         self.graph = None
         self.membership = self.influence = self.roles = None
         self.departed_recent = self.departures = self.vertex_features = None
+        self.canonical_position = None
+
+    def set_communities(self, part: CommunityPart) -> None:
+        """Take the communities, leaders and :data:`COMMUNITY_FEATURES` of
+        :func:`community_part` (computed on this cut-off, possibly in another process)."""
+        self.membership, self.roles = part.membership, part.roles
+        self.timings.update(part.timings)
+        columns = pd.DataFrame(part.columns, index=self.vertex_features.index)
+        self.vertex_features = _in_column_order(self.vertex_features.join(columns))
+        # Customers without traffic in the window are in no group: 0, as the other counts.
+        rows = columns.reindex(self.table.index).fillna(0)
+        self.table = _in_column_order(self.table.join(rows), self.attribute_columns)
 
 
 def build_features(
@@ -402,15 +429,6 @@ def features_on_graph(
         ordered_influence = influencer_scores(ordered, seed=seed, descriptive=False,
                                               ris_samples=FEATURE_RIS_SAMPLES)
         influence = ordered_influence.iloc[position]
-    membership = roles = None
-    if communities:
-        with step("communities"):
-            ordered_membership = detect_communities(ordered, method=community_method,
-                                                    resolution=resolution, seed=seed)
-            membership = ordered_membership[position]
-        with step("leaders"):
-            roles = leaders_and_followers(ordered, ordered_membership,
-                                          ordered_influence).iloc[position]
 
     departure_time = departures.reindex(names)
     recent_start = cutoff - pd.Timedelta(days=recent_departure_days)
@@ -436,34 +454,24 @@ def features_on_graph(
                                                      onset_days=FADE_DAYS[1],
                                                      weights=tie_strength)
         energy = spreading_activation(g, departed_recent.astype(float))
-    group = (_community_columns(cg, membership, roles, departed_recent)
-             if communities else dict.fromkeys(COMMUNITY_FEATURES))
-
     with step("clustering"):
         clustering = np.nan_to_num(np.asarray(g.transitivity_local_undirected(mode="zero")))
-    # (a column without communities is None and left out)
     vertex_features = pd.DataFrame(
-        {column: values for column, values in {
+        {
             **{col: cg.activity[col].to_numpy() for col in ACTIVITY_FEATURES + ["distinct_contacts"]},
             "strength": influence["strength"].to_numpy(),
             "pagerank": influence["pagerank"].to_numpy(),
             "coreness": influence["coreness"].to_numpy(),
             "clustering": clustering,
-            "community_size": group["community_size"],
             "influencer_score": influence["influencer_score"].to_numpy(),
-            "is_leader": group["is_leader"],
-            "share_to_leaders": group["share_to_leaders"],
-            "embeddedness": group["embeddedness"],
-            "susceptibility": group["susceptibility"],
             "share_to_departed": exposed["share_to_departed"].to_numpy(),
             "n_departed_contacts": exposed["n_departed_contacts"].to_numpy(),
             "departed_influencer_contact": exposed["departed_influencer_contact"].to_numpy().astype(np.int8),
             "max_tie_share_departed": exposed["max_tie_share_departed"].to_numpy(),
-            "group_churn_rate": group["group_churn_rate"],
             "spreading_activation_energy": energy,
             "share_to_departed_longer": exposed_earlier["share_to_departed"].to_numpy(),
             "share_to_departed_before_onset": exposed_before_onset,
-        }.items() if values is not None},
+        },
         index=pd.Index(names, name="customer_id"),
     )
 
@@ -480,23 +488,109 @@ def features_on_graph(
         table = table.join(attributes, how="left")
     # Customers with no interaction in the window: no activity, no ties.
     count_like = [c for c in ACTIVITY_FEATURES + STRUCTURE_FEATURES + EXPOSURE_FEATURES
-                  if c in vertex_features.columns and c not in ("days_since_last_out", "days_since_last_any", "out_share",
-                               "out_week_ratio", "in_week_ratio")]
+                  if c in vertex_features.columns and c not in _MAY_BE_MISSING]
     table[count_like] = table[count_like].fillna(0)
-    return FeatureSet(
+    fs = FeatureSet(
         cutoff=cutoff,
         table=table,
         graph=cg,
-        membership=membership,
+        membership=None,
         influence=influence,
-        roles=roles,
+        roles=None,
         departed_recent=departed_recent,
         departures=departures,
         vertex_features=vertex_features,
         attribute_columns=attribute_columns,
         timings=step.timings,
         covered_share=float(min(1.0, covered_share)),
+        canonical_position=position,
     )
+    if communities:
+        fs.set_communities(community_part(fs, community_method=community_method,
+                                          resolution=resolution, seed=seed, step=step,
+                                          ordered=ordered))
+    return fs
+
+
+# Features that stay missing for a customer without traffic in the window (the rest are 0).
+_MAY_BE_MISSING = ("days_since_last_out", "days_since_last_any", "out_share", "out_week_ratio",
+                   "in_week_ratio")
+
+
+@dataclass
+class CommunityPart:
+    """What :func:`community_part` computes at a cut-off (small enough to pickle: a few
+    numbers per vertex, no graph)."""
+
+    membership: np.ndarray
+    roles: pd.DataFrame
+    columns: dict[str, np.ndarray]
+    timings: dict[str, float]
+
+
+def community_part(fs: FeatureSet, *, community_method: str = "leiden", resolution: float = 1.0,
+                   seed: int = 0, step=None, ordered=None) -> CommunityPart:
+    """Communities, leaders and the :data:`COMMUNITY_FEATURES` of a cut-off built without them.
+
+    Parameters
+    ----------
+    fs : FeatureSet
+        Built with ``communities=False`` (its graph held).
+    community_method, resolution, seed
+        As in :func:`build_features`.
+    step : callable, optional
+        Step timer (internal).
+    ordered : igraph.Graph, optional
+        The graph already renumbered by ``fs.canonical_position`` (internal).
+
+    Returns
+    -------
+    CommunityPart
+        Apply it with :meth:`FeatureSet.set_communities`; :func:`add_communities` does both.
+        Building with ``communities=True`` gives the same FeatureSet.
+
+    See Also
+    --------
+    add_communities
+    """
+    if not fs.has_graph:
+        raise ValueError("this FeatureSet released its graph: communities need it")
+    if step is None:
+        step = _Steps(fs.cutoff)
+    # On the graph in canonical order, as every random or tie-breaking step (see
+    # features_on_graph); the influencer scores go back to that order with it.
+    if ordered is None:
+        ordered = renumbered(fs.graph.graph, fs.canonical_position)
+    ordered_influence = fs.influence.iloc[np.argsort(fs.canonical_position)]
+    with step("communities"):
+        ordered_membership = detect_communities(ordered, method=community_method,
+                                                resolution=resolution, seed=seed)
+        membership = ordered_membership[fs.canonical_position]
+    with step("leaders"):
+        roles = leaders_and_followers(ordered, ordered_membership,
+                                      ordered_influence).iloc[fs.canonical_position]
+        columns = _community_columns(fs.graph, membership, roles, fs.departed_recent)
+    return CommunityPart(membership, roles, columns, dict(step.timings))
+
+
+def add_communities(fs: FeatureSet, **kwargs) -> FeatureSet:
+    """:func:`community_part` applied to ``fs`` (in place); returns ``fs``.
+
+    Examples
+    --------
+    >>> fs = build_features(log, customers, pd.Timestamp("2025-03-01"), definition="contract",
+    ...                     communities=False)  # doctest: +SKIP
+    >>> add_communities(fs).membership is not None  # doctest: +SKIP
+    True
+    """
+    fs.set_communities(community_part(fs, **kwargs))
+    return fs
+
+
+def _in_column_order(frame: pd.DataFrame, last=()) -> pd.DataFrame:
+    """``frame``'s columns in :data:`VERTEX_COLUMNS` order, then ``last`` (attributes)."""
+    present = set(frame.columns)
+    return frame[[c for c in VERTEX_COLUMNS if c in present] + list(last)]
 
 
 def _community_columns(cg: CustomerGraph, membership: np.ndarray, roles: pd.DataFrame,

@@ -24,7 +24,7 @@ import numpy as np
 from graphchurn.graph.arrays import edge_list, remember_edges
 from graphchurn.rng import mix64
 
-__all__ = ["vertex_key", "canonical_positions", "in_canonical_order"]
+__all__ = ["vertex_key", "canonical_positions", "in_canonical_order", "renumbered"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -142,10 +142,25 @@ def in_canonical_order(graph) -> tuple[np.ndarray, ig.Graph]:
     ['a', 'b', 'c']
     """
     position = canonical_positions(graph)
+    return position, renumbered(graph, position)
+
+
+def renumbered(graph, position: np.ndarray) -> ig.Graph:
+    """``graph`` with vertex ``v`` renumbered ``position[v]`` (the graph
+    :func:`in_canonical_order` returns for its ``position``, without computing it again).
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph(n=3, edges=[(0, 1), (1, 2)])
+    >>> g.vs["name"] = ["a", "b", "c"]
+    >>> renumbered(g, np.array([2, 0, 1])).vs["name"]
+    ['b', 'c', 'a']
+    """
     edges = position[edge_list(graph)]
     # igraph's new vertex i is the old vertex permutation[i].
     ordered = graph.permute_vertices(np.argsort(position).tolist())
     # An undirected edge's ends come back lower number first.
     edges.sort(axis=1)
     remember_edges(ordered, edges)
-    return position, ordered
+    return ordered
