@@ -578,10 +578,15 @@ def add_communities(fs: FeatureSet, **kwargs) -> FeatureSet:
 
     Examples
     --------
-    >>> fs = build_features(log, customers, pd.Timestamp("2025-03-01"), definition="contract",
-    ...                     communities=False)  # doctest: +SKIP
-    >>> add_communities(fs).membership is not None  # doctest: +SKIP
-    True
+    >>> from graphchurn.synth import generate_world
+    >>> world = generate_world(n_customers=100, days=60, seed=0)
+    >>> cutoff = world.interactions["timestamp"].min().normalize() + pd.Timedelta(days=45)
+    >>> fs = build_features(world.interactions, world.customers, cutoff,
+    ...                     definition="contract", communities=False)
+    >>> fs.membership is None, "community_size" in fs.table.columns
+    (True, False)
+    >>> add_communities(fs).membership is not None, "community_size" in fs.table.columns
+    (True, True)
     """
     fs.set_communities(community_part(fs, **kwargs))
     return fs
