@@ -92,7 +92,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, library_version, markdown_table  # noqa: E402
 
 from graphchurn.contagion.model import ContagionCutoff, ContagionModel  # noqa: E402
-from graphchurn.synth.campaign import RESPONDERS, CampaignWorld  # noqa: E402
+from graphchurn.synth.campaign import RESPONDERS, CampaignWorld, planted_effects  # noqa: E402
 from graphchurn.synth.world import generate_world  # noqa: E402
 from graphchurn.targeting.actions import next_best_action  # noqa: E402
 from graphchurn.targeting.contact_list import contact_list  # noqa: E402
@@ -336,6 +336,7 @@ def diagnose_world(seed, n_customers, world_kwargs=None, budget=50.0, top=20, lo
     rows = []
     for cid, k, w in zip(sample, pos, where):
         row = {"world": seed, "customer_id": cid, "p_true": pt[k], "p_hat": float(p_hat.iloc[k]),
+               "planted_effect": float(cw.effects["call"].iloc[w]),
                "lost_without": int(base.iloc[w]), "own_est": pt[k] * lv[k],
                "followers_est": standalone["hat"][k], "followers_est_true_risk":
                    standalone["true"][k], "followers_if_leaves_est": given_leaves[k],
@@ -391,18 +392,32 @@ def diagnose_world(seed, n_customers, world_kwargs=None, budget=50.0, top=20, lo
 def diagnose(args, world_kwargs, stem):
     """Run :func:`diagnose_world` over the worlds and write ``{stem}_diagnosis.{json,md}``."""
     out_dir = ROOT / "experiments" / "results"
-    rows, joints, metas, t0 = [], [], [], time.time()
-    for seed in range(args.first_seed, args.first_seed + args.worlds):
-        r, j, m = diagnose_world(seed, args.customers, world_kwargs)
-        rows += r
-        joints += j
-        metas.append(m)
-        print(f"world {seed}: total {time.time() - t0:.0f} s", flush=True)
-    raw, joint, meta = pd.DataFrame(rows), pd.DataFrame(joints), pd.DataFrame(metas)
-    (out_dir / f"{stem}_diagnosis.json").write_text(json.dumps(
-        {"command": _command(args) + " --diagnose", "library": library_version(),
-         "rows": raw.to_dict("records"), "lists": joint.to_dict("records"),
-         "worlds": meta.to_dict("records")}, indent=1, default=float))
+    path = out_dir / f"{stem}_diagnosis.json"
+    if args.report_only:  # the report again from the json of a finished run
+        payload = json.loads(path.read_text())
+        raw, joint, meta = (pd.DataFrame(payload[k]) for k in ("rows", "lists", "worlds"))
+        minutes, library = payload.get("minutes"), payload["library"]
+        if "planted_effect" not in raw:  # runs before the column: the planted effects again
+            effect = pd.concat([planted_effects(generate_world(
+                n_customers=args.customers, seed=seed, days=CampaignWorld.as_of_day,
+                traffic_days=0, **world_kwargs).customers)["call"].rename(seed)
+                for seed in meta["world"]], axis=1)
+            raw["planted_effect"] = [effect.at[c, w] for c, w in
+                                     zip(raw["customer_id"], raw["world"])]
+    else:
+        rows, joints, metas, t0 = [], [], [], time.time()
+        for seed in range(args.first_seed, args.first_seed + args.worlds):
+            r, j, m = diagnose_world(seed, args.customers, world_kwargs)
+            rows += r
+            joints += j
+            metas.append(m)
+            print(f"world {seed}: total {time.time() - t0:.0f} s", flush=True)
+        raw, joint, meta = pd.DataFrame(rows), pd.DataFrame(joints), pd.DataFrame(metas)
+        minutes, library = (time.time() - t0) / 60, library_version()
+        path.write_text(json.dumps(
+            {"command": _command(args) + " --diagnose", "library": library, "minutes": minutes,
+             "rows": raw.to_dict("records"), "lists": joint.to_dict("records"),
+             "worlds": meta.to_dict("records")}, indent=1, default=float))
     n = len(meta)
 
     def ms(x, digits=0):
@@ -429,16 +444,24 @@ def diagnose(args, world_kwargs, stem):
     list_rows = []
     for b, block in wide.groupby(level="budget"):
         row = {"budget": int(b)}
-        for col in ("estimated_own", "estimated_followers", "kept_all_own", "kept_all",
-                    "kept_all_long", "called"):
+        row["network: estimated followers"] = ms(block[("estimated_followers", "network")])
+        for col in ("estimated_own", "kept_all_own", "kept_all", "kept_all_long", "called"):
             row[col] = ms(block[(col, "network")] - block[(col, "expected_saving")])
         d = block[("called", "network")] - block[("called", "expected_saving")]
         row["called: worlds better"] = f"{int((d > 0).sum())}/{len(d)}"
         list_rows.append(row)
     overlap = (raw["in_network"] & raw["in_expected_saving"]).groupby(raw["world"]).sum()
+    effect_line = ""
+    if "planted_effect" in raw:
+        only = {name: raw[raw[f"in_{a}"] & ~raw[f"in_{b}"]].groupby("world")["planted_effect"]
+                .mean() for name, a, b in (("network", "network", "expected_saving"),
+                                           ("today", "expected_saving", "network"))}
+        effect_line = (f"Planted effect of a call, mean over the customers on one list only: "
+                       f"network-aware {ms(only['network'], 2)}, today's {ms(only['today'], 2)}.\n")
     text = f"""# Does keeping one customer keep its contacts? (issue 24, diagnosis)
 
-`{_command(args)} --diagnose` ({(time.time() - t0) / 60:.0f} min, library {library_version()}).
+`{_command(args)} --diagnose` ({'' if minutes is None else f'{minutes:.0f} min, '}library
+{library}).
 {n} worlds of {args.customers} customers, world settings {world_kwargs or 'default'}.
 Method: `diagnose_world` in [campaigns.py](../campaigns.py).
 
@@ -469,8 +492,10 @@ Followers' share of the lists' estimated saving (followers / own):
 {', '.join(f"{c[5:-16]} {ms(meta[c], 3)}" for c in meta.columns if c.endswith('followers_share'))}.
 ## The whole lists: network-aware minus today's (value x 12 months, mean ± se over worlds)
 
-At 50 calls the two lists share {ms(overlap, 1)} customers. `estimated_*`: what the lists
-expect (assumed effect 0.3); `kept_all_own`: the called customers' own value kept when every
+At 50 calls the two lists share {ms(overlap, 1)} customers.
+{effect_line}`network: estimated followers`: the
+followers' value the network-aware list expects (assumed effect 0.3; today's list estimates
+none); `estimated_own`: the difference of the lists' expected own value; `kept_all_own`: the called customers' own value kept when every
 called customer is kept (effect 1) and `kept_all`: everyone's (followers included), over the
 window; `kept_all_long` over {111} days; `called`: the campaign itself (planted responses, the
 experiment's retained value).
@@ -490,7 +515,7 @@ def _paired(wide, a, c):
             "worlds_better": f"{int((d > 0).sum())}/{len(d)}"}
 
 
-def summarise(raw, meta, out_dir, n_customers, elapsed, args, stem):
+def summarise(raw, meta, out_dir, n_customers, elapsed, args, stem, library=None):
     stats = raw.groupby(["budget", "policy"])["retained_value"].agg(["mean", "std", "count"])
     stats["se"] = stats["std"] / np.sqrt(stats["count"])
     wide = raw.pivot_table(index=["world", "budget"], columns="policy", values="retained_value")
@@ -554,8 +579,8 @@ def summarise(raw, meta, out_dir, n_customers, elapsed, args, stem):
     text = f"""# Retention campaigns in generator worlds (issue 24)
 
 `{_command(args)}` ({elapsed / 60:.0f} min on the shared 2-core machine, library
-{library_version()}). Setup in the script's docstring: worlds of {n_customers} customers with the
-default contagion and planted responders `{args.responders}`
+{library or library_version()}). Setup in the script's docstring: worlds of {n_customers} customers with the
+{_contagion_words(args)} and planted responders `{args.responders}`
 ([graphchurn/synth/campaign.py](../../graphchurn/synth/campaign.py)); five monthly randomised
 campaigns (days 0-120, a share {args.history_share} of the active customers each, sms or call at
 random, 60-day outcome);
@@ -622,6 +647,17 @@ world's five campaigns (how well one world's history could tell them apart at th
     return diffs
 
 
+def _contagion_words(args):
+    """The worlds' contagion, in words."""
+    if args.contagion_strength is None and args.contagion_window is None:
+        return "the default contagion"
+    return ("contagion_strength "
+            f"{15 if args.contagion_strength is None else args.contagion_strength:g}, "
+            f"contagion_window {30 if args.contagion_window is None else args.contagion_window}"
+            " days (the strong-contagion setting fixed before the run; see the script's "
+            "docstring)")
+
+
 def _command(args):
     return (f"python experiments/campaigns.py --worlds {args.worlds} --first-seed {args.first_seed} "
             f"--customers {args.customers} "
@@ -634,9 +670,9 @@ def _command(args):
                if args.contagion_window is not None else ""))
 
 
-def _write_json(path, raw, meta, args, diffs=None):
+def _write_json(path, raw, meta, args, diffs=None, library=None):
     payload = {"command": _command(args),
-               "library": library_version(), "policies": POLICIES,
+               "library": library or library_version(), "policies": POLICIES,
                "rows": raw.to_dict("records"), "worlds": meta.to_dict("records")}
     if diffs is not None:
         payload["paired_differences"] = diffs.to_dict("records")
@@ -660,6 +696,10 @@ def main():
                     help="the worlds' contagion_strength (default: generate_world's)")
     ap.add_argument("--contagion-window", type=int, default=None,
                     help="the worlds' contagion_window in days (default: generate_world's)")
+    ap.add_argument("--suffix", default="",
+                    help="appended to the results' file names (a run on further seeds)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="write the report again from the json of a finished run")
     ap.add_argument("--diagnose", action="store_true",
                     help="simulate what keeping single customers is worth (diagnose_world) "
                          "instead of the policies")
@@ -677,8 +717,17 @@ def main():
         stem += f"_contagion{args.contagion_strength:g}"
     if args.contagion_window is not None:
         stem += f"_window{args.contagion_window}"
+    stem += args.suffix
     if args.diagnose:
         return diagnose(args, world_kwargs, stem)
+    if args.report_only:  # the report again from the json of a finished run
+        payload = json.loads((ROOT / "experiments" / "results" / f"{stem}.json").read_text())
+        raw, meta = pd.DataFrame(payload["rows"]), pd.DataFrame(payload["worlds"])
+        diffs = summarise(raw, meta, ROOT / "experiments" / "results", args.customers,
+                          float(meta["seconds"].sum()), args, stem, payload["library"])
+        _write_json(ROOT / "experiments" / "results" / f"{stem}.json", raw, meta, args, diffs,
+                    payload["library"])
+        return None
     budgets = [float(b) for b in args.budgets.split(",")]
     out_dir = ROOT / "experiments" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
