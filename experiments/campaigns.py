@@ -200,8 +200,8 @@ def _world_and_estimates(seed, n_customers, responders="default", history_share=
                                 membership.to_numpy())
 
     fe_hat, fe_true = effects_for(p_hat), effects_for(p_true[active])
-    return dict(cw=cw, rng=rng, p_true=p_true, ids=ids, pt=pt, p_hat=p_hat, value=value,
-                model=model, fe_hat=fe_hat, fe_true=fe_true)
+    return {"cw": cw, "rng": rng, "p_true": p_true, "ids": ids, "pt": pt, "p_hat": p_hat,
+            "value": value, "model": model, "fe_hat": fe_hat, "fe_true": fe_true}
 
 
 def one_world(seed, n_customers, budgets, responders="default", history_share=0.5,
@@ -209,9 +209,9 @@ def one_world(seed, n_customers, budgets, responders="default", history_share=0.
     t0 = time.time()
     est = _world_and_estimates(seed, n_customers, responders, history_share, sleeping_dogs,
                                world_kwargs)
-    cw, rng, p_true, ids, pt, p_hat, value, model, fe_hat, fe_true = (
-        est[k] for k in ("cw", "rng", "p_true", "ids", "pt", "p_hat", "value", "model",
-                         "fe_hat", "fe_true"))
+    cw, rng, ids, pt, p_hat, value, model, fe_hat, fe_true = (
+        est[k] for k in ("cw", "rng", "ids", "pt", "p_hat", "value", "model", "fe_hat",
+                         "fe_true"))
     world = cw.world
     scores = pd.DataFrame({"customer_id": ids, "churn_probability": p_hat.to_numpy(),
                            "value": value.to_numpy()})
