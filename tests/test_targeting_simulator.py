@@ -126,3 +126,35 @@ def test_sleeping_dogs_are_driven_away_by_a_contact():
     lost = cw.lost({c: "call" for c in target})
     assert lost[cw.ids.get_indexer(target)].sum() == len(target)
     assert cw.retained_value({c: "call" for c in target}) < 0
+
+
+def test_a_kept_customer_stays_and_without_contagion_keeps_nobody_else():
+    kwargs = {"n_customers": 600, "seed": 3, "contagion_strength": 0.0}
+    cw0 = CampaignWorld(kwargs, as_of_day=70, horizon_days=40, history_days=(10, 25),
+                        history_window=45)
+    leavers = cw0.ids[cw0.baseline_lost == 1]
+    assert len(leavers) > 3
+    for cid in leavers[:3]:
+        lost = cw0.lost({}, kept=[cid])
+        i = cw0.ids.get_loc(cid)
+        assert lost[i] == 0
+        others = np.arange(len(lost)) != i
+        # no contagion: its staying changes nobody else's departure
+        assert (lost[others] == cw0.baseline_lost[others]).all()
+
+
+def test_keeping_every_leaver_loses_nobody(cw):
+    # fewer departures only lower everyone's exposure, and the draws are the same: nobody who
+    # stayed without the campaign can leave once the window's leavers are all kept
+    leavers = list(cw.ids[cw.baseline_lost == 1])
+    assert len(leavers) > 0
+    assert cw.lost({}, kept=leavers).sum() == 0
+    some = leavers[: len(leavers) // 2]
+    lost = cw.lost({}, kept=some)
+    assert (lost <= cw.baseline_lost).all() and lost[cw.ids.get_indexer(some)].sum() == 0
+
+
+def test_a_longer_count_window_counts_the_campaign_window_and_more(cw):
+    assert (cw.lost({}, horizon_days=cw.horizon_days) == cw.baseline_lost).all()
+    longer = cw.lost({}, horizon_days=cw.horizon_days + 30)
+    assert (longer >= cw.baseline_lost).all() and longer.sum() > cw.baseline_lost.sum()

@@ -249,21 +249,39 @@ class CampaignWorld:
         return pd.concat(rows, ignore_index=True), kept, gone
 
     # ------------------------------------------------------------------ evaluation
-    def lost(self, contacts: dict) -> np.ndarray:
+    def lost(self, contacts: dict, *, horizon_days: int | None = None,
+             kept=()) -> np.ndarray:
         """Per customer, 1 if lost in the window after as-of under ``contacts``
-        (``{customer_id: offer}``), simulating the world with the responders kept."""
-        d, h = self.as_of_day, self.horizon_days
-        kept = {cid: list(w) for cid, w in self._history_kept.items()}
+        (``{customer_id: offer}``), simulating the world with the responders kept.
+
+        Parameters
+        ----------
+        contacts : dict
+            ``{customer_id: offer}`` contacted on as-of; a responder is kept for the campaign's
+            window (``self.horizon_days``).
+        horizon_days : int, optional
+            Days after as-of in which a decision to leave counts as a loss (default the
+            campaign's window). A longer one also counts the contacts whom a departure in the
+            window pulls out after the window ends.
+        kept : iterable of str
+            Customers kept from as-of to the end of the counted window whatever their response
+            (what keeping exactly these customers is worth).
+        """
+        d = self.as_of_day
+        h = self.horizon_days if horizon_days is None else int(horizon_days)
+        retained = {cid: list(w) for cid, w in self._history_kept.items()}
         gone = dict(self._history_gone)
         if contacts:
             pos = self.ids.get_indexer(list(contacts))
             eff = np.array([self.effects.iloc[p][o] for p, o in zip(pos, contacts.values())])
             for cid, p, e in zip(contacts, pos, eff):
                 if self._u[d][p] < e:
-                    kept.setdefault(cid, []).append((d, d + h))
+                    retained.setdefault(cid, []).append((d, d + self.horizon_days))
                 elif self._u[d][p] < -e:
                     gone.setdefault(cid, d + self._gone_after)
-        w = generate_world(days=d + h + 1, retained=kept, forced_departures=gone or None,
+        for cid in kept:
+            retained.setdefault(cid, []).append((d, d + h))
+        w = generate_world(days=d + h + 1, retained=retained, forced_departures=gone or None,
                            traffic_days=0, **self.world_kwargs)
         decided = w.truth["decision_date"]
         churn = w.truth["true_churn_date"]
