@@ -23,14 +23,14 @@ exposure
     Share of tie strength to recent leavers, the number of departed contacts, whether a
     departed contact was an influencer, the share of the group that left, and the energy
     received by spreading activation from recent leavers (Dasgupta et al. 2008).
+attributes
+    Every other column of the customer table (numeric or categorical) as given; a date
+    column as its age in days at the cut-off (:func:`attributes_at`).
 
 The columns that need the communities (:data:`COMMUNITY_FEATURES`) are left out with
 ``communities=False``, which skips community detection: the churn model does not use them by
 default (``AnalyzeConfig.community_features``), so only the scoring cut-off, whose groups are
 part of the outputs, detects communities.
-attributes
-    Every other column of the customer table (numeric or categorical) as given; a date
-    column as its age in days at the cut-off (:func:`attributes_at`).
 
 References
 ----------
