@@ -17,6 +17,12 @@ RR sets (Spearman) and how far the RR estimate moves from seed 0 to seed 1.
 
     python experiments/influence_deterministic.py            # both graphs
     python experiments/influence_deterministic.py --only 100k
+    python experiments/influence_deterministic.py --only small  # 6,000-customer worlds
+
+``--only small``: on the last 90 days of some of the cached 6,000-customer worlds of the paired
+accuracy runs (``--small-worlds``, ``--small-seeds``), how each estimate ranks against
+``--reference-sets`` RR sets, how close each is to PageRank, and how close the resulting
+``influencer_score`` is between the two estimates and between two seeds of the RR one.
 
 Results: experiments/results/influence_deterministic.md (printed as a Markdown table).
 """
@@ -39,7 +45,7 @@ from graphchurn.graph.canonical import in_canonical_order
 from graphchurn.io import load_customers, load_interactions
 from graphchurn.rng import seeded_igraph_rng
 from graphchurn.social.communities import edge_array, edge_weights
-from graphchurn.social.roles import _influence_spread, _khop_spread
+from graphchurn.social.roles import _influence_spread, _khop_spread, influencer_scores
 
 
 def world_graph(directory: Path, window_days: int = 90) -> igraph.Graph:
@@ -100,22 +106,62 @@ def measure(name: str, graph: igraph.Graph, repeats: int, reference_sets: int | 
     return row
 
 
+def small_world_agreement(directory: Path, reference_sets: int) -> dict:
+    import json
+
+    interactions = pd.read_parquet(directory / "interactions.parquet")
+    customers = pd.read_parquet(directory / "customers.parquet")
+    end = pd.Timestamp(json.loads((directory / "meta.json").read_text())["end"])
+    cg = CustomerGraph.from_interactions(interactions, customers=customers,
+                                         start=end - pd.Timedelta(days=90), end=end)
+    graph = in_canonical_order(cg.graph)[1]
+
+    def scores(**kwargs):
+        return influencer_scores(graph, descriptive=False, **kwargs)
+
+    rr = scores(seed=0, influence_method="rr")
+    rr1 = scores(seed=1, influence_method="rr")
+    reference = scores(seed=12345, influence_method="rr", ris_samples=reference_sets)
+    khop = scores(influence_method="khop")
+
+    def rho(a, b):
+        return spearmanr(a, b).statistic
+
+    row = {"world": directory.name, "vertices": graph.vcount(),
+           "rr_vs_reference": rho(rr.influence_spread, reference.influence_spread),
+           "khop_vs_reference": rho(khop.influence_spread, reference.influence_spread),
+           "rr_seed0_vs_seed1": rho(rr.influence_spread, rr1.influence_spread),
+           "pagerank_vs_rr": rho(rr.pagerank, rr.influence_spread),
+           "pagerank_vs_khop": rho(khop.pagerank, khop.influence_spread),
+           "pagerank_vs_reference": rho(reference.pagerank, reference.influence_spread),
+           "score_rr_vs_khop": rho(rr.influencer_score, khop.influencer_score),
+           "score_rr_seed0_vs_seed1": rho(rr.influencer_score, rr1.influencer_score)}
+    print(row, flush=True)
+    return row
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", type=Path, default=Path("/work/data/w100k_d90"))
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--reference-sets", type=int, default=2_000_000)
-    parser.add_argument("--only", choices=["100k", "1m"])
+    parser.add_argument("--only", choices=["100k", "1m", "small"])
+    parser.add_argument("--small-worlds", type=Path, default=Path("/work/data/worlds6k"))
+    parser.add_argument("--small-seeds", type=int, nargs="+", default=[2, 3, 4])
     args = parser.parse_args(argv)
-    graph = world_graph(args.world)
-    rows = []
-    if args.only in (None, "100k"):
-        rows.append(measure("100k", graph, args.repeats, args.reference_sets))
-    if args.only in (None, "1m"):
-        big = scaled_graph(graph, args.scale)
-        del graph
-        rows.append(measure("1m", big, args.repeats, None))
+    if args.only == "small":
+        rows = [small_world_agreement(args.small_worlds / f"seed_{seed}", args.reference_sets)
+                for seed in args.small_seeds]
+    else:
+        rows = []
+        graph = world_graph(args.world)
+        if args.only in (None, "100k"):
+            rows.append(measure("100k", graph, args.repeats, args.reference_sets))
+        if args.only in (None, "1m"):
+            big = scaled_graph(graph, args.scale)
+            del graph
+            rows.append(measure("1m", big, args.repeats, None))
     table = pd.DataFrame(rows).round(4).astype(str)
     print("| " + " | ".join(table.columns) + " |")
     print("|" + "---|" * table.shape[1])

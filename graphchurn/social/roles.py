@@ -10,7 +10,8 @@ pick a uniformly random target vertex, keep every arc ``u -> v`` live with its a
 probability, and collect the vertices that reach the target through live arcs. The share of
 RR sets holding ``u`` times ``n`` is an unbiased estimate of the expected number of customers
 ``u`` would activate. RR sets are grown many at a time by a batched breadth-first search over
-CSR arrays, one numpy step per BFS level.
+CSR arrays, one numpy step per BFS level. :func:`khop_influence_spread` computes instead, with
+no random step, the expected activations within two hops (two passes over the arcs).
 """
 
 from __future__ import annotations
@@ -431,7 +432,8 @@ def khop_influence_spread(
     See Also
     --------
     reverse_reachable_sets : sampled RR sets, whose coverage estimates the full spread.
-    influencer_scores : uses this estimate for ``influence_spread`` by default.
+    influencer_scores : uses this estimate for ``influence_spread`` with
+        ``influence_method="khop"``.
     """
     if graph.is_directed():
         raise ValueError("khop_influence_spread expects an undirected graph")
