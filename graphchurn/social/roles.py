@@ -72,6 +72,23 @@ def _strength(n: int, edges: np.ndarray, w: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+def _arc_probabilities(n: int, edges: np.ndarray, w: np.ndarray, activation) -> np.ndarray:
+    """Activation probability of the arcs ``edges[:, 0] -> edges[:, 1]``, then of the reverse
+    ones (``2 * n_edges`` values)."""
+    heads = np.concatenate([edges[:, 1], edges[:, 0]])
+    if isinstance(activation, str):
+        if activation != "weighted_cascade":
+            raise ValueError("activation must be 'weighted_cascade' or a probability in [0, 1]")
+        strength = _strength(n, edges, w)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prob = np.concatenate([w, w]) / strength[heads]
+        return np.nan_to_num(prob, nan=0.0)
+    p = float(activation)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError("activation probability must be in [0, 1]")
+    return np.full(heads.size, p)
+
+
 def _reverse_arcs(
     n: int, edges: np.ndarray, w: np.ndarray, activation
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,18 +100,7 @@ def _reverse_arcs(
     """
     tails = np.concatenate([edges[:, 0], edges[:, 1]])
     heads = np.concatenate([edges[:, 1], edges[:, 0]])
-    if isinstance(activation, str):
-        if activation != "weighted_cascade":
-            raise ValueError("activation must be 'weighted_cascade' or a probability in [0, 1]")
-        strength = _strength(n, edges, w)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            prob = np.concatenate([w, w]) / strength[heads]
-        prob = np.nan_to_num(prob, nan=0.0)
-    else:
-        p = float(activation)
-        if not 0.0 <= p <= 1.0:
-            raise ValueError("activation probability must be in [0, 1]")
-        prob = np.full(tails.size, p)
+    prob = _arc_probabilities(n, edges, w, activation)
     # Arcs by head, then tail: the live-arc draws follow the vertex numbers, not the order in
     # which the edges were added (graph.canonical renumbers vertices, not edges). One stable
     # sort of a combined key: the order of a two-key lexsort, one pass of sorting instead of two.
@@ -294,23 +300,6 @@ def select_seed_set(
 # --------------------------------------------------------------------------------------------
 # Deterministic influence spread: expected activations within two hops
 # --------------------------------------------------------------------------------------------
-
-
-def _arc_probabilities(n: int, edges: np.ndarray, w: np.ndarray, activation) -> np.ndarray:
-    """Activation probability of the arcs ``edges[:, 0] -> edges[:, 1]`` then the reverse ones
-    (the order of :func:`_reverse_arcs` before its sort)."""
-    heads = np.concatenate([edges[:, 1], edges[:, 0]])
-    if isinstance(activation, str):
-        if activation != "weighted_cascade":
-            raise ValueError("activation must be 'weighted_cascade' or a probability in [0, 1]")
-        strength = _strength(n, edges, w)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            prob = np.concatenate([w, w]) / strength[heads]
-        return np.nan_to_num(prob, nan=0.0)
-    p = float(activation)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError("activation probability must be in [0, 1]")
-    return np.full(heads.size, p)
 
 
 def _khop_spread(n, edges, w, activation, hops: int = 2, simple: bool = False) -> np.ndarray:
