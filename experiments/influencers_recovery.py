@@ -15,7 +15,8 @@ Reference rows, not graph scores:
   the outgoing activity), from ``CustomerGraph.activity``.
 
 ``greedy_seed_set`` is the first 50 seeds of greedy RR-set maximum coverage
-(``select_seed_set``; off-net picks count as misses).
+(``select_seed_set``; off-net picks count as misses). ``--influence-method`` picks
+``influencer_scores``' estimator of ``influence_spread`` (two hops or RR sets).
 
 Writes ``results/influencers_recovery.{csv,md,png}``. Run:
 ``python experiments/influencers_recovery.py`` (about a minute).
@@ -51,13 +52,14 @@ def precision_at(ranking: pd.Series, planted: pd.Series, k: int) -> float:
     return float(planted.reindex(top, fill_value=False).mean())
 
 
-def evaluate_world(seed: int) -> list[dict]:
+def evaluate_world(seed: int, influence_method: str | None = None) -> list[dict]:
     world = generate_world(seed=seed)
     cg = CustomerGraph.from_interactions(world.interactions, customers=world.customers)
     graph = cg.graph
     planted = pd.Series(world.truth["is_influencer"].to_numpy(dtype=bool),
                         index=world.customers["customer_id"].to_numpy())
-    scores = influencer_scores(graph, seed=seed)
+    method = {} if influence_method is None else {"influence_method": influence_method}
+    scores = influencer_scores(graph, seed=seed, **method)
     on_net = np.asarray(graph.vs["on_net"], dtype=bool)
     customers = scores.loc[on_net]
     rows = [dict(seed=seed, score=c, precision_at_50=precision_at(customers[c], planted, TOP_K))
@@ -96,9 +98,12 @@ def main(argv=None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--influence-method", choices=["khop", "rr"],
+                        help="influencer_scores' estimator of influence_spread")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = pd.DataFrame([row for seed in args.seeds for row in evaluate_world(seed)])
+    results = pd.DataFrame([row for seed in args.seeds
+                            for row in evaluate_world(seed, args.influence_method)])
     order = list(dict.fromkeys(results["score"]))
     summary = results.groupby("score")["precision_at_50"].agg(["mean", "min", "max"]).loc[order]
     per_seed = results.pivot(index="score", columns="seed", values="precision_at_50").loc[order]

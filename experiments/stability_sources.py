@@ -14,8 +14,9 @@ compared with the reference as in experiments/stability.py.
     python experiments/stability_sources.py --leiden '{"n_runs": 5}' --ris 100000  # variants
 
 ``--leiden`` passes extra arguments to every ``detect_communities`` call of the feature
-stage and ``--ris`` sets its number of RR sets (``build.FEATURE_RIS_SAMPLES``), in the reference and the
-other runs alike, to measure how much each remedy takes off its source's spread.
+stage, ``--ris`` sets its number of RR sets (``build.FEATURE_RIS_SAMPLES``) and
+``--influence-method`` its estimator of the influence spread (``--fix-communities``: Leiden
+at seed 0 in every run), in the reference and the other runs alike, to measure how much each remedy takes off its source's spread.
 
 Results: experiments/results/stability.md (section "sources of the seed spread").
 """
@@ -77,17 +78,24 @@ def slice_seed(seed):
 
 
 @contextlib.contextmanager
-def variant(leiden: dict, ris: int | None):
-    """The feature stage's Leiden and influence sampling with other settings."""
-    saved = build.detect_communities, build.FEATURE_RIS_SAMPLES
+def variant(leiden: dict, ris: int | None, influence_method: str | None = None,
+            fix_communities: bool = False):
+    """The feature stage's Leiden and influence estimate with other settings."""
+    saved = build.detect_communities, build.FEATURE_RIS_SAMPLES, build.influencer_scores
     if leiden:
         build.detect_communities = functools.partial(saved[0], **leiden)
+    if fix_communities:
+        # Leiden at seed 0 whatever the run's seed: the spread left without its draws.
+        fixed = build.detect_communities
+        build.detect_communities = lambda *args, seed=0, **kwargs: fixed(*args, seed=0, **kwargs)
     if ris:
         build.FEATURE_RIS_SAMPLES = ris
+    if influence_method:
+        build.influencer_scores = functools.partial(saved[2], influence_method=influence_method)
     try:
         yield
     finally:
-        build.detect_communities, build.FEATURE_RIS_SAMPLES = saved
+        build.detect_communities, build.FEATURE_RIS_SAMPLES, build.influencer_scores = saved
 
 
 def source_run(source, interactions, customers, cfg):
@@ -117,13 +125,19 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="{}", help="AnalyzeConfig overrides as JSON")
     parser.add_argument("--leiden", default="{}", help="detect_communities arguments, JSON")
     parser.add_argument("--ris", type=int, help="RR sets of influencer_scores")
+    parser.add_argument("--influence-method", choices=["khop", "rr"],
+                        help="influencer_scores' estimator of the influence spread")
+    parser.add_argument("--fix-communities", action="store_true",
+                        help="Leiden at seed 0 in every run")
     parser.add_argument("--only", nargs="+", choices=SOURCES, default=list(SOURCES))
     args = parser.parse_args(argv)
     interactions, customers, name = load_world(args.customers, args.days)
     cfg = replace(AnalyzeConfig(), **json.loads(args.config))
-    with variant(json.loads(args.leiden), args.ris):
+    with variant(json.loads(args.leiden), args.ris, args.influence_method,
+                 args.fix_communities):
         rows = sources(args.only, interactions, customers, cfg)
-    print(name, args.config, args.leiden, args.ris)
+    print(name, args.config, args.leiden, args.ris, args.influence_method,
+          "communities fixed" if args.fix_communities else "")
     print(pd.DataFrame(rows).set_index("seed 1 in").round(4).to_string())
     return 0
 

@@ -7,6 +7,7 @@ import pytest
 
 from graphchurn.social.roles import (
     influencer_scores,
+    khop_influence_spread,
     leaders_and_followers,
     reverse_reachable_sets,
     select_seed_set,
@@ -36,22 +37,22 @@ def test_star_spread_weighted_cascade():
     # Weighted cascade: p(centre -> leaf) = 1/strength(leaf) = 1, p(leaf -> centre) = 1/7.
     # The centre reaches all 8 for sure; a leaf reaches the centre w.p. 1/7 and then all
     # 7 others, so 1 + 1/7 * 7 = 2.
-    scores = influencer_scores(star(), ris_samples=20_000, seed=3)
+    scores = influencer_scores(star(), ris_samples=20_000, seed=3, influence_method="rr")
     assert scores.loc["v0", "influence_spread"] == 8.0
     np.testing.assert_allclose(scores["influence_spread"].iloc[1:], 2.0, atol=0.15)
 
 
 def test_star_spread_with_fixed_probabilities():
-    certain = influencer_scores(star(), ris_samples=2_000, activation=1.0)
+    certain = influencer_scores(star(), ris_samples=2_000, activation=1.0, influence_method="rr")
     assert (certain["influence_spread"] == 8.0).all()  # p = 1: everyone reaches everyone
     # p = 0: only itself (exact: 2,000 sets are 250 rounds with every vertex a target once).
-    never = influencer_scores(star(), ris_samples=2_000, activation=0.0)
+    never = influencer_scores(star(), ris_samples=2_000, activation=0.0, influence_method="rr")
     assert (never["influence_spread"] == 1.0).all()
 
 
 def test_path_spread_uniform_probability():
     # p = 0.5 on a path 0-1-2-3: sigma(0) = 1 + p + p^2 + p^3, sigma(1) = 1 + 2p + p^2.
-    scores = influencer_scores(path(), ris_samples=60_000, activation=0.5, seed=1)
+    scores = influencer_scores(path(), ris_samples=60_000, activation=0.5, seed=1, influence_method="rr")
     spread = scores["influence_spread"].to_numpy()
     np.testing.assert_allclose(spread, [1.875, 2.25, 2.25, 1.875], atol=0.05)
 
@@ -59,8 +60,97 @@ def test_path_spread_uniform_probability():
 def test_path_spread_weighted_cascade_uses_strength_of_the_receiver():
     # p(u -> v) = w_uv / strength(v): p(1->0) = 1, p(0->1) = 1/2, p(1->2) = p(2->1) = 1/2,
     # p(2->3) = 1. sigma(0) = 1 + 1/2 + 1/4 + 1/4 = 2; sigma(1) = 1 + 1 + 1/2 + 1/2 = 3.
-    scores = influencer_scores(path(), ris_samples=60_000, seed=2)
+    scores = influencer_scores(path(), ris_samples=60_000, seed=2, influence_method="rr")
     np.testing.assert_allclose(scores["influence_spread"], [2.0, 3.0, 3.0, 2.0], atol=0.05)
+
+
+# ---------------------------------------------------------------- influence spread (two hops)
+
+
+def test_khop_spread_on_a_path_by_hand():
+    # Weighted cascade on 0-1-2-3 (unit weights, strengths 1, 2, 2, 1): p(0->1) = 1/2,
+    # p(1->0) = 1, p(1->2) = p(2->1) = 1/2, p(2->3) = 1. One hop: sigma(0) = 1 + 1/2,
+    # sigma(1) = 1 + 1 + 1/2. Two hops add 0->1->2 (1/4) to 0, and 1->2->3 (1/2) to 1;
+    # 1->0 leads nowhere new. (The full spread of 0 is 2: 0->1->2->3 adds 1/4 more.)
+    one = khop_influence_spread(path(), hops=1)
+    two = khop_influence_spread(path())
+    np.testing.assert_allclose(one, [1.5, 2.5, 2.5, 1.5])
+    np.testing.assert_allclose(two, [1.75, 3.0, 3.0, 1.75])
+
+
+def test_khop_spread_on_a_star_is_the_exact_spread():
+    # Depth two: the centre reaches all 8; a leaf reaches the centre w.p. 1/7, then the 6
+    # other leaves for sure: 1 + 1/7 + 6/7 = 2 (the RR test above estimates the same).
+    spread = khop_influence_spread(star())
+    np.testing.assert_allclose(spread, [8.0] + [2.0] * 7)
+
+
+def test_khop_spread_adds_the_paths_of_a_triangle():
+    # Every arc has p = 1/2; each other vertex is reached directly (1/2) or through the third
+    # (1/4): the sum 1 + 2 * 3/4 = 2.5, where the union would be 1 + 2 * 5/8 = 2.25.
+    np.testing.assert_allclose(khop_influence_spread(named(igraph.Graph.Full(3))), 2.5)
+
+
+def test_khop_spread_with_fixed_probabilities_and_the_cap():
+    # p = 1/2 on 0-1-2-3: sigma(0) = 1 + 1/2 + 1/4, sigma(1) = 1 + 2 * 1/2 + 1/4.
+    np.testing.assert_allclose(khop_influence_spread(path(), activation=0.5),
+                               [1.75, 2.25, 2.25, 1.75])
+    assert (khop_influence_spread(star(), activation=0.0) == 1.0).all()
+    # p = 1 in K5: 1 + 4 + 4 * 3 = 17 live paths, capped at the 5 vertices.
+    assert (khop_influence_spread(named(igraph.Graph.Full(5)), activation=1.0) == 5.0).all()
+
+
+def test_khop_spread_with_parallel_ties_and_a_self_loop():
+    # Ties 0-1 twice, 1-2, 2-2 (unit weights): strengths 2, 3, 3 (a loop counts twice).
+    # p(0->1) = 1/3 per tie, p(1->0) = 1/2 per tie, p(1->2) = p(2->1) = 1/3; the loop
+    # activates nobody. sigma(0) = 1 + 2/3 + 2 * 1/3 * (1/3) (on to 2 from 1);
+    # sigma(1) = 1 + 1 + 1/3 (0 and 2 lead nowhere new); sigma(2) = 1 + 1/3 + 1/3 * 1.
+    graph = named(igraph.Graph([(0, 1), (0, 1), (1, 2), (2, 2)]))
+    np.testing.assert_allclose(khop_influence_spread(graph), [17 / 9, 7 / 3, 5 / 3])
+
+
+def planted(n: int = 1500, seed: int = 0) -> igraph.Graph:
+    """Preferential attachment (hubs planted by the growth) with lognormal tie strengths."""
+    rng = np.random.default_rng(seed)
+    edges = [(0, 1)]
+    targets = [0, 1]
+    for v in range(2, n):
+        # Each new vertex ties to 3 earlier ones picked by degree.
+        picks = {targets[i] for i in rng.integers(0, len(targets), size=3)}
+        edges += [(v, u) for u in picks]
+        targets += list(picks) + [v] * len(picks)
+    return named(igraph.Graph(edges), weights=rng.lognormal(0.0, 1.0, len(edges)).tolist())
+
+
+def test_khop_spread_ranks_like_many_rr_sets():
+    from scipy.stats import spearmanr
+
+    graph = planted()
+    exact_enough = influencer_scores(graph, ris_samples=300_000, descriptive=False,
+                                     influence_method="rr")["influence_spread"]
+    khop = khop_influence_spread(graph)
+    assert spearmanr(khop, exact_enough).statistic > 0.95
+    assert np.corrcoef(khop, exact_enough)[0, 1] > 0.95
+
+
+def test_khop_influence_ignores_the_seed_and_the_vertex_numbers():
+    graph = planted(400)
+    at = {seed: influencer_scores(graph, seed=seed, descriptive=False, influence_method="khop")
+          for seed in (0, 7)}
+    pd.testing.assert_frame_equal(at[0], at[7])
+    order = np.random.default_rng(1).permutation(graph.vcount())
+    relabelled = graph.permute_vertices(order.tolist())
+    # Compared by name, whichever way permute_vertices reads the permutation.
+    moved = pd.Series(khop_influence_spread(relabelled), index=relabelled.vs["name"])
+    np.testing.assert_allclose(moved[graph.vs["name"]], khop_influence_spread(graph),
+                               rtol=1e-12)
+
+
+def test_influence_method_and_hops_are_checked():
+    with pytest.raises(ValueError, match="influence_method"):
+        influencer_scores(star(), influence_method="exact")
+    with pytest.raises(ValueError, match="hops"):
+        khop_influence_spread(star(), hops=3)
 
 
 def test_rr_sets_are_reproducible_and_start_at_their_target():
