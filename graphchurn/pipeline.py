@@ -29,6 +29,7 @@ from graphchurn.features.build import (COMMUNITY_FEATURES, RFM_FEATURES, Feature
                                       community_part, known_customers)
 from graphchurn.features.reasons import describe_reasons, typical_values
 from graphchurn.features.workers import map_forked, resolve_n_jobs
+from graphchurn.graph.canonical import canonical_positions
 from graphchurn.graph.customer_graph import encode_ids, encode_pairs
 from graphchurn.models.churn import ChurnModel
 from graphchurn.models.metrics import calibration_table, evaluate, lift_curve
@@ -817,16 +818,25 @@ def add_embeddings(sets: list[FeatureSet], cfg: AnalyzeConfig, notes: list[str])
         numeric = model_table(fs.vertex_features, cfg).astype(float).fillna(0.0)
         return np.log1p(numeric.clip(lower=0).to_numpy())
 
+    def data(fs: FeatureSet):
+        # In the canonical order (vertices and ties), as the other random steps: the
+        # initialisation and the sampled edges then do not depend on how ids are spelled.
+        position = fs.canonical_position
+        if position is None:
+            position = canonical_positions(fs.graph.graph)
+        return fs.graph.to_pyg(node_matrix(fs), position=position), position
+
     train_fs = sets[1] if len(sets) > 1 else sets[0]
     embedder = GraphSAGEEmbedder(dim=cfg.embedding_dim, epochs=cfg.embedding_epochs,
                                  objective="link", seed=cfg.seed)
     start = time.perf_counter()
-    embedder.fit(train_fs.graph.to_pyg(node_matrix(train_fs)))
+    embedder.fit(data(train_fs)[0])
     log.info("  GraphSAGE fitted (%d epochs, %d vertices) in %.1f s", cfg.embedding_epochs,
              train_fs.graph.graph.vcount(), time.perf_counter() - start)
     for fs in sets:
         start = time.perf_counter()
-        emb = embedder.transform(fs.graph.to_pyg(node_matrix(fs)))
+        pyg, position = data(fs)
+        emb = embedder.transform(pyg)[position]
         log.debug("  embeddings at %s in %.1f s", fs.cutoff.date(), time.perf_counter() - start)
         frame = pd.DataFrame(emb, index=fs.vertex_features.index,
                              columns=[f"embedding_{i}" for i in range(emb.shape[1])])

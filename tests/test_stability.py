@@ -92,6 +92,31 @@ def test_features_do_not_depend_on_how_ids_are_spelled():
                                   rtol=1e-12, atol=1e-12)
 
 
+def test_embeddings_do_not_depend_on_how_ids_are_spelled():
+    """GraphSAGE (off by default) is fitted and applied on the graph in its canonical order,
+    vertices and ties: on hashed ids every customer gets the same embedding."""
+    pytest.importorskip("torch_geometric")
+    from graphchurn.pipeline import add_embeddings
+
+    world = generate_world(n_customers=300, days=90, seed=4)
+    cutoff = pd.Timestamp(world.interactions["timestamp"].min()).normalize() + pd.Timedelta(days=75)
+    kwargs = dict(cutoff=cutoff, definition="contract", horizon_days=20, window_days=60, seed=3)
+    config = AnalyzeConfig(embeddings=True, embedding_dim=4, embedding_epochs=3)
+
+    def embedded(log, customers):
+        fs = build_features(log, customers, **kwargs)
+        add_embeddings([fs], config, [])
+        return fs.table.filter(like="embedding_")
+
+    plain = embedded(world.interactions, world.customers)
+    log, customers, back = _hashed(world)
+    hashed = embedded(log, customers)
+    hashed.index = hashed.index.map(back)
+    assert plain.shape[1] == 4 and plain.notna().all().all()
+    pd.testing.assert_frame_equal(hashed.reindex(plain.index), plain, check_exact=False,
+                                  rtol=1e-5, atol=1e-6)
+
+
 def test_held_out_slice_follows_the_group_numbers_not_the_row_order():
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(200), 2)

@@ -384,7 +384,7 @@ class CustomerGraph:
             g.add_edge(names[u], names[v], weight=w, count=c, duration=d)
         return g
 
-    def to_pyg(self, x=None, y=None):
+    def to_pyg(self, x=None, y=None, position=None):
         """The graph as a :class:`torch_geometric.data.Data`.
 
         Parameters
@@ -393,6 +393,12 @@ class CustomerGraph:
             Node features in vertex order (default: a column of ones).
         y : array-like [n_vertices], optional
             Node labels.
+        position : array of int [n_vertices], optional
+            Renumber vertex ``v`` as ``position[v]`` (a permutation, e.g.
+            :func:`graphchurn.graph.canonical.canonical_positions`), rows of ``x`` and ``y``
+            with it, and list the edges in the order of their new ends, so that a model's
+            random draws over vertices and edges do not depend on how ids are spelled. Take
+            per-vertex results back with ``result[position]``.
 
         Returns
         -------
@@ -402,9 +408,18 @@ class CustomerGraph:
         from torch_geometric.data import Data
 
         src, dst, weight = self.edge_arrays()
+        n = self.graph.vcount()
+        if position is not None:
+            position = np.asarray(position)
+            lo = np.minimum(position[src], position[dst])
+            hi = np.maximum(position[src], position[dst])
+            order = np.lexsort((hi, lo))
+            src, dst, weight = lo[order], hi[order], np.asarray(weight)[order]
+            vertex_at = np.argsort(position)  # vertex_at[i]: the vertex renumbered i
+            x = None if x is None else np.asarray(x)[vertex_at]
+            y = None if y is None else np.asarray(y)[vertex_at]
         edge_index = torch.from_numpy(np.stack([np.concatenate([src, dst]), np.concatenate([dst, src])]))
         edge_weight = torch.from_numpy(np.concatenate([weight, weight]).astype(np.float32))
-        n = self.graph.vcount()
         x_t = torch.ones((n, 1)) if x is None else torch.as_tensor(np.asarray(x, dtype=np.float32))
         data = Data(x=x_t, edge_index=edge_index, edge_weight=edge_weight, num_nodes=n)
         if y is not None:
