@@ -20,15 +20,20 @@ if shutil.which("java") is None:
     pytest.skip("the Spark engine needs Java 17+ (Debian: default-jre-headless)",
                 allow_module_level=True)
 
-import igraph as ig  # noqa: E402
-from sklearn.metrics import normalized_mutual_info_score  # noqa: E402
+import igraph as ig
+from sklearn.metrics import normalized_mutual_info_score
 
-from graphchurn.engines.spark import spark_session  # noqa: E402
-from graphchurn.engines.spark_graph import (exposure_shares, khop_influence,  # noqa: E402
-                                            label_propagation, pagerank, strength_degree)
-from graphchurn.features.exposure import exposure  # noqa: E402
-from graphchurn.social.communities import detect_communities  # noqa: E402
-from graphchurn.social.roles import khop_influence_spread  # noqa: E402
+from graphchurn.engines.spark import spark_session
+from graphchurn.engines.spark_graph import (
+    exposure_shares,
+    khop_influence,
+    label_propagation,
+    pagerank,
+    strength_degree,
+)
+from graphchurn.features.exposure import exposure
+from graphchurn.social.communities import detect_communities
+from graphchurn.social.roles import khop_influence_spread
 
 
 @pytest.fixture(scope="module")

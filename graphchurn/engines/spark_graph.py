@@ -32,8 +32,18 @@ measured on a generator world's cut-off in experiments/results/bench_spark_graph
 
 from __future__ import annotations
 
-__all__ = ["strength_degree", "pagerank", "label_propagation", "exposure_shares",
-           "khop_influence", "undirected_arcs"]
+import logging
+
+__all__ = [
+    "exposure_shares",
+    "khop_influence",
+    "label_propagation",
+    "pagerank",
+    "strength_degree",
+    "undirected_arcs",
+]
+
+log = logging.getLogger("graphchurn")
 
 #: Label propagation compares the weight of candidate labels rounded to this many decimals:
 #: Spark sums a label's weights in no fixed order, so two labels of equal weight may otherwise
@@ -209,8 +219,6 @@ def pagerank(ties, damping=0.85, max_iter=100, tol=1e-7, *, weight="weight", ver
     --------
     graphchurn.social.roles.influencer_scores : the igraph PageRank this reproduces.
     """
-    import logging
-
     from pyspark import StorageLevel
 
     F = _functions()
@@ -238,7 +246,7 @@ def pagerank(ties, damping=0.85, max_iter=100, tol=1e-7, *, weight="weight", ver
         strength.select("id", (F.col("strength") <= 0).alias("dangling"), start.alias("pr")),
         dangling=dangling, mass=F.sum("pr"))
     change = float("inf")
-    for _ in range(max_iter):
+    for iterations in range(1, max_iter + 1):
         inflow = (arcs.join(ranks.select(F.col("id").alias("src"), "pr"), "src")
                   .groupBy(F.col("dst").alias("id")).agg(F.sum(F.col("p") * F.col("pr"))
                                                          .alias("inflow")))
@@ -251,9 +259,10 @@ def pagerank(ties, damping=0.85, max_iter=100, tol=1e-7, *, weight="weight", ver
             mass=F.sum("pr"))
         change = float(seen["change"])
         if change < tol:
+            log.info("pagerank: %d iterations, last L1 change %.3g", iterations, change)
             break
     else:
-        logging.getLogger("graphchurn").warning(
+        log.warning(
             "pagerank: %d iterations without converging (last L1 change %.3g)", max_iter,
             change)
     mass = float(seen["mass"])
@@ -333,8 +342,6 @@ def label_propagation(ties, max_iter=50, seed=0, *, weight="weight", vertices=No
     graphchurn.social.communities.detect_communities : Leiden on igraph (the local engine's
         communities); ``method="label_propagation"`` is igraph's asynchronous version.
     """
-    import logging
-
     from pyspark import StorageLevel
 
     F = _functions()
@@ -355,25 +362,26 @@ def label_propagation(ties, max_iter=50, seed=0, *, weight="weight", vertices=No
         weighed = (heard.unionByName(own).groupBy("id", "label")
                    .agg(F.round(F.sum("w"), _LABEL_WEIGHT_DECIMALS).alias("lw"),
                         F.max("own").alias("own")))
-        best_weight = weighed.groupBy("id").agg(F.max("lw").alias("best"))
-        candidates = (weighed.join(best_weight, "id").where(F.col("lw") == F.col("best"))
-                      .groupBy("id")
-                      .agg(F.max("own").alias("keeps"),
-                           F.max(F.struct(F.xxhash64(F.lit(seed), "label").alias("priority"),
-                                          F.col("label"))).alias("pick")))
+        # The largest (weight, own, priority, label) is the heaviest label, the vertex's own
+        # among equally heavy ones, then the highest priority: one aggregation picks it and
+        # tells whether the vertex keeps its label; the current label rides along.
+        priority = F.xxhash64(F.lit(seed), F.col("label"))
+        chosen = weighed.groupBy("id").agg(
+            F.max(F.struct("lw", "own", priority.alias("priority"), "label")).alias("pick"),
+            F.max(F.when(F.col("own"), F.col("label"))).alias("current"))
         draws = F.pmod(F.xxhash64(F.lit(seed), F.lit(round_), F.col("id")), F.lit(1_000_000))
-        labels = (labels.join(candidates, "id", "left")
-                  .select("id",
-                          F.when(F.col("keeps") | (draws >= threshold), F.col("label"))
+        keeps = F.col("pick.own")
+        labels, seen = _checkpointed(
+            chosen.select("id", F.when(keeps | (draws >= threshold), F.col("current"))
                           .otherwise(F.col("pick.label")).alias("label"),
-                          (~F.col("keeps")).alias("unstable"))
-                  .localCheckpoint(eager=True))
-        moved = labels.where("unstable").count()
+                          keeps.alias("keeps")),
+            moved=F.sum(F.when(F.col("keeps"), 0).otherwise(1)))
+        moved = int(seen["moved"] or 0)
         if moved == 0:
+            log.info("label_propagation: stable after %d rounds", round_ + 1)
             break
-        labels = labels.select("id", "label")
     else:
-        logging.getLogger("graphchurn").warning(
+        log.warning(
             "label_propagation: %d rounds and %d vertices still without one of their "
             "heaviest labels", max_iter, moved)
     arcs.unpersist()
