@@ -280,7 +280,9 @@ def main(argv=None) -> None:
     if args.worker:
         worker(args)
         return
-    entries = []
+    # Results are merged into the existing file by world: one world a run keeps the others.
+    previous = RESULTS / "bench_spark_graph.json"
+    entries = json.loads(previous.read_text()) if previous.exists() else []
     for world in map(Path, args.worlds):
         scratch = Path(args.scratch) / world.name
         entry = {"world": world.name, "commit": _commit(),
@@ -290,7 +292,7 @@ def main(argv=None) -> None:
             print(kind, json.dumps(entry[kind]), flush=True)
         entry["agreement"] = compare(scratch)
         print(json.dumps(entry["agreement"]), flush=True)
-        entries.append(entry)
+        entries = [e for e in entries if e["world"] != world.name] + [entry]
         write(entries)
 
 
