@@ -48,7 +48,7 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_spark import _commit, _descendants, _rss_mb  # noqa: E402
+from bench_spark import _commit, _descendants, _rss_mb
 
 RECENT_DAYS = 30
 
@@ -168,8 +168,12 @@ def run_local(scratch: Path, sampler: _Sampler) -> dict:
 
 def run_spark(scratch: Path, sampler: _Sampler, master: str, driver_memory: str) -> dict:
     from graphchurn.engines.spark import spark_session
-    from graphchurn.engines.spark_graph import (exposure_shares, khop_influence,
-                                                label_propagation, pagerank)
+    from graphchurn.engines.spark_graph import (
+        exposure_shares,
+        khop_influence,
+        label_propagation,
+        pagerank,
+    )
 
     notes = []
 
@@ -210,7 +214,15 @@ def compare(scratch: Path) -> dict:
 
     pr, lpa, ex, kh = read("pagerank"), read("lpa"), read("exposure"), read("khop")
     diff = (pr["pagerank"] - local["pagerank"]).abs()
+    coarse, other_seed = _leiden_on_contracted(scratch, local.index, lpa["community"].to_numpy())
     return {
+        # The reference for the two NMIs below: Leiden against itself with another seed.
+        "leiden_seed1_vs_seed0_nmi": float(nmi(local["leiden"], other_seed)),
+        # What a driver holding only the communities' graph would get: Leiden on the graph of
+        # the Spark label-propagation communities (ties between two communities summed, those
+        # inside one kept as a self-loop), each vertex given its community's group.
+        "lpa_contracted_vertices": int(lpa["community"].nunique()),
+        "lpa_then_leiden_vs_leiden_nmi": float(nmi(local["leiden"], coarse)),
         "pagerank_max_abs_diff": float(diff.max()),
         "pagerank_max_rel_diff": float((diff / local["pagerank"]).max()),
         "pagerank_l1_diff": float(diff.sum()),
@@ -231,6 +243,28 @@ def compare(scratch: Path) -> dict:
                                    .abs().max()),
         "missing_in_spark": int(pr["pagerank"].isna().sum()),
     }
+
+
+def _leiden_on_contracted(scratch, index, community):
+    import igraph as ig
+    import numpy as np
+    import pandas as pd
+
+    from graphchurn.social.communities import detect_communities
+
+    ties = pd.read_parquet(scratch / "ties.parquet")
+    codes, groups = pd.factorize(community)
+    position = pd.Series(np.arange(len(index)), index=index)
+    a = codes[position[ties["u"]].to_numpy()]
+    b = codes[position[ties["v"]].to_numpy()]
+    pairs = (pd.DataFrame({"a": np.minimum(a, b), "b": np.maximum(a, b),
+                           "weight": ties["weight"].to_numpy()})
+             .groupby(["a", "b"], as_index=False)["weight"].sum())
+    g = ig.Graph(n=len(groups), edges=pairs[["a", "b"]].to_numpy())
+    g.es["weight"] = pairs["weight"].to_numpy()
+    full = ig.Graph(n=len(index), edges=ties[["u", "v"]].to_numpy())
+    full.es["weight"] = ties["weight"].to_numpy()
+    return detect_communities(g, seed=0)[codes], detect_communities(full, seed=1)
 
 
 def worker(args) -> None:
@@ -255,7 +289,7 @@ def _run_worker(kind, world, scratch, args) -> dict:
         cmd = ["flock", args.lock, *cmd]
     load_before = [round(x, 2) for x in os.getloadavg()]
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=False,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     if proc.returncode:
         sys.stderr.write(proc.stderr[-3000:])
@@ -276,9 +310,18 @@ def main(argv=None) -> None:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--worker", choices=["prepare", "local", "spark"])
     parser.add_argument("--world")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="recompute the agreement of the worlds' last run from --scratch")
     args = parser.parse_args(argv)
     if args.worker:
         worker(args)
+        return
+    if args.compare_only:
+        entries = json.loads((RESULTS / "bench_spark_graph.json").read_text())
+        for e in entries:
+            if e["world"] in [Path(w).name for w in args.worlds]:
+                e["agreement"] = compare(Path(args.scratch) / e["world"])
+        write(entries)
         return
     # Results are merged into the existing file by world: one world a run keeps the others.
     previous = RESULTS / "bench_spark_graph.json"
@@ -300,11 +343,39 @@ def write(entries) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_spark_graph.json").write_text(json.dumps(entries, indent=1))
     lines = ["# Graph algorithms on Spark DataFrames against igraph on the driver", "",
-             "experiments/bench_spark_graph.py; see its docstring for what is measured.", ""]
+             ("experiments/bench_spark_graph.py; see its docstring for what is measured. "
+              "Spark: local[2] on a shared 2-core machine (load averages below), the Python "
+              "driver holding no tie or vertex table. Local: igraph / numpy on the driver. "
+              "Seconds are PageRank + communities + exposure (Spark: PageRank, label "
+              "propagation, exposure; local: PageRank, Leiden, exposure); peaks are over the "
+              "whole worker."), "",
+             ("| world | vertices | ties | local s | Spark s | local Python peak MB | "
+              "Spark Python peak MB | Spark JVM peak MB | PageRank max abs diff | "
+              "NMI LPA (Spark) vs Leiden | NMI LPA (igraph) vs Leiden | NMI Leiden on LPA "
+              "groups vs Leiden | NMI Leiden seed 1 vs seed 0 | exposure max diff | "
+              "khop max diff |"),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def seconds(stages, names):
+        return round(sum(x["wall_s"] for x in stages if x["stage"] in names), 1)
+
+    for e in entries:
+        p, a, lo, sp = e["prepare"], e["agreement"], e["local"]["stages"], e["spark"]["stages"]
+        lines.append(
+            f"| {e['world']} | {p['vertices']:,} | {p['ties']:,} | "
+            f"{seconds(lo, ['pagerank', 'leiden', 'exposure'])} | "
+            f"{seconds(sp, ['pagerank', 'label propagation', 'exposure'])} | "
+            f"{max(x['python_peak_mb'] for x in lo)} | {max(x['python_peak_mb'] for x in sp)} | "
+            f"{max(x['jvm_peak_mb'] for x in sp)} | {a['pagerank_max_abs_diff']:.1e} | "
+            f"{a['lpa_spark_vs_leiden_nmi']:.3f} | {a['lpa_igraph_vs_leiden_nmi']:.3f} | "
+            f"{a.get('lpa_then_leiden_vs_leiden_nmi', float('nan')):.3f} | "
+            f"{a.get('leiden_seed1_vs_seed0_nmi', float('nan')):.3f} | "
+            f"{max(a['exposure_max_abs_diff'].values()):.1e} | {a['khop_max_abs_diff']:.1e} |")
+    lines.append("")
     for e in entries:
         p, a = e["prepare"], e["agreement"]
-        lines += [f"## {e['world']}: {p['vertices']:,} vertices, {p['ties']:,} ties "
-                  f"({p['log_rows']:,} log rows), {p['departed']:,} departed", "",
+        lines += [(f"## {e['world']}: {p['vertices']:,} vertices, {p['ties']:,} ties "
+                   f"({p['log_rows']:,} log rows), {p['departed']:,} departed"), "",
                   f"Commit {e['commit']}; command `{e['command']}`.", "",
                   "| engine | stage | wall s | Python driver peak MB | JVM peak MB |",
                   "|---|---|---:|---:|---:|"]
