@@ -14,8 +14,8 @@ self-loops) and a weight column (``weight`` by default; ``weight_since`` for the
 features, as :func:`graphchurn.features.build.features_on_graph` reads it). Vertex ids are
 integers (``int``/``long``): the codes :func:`graphchurn.engines.spark.cutoff_aggregates`
 gives the ends of a tie, ranks in the sorted dictionary of the window's identifiers. String ids
-work in every function as well (nothing here does arithmetic on an id), but the tests and the
-benchmark use integer codes. Vertices without ties (customers active but silent) are not in a
+go through the same code (nothing here does arithmetic on an id) but are not tested: the tests
+and the benchmark use integer codes. Vertices without ties (customers active but silent) are not in a
 tie table; pass them as ``vertices`` (a DataFrame with an ``id`` column) where the local
 result counts them (PageRank's normalisation, a 0 row for the features).
 
@@ -27,7 +27,8 @@ DataFrame (its lineage is cut; its blocks live on the executors, as with
 ``DataFrame.localCheckpoint``); the others return a plan that Spark runs when it is used.
 
 Agreement with the local (igraph / numpy) functions is tested in tests/test_spark_graph.py and
-measured on a generator world's cut-off in experiments/results/bench_spark_graph.md.
+measured on a generator world's tie graph (its 90-day log aggregated into pairs) in
+experiments/results/bench_spark_graph.md.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def pagerank(ties, damping=0.85, max_iter=100, tol=1e-7, *, weight="weight", ver
     --------
     >>> ties = spark.createDataFrame([(0, 1, 1.0), (1, 2, 1.0)], ["u", "v", "weight"])
     >>> {r.id: round(r.pagerank, 4) for r in pagerank(ties).collect()}  # doctest: +SKIP
-    {0: 0.2566, 1: 0.4868, 2: 0.2566}
+    {0: 0.2568, 1: 0.4865, 2: 0.2568}
 
     References
     ----------
