@@ -303,8 +303,8 @@ def select_seed_set(
 
 
 def _khop_spread(n, edges, w, activation, hops: int = 2, simple: bool = False) -> np.ndarray:
-    if hops not in (1, 2):
-        raise ValueError("hops must be 1 or 2")
+    if hops not in (1, 2, 3):
+        raise ValueError("hops must be 1, 2 or 3")
     if n == 0:
         return np.zeros(0)
     m = edges.shape[0]
@@ -318,7 +318,7 @@ def _khop_spread(n, edges, w, activation, hops: int = 2, simple: bool = False) -
     # is reached independently).
     out_sum = np.bincount(tails, weights=prob, minlength=n)
     spread = 1.0 + out_sum
-    if hops == 2:
+    if hops >= 2:
         # back[arc u -> v] = sum of p_vu over the arcs v -> u: the walks u -> v -> u that the
         # second hop leaves out. On a simple graph that is the arc's own reverse.
         if simple:
@@ -332,8 +332,103 @@ def _khop_spread(n, edges, w, activation, hops: int = 2, simple: bool = False) -
             low_to_high = np.bincount(pair, weights=prob * forward)
             high_to_low = np.bincount(pair, weights=prob * ~forward)
             back = np.where(forward, high_to_low[pair], low_to_high[pair])
+        if hops == 3:
+            return np.minimum(_three_hop_spread(n, edges, prob, back, simple), float(n))
         spread += np.bincount(tails, weights=prob * (out_sum[heads] - back), minlength=n)
     return np.minimum(spread, float(n))
+
+
+def _three_hop_spread(n: int, edges: np.ndarray, prob: np.ndarray, back: np.ndarray,
+                      simple: bool) -> np.ndarray:
+    """Expected live simple paths of at most three arcs from each vertex (uncapped).
+
+    ``prob`` holds the arcs ``edges[:, 0] -> edges[:, 1]`` then the reverse ones (self-loops
+    at 0) and ``back`` each arc's reverse probability, as in :func:`_khop_spread`. Parallel
+    ties are merged first (their probabilities added, as the two-hop sum does), so that ``P``,
+    the matrix of arc probabilities, has one entry per tie and direction and a zero diagonal.
+    With ``a = P 1``, ``c_u = sum_v p_uv p_vu`` (two-cycles) and ``b = P a``, the walks of
+    three arcs ``u -> v -> x -> y`` add up to ``(P b)_u`` and one is a simple path unless
+    ``x = u`` (``c_u a_u``), ``y = v`` (``(P c)_u``) or ``y = u`` (closed triangles,
+    ``diag(P^3)_u``); ``x = u`` and ``y = v`` together (``sum_v p_uv^2 p_vu``) is subtracted
+    twice and added back once, and the other overlaps would need a self-loop.
+    """
+    m = edges.shape[0]
+    if simple:
+        ends, forward, backward = edges, prob[:m], prob[m:]
+    else:
+        # One row per tie: the arc u -> v with u < v, its probability and its reverse's.
+        low, high = edges.min(axis=1), edges.max(axis=1)
+        tie = np.flatnonzero(low != high)
+        _, first, pair = np.unique(low[tie].astype(np.int64) * n + high[tie],
+                                   return_index=True, return_inverse=True)
+        tie = tie[first]
+        ends = np.column_stack([low[tie], high[tie]])
+        # back[arc] sums the probabilities of the tie's arcs the other way, so back of the
+        # reverse of edge i sums those of edge i's direction.
+        up = edges[tie, 0] < edges[tie, 1]
+        forward = np.where(up, back[tie + m], back[tie])
+        backward = np.where(up, back[tie], back[tie + m])
+        m = ends.shape[0]
+    tail = np.concatenate([ends[:, 0], ends[:, 1]]).astype(np.int64)
+    head = np.concatenate([ends[:, 1], ends[:, 0]]).astype(np.int64)
+    p = np.concatenate([forward, backward])
+    q = np.concatenate([backward, forward])  # q[arc u -> v] = p_vu
+
+    def per_tail(values):
+        return np.bincount(tail, weights=values, minlength=n)
+
+    a = per_tail(p)
+    c = per_tail(p * q)
+    b = per_tail(p * a[head])
+    spread = 1.0 + a + b - c  # the two-hop sum
+    spread += per_tail(p * b[head]) - c * a - per_tail(p * c[head]) + per_tail(p * p * q)
+    return spread - _closed_triangles(n, tail, head, p, q)
+
+
+def _closed_triangles(n, tail, head, p, q) -> np.ndarray:
+    """``diag(P^3)``: each triangle u, v, x adds ``p_uv p_vx p_xu + p_ux p_xv p_vu`` to all
+    three of its vertices.
+
+    Every tie is oriented from the lower to the higher (degree, number) vertex, so that each
+    triangle is one wedge of its lowest vertex and a hub, last in the order, lists few wedges
+    (Chiba and Nishizeki 1985). The oriented contacts of each vertex are laid out as the rows
+    of a padded table, so that whether a wedge closes is one row read and compare, not a
+    binary search over all ties.
+    """
+    degree = np.bincount(tail, minlength=n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), degree))] = np.arange(n)
+    up = np.flatnonzero(rank[tail] < rank[head])  # one arc per tie
+    up = up[np.argsort(tail[up], kind="stable")]
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tail[up], minlength=n), out=start[1:])
+    width = int(np.diff(start).max(initial=0))
+    if width < 2:
+        return np.zeros(n)
+    column = np.arange(up.size) - start[tail[up]]
+    # The table is n x width; width is at most sqrt(2 * ties) under this orientation.
+    contacts = np.full((n, width), -1, dtype=np.int64)
+    contacts[tail[up], column] = head[up]
+    arcs = np.zeros((n, width), dtype=np.int64)
+    arcs[tail[up], column] = up
+    after = start[tail[up] + 1] - np.arange(up.size) - 1  # later arcs of the same tail
+    first = np.repeat(np.arange(up.size), after)
+    second = first + 1 + np.arange(first.size) - np.repeat(np.cumsum(after) - after, after)
+    arc_uv, arc_ux = up[first], up[second]
+    v, x = head[arc_uv], head[arc_ux]
+    swap = rank[v] > rank[x]
+    low, high = np.where(swap, x, v), np.where(swap, v, x)
+    hit = contacts[low] == high[:, None]
+    closed = hit.any(axis=1)
+    arc_uv, arc_ux, swap = arc_uv[closed], arc_ux[closed], swap[closed]
+    arc_low_high = arcs[low[closed], hit[closed].argmax(axis=1)]
+    # p_vx and p_xv, whichever way the table holds the tie between v and x
+    p_vx = np.where(swap, q[arc_low_high], p[arc_low_high])
+    p_xv = np.where(swap, p[arc_low_high], q[arc_low_high])
+    cycles = p[arc_uv] * p_vx * q[arc_ux] + p[arc_ux] * p_xv * q[arc_uv]
+    return (np.bincount(tail[arc_uv], weights=cycles, minlength=n)
+            + np.bincount(head[arc_uv], weights=cycles, minlength=n)
+            + np.bincount(head[arc_ux], weights=cycles, minlength=n))
 
 
 def khop_influence_spread(
@@ -486,6 +581,7 @@ def influencer_scores(
     activation: str | float = "weighted_cascade",
     descriptive: bool = True,
     influence_method: str = "rr",
+    influence_hops: int = 2,
 ) -> pd.DataFrame:
     """Centrality and influence of every customer, and one combined influencer score.
 
@@ -519,6 +615,8 @@ def influencer_scores(
         ``"khop"``: expected activations within two hops, computed without a random step
         (:func:`khop_influence_spread`); ``"rr"``: share of ``ris_samples`` RR sets holding the
         vertex, an unbiased estimate of the full spread that depends on ``seed``.
+    influence_hops : {1, 2, 3}
+        Longest path counted with ``influence_method="khop"`` (ignored with ``"rr"``).
 
     Returns
     -------
@@ -592,7 +690,7 @@ def influencer_scores(
             graph, None if weights is None else w, betweenness_cutoff, betweenness_samples, seed
         )
     if influence_method == "khop":
-        table["influence_spread"] = _khop_spread(n, edges, w, activation,
+        table["influence_spread"] = _khop_spread(n, edges, w, activation, hops=influence_hops,
                                                  simple=graph.is_simple())
     else:
         table["influence_spread"] = _influence_spread(n, edges, w, ris_samples, seed, activation)
