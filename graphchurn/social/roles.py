@@ -359,8 +359,7 @@ def _three_hop_spread(n: int, edges: np.ndarray, prob: np.ndarray, back: np.ndar
         # One row per tie: the arc u -> v with u < v, its probability and its reverse's.
         low, high = edges.min(axis=1), edges.max(axis=1)
         tie = np.flatnonzero(low != high)
-        _, first, pair = np.unique(low[tie].astype(np.int64) * n + high[tie],
-                                   return_index=True, return_inverse=True)
+        _, first = np.unique(low[tie].astype(np.int64) * n + high[tie], return_index=True)
         tie = tie[first]
         ends = np.column_stack([low[tie], high[tie]])
         # back[arc] sums the probabilities of the tie's arcs the other way, so back of the
@@ -368,64 +367,55 @@ def _three_hop_spread(n: int, edges: np.ndarray, prob: np.ndarray, back: np.ndar
         up = edges[tie, 0] < edges[tie, 1]
         forward = np.where(up, back[tie + m], back[tie])
         backward = np.where(up, back[tie], back[tie + m])
-        m = ends.shape[0]
     tail = np.concatenate([ends[:, 0], ends[:, 1]]).astype(np.int64)
     head = np.concatenate([ends[:, 1], ends[:, 0]]).astype(np.int64)
     p = np.concatenate([forward, backward])
     q = np.concatenate([backward, forward])  # q[arc u -> v] = p_vu
-
-    def per_tail(values):
-        return np.bincount(tail, weights=values, minlength=n)
-
-    a = per_tail(p)
-    c = per_tail(p * q)
-    b = per_tail(p * a[head])
-    spread = 1.0 + a + b - c  # the two-hop sum
-    spread += per_tail(p * b[head]) - c * a - per_tail(p * c[head]) + per_tail(p * p * q)
-    return spread - _closed_triangles(n, tail, head, p, q)
+    a = np.bincount(tail, weights=p, minlength=n)
+    c = np.bincount(tail, weights=p * q, minlength=n)
+    b = np.bincount(tail, weights=p * a[head], minlength=n)
+    # (P b)_u - (P c)_u + sum_v p_uv^2 p_vu in one pass over the arcs
+    three = np.bincount(tail, weights=p * ((b - c)[head] + p * q), minlength=n)
+    return 1.0 + a + b - c + three - c * a - _closed_triangles(n, tail, head, p, q)
 
 
 def _closed_triangles(n, tail, head, p, q) -> np.ndarray:
     """``diag(P^3)``: each triangle u, v, x adds ``p_uv p_vx p_xu + p_ux p_xv p_vu`` to all
     three of its vertices.
 
-    Every tie is oriented from the lower to the higher (degree, number) vertex, so that each
-    triangle is one wedge of its lowest vertex and a hub, last in the order, lists few wedges
-    (Chiba and Nishizeki 1985). The oriented contacts of each vertex are laid out as the rows
-    of a padded table, so that whether a wedge closes is one row read and compare, not a
-    binary search over all ties.
+    Vertices are renumbered by (degree, number) and every tie is kept once, from its lower to
+    its higher end, so that each triangle is one pair of contacts of its lowest vertex and a
+    hub, last in the order, lists few pairs (Chiba and Nishizeki 1985). ``tail``, ``head``:
+    both arcs of every tie of a simple graph; ``p``, ``q``: each arc's probability and its
+    reverse's.
     """
+    from scipy import sparse
+
     degree = np.bincount(tail, minlength=n)
     rank = np.empty(n, dtype=np.int64)
     rank[np.lexsort((np.arange(n), degree))] = np.arange(n)
-    up = np.flatnonzero(rank[tail] < rank[head])  # one arc per tie
-    up = up[np.argsort(tail[up], kind="stable")]
-    start = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tail[up], minlength=n), out=start[1:])
-    width = int(np.diff(start).max(initial=0))
-    if width < 2:
-        return np.zeros(n)
-    column = np.arange(up.size) - start[tail[up]]
-    # The table is n x width; width is at most sqrt(2 * ties) under this orientation.
-    contacts = np.full((n, width), -1, dtype=np.int64)
-    contacts[tail[up], column] = head[up]
-    arcs = np.zeros((n, width), dtype=np.int64)
-    arcs[tail[up], column] = up
-    after = start[tail[up] + 1] - np.arange(up.size) - 1  # later arcs of the same tail
-    first = np.repeat(np.arange(up.size), after)
-    second = first + 1 + np.arange(first.size) - np.repeat(np.cumsum(after) - after, after)
-    arc_uv, arc_ux = up[first], up[second]
-    v, x = head[arc_uv], head[arc_ux]
-    swap = rank[v] > rank[x]
-    low, high = np.where(swap, x, v), np.where(swap, v, x)
-    hit = contacts[low] == high[:, None]
-    closed = hit.any(axis=1)
-    arc_uv, arc_ux, swap = arc_uv[closed], arc_ux[closed], swap[closed]
-    arc_low_high = arcs[low[closed], hit[closed].argmax(axis=1)]
-    # p_vx and p_xv, whichever way the table holds the tie between v and x
-    p_vx = np.where(swap, q[arc_low_high], p[arc_low_high])
-    p_xv = np.where(swap, p[arc_low_high], q[arc_low_high])
-    cycles = p[arc_uv] * p_vx * q[arc_ux] + p[arc_ux] * p_xv * q[arc_uv]
+    rank_tail, rank_head = rank[tail], rank[head]
+    up = np.flatnonzero(rank_tail < rank_head)
+    # The kept arcs by tail, heads sorted within each tail (scipy's counting sort); each
+    # entry holds its arc's number (exact in float64).
+    table = sparse.csr_matrix((up.astype(np.float64), (rank_tail[up], rank_head[up])),
+                              shape=(n, n))
+    table.sort_indices()
+    start = table.indptr.astype(np.int64)
+    contact = table.indices.astype(np.int64)
+    arc = table.data.astype(np.int64)
+    owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(start))
+    # Every pair (v, x), v before x, of later contacts of the same vertex u: a wedge.
+    later = start[owner + 1] - np.arange(contact.size) - 1
+    first = np.repeat(np.arange(contact.size), later)
+    second = first + 1 + np.arange(first.size) - np.repeat(np.cumsum(later) - later, later)
+    # v < x in the new numbers, so a tie v - x is kept as v -> x: look it up by (v, x).
+    key = owner * n + contact  # sorted
+    wanted = contact[first] * n + contact[second]
+    found = np.minimum(np.searchsorted(key, wanted), max(key.size - 1, 0))
+    closed = key[found] == wanted
+    arc_uv, arc_ux, arc_vx = arc[first[closed]], arc[second[closed]], arc[found[closed]]
+    cycles = p[arc_uv] * p[arc_vx] * q[arc_ux] + p[arc_ux] * q[arc_vx] * q[arc_uv]
     return (np.bincount(tail[arc_uv], weights=cycles, minlength=n)
             + np.bincount(head[arc_uv], weights=cycles, minlength=n)
             + np.bincount(head[arc_ux], weights=cycles, minlength=n))
