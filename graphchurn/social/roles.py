@@ -11,7 +11,8 @@ probability, and collect the vertices that reach the target through live arcs. T
 RR sets holding ``u`` times ``n`` is an unbiased estimate of the expected number of customers
 ``u`` would activate. RR sets are grown many at a time by a batched breadth-first search over
 CSR arrays, one numpy step per BFS level. :func:`khop_influence_spread` computes instead, with
-no random step, the expected activations within two hops (two passes over the arcs).
+no random step, the expected activations within two hops (two passes over the arcs) or three
+(a few passes more, and the graph's triangles).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ INFLUENCER_SCORE_COMPONENTS = ("pagerank", "influence_spread", "strength", "core
 #: Default number of RR sets used by :func:`influencer_scores` and :func:`select_seed_set`.
 DEFAULT_RIS_SAMPLES = 20_000
 
-#: Estimators of ``influence_spread`` in :func:`influencer_scores`: paths within two hops,
-#: computed (:func:`khop_influence_spread`), or RR sets, sampled.
+#: Estimators of ``influence_spread`` in :func:`influencer_scores`: paths within two (or
+#: ``influence_hops``) hops, computed (:func:`khop_influence_spread`), or RR sets, sampled.
 INFLUENCE_METHODS = ("khop", "rr")
 
 # Below this many vertices betweenness is exact; above it, sampled from
@@ -298,7 +299,7 @@ def select_seed_set(
 
 
 # --------------------------------------------------------------------------------------------
-# Deterministic influence spread: expected activations within two hops
+# Deterministic influence spread: expected activations within two or three hops
 # --------------------------------------------------------------------------------------------
 
 
@@ -448,12 +449,24 @@ def khop_influence_spread(
     path probabilities, an upper bound). Both sums are two passes over the arcs (one ``bincount``
     each, the reverse arc read by position), ``O(n + m)`` time and memory.
 
+    Three hops add the simple paths ``u -> v -> x -> y`` by the same reasoning: the walks of
+    three arcs, :math:`(P^3 \mathbf{1})_u`, less those that revisit a vertex (``x = u``:
+    :math:`c_u a_u` with :math:`c_u = \sum_v p_{uv} p_{vu}`; ``y = v``: :math:`(P c)_u`;
+    ``y = u``, the closed triangles: :math:`(P^3)_{uu}`), plus the walks
+    ``u -> v -> u -> v`` that the first two both removed (:math:`\sum_v p_{uv}^2 p_{vu}`).
+    Parallel ties are merged first (probabilities added, as above). Exact for a cascade
+    stopped after three rounds on a tree; elsewhere the same first-order sum. The triangles
+    are listed with the vertices ordered by degree (Chiba and Nishizeki 1985), so the cost is
+    ``O(m + w)`` for the ``w`` pairs of higher-ordered contacts (at most ``O(m^{3/2})``).
+
     Why two hops (chosen before any measurement here): under the weighted cascade
     (:math:`p_{uv} = w_{uv} / s_v`) the probabilities into every vertex sum to one, so a
     path's probability shrinks with each hop by the share of its next vertex's talk time, and
     Tang, Tang and Yuan (2018) found that the influence within two hops ranks seeds almost as
     well as the full spread, while three hops already need the closed triangles
-    :math:`\sum p_{uv} p_{vx} p_{xu}`, one sparse matrix product more. The 1-hop sum is the
+    :math:`\sum p_{uv} p_{vx} p_{xu}` (listed below, several times the two-hop cost; the
+    measured time and accuracy of both are in experiments/results/influence_deterministic.md).
+    The 1-hop sum is the
     single-step estimate behind degree discount (Chen, Wang and Yang 2009). IRIE (Jung, Heo
     and Chen 2012) sums all hops with a damping factor :math:`\alpha`,
     :math:`r = 1 + \alpha P r`; under the weighted cascade that is the linear system of
@@ -464,7 +477,7 @@ def khop_influence_spread(
     ----------
     graph : igraph.Graph
         Undirected graph; each tie is two arcs.
-    hops : {1, 2}
+    hops : {1, 2, 3}
         Longest path counted.
     weights : str, array-like or None
         Tie strengths (edge attribute name, per-edge array, or None for ones).
@@ -492,6 +505,13 @@ def khop_influence_spread(
     >>> khop_influence_spread(igraph.Graph.Full(3), weights=None).tolist()
     [2.5, 2.5, 2.5]
 
+    On the path 0 - 1 - 2 - 3, three hops add 0 -> 1 -> 2 -> 3 (1/2 * 1/2 * 1) to 0, which
+    then reaches 2, its full spread on this tree:
+
+    >>> khop_influence_spread(igraph.Graph([(0, 1), (1, 2), (2, 3)]), weights=None,
+    ...                       hops=3).tolist()
+    [2.0, 3.0, 3.0, 2.0]
+
     References
     ----------
     J. Tang, X. Tang, J. Yuan, "An efficient and effective hop-based approach for influence
@@ -500,6 +520,8 @@ def khop_influence_spread(
     KDD 2009 (degree discount).
     K. Jung, W. Heo, W. Chen, "IRIE: scalable and robust influence maximization in social
     networks", ICDM 2012.
+    N. Chiba, T. Nishizeki, "Arboricity and subgraph listing algorithms", SIAM J. Comput. 14,
+    1985 (triangles listed from the lower-degree end).
     D. Kempe, J. Kleinberg, E. Tardos, "Maximizing the spread of influence through a social
     network", KDD 2003 (independent cascade, weighted cascade).
 
@@ -602,9 +624,10 @@ def influencer_scores(
         part of ``influencer_score``. False leaves both columns out: they are most of this
         function's cost (docs/results.md), and the feature pipeline reads neither.
     influence_method : {"khop", "rr"}
-        ``"khop"``: expected activations within two hops, computed without a random step
-        (:func:`khop_influence_spread`); ``"rr"``: share of ``ris_samples`` RR sets holding the
-        vertex, an unbiased estimate of the full spread that depends on ``seed``.
+        ``"khop"``: expected activations within ``influence_hops`` hops, computed without a
+        random step (:func:`khop_influence_spread`); ``"rr"``: share of ``ris_samples`` RR
+        sets holding the vertex, an unbiased estimate of the full spread that depends on
+        ``seed``.
     influence_hops : {1, 2, 3}
         Longest path counted with ``influence_method="khop"`` (ignored with ``"rr"``).
 
