@@ -138,14 +138,17 @@ def bitcoin(args) -> None:
 
 
 def compare(args) -> None:
-    old, new = (pd.read_json(path, lines=True).set_index("seed") for path in (args.old, args.new))
-    both = old.merge(new, left_index=True, right_index=True, suffixes=("_old", "_new"))
+    old, new = (pd.read_json(path, lines=True) for path in (args.old, args.new))
+    # A Bitcoin row is a (seed, setting) pair: pair on all three, not on the seed alone.
+    keys = [k for k in ("seed", "as_of", "horizon_days") if k in old and k in new]
+    both = old.set_index(keys).merge(new.set_index(keys), left_index=True, right_index=True,
+                                     suffixes=("_old", "_new"))
     for metric in ("roc_auc", "pr_auc", "seconds"):
         d = both[f"{metric}_new"] - both[f"{metric}_old"]
         print(f"{metric}: old {both[f'{metric}_old'].mean():.4f}, new "
               f"{both[f'{metric}_new'].mean():.4f}, new - old {d.mean():+.4f} "
               f"(standard error {d.std(ddof=1) / np.sqrt(len(d)):.4f}, higher in "
-              f"{int((d > 0).sum())}, equal in {int((d == 0).sum())} of {len(d)} worlds)")
+              f"{int((d > 0).sum())}, equal in {int((d == 0).sum())} of {len(d)} rows)")
 
 
 def main():
