@@ -10,9 +10,9 @@ Graphs:
   tie-strength distribution: degrees and strengths drawn (seed 0) from the 100k graph's,
   joined by the configuration model, loops and parallel ties removed.
 
-For each graph, in the same process, back to back: the feature stage's influence estimate by
-RR sets (``build.FEATURE_RIS_SAMPLES`` sets) and by two hops, best of ``--repeats`` wall and
-CPU seconds. On the 100k graph also how each ranks against a reference of ``--reference-sets``
+For each graph, in the same process, in turns: the feature stage's influence estimate by
+RR sets (``build.FEATURE_RIS_SAMPLES`` sets), by two hops and by three, best of ``--repeats``
+wall and CPU seconds. On the 100k graph also how each ranks against a reference of ``--reference-sets``
 RR sets (Spearman) and how far the RR estimate moves from seed 0 to seed 1.
 
     python experiments/influence_deterministic.py            # both graphs
@@ -71,34 +71,40 @@ def scaled_graph(graph: igraph.Graph, scale: int, seed: int = 0) -> igraph.Graph
     return big
 
 
-def timed(function, repeats: int):
-    walls, cpus = [], []
+def timed(functions: dict, repeats: int) -> dict:
+    """Best wall and CPU seconds of each function, run in turns (one of each per round), so
+    that a change in the machine's load falls on all of them alike."""
+    values, walls, cpus = {}, {k: [] for k in functions}, {k: [] for k in functions}
     for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        value = function()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return value, min(walls), min(cpus)
+        for name, function in functions.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            values[name] = function()
+            walls[name].append(time.perf_counter() - wall)
+            cpus[name].append(time.process_time() - cpu)
+    return {name: (values[name], min(walls[name]), min(cpus[name])) for name in functions}
 
 
 def measure(name: str, graph: igraph.Graph, repeats: int, reference_sets: int | None) -> dict:
     n = graph.vcount()
     edges, w = edge_array(graph), edge_weights(graph, "weight")
     simple = graph.is_simple()
-    rr, rr_wall, rr_cpu = timed(
-        lambda: _influence_spread(n, edges, w, FEATURE_RIS_SAMPLES, 0, "weighted_cascade"),
-        repeats)
-    khop, khop_wall, khop_cpu = timed(
-        lambda: _khop_spread(n, edges, w, "weighted_cascade", simple=simple), repeats)
-    row = {"graph": name, "vertices": n, "ties": graph.ecount(),
-           "rr_wall": rr_wall, "rr_cpu": rr_cpu, "khop_wall": khop_wall, "khop_cpu": khop_cpu,
-           "load_avg_1min": os.getloadavg()[0]}
+    results = timed({
+        "rr": lambda: _influence_spread(n, edges, w, FEATURE_RIS_SAMPLES, 0, "weighted_cascade"),
+        "khop": lambda: _khop_spread(n, edges, w, "weighted_cascade", simple=simple),
+        "khop3": lambda: _khop_spread(n, edges, w, "weighted_cascade", hops=3, simple=simple),
+    }, repeats)
+    row = {"graph": name, "vertices": n, "ties": graph.ecount()}
+    for method, (_, wall, cpu) in results.items():
+        row.update({f"{method}_wall": wall, f"{method}_cpu": cpu})
+    row["load_avg_1min"] = os.getloadavg()[0]
     if reference_sets:
+        rr, khop, khop3 = (results[method][0] for method in ("rr", "khop", "khop3"))
         reference = _influence_spread(n, edges, w, reference_sets, 12345, "weighted_cascade")
         rr1 = _influence_spread(n, edges, w, FEATURE_RIS_SAMPLES, 1, "weighted_cascade")
         row.update({
             "spearman_rr_vs_reference": spearmanr(rr, reference).statistic,
             "spearman_khop_vs_reference": spearmanr(khop, reference).statistic,
+            "spearman_khop3_vs_reference": spearmanr(khop3, reference).statistic,
             "spearman_rr_seed0_vs_seed1": spearmanr(rr, rr1).statistic,
             "share_in_no_rr_set": float(np.mean(rr == 0)),
         })
@@ -123,6 +129,7 @@ def small_world_agreement(directory: Path, reference_sets: int) -> dict:
     rr1 = scores(seed=1, influence_method="rr")
     reference = scores(seed=12345, influence_method="rr", ris_samples=reference_sets)
     khop = scores(influence_method="khop")
+    khop3 = scores(influence_method="khop", influence_hops=3)
 
     def rho(a, b):
         return spearmanr(a, b).statistic
@@ -130,6 +137,7 @@ def small_world_agreement(directory: Path, reference_sets: int) -> dict:
     row = {"world": directory.name, "vertices": graph.vcount(),
            "rr_vs_reference": rho(rr.influence_spread, reference.influence_spread),
            "khop_vs_reference": rho(khop.influence_spread, reference.influence_spread),
+           "khop3_vs_reference": rho(khop3.influence_spread, reference.influence_spread),
            "rr_seed0_vs_seed1": rho(rr.influence_spread, rr1.influence_spread),
            "pagerank_vs_rr": rho(rr.pagerank, rr.influence_spread),
            "pagerank_vs_khop": rho(khop.pagerank, khop.influence_spread),

@@ -17,7 +17,8 @@ five settings (experiments/real_bitcoin_otc.py) once per seed, so that the two v
 compared over several draws of their random steps, not one.
 ``--influence-method khop|rr`` (run, bitcoin) sets the feature stage's estimator of the
 influence spread (``influencer_scores(influence_method=...)``), so that the two estimators are
-compared on one version of the library.
+compared on one version of the library; ``--influence-hops 3`` with ``khop`` counts paths of
+up to three arcs.
 """
 
 import argparse
@@ -32,14 +33,17 @@ import pandas as pd
 
 
 @contextlib.contextmanager
-def influence_method(method):
-    """The feature stage's ``influencer_scores`` with ``influence_method=method`` (None: as
-    the library has it)."""
+def influence_method(method, hops=None):
+    """The feature stage's ``influencer_scores`` with ``influence_method=method`` and, if
+    given, ``influence_hops=hops`` (None: as the library has it)."""
     from graphchurn.features import build
 
     original = build.influencer_scores
-    if method is not None:
-        build.influencer_scores = functools.partial(original, influence_method=method)
+    settings = {} if method is None else {"influence_method": method}
+    if hops is not None:
+        settings["influence_hops"] = hops
+    if settings:
+        build.influencer_scores = functools.partial(original, **settings)
     try:
         yield
     finally:
@@ -77,7 +81,7 @@ def run(args) -> None:
     done = set()
     if args.out.exists():
         done = {json.loads(line)["seed"] for line in args.out.read_text().splitlines() if line}
-    with open(args.out, "a") as out, influence_method(args.influence_method):
+    with open(args.out, "a") as out, influence_method(args.influence_method, args.influence_hops):
         for seed in args.seeds:
             if seed in done:
                 continue
@@ -118,7 +122,7 @@ def bitcoin(args) -> None:
     from real_bitcoin_otc import COLUMNS, SETTINGS
 
     log = load_interactions(args.data, COLUMNS)
-    with open(args.out, "a") as out, influence_method(args.influence_method):
+    with open(args.out, "a") as out, influence_method(args.influence_method, args.influence_hops):
         for seed in args.seeds:
             for as_of, horizon in SETTINGS:
                 cfg = AnalyzeConfig(as_of=pd.Timestamp(as_of), horizon_days=horizon,
@@ -134,14 +138,17 @@ def bitcoin(args) -> None:
 
 
 def compare(args) -> None:
-    old, new = (pd.read_json(path, lines=True).set_index("seed") for path in (args.old, args.new))
-    both = old.merge(new, left_index=True, right_index=True, suffixes=("_old", "_new"))
+    old, new = (pd.read_json(path, lines=True) for path in (args.old, args.new))
+    # A Bitcoin row is a (seed, setting) pair: pair on all three, not on the seed alone.
+    keys = [k for k in ("seed", "as_of", "horizon_days") if k in old and k in new]
+    both = old.set_index(keys).merge(new.set_index(keys), left_index=True, right_index=True,
+                                     suffixes=("_old", "_new"))
     for metric in ("roc_auc", "pr_auc", "seconds"):
         d = both[f"{metric}_new"] - both[f"{metric}_old"]
         print(f"{metric}: old {both[f'{metric}_old'].mean():.4f}, new "
               f"{both[f'{metric}_new'].mean():.4f}, new - old {d.mean():+.4f} "
               f"(standard error {d.std(ddof=1) / np.sqrt(len(d)):.4f}, higher in "
-              f"{int((d > 0).sum())}, equal in {int((d == 0).sum())} of {len(d)} worlds)")
+              f"{int((d > 0).sum())}, equal in {int((d == 0).sum())} of {len(d)} rows)")
 
 
 def main():
@@ -162,12 +169,14 @@ def main():
             p.add_argument("--backtest-only", action="store_true",
                            help="stop after the backtest (half the time; same metrics)")
             p.add_argument("--influence-method", choices=["khop", "rr"])
+            p.add_argument("--influence-hops", type=int, choices=[1, 2, 3])
     p = sub.add_parser("bitcoin")
     p.add_argument("--data", type=Path,
                    default=Path("/work/shared/data/bitcoin-otc/soc-sign-bitcoinotc.csv.gz"))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--influence-method", choices=["khop", "rr"])
+    p.add_argument("--influence-hops", type=int, choices=[1, 2, 3])
     p = sub.add_parser("compare")
     p.add_argument("old", type=Path)
     p.add_argument("new", type=Path)

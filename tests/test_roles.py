@@ -150,7 +150,95 @@ def test_influence_method_and_hops_are_checked():
     with pytest.raises(ValueError, match="influence_method"):
         influencer_scores(star(), influence_method="exact")
     with pytest.raises(ValueError, match="hops"):
-        khop_influence_spread(star(), hops=3)
+        khop_influence_spread(star(), hops=4)
+
+
+# ---------------------------------------------------------------- influence spread (three hops)
+
+
+def test_three_hops_on_a_path_add_the_last_arc():
+    # 0->1->2->3 is live with 1/2 * 1/2 * 1 = 1/4: sigma(0) = 1.75 + 0.25 = 2, the full
+    # spread of 0 (a tree, one path to each vertex); 1 has no simple path of three arcs.
+    np.testing.assert_allclose(khop_influence_spread(path(), hops=3), [2.0, 3.0, 3.0, 2.0])
+    # p = 1/2: 0 gains 1/8; 1 still has no path of three arcs.
+    np.testing.assert_allclose(khop_influence_spread(path(), hops=3, activation=0.5),
+                               [1.875, 2.25, 2.25, 1.875])
+
+
+def test_three_hops_on_a_star_and_a_triangle_add_nothing():
+    # A leaf's paths of three arcs would come back to the centre; in a triangle every path of
+    # three arcs returns to a vertex it has visited.
+    np.testing.assert_allclose(khop_influence_spread(star(), hops=3), [8.0] + [2.0] * 7)
+    np.testing.assert_allclose(khop_influence_spread(named(igraph.Graph.Full(3)), hops=3), 2.5)
+
+
+def test_three_hops_on_a_square_and_in_k4():
+    # Square, p = 1/2: 1 + 2 * 1/2 + 2 * 1/4 (to the opposite corner) + 2 * 1/8 (the long
+    # way round to each neighbour) = 2.75.
+    np.testing.assert_allclose(khop_influence_spread(named(igraph.Graph.Ring(4)), hops=3), 2.75)
+    # K4, p = 1/3: 3 paths of one arc, 6 of two, 6 of three (the closed triangles and the
+    # walks that come back are left out): 1 + 3/3 + 6/9 + 6/27 = 26/9.
+    np.testing.assert_allclose(khop_influence_spread(named(igraph.Graph.Full(4)), hops=3),
+                               26 / 9)
+
+
+def test_three_hops_with_parallel_ties_and_a_self_loop():
+    # The graph of the two-hop test has three vertices, so no simple path of three arcs.
+    graph = named(igraph.Graph([(0, 1), (0, 1), (1, 2), (2, 2)]))
+    np.testing.assert_allclose(khop_influence_spread(graph, hops=3), [17 / 9, 7 / 3, 5 / 3])
+
+
+def live_paths_by_enumeration(graph: igraph.Graph, hops: int, activation) -> np.ndarray:
+    """Sum over every simple path of at most ``hops`` arcs of its probability, by DFS."""
+    from graphchurn.social.communities import edge_array, edge_weights
+    from graphchurn.social.roles import _arc_probabilities
+
+    n, edges = graph.vcount(), edge_array(graph)
+    prob = _arc_probabilities(n, edges, edge_weights(graph, "weight"), activation)
+    p = np.zeros((n, n))
+    for u, v, value in zip(np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]],
+                           prob):
+        if u != v:
+            p[u, v] += value
+    spread = np.ones(n)
+
+    def extend(route, live):
+        for v in np.flatnonzero(p[route[-1]]):
+            if v not in route:
+                spread[route[0]] += live * p[route[-1], v]
+                if len(route) < hops:
+                    extend(route + [v], live * p[route[-1], v])
+
+    for u in range(n):
+        extend([u], 1.0)
+    return np.minimum(spread, n)
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+@pytest.mark.parametrize("activation", ["weighted_cascade", 0.3])
+def test_khop_spread_matches_path_enumeration_on_small_multigraphs(hops, activation):
+    rng = np.random.default_rng(hops)
+    for _ in range(15):
+        n = int(rng.integers(3, 10))
+        edges = [tuple(int(i) for i in rng.integers(0, n, 2)) for _ in range(rng.integers(2, 25))]
+        graph = named(igraph.Graph(n=n, edges=edges),
+                      weights=rng.lognormal(0.0, 1.0, len(edges)).tolist())
+        np.testing.assert_allclose(khop_influence_spread(graph, hops=hops, activation=activation),
+                                   live_paths_by_enumeration(graph, hops, activation),
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_three_hops_ignore_the_seed_and_the_vertex_numbers():
+    graph = planted(400)
+    at = {seed: influencer_scores(graph, seed=seed, descriptive=False, influence_method="khop",
+                                  influence_hops=3) for seed in (0, 7)}
+    pd.testing.assert_frame_equal(at[0], at[7])
+    assert not np.allclose(at[0]["influence_spread"], khop_influence_spread(graph))
+    order = np.random.default_rng(1).permutation(graph.vcount())
+    relabelled = graph.permute_vertices(order.tolist())
+    moved = pd.Series(khop_influence_spread(relabelled, hops=3), index=relabelled.vs["name"])
+    np.testing.assert_allclose(moved[graph.vs["name"]], khop_influence_spread(graph, hops=3),
+                               rtol=1e-12)
 
 
 def test_rr_sets_are_reproducible_and_start_at_their_target():

@@ -11,7 +11,8 @@ probability, and collect the vertices that reach the target through live arcs. T
 RR sets holding ``u`` times ``n`` is an unbiased estimate of the expected number of customers
 ``u`` would activate. RR sets are grown many at a time by a batched breadth-first search over
 CSR arrays, one numpy step per BFS level. :func:`khop_influence_spread` computes instead, with
-no random step, the expected activations within two hops (two passes over the arcs).
+no random step, the expected activations within two hops (two passes over the arcs) or three
+(a few passes more, and the graph's triangles).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ INFLUENCER_SCORE_COMPONENTS = ("pagerank", "influence_spread", "strength", "core
 #: Default number of RR sets used by :func:`influencer_scores` and :func:`select_seed_set`.
 DEFAULT_RIS_SAMPLES = 20_000
 
-#: Estimators of ``influence_spread`` in :func:`influencer_scores`: paths within two hops,
-#: computed (:func:`khop_influence_spread`), or RR sets, sampled.
+#: Estimators of ``influence_spread`` in :func:`influencer_scores`: paths within two (or
+#: ``influence_hops``) hops, computed (:func:`khop_influence_spread`), or RR sets, sampled.
 INFLUENCE_METHODS = ("khop", "rr")
 
 # Below this many vertices betweenness is exact; above it, sampled from
@@ -298,13 +299,13 @@ def select_seed_set(
 
 
 # --------------------------------------------------------------------------------------------
-# Deterministic influence spread: expected activations within two hops
+# Deterministic influence spread: expected activations within two or three hops
 # --------------------------------------------------------------------------------------------
 
 
 def _khop_spread(n, edges, w, activation, hops: int = 2, simple: bool = False) -> np.ndarray:
-    if hops not in (1, 2):
-        raise ValueError("hops must be 1 or 2")
+    if hops not in (1, 2, 3):
+        raise ValueError("hops must be 1, 2 or 3")
     if n == 0:
         return np.zeros(0)
     m = edges.shape[0]
@@ -318,7 +319,7 @@ def _khop_spread(n, edges, w, activation, hops: int = 2, simple: bool = False) -
     # is reached independently).
     out_sum = np.bincount(tails, weights=prob, minlength=n)
     spread = 1.0 + out_sum
-    if hops == 2:
+    if hops >= 2:
         # back[arc u -> v] = sum of p_vu over the arcs v -> u: the walks u -> v -> u that the
         # second hop leaves out. On a simple graph that is the arc's own reverse.
         if simple:
@@ -332,8 +333,93 @@ def _khop_spread(n, edges, w, activation, hops: int = 2, simple: bool = False) -
             low_to_high = np.bincount(pair, weights=prob * forward)
             high_to_low = np.bincount(pair, weights=prob * ~forward)
             back = np.where(forward, high_to_low[pair], low_to_high[pair])
+        if hops == 3:
+            return np.minimum(_three_hop_spread(n, edges, prob, back, simple), float(n))
         spread += np.bincount(tails, weights=prob * (out_sum[heads] - back), minlength=n)
     return np.minimum(spread, float(n))
+
+
+def _three_hop_spread(n: int, edges: np.ndarray, prob: np.ndarray, back: np.ndarray,
+                      simple: bool) -> np.ndarray:
+    """Expected live simple paths of at most three arcs from each vertex (uncapped).
+
+    ``prob`` holds the arcs ``edges[:, 0] -> edges[:, 1]`` then the reverse ones (self-loops
+    at 0) and ``back`` each arc's reverse probability, as in :func:`_khop_spread`. Parallel
+    ties are merged first (their probabilities added, as the two-hop sum does), so that ``P``,
+    the matrix of arc probabilities, has one entry per tie and direction and a zero diagonal.
+    With ``a = P 1``, ``c_u = sum_v p_uv p_vu`` (two-cycles) and ``b = P a``, the walks of
+    three arcs ``u -> v -> x -> y`` add up to ``(P b)_u`` and one is a simple path unless
+    ``x = u`` (``c_u a_u``), ``y = v`` (``(P c)_u``) or ``y = u`` (closed triangles,
+    ``diag(P^3)_u``); ``x = u`` and ``y = v`` together (``sum_v p_uv^2 p_vu``) is subtracted
+    twice and added back once, and the other overlaps would need a self-loop.
+    """
+    m = edges.shape[0]
+    if simple:
+        ends, forward, backward = edges, prob[:m], prob[m:]
+    else:
+        # One row per tie: the arc u -> v with u < v, its probability and its reverse's.
+        low, high = edges.min(axis=1), edges.max(axis=1)
+        tie = np.flatnonzero(low != high)
+        _, first = np.unique(low[tie].astype(np.int64) * n + high[tie], return_index=True)
+        tie = tie[first]
+        ends = np.column_stack([low[tie], high[tie]])
+        # back[arc] sums the probabilities of the tie's arcs the other way, so back of the
+        # reverse of edge i sums those of edge i's direction.
+        up = edges[tie, 0] < edges[tie, 1]
+        forward = np.where(up, back[tie + m], back[tie])
+        backward = np.where(up, back[tie], back[tie + m])
+    tail = np.concatenate([ends[:, 0], ends[:, 1]]).astype(np.int64)
+    head = np.concatenate([ends[:, 1], ends[:, 0]]).astype(np.int64)
+    p = np.concatenate([forward, backward])
+    q = np.concatenate([backward, forward])  # q[arc u -> v] = p_vu
+    a = np.bincount(tail, weights=p, minlength=n)
+    c = np.bincount(tail, weights=p * q, minlength=n)
+    b = np.bincount(tail, weights=p * a[head], minlength=n)
+    # (P b)_u - (P c)_u + sum_v p_uv^2 p_vu in one pass over the arcs
+    three = np.bincount(tail, weights=p * ((b - c)[head] + p * q), minlength=n)
+    return 1.0 + a + b - c + three - c * a - _closed_triangles(n, tail, head, p, q)
+
+
+def _closed_triangles(n, tail, head, p, q) -> np.ndarray:
+    """``diag(P^3)``: each triangle u, v, x adds ``p_uv p_vx p_xu + p_ux p_xv p_vu`` to all
+    three of its vertices.
+
+    Vertices are renumbered by (degree, number) and every tie is kept once, from its lower to
+    its higher end, so that each triangle is one pair of contacts of its lowest vertex and a
+    hub, last in the order, lists few pairs (Chiba and Nishizeki 1985). ``tail``, ``head``:
+    both arcs of every tie of a simple graph; ``p``, ``q``: each arc's probability and its
+    reverse's.
+    """
+    from scipy import sparse
+
+    degree = np.bincount(tail, minlength=n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), degree))] = np.arange(n)
+    rank_tail, rank_head = rank[tail], rank[head]
+    up = np.flatnonzero(rank_tail < rank_head)
+    # The kept arcs by tail, heads sorted within each tail (scipy's counting sort); each
+    # entry holds its arc's number (exact in float64).
+    table = sparse.csr_matrix((up.astype(np.float64), (rank_tail[up], rank_head[up])),
+                              shape=(n, n))
+    table.sort_indices()
+    start = table.indptr.astype(np.int64)
+    contact = table.indices.astype(np.int64)
+    arc = table.data.astype(np.int64)
+    owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(start))
+    # Every pair (v, x), v before x, of later contacts of the same vertex u: a wedge.
+    later = start[owner + 1] - np.arange(contact.size) - 1
+    first = np.repeat(np.arange(contact.size), later)
+    second = first + 1 + np.arange(first.size) - np.repeat(np.cumsum(later) - later, later)
+    # v < x in the new numbers, so a tie v - x is kept as v -> x: look it up by (v, x).
+    key = owner * n + contact  # sorted
+    wanted = contact[first] * n + contact[second]
+    found = np.minimum(np.searchsorted(key, wanted), max(key.size - 1, 0))
+    closed = key[found] == wanted
+    arc_uv, arc_ux, arc_vx = arc[first[closed]], arc[second[closed]], arc[found[closed]]
+    cycles = p[arc_uv] * p[arc_vx] * q[arc_ux] + p[arc_ux] * q[arc_vx] * q[arc_uv]
+    return (np.bincount(tail[arc_uv], weights=cycles, minlength=n)
+            + np.bincount(head[arc_uv], weights=cycles, minlength=n)
+            + np.bincount(head[arc_ux], weights=cycles, minlength=n))
 
 
 def khop_influence_spread(
@@ -363,12 +449,24 @@ def khop_influence_spread(
     path probabilities, an upper bound). Both sums are two passes over the arcs (one ``bincount``
     each, the reverse arc read by position), ``O(n + m)`` time and memory.
 
+    Three hops add the simple paths ``u -> v -> x -> y`` by the same reasoning: the walks of
+    three arcs, :math:`(P^3 \mathbf{1})_u`, less those that revisit a vertex (``x = u``:
+    :math:`c_u a_u` with :math:`c_u = \sum_v p_{uv} p_{vu}`; ``y = v``: :math:`(P c)_u`;
+    ``y = u``, the closed triangles: :math:`(P^3)_{uu}`), plus the walks
+    ``u -> v -> u -> v`` that the first two both removed (:math:`\sum_v p_{uv}^2 p_{vu}`).
+    Parallel ties are merged first (probabilities added, as above). Exact for a cascade
+    stopped after three rounds on a tree; elsewhere the same first-order sum. The triangles
+    are listed with the vertices ordered by degree (Chiba and Nishizeki 1985), so the cost is
+    ``O(m + w)`` for the ``w`` pairs of higher-ordered contacts (at most ``O(m^{3/2})``).
+
     Why two hops (chosen before any measurement here): under the weighted cascade
     (:math:`p_{uv} = w_{uv} / s_v`) the probabilities into every vertex sum to one, so a
     path's probability shrinks with each hop by the share of its next vertex's talk time, and
     Tang, Tang and Yuan (2018) found that the influence within two hops ranks seeds almost as
     well as the full spread, while three hops already need the closed triangles
-    :math:`\sum p_{uv} p_{vx} p_{xu}`, one sparse matrix product more. The 1-hop sum is the
+    :math:`\sum p_{uv} p_{vx} p_{xu}` (listed below, several times the two-hop cost; the
+    measured time and accuracy of both are in experiments/results/influence_deterministic.md).
+    The 1-hop sum is the
     single-step estimate behind degree discount (Chen, Wang and Yang 2009). IRIE (Jung, Heo
     and Chen 2012) sums all hops with a damping factor :math:`\alpha`,
     :math:`r = 1 + \alpha P r`; under the weighted cascade that is the linear system of
@@ -379,7 +477,7 @@ def khop_influence_spread(
     ----------
     graph : igraph.Graph
         Undirected graph; each tie is two arcs.
-    hops : {1, 2}
+    hops : {1, 2, 3}
         Longest path counted.
     weights : str, array-like or None
         Tie strengths (edge attribute name, per-edge array, or None for ones).
@@ -407,6 +505,13 @@ def khop_influence_spread(
     >>> khop_influence_spread(igraph.Graph.Full(3), weights=None).tolist()
     [2.5, 2.5, 2.5]
 
+    On the path 0 - 1 - 2 - 3, three hops add 0 -> 1 -> 2 -> 3 (1/2 * 1/2 * 1) to 0, which
+    then reaches 2, its full spread on this tree:
+
+    >>> khop_influence_spread(igraph.Graph([(0, 1), (1, 2), (2, 3)]), weights=None,
+    ...                       hops=3).tolist()
+    [2.0, 3.0, 3.0, 2.0]
+
     References
     ----------
     J. Tang, X. Tang, J. Yuan, "An efficient and effective hop-based approach for influence
@@ -415,6 +520,8 @@ def khop_influence_spread(
     KDD 2009 (degree discount).
     K. Jung, W. Heo, W. Chen, "IRIE: scalable and robust influence maximization in social
     networks", ICDM 2012.
+    N. Chiba, T. Nishizeki, "Arboricity and subgraph listing algorithms", SIAM J. Comput. 14,
+    1985 (triangles listed from the lower-degree end).
     D. Kempe, J. Kleinberg, E. Tardos, "Maximizing the spread of influence through a social
     network", KDD 2003 (independent cascade, weighted cascade).
 
@@ -486,6 +593,7 @@ def influencer_scores(
     activation: str | float = "weighted_cascade",
     descriptive: bool = True,
     influence_method: str = "rr",
+    influence_hops: int = 2,
 ) -> pd.DataFrame:
     """Centrality and influence of every customer, and one combined influencer score.
 
@@ -516,9 +624,12 @@ def influencer_scores(
         part of ``influencer_score``. False leaves both columns out: they are most of this
         function's cost (docs/results.md), and the feature pipeline reads neither.
     influence_method : {"khop", "rr"}
-        ``"khop"``: expected activations within two hops, computed without a random step
-        (:func:`khop_influence_spread`); ``"rr"``: share of ``ris_samples`` RR sets holding the
-        vertex, an unbiased estimate of the full spread that depends on ``seed``.
+        ``"khop"``: expected activations within ``influence_hops`` hops, computed without a
+        random step (:func:`khop_influence_spread`); ``"rr"``: share of ``ris_samples`` RR
+        sets holding the vertex, an unbiased estimate of the full spread that depends on
+        ``seed``.
+    influence_hops : {1, 2, 3}
+        Longest path counted with ``influence_method="khop"`` (ignored with ``"rr"``).
 
     Returns
     -------
@@ -592,7 +703,7 @@ def influencer_scores(
             graph, None if weights is None else w, betweenness_cutoff, betweenness_samples, seed
         )
     if influence_method == "khop":
-        table["influence_spread"] = _khop_spread(n, edges, w, activation,
+        table["influence_spread"] = _khop_spread(n, edges, w, activation, hops=influence_hops,
                                                  simple=graph.is_simple())
     else:
         table["influence_spread"] = _influence_spread(n, edges, w, ris_samples, seed, activation)
