@@ -15,8 +15,8 @@ features, as :func:`graphchurn.features.build.features_on_graph` reads it). Vert
 integers (``int``/``long``): the codes :func:`graphchurn.engines.spark.cutoff_aggregates`
 gives the ends of a tie, ranks in the sorted dictionary of the window's identifiers. String ids
 go through the same code (nothing here does arithmetic on an id) but are not tested: the tests
-and the benchmark use integer codes. Vertices without ties (customers active but silent) are not in a
-tie table; pass them as ``vertices`` (a DataFrame with an ``id`` column) where the local
+and the benchmark use integer codes. Vertices without ties (customers active but silent) are
+not in a tie table; pass them as ``vertices`` (a DataFrame with an ``id`` column) where the local
 result counts them (PageRank's normalisation, a 0 row for the features).
 
 Output
@@ -138,7 +138,8 @@ def strength_degree(ties, weight="weight", *, vertices=None):
 
     Examples
     --------
-    >>> ties = spark.createDataFrame([(0, 1, 3.0), (0, 2, 1.0)], ["u", "v", "weight"])
+    >>> ties = spark.createDataFrame([(0, 1, 3.0), (0, 2, 1.0)],
+    ...                              ["u", "v", "weight"])  # doctest: +SKIP
     >>> sorted(strength_degree(ties).collect())  # doctest: +SKIP
     [Row(id=0, degree=2, strength=4.0), Row(id=1, degree=1, strength=3.0),
      Row(id=2, degree=1, strength=1.0)]
@@ -206,7 +207,8 @@ def pagerank(ties, damping=0.85, max_iter=100, tol=1e-7, *, weight="weight", ver
 
     Examples
     --------
-    >>> ties = spark.createDataFrame([(0, 1, 1.0), (1, 2, 1.0)], ["u", "v", "weight"])
+    >>> ties = spark.createDataFrame([(0, 1, 1.0), (1, 2, 1.0)],
+    ...                              ["u", "v", "weight"])  # doctest: +SKIP
     >>> {r.id: round(r.pagerank, 4) for r in pagerank(ties).collect()}  # doctest: +SKIP
     {0: 0.2568, 1: 0.4865, 2: 0.2568}
 
@@ -326,7 +328,7 @@ def label_propagation(ties, max_iter=50, seed=0, *, weight="weight", vertices=No
 
     >>> ties = spark.createDataFrame([(0, 1, 1.0), (0, 2, 1.0), (1, 2, 1.0), (3, 4, 1.0),
     ...                               (3, 5, 1.0), (4, 5, 1.0), (2, 3, 0.1)],
-    ...                              ["u", "v", "weight"])
+    ...                              ["u", "v", "weight"])  # doctest: +SKIP
     >>> groups = label_propagation(ties).toPandas()  # doctest: +SKIP
     >>> groups.groupby("community")["id"].apply(sorted).tolist()  # doctest: +SKIP
     [[0, 1, 2], [3, 4, 5]]
@@ -440,7 +442,8 @@ def exposure_shares(ties, departed, weight="weight", *, vertices=None, influence
 
     Examples
     --------
-    >>> ties = spark.createDataFrame([(0, 1, 3.0), (0, 2, 1.0)], ["u", "v", "weight"])
+    >>> ties = spark.createDataFrame([(0, 1, 3.0), (0, 2, 1.0)],
+    ...                              ["u", "v", "weight"])  # doctest: +SKIP
     >>> exposure_shares(ties, [1]).where("id = 0").first().share_to_departed  # doctest: +SKIP
     0.75
 
@@ -533,7 +536,8 @@ def khop_influence(ties, hops=2, weight="weight", activation="weighted_cascade",
     --------
     On the path 0 - 1 - 2 with unit weights:
 
-    >>> ties = spark.createDataFrame([(0, 1, 1.0), (1, 2, 1.0)], ["u", "v", "weight"])
+    >>> ties = spark.createDataFrame([(0, 1, 1.0), (1, 2, 1.0)],
+    ...                              ["u", "v", "weight"])  # doctest: +SKIP
     >>> sorted(khop_influence(ties).collect())  # doctest: +SKIP
     [Row(id=0, influence_spread=2.0), Row(id=1, influence_spread=3.0),
      Row(id=2, influence_spread=2.0)]
