@@ -257,15 +257,18 @@ def test_exposure_before_onset_equals_the_local_function(spark):
 
 
 def test_coreness_and_clustering_by_hand(spark):
-    # K4 on 0..3, a triangle 3 - 4 - 5 on its corner, a tail 5 - 6, and 7 alone
-    edges = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3), (3, 4), (3, 5), (4, 5), (5, 6)]
-    ties = _ties(spark, edges, np.ones(len(edges)))
-    core = coreness(ties, vertices=_vertices(spark, 8))
-    assert _by_id(core, "coreness", 8).tolist() == [3, 3, 3, 3, 2, 2, 1, 0]
-    cc = clustering(ties, vertices=_vertices(spark, 8))
-    assert _by_id(cc, "triangles", 8).tolist() == [3, 3, 3, 4, 1, 1, 0, 0]
-    np.testing.assert_allclose(_by_id(cc, "clustering", 8),
-                               [1, 1, 1, 4 / 10, 1, 1 / 3, 0, 0], rtol=0, atol=1e-15)
+    # K4 on 0..3, a triangle 3 - 4 - 5 on its corner, a tail 5 - 6, 7 alone, and a tree
+    # 8 - {9, 10}, 9 - {11, 12}, 10 - {13, 14} where 8 needs two rounds: its neighbours'
+    # degrees (3, 3) give h = 2, their own h-indices (1, 1) then h = 1
+    edges = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3), (3, 4), (3, 5), (4, 5), (5, 6),
+             (8, 9), (8, 10), (9, 11), (9, 12), (10, 13), (10, 14)]
+    ties, n = _ties(spark, edges, np.ones(len(edges))), 15
+    core = coreness(ties, vertices=_vertices(spark, n))
+    assert _by_id(core, "coreness", n).tolist() == [3, 3, 3, 3, 2, 2, 1, 0] + [1] * 7
+    cc = clustering(ties, vertices=_vertices(spark, n))
+    assert _by_id(cc, "triangles", n).tolist() == [3, 3, 3, 4, 1, 1, 0, 0] + [0] * 7
+    np.testing.assert_allclose(_by_id(cc, "clustering", n),
+                               [1, 1, 1, 4 / 10, 1, 1 / 3, 0, 0] + [0] * 7, rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("seed", [12, 13])

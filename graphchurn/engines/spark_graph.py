@@ -5,7 +5,7 @@ cut-off on the executors and today collects it to the driver, where igraph runs.
 here compute the same quantities from the tie table without leaving Spark: each takes a Spark
 DataFrame of undirected ties and returns a Spark DataFrame keyed by vertex, and nothing
 vertex- or tie-sized is collected to the driver (only a few numbers per iteration: a vertex
-count, a change in PageRank, a number of labels that moved).
+count, a change in PageRank, a number of labels or core values that moved).
 
 Input
 -----
@@ -22,7 +22,8 @@ result counts them (PageRank's normalisation, a 0 row for the features).
 Output
 ------
 A DataFrame with the vertex id in column ``id`` and one column per quantity. Iterative
-algorithms (:func:`pagerank`, :func:`label_propagation`) return a locally checkpointed
+algorithms (:func:`pagerank`, :func:`label_propagation`, :func:`coreness`,
+:func:`spreading_activation`) return a locally checkpointed
 DataFrame (its lineage is cut; its blocks live on the executors, as with
 ``DataFrame.localCheckpoint``); the others return a plan that Spark runs when it is used.
 
@@ -931,7 +932,8 @@ def clustering(ties, *, vertices=None):
     A triangle with a tail 2 - 3:
 
     >>> ties = spark.createDataFrame([(0, 1), (0, 2), (1, 2), (2, 3)], ["u", "v"])
-    >>> {r.id: r.clustering for r in clustering(ties).collect()}  # doctest: +SKIP
+    >>> {r.id: r.clustering for r in clustering(ties).orderBy("id").collect()}
+    ... # doctest: +SKIP
     {0: 1.0, 1: 1.0, 2: 0.3333333333333333, 3: 0.0}
 
     References
