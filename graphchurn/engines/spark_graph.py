@@ -5,7 +5,7 @@ cut-off on the executors and today collects it to the driver, where igraph runs.
 here compute the same quantities from the tie table without leaving Spark: each takes a Spark
 DataFrame of undirected ties and returns a Spark DataFrame keyed by vertex, and nothing
 vertex- or tie-sized is collected to the driver (only a few numbers per iteration: a vertex
-count, a change in PageRank, a number of labels that moved).
+count, a change in PageRank, a number of labels or core values that moved).
 
 Input
 -----
@@ -22,7 +22,8 @@ result counts them (PageRank's normalisation, a 0 row for the features).
 Output
 ------
 A DataFrame with the vertex id in column ``id`` and one column per quantity. Iterative
-algorithms (:func:`pagerank`, :func:`label_propagation`) return a locally checkpointed
+algorithms (:func:`pagerank`, :func:`label_propagation`, :func:`coreness`,
+:func:`spreading_activation`) return a locally checkpointed
 DataFrame (its lineage is cut; its blocks live on the executors, as with
 ``DataFrame.localCheckpoint``); the others return a plan that Spark runs when it is used.
 
@@ -36,10 +37,14 @@ from __future__ import annotations
 import logging
 
 __all__ = [
+    "clustering",
+    "coreness",
+    "exposure_before_onset",
     "exposure_shares",
     "khop_influence",
     "label_propagation",
     "pagerank",
+    "spreading_activation",
     "strength_degree",
     "undirected_arcs",
 ]
@@ -598,3 +603,378 @@ def khop_influence(ties, hops=2, weight="weight", activation="weighted_cascade",
         n_vertices = _vertex_ids(ties, vertices).count()
     return table.select("id", F.least(F.col("spread"), F.lit(float(n_vertices)))
                         .alias("influence_spread"))
+
+
+def spreading_activation(ties, departed, spread_factor=0.8, iterations=5, *, weight="weight",
+                         energy=None, vertices=None):
+    r"""Energy received by each vertex when energy spreads out of the departed, on Spark.
+
+    The quantity of :func:`graphchurn.features.exposure.spreading_activation` (the feature
+    ``spreading_activation_energy``; :func:`graphchurn.features.build.features_on_graph`
+    calls it with energy 1 on the recently departed and the graph's ``weight``). Energy
+    :math:`e_v` starts on the departed; in each of ``iterations`` rounds every vertex of
+    strength :math:`s_u > 0` keeps :math:`1 - \lambda` of its energy and passes
+    :math:`\lambda` of it to its neighbours in proportion to tie weight (a vertex of strength
+    0 keeps it all), and what a vertex receives is summed over the rounds:
+
+    .. math::
+
+        t_v = \lambda \sum_u \frac{w_{uv}}{s_u} e_u, \qquad
+        e_v \leftarrow (1 - \lambda [s_v > 0]) e_v + t_v, \qquad
+        r_v \leftarrow r_v + t_v .
+
+    A vertex's own initial energy is not counted as received; energy flowing back to a
+    departed vertex is. Each round is a join of the arcs with the vertices that hold energy
+    and an aggregation by head, locally checkpointed; the total energy is conserved and
+    logged.
+
+    Parameters
+    ----------
+    ties : pyspark.sql.DataFrame
+        Undirected ties, one row per pair: ``u``, ``v`` (``u < v``) and ``weight`` (>= 0).
+    departed : pyspark.sql.DataFrame or collection
+        Where the energy starts: a DataFrame (column ``id``, or its only column; one row per
+        id) or, for a few ids, a Python collection. Each gets energy 1 unless ``energy``
+        names a column of the DataFrame holding its starting energy.
+    spread_factor : float in [0, 1], default 0.8
+        Share :math:`\lambda` of its energy a vertex passes on in a round.
+    iterations : int, default 5
+        Rounds; energy travels at most this many hops.
+    weight : str, default "weight"
+        Column of tie strengths (the feature uses the tie window's ``weight``).
+    energy : str, optional
+        Column of ``departed`` with the starting energy (default: 1 for every row).
+    vertices : pyspark.sql.DataFrame, optional
+        Column ``id``: vertices without ties, reported with 0.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Columns ``id`` and ``spreading_activation_energy`` (double); locally checkpointed.
+
+    Examples
+    --------
+    On the path 0 - 1 - 2, one round at half strength from vertex 0:
+
+    >>> ties = spark.createDataFrame([(0, 1, 1.0), (1, 2, 1.0)], ["u", "v", "weight"])
+    >>> sorted(spreading_activation(ties, [0], spread_factor=0.5, iterations=1).collect())
+    ... # doctest: +SKIP
+    [Row(id=0, spreading_activation_energy=0.0), Row(id=1, spreading_activation_energy=0.5),
+     Row(id=2, spreading_activation_energy=0.0)]
+
+    References
+    ----------
+    K. Dasgupta, R. Singh, B. Viswanathan, D. Chakraborty, S. Mukherjea, A. A. Nanavati,
+    A. Joshi, "Social ties and their relevance to churn in mobile telecom networks", EDBT 2008,
+    668-677.
+
+    See Also
+    --------
+    graphchurn.features.exposure.spreading_activation : the local function this reproduces.
+    """
+    from pyspark import StorageLevel
+
+    F = _functions()
+    if not 0.0 <= spread_factor <= 1.0:
+        raise ValueError("spread_factor must be in [0, 1]")
+    if iterations < 0:
+        raise ValueError("iterations must be >= 0")
+    id_type = ties.schema["u"].dataType
+    if energy is not None:
+        start = departed.select(F.col("id").cast(id_type).alias("id"),
+                                F.col(energy).cast("double").alias("start"))
+    else:
+        start = _departed_frame(ties.sparkSession, departed, id_type).select(
+            "id", F.lit(1.0).alias("start"))
+    strength = strength_degree(ties, weight).select("id", "strength")
+    # Each arc with the share of its tail's strength it carries, reused by every round; a tail
+    # of strength 0 sends nothing (and keeps its energy, below).
+    arcs = (undirected_arcs(ties, weight)
+            .join(strength.select(F.col("id").alias("src"), "strength"), "src")
+            .where(F.col("strength") > 0)
+            .select("src", "dst", (F.col("w") / F.col("strength")).alias("p"))
+            .persist(StorageLevel.MEMORY_AND_DISK))
+    keep = F.when(F.col("strength") > 0, F.lit(1.0 - spread_factor)).otherwise(F.lit(1.0))
+    # Only vertices with ties take part: a departed vertex outside the tie table can neither
+    # send nor receive, and its received energy is 0 as in the local function.
+    state, seen = _checkpointed(
+        strength.join(start, "id", "left").select(
+            "id", keep.alias("keep"), F.coalesce("start", F.lit(0.0)).alias("e"),
+            F.lit(0.0).alias("received")),
+        mass=F.sum("e"))
+    for round_ in range(iterations):
+        inflow = (arcs.join(state.where(F.col("e") != 0).select(F.col("id").alias("src"), "e"),
+                            "src")
+                  .groupBy(F.col("dst").alias("id"))
+                  .agg((F.lit(spread_factor) * F.sum(F.col("p") * F.col("e"))).alias("t")))
+        t = F.coalesce("t", F.lit(0.0))
+        state, seen = _checkpointed(
+            state.join(inflow, "id", "left").select(
+                "id", "keep", (F.col("keep") * F.col("e") + t).alias("e"),
+                (F.col("received") + t).alias("received")),
+            mass=F.sum("e"))
+    log.info("spreading_activation: %d rounds, total energy %.6g", iterations,
+             float(seen["mass"] or 0.0))
+    arcs.unpersist()
+    return _per_vertex(state.select("id", F.col("received").alias("spreading_activation_energy")),
+                       ties, vertices, {"spreading_activation_energy": 0.0})
+
+
+def exposure_before_onset(ties, departures, recent_days=30, onset_days=28, *,
+                          weight="weight_since", age="departure_age_days", vertices=None):
+    r"""Share of tie strength to contacts who had left before a fade's onset, on Spark.
+
+    The feature ``share_to_departed_before_onset`` of
+    :func:`graphchurn.features.exposure.exposure_before_onset`, with the same definition (read
+    its docstring for the reasoning): a contact who left :math:`k` whole days before the
+    cut-off weighs the share of the onset days :math:`d = 1, \dots, D` (``onset_days``) at
+    which its departure was recent (at most ``recent_days`` :math:`R` old),
+
+    .. math::
+
+        a(k) = \frac{\max(0,\ \min(D, k) - \max(1, k - R) + 1)}{D}, \qquad
+        x_v = \frac{\sum_u w_{uv}\, a(k_u)}{s_v}
+
+    (0 for a vertex of strength 0), with :math:`k = \lfloor \text{age} \rfloor`. A join of the
+    arcs with the departed and one aggregation by tail.
+
+    Parameters
+    ----------
+    ties : pyspark.sql.DataFrame
+        Undirected ties, one row per pair: ``u``, ``v`` (``u < v``) and ``weight``.
+    departures : pyspark.sql.DataFrame
+        The departed: column ``id`` and the column ``age``, days from the departure to the
+        cut-off (a float, as :func:`graphchurn.features.exposure.departure_ages` gives), one
+        row per id. Rows with a null, NaN or negative age (not departed, or departed after
+        the cut-off) count as not departed.
+    recent_days : int, default 30
+        How long a departure counts as recent (``recent_departure_days`` of the features).
+    onset_days : int, default 28
+        The earliest onset considered, in days before the cut-off (the features pass
+        ``FADE_DAYS[1]``, 28).
+    weight : str, default "weight_since"
+        Column of tie strengths: the features read the longer tie window's strengths, which
+        ``cutoff_aggregates`` names ``weight_since``.
+    age : str, default "departure_age_days"
+        Column of ``departures`` with the age of the departure in days.
+    vertices : pyspark.sql.DataFrame, optional
+        Column ``id``: vertices without ties, reported with 0.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Columns ``id`` and ``share_to_departed_before_onset`` (double, in [0, 1]).
+
+    Examples
+    --------
+    Two equal ties, to contacts who left 1 and 10 days ago; onsets up to 4 days back:
+
+    >>> ties = spark.createDataFrame([(0, 1, 1.0), (0, 2, 1.0)], ["u", "v", "weight_since"])
+    >>> gone = spark.createDataFrame([(1, 1.0), (2, 10.0)], ["id", "departure_age_days"])
+    >>> exposure_before_onset(ties, gone, onset_days=4).where("id = 0").first()[1]
+    ... # doctest: +SKIP
+    0.625
+
+    References
+    ----------
+    I. Nitzan, B. Libai, "Social effects on customer retention", Journal of Marketing 75(6),
+    24-38, 2011.
+
+    See Also
+    --------
+    graphchurn.features.exposure.exposure_before_onset : the local function this reproduces.
+    graphchurn.features.exposure.departure_ages : the ages, from departure dates.
+    """
+    F = _functions()
+    if int(onset_days) < 1 or int(recent_days) < 0:
+        raise ValueError("onset_days must be >= 1 and recent_days >= 0")
+    id_type = ties.schema["u"].dataType
+    a = F.col(age).cast("double")
+    # Spark orders NaN above every number, so "age >= 0" alone would keep a NaN age.
+    k = F.floor(a).cast("double")
+    first = F.greatest(F.lit(1.0), k - F.lit(float(recent_days)))
+    last = F.least(F.lit(float(onset_days)), k)
+    gone = (departures.where(a.isNotNull() & ~F.isnan(a) & (a >= 0))
+            .select(F.col("id").cast(id_type).alias("dst"),
+                    (F.greatest(last - first + F.lit(1.0), F.lit(0.0))
+                     / F.lit(float(onset_days))).alias("a")))
+    table = (undirected_arcs(ties, weight).join(gone, "dst", "left")
+             .groupBy(F.col("src").alias("id"))
+             .agg(F.sum("w").alias("strength"),
+                  F.sum(F.col("w") * F.coalesce("a", F.lit(0.0))).alias("to_departed")))
+    table = table.select("id", F.when(F.col("strength") > 0,
+                                      F.col("to_departed") / F.col("strength"))
+                         .otherwise(0.0).alias("share_to_departed_before_onset"))
+    return _per_vertex(table, ties, vertices, {"share_to_departed_before_onset": 0.0})
+
+
+def coreness(ties, *, vertices=None, max_iter=None):
+    r"""k-core number of every vertex (unweighted), by the h-index iteration on Spark.
+
+    The same as igraph's ``graph.coreness()`` (as
+    :func:`graphchurn.social.roles.influencer_scores` computes the feature ``coreness``): the
+    largest :math:`k` such that the vertex belongs to a subgraph in which every vertex has at
+    least :math:`k` ties. Lü, Zhou, Zhang and Stanley (2016) show that iterating the
+    h-index operator from the degrees,
+
+    .. math::
+
+        c_v^{(0)} = d_v, \qquad
+        c_v^{(t+1)} = \mathcal{H}\left(c_u^{(t)} : u \in N(v)\right), \qquad
+        \mathcal{H}(x_1, \dots, x_d) = \max\{h : \#\{i : x_i \ge h\} \ge h\},
+
+    gives non-increasing values that reach the coreness after finitely many rounds (it is a
+    fixed point, and the first one from the degrees). Each round ranks every vertex's
+    neighbour values in decreasing order (a window by vertex): the h-index is the largest
+    rank ``r`` whose value is at least ``r``. The result is locally checkpointed; the number
+    of vertices that changed rides along, and the iteration stops at the first round where
+    none did.
+
+    Parameters
+    ----------
+    ties : pyspark.sql.DataFrame
+        Undirected ties, one row per pair: ``u``, ``v`` (``u < v``); weights are not read.
+    vertices : pyspark.sql.DataFrame, optional
+        Column ``id``: vertices without ties (coreness 0).
+    max_iter : int, optional
+        Most rounds; by default until nothing changes (guaranteed: the values are integers
+        that only decrease). A result cut off by ``max_iter`` is an upper bound of the
+        coreness, and a warning is logged.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Columns ``id`` and ``coreness`` (long); locally checkpointed.
+
+    Examples
+    --------
+    A triangle with a tail 2 - 3:
+
+    >>> ties = spark.createDataFrame([(0, 1), (0, 2), (1, 2), (2, 3)], ["u", "v"])
+    >>> sorted(coreness(ties).collect())  # doctest: +SKIP
+    [Row(id=0, coreness=2), Row(id=1, coreness=2), Row(id=2, coreness=2),
+     Row(id=3, coreness=1)]
+
+    References
+    ----------
+    L. Lü, T. Zhou, Q.-M. Zhang, H. E. Stanley, "The H-index of a network node and its
+    relation to degree and coreness", Nature Communications 7, 10168, 2016.
+    V. Batagelj, M. Zaversnik, "An O(m) algorithm for cores decomposition of networks", 2003
+    (igraph's algorithm).
+    M. Kitsak et al., "Identification of influential spreaders in complex networks", Nature
+    Physics 6, 2010 (coreness as a spreader score).
+
+    See Also
+    --------
+    graphchurn.social.roles.influencer_scores : ``coreness`` on igraph.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+
+    F = _functions()
+    arcs = (ties.select(F.col("u").alias("src"), F.col("v").alias("dst"))
+            .unionByName(ties.select(F.col("v").alias("src"), F.col("u").alias("dst")))
+            .persist(StorageLevel.MEMORY_AND_DISK))
+    values = (arcs.groupBy(F.col("src").alias("id")).agg(F.count(F.lit(1)).alias("c"))
+              .localCheckpoint(eager=True))
+    by_value = Window.partitionBy("src").orderBy(F.col("c").desc())
+    rounds = 0
+    while max_iter is None or rounds < max_iter:
+        rounds += 1
+        ranked = (arcs.join(values.select(F.col("id").alias("dst"), "c"), "dst")
+                  .select("src", "c", F.row_number().over(by_value).alias("r")))
+        h = (ranked.groupBy(F.col("src").alias("id"))
+             .agg(F.max(F.when(F.col("c") >= F.col("r"), F.col("r"))).alias("h")))
+        # Every vertex here has a tie, and its neighbours' values stay >= 1, so h >= 1.
+        values, seen = _checkpointed(
+            values.join(h, "id").select("id", F.col("h").cast("long").alias("c"),
+                                        (F.col("h") != F.col("c")).alias("moved")),
+            moved=F.sum(F.col("moved").cast("long")))
+        values = values.select("id", "c")
+        if not int(seen["moved"] or 0):
+            log.info("coreness: fixed point after %d rounds", rounds)
+            break
+    else:
+        log.warning("coreness: %d rounds without reaching the fixed point (values are upper "
+                    "bounds of the coreness)", max_iter)
+    arcs.unpersist()
+    return _per_vertex(values.select("id", F.col("c").alias("coreness")), ties, vertices,
+                       {"coreness": 0})
+
+
+def clustering(ties, *, vertices=None):
+    r"""Local clustering coefficient of every vertex (unweighted), by triangle counting.
+
+    The same as igraph's ``graph.transitivity_local_undirected(mode="zero")`` as
+    :func:`graphchurn.features.build.features_on_graph` computes the feature ``clustering``:
+
+    .. math::
+
+        C_v = \frac{2 T_v}{d_v (d_v - 1)}  \quad (d_v \ge 2), \qquad C_v = 0 \quad (d_v < 2),
+
+    with :math:`T_v` the triangles through :math:`v`. Each tie is oriented from the end that
+    comes first in the order (degree, id) to the other; every triangle then has exactly one
+    vertex with both other vertices as out-neighbours, so the pairs of out-neighbours of a
+    vertex joined with the oriented ties list each triangle once. The pairs are at most
+    :math:`O(m^{3/2})` (an out-degree is below :math:`\sqrt{2m}` under this order), against
+    :math:`\sum_v d_v^2` for unoriented wedges, which a hub makes quadratic.
+
+    Parameters
+    ----------
+    ties : pyspark.sql.DataFrame
+        Undirected ties, one row per pair: ``u``, ``v`` (``u < v``); weights are not read.
+    vertices : pyspark.sql.DataFrame, optional
+        Column ``id``: vertices without ties (clustering 0).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Columns ``id``, ``triangles`` (long) and ``clustering`` (double, in [0, 1]).
+
+    Examples
+    --------
+    A triangle with a tail 2 - 3:
+
+    >>> ties = spark.createDataFrame([(0, 1), (0, 2), (1, 2), (2, 3)], ["u", "v"])
+    >>> {r.id: r.clustering for r in clustering(ties).orderBy("id").collect()}
+    ... # doctest: +SKIP
+    {0: 1.0, 1: 1.0, 2: 0.3333333333333333, 3: 0.0}
+
+    References
+    ----------
+    D. J. Watts, S. H. Strogatz, "Collective dynamics of 'small-world' networks", Nature 393,
+    1998 (local clustering).
+    S. Suri, S. Vassilvitskii, "Counting triangles and the curse of the last reducer",
+    WWW 2011 (triangles on MapReduce, ties oriented by degree).
+
+    See Also
+    --------
+    graphchurn.features.build.features_on_graph : the igraph call this reproduces.
+    """
+    F = _functions()
+    degree = (ties.select(F.col("u").alias("id")).unionByName(ties.select(F.col("v").alias("id")))
+              .groupBy("id").agg(F.count(F.lit(1)).alias("d")))
+    ends = (ties.select("u", "v")
+            .join(degree.select(F.col("id").alias("u"), F.col("d").alias("du")), "u")
+            .join(degree.select(F.col("id").alias("v"), F.col("d").alias("dv")), "v"))
+    u_first = (F.col("du") < F.col("dv")) | ((F.col("du") == F.col("dv"))
+                                             & (F.col("u") < F.col("v")))
+    # Oriented ties a -> b, with the rank (degree) of the head for ordering the pairs below.
+    out = ends.select(F.when(u_first, F.col("u")).otherwise(F.col("v")).alias("a"),
+                      F.when(u_first, F.col("v")).otherwise(F.col("u")).alias("b"),
+                      F.when(u_first, F.col("dv")).otherwise(F.col("du")).alias("db"))
+    first = out.select("a", "b", "db")
+    second = out.select("a", F.col("b").alias("c"), F.col("db").alias("dc"))
+    # Pairs b, c of out-neighbours of a, with b before c in the order, so that the tie
+    # between them, if any, is oriented b -> c.
+    pairs = first.join(second, "a").where(
+        (F.col("db") < F.col("dc")) | ((F.col("db") == F.col("dc")) & (F.col("b") < F.col("c"))))
+    closing = out.select(F.col("a").alias("b"), F.col("b").alias("c"))
+    triangles = pairs.join(closing, ["b", "c"]).select("a", "b", "c")
+    per_vertex = (triangles.select(F.explode(F.array("a", "b", "c")).alias("id"))
+                  .groupBy("id").agg(F.count(F.lit(1)).alias("triangles")))
+    table = degree.join(per_vertex, "id", "left").select(
+        "id", F.coalesce("triangles", F.lit(0)).cast("long").alias("triangles"),
+        F.when(F.col("d") >= 2, 2.0 * F.coalesce("triangles", F.lit(0))
+               / (F.col("d") * (F.col("d") - 1))).otherwise(0.0).alias("clustering"))
+    return _per_vertex(table, ties, vertices, {"triangles": 0, "clustering": 0.0})
