@@ -656,7 +656,8 @@ def spreading_activation(ties, departed, spread_factor=0.8, iterations=5, *, wei
     --------
     On the path 0 - 1 - 2, one round at half strength from vertex 0:
 
-    >>> ties = spark.createDataFrame([(0, 1, 1.0), (1, 2, 1.0)], ["u", "v", "weight"])
+    >>> ties = spark.createDataFrame([(0, 1, 1.0), (1, 2, 1.0)],
+    ...                              ["u", "v", "weight"])  # doctest: +SKIP
     >>> sorted(spreading_activation(ties, [0], spread_factor=0.5, iterations=1).collect())
     ... # doctest: +SKIP
     [Row(id=0, spreading_activation_energy=0.0), Row(id=1, spreading_activation_energy=0.5),
@@ -769,8 +770,10 @@ def exposure_before_onset(ties, departures, recent_days=30, onset_days=28, *,
     --------
     Two equal ties, to contacts who left 1 and 10 days ago; onsets up to 4 days back:
 
-    >>> ties = spark.createDataFrame([(0, 1, 1.0), (0, 2, 1.0)], ["u", "v", "weight_since"])
-    >>> gone = spark.createDataFrame([(1, 1.0), (2, 10.0)], ["id", "departure_age_days"])
+    >>> ties = spark.createDataFrame([(0, 1, 1.0), (0, 2, 1.0)],
+    ...                              ["u", "v", "weight_since"])  # doctest: +SKIP
+    >>> gone = spark.createDataFrame([(1, 1.0), (2, 10.0)],
+    ...                              ["id", "departure_age_days"])  # doctest: +SKIP
     >>> exposure_before_onset(ties, gone, onset_days=4).where("id = 0").first()[1]
     ... # doctest: +SKIP
     0.625
@@ -850,7 +853,8 @@ def coreness(ties, *, vertices=None, max_iter=None):
     --------
     A triangle with a tail 2 - 3:
 
-    >>> ties = spark.createDataFrame([(0, 1), (0, 2), (1, 2), (2, 3)], ["u", "v"])
+    >>> ties = spark.createDataFrame([(0, 1), (0, 2), (1, 2), (2, 3)],
+    ...                              ["u", "v"])  # doctest: +SKIP
     >>> sorted(coreness(ties).collect())  # doctest: +SKIP
     [Row(id=0, coreness=2), Row(id=1, coreness=2), Row(id=2, coreness=2),
      Row(id=3, coreness=1)]
@@ -935,7 +939,8 @@ def clustering(ties, *, vertices=None):
     --------
     A triangle with a tail 2 - 3:
 
-    >>> ties = spark.createDataFrame([(0, 1), (0, 2), (1, 2), (2, 3)], ["u", "v"])
+    >>> ties = spark.createDataFrame([(0, 1), (0, 2), (1, 2), (2, 3)],
+    ...                              ["u", "v"])  # doctest: +SKIP
     >>> {r.id: r.clustering for r in clustering(ties).orderBy("id").collect()}
     ... # doctest: +SKIP
     {0: 1.0, 1: 1.0, 2: 0.3333333333333333, 3: 0.0}
