@@ -5,22 +5,15 @@ generated world analysed by both engines through the command line, and the bad-i
 """
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
-pytest.importorskip("pyspark")
-if shutil.which("java") is None:
-    # make test installs Java; in CI a missing one is a failure, not a skip
-    if os.environ.get("CI"):
-        pytest.fail("Java is missing in CI: make test should have installed it",
-                    pytrace=False)
-    pytest.skip("the Spark engine needs Java 17+ (Debian: default-jre-headless)",
-                allow_module_level=True)
+from spark_guard import require_spark  # noqa: E402
+
+require_spark()
 
 from scipy.stats import spearmanr  # noqa: E402
 from sklearn.metrics import normalized_mutual_info_score  # noqa: E402

@@ -5,20 +5,13 @@ Few and small: one Spark session for the module, graphs of tens of vertices. Eac
 compares values, so a wrong formula, normalisation or tie-break fails it.
 """
 
-import os
-import shutil
 
 import numpy as np
 import pytest
 
-pytest.importorskip("pyspark")
-if shutil.which("java") is None:
-    # make test installs Java; in CI a missing one is a failure, not a skip
-    if os.environ.get("CI"):
-        pytest.fail("Java is missing in CI: make test should have installed it",
-                    pytrace=False)
-    pytest.skip("the Spark engine needs Java 17+ (Debian: default-jre-headless)",
-                allow_module_level=True)
+from spark_guard import require_spark  # noqa: E402
+
+require_spark()
 
 import igraph as ig
 from sklearn.metrics import normalized_mutual_info_score
