@@ -647,8 +647,11 @@ def _in_window(df, start, end):
     return df.where(cond)
 
 
-def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed):
-    """The tie table, the raw activity table and the network's daily volume of one window.
+def window_frames(spark, slog: SparkLog, *, start, end, tie_start, departed):
+    """The tie table and the raw activity table of one window, as Spark DataFrames (lazy).
+
+    :func:`cutoff_aggregates` collects them to the driver; :func:`graphchurn.engines.
+    spark_features.cutoff_features` keeps them on the executors.
 
     Parameters
     ----------
@@ -663,17 +666,14 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
 
     Returns
     -------
-    ties : pandas.DataFrame
-        Numbers only, as :func:`graph_from_aggregates` reads them: ``u``, ``v`` (int32
-        positions in ``tie_ids``), ``weight``, ``count``, ``duration`` and ``weight_since``.
-    tie_ids : numpy array of str
-        The identifiers of the ties' ends, sorted.
-    activity : pandas.DataFrame
-        The raw activity per identifier (:data:`graphchurn.graph.aggregates.
-        RAW_ACTIVITY_COLUMNS`), indexed by id.
+    ties : pyspark.sql.DataFrame
+        One row per pair: ``u < v`` (identifiers), ``weight``, ``count``, ``duration`` and
+        ``weight_since``.
+    activity : pyspark.sql.DataFrame
+        Column ``id`` and :data:`graphchurn.graph.aggregates.RAW_ACTIVITY_COLUMNS`. The
+        network's daily volume, which the fade-out evidence reads, is computed here (a small
+        collection: one number a day).
     """
-    from pyspark import StorageLevel
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -693,38 +693,6 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
                  F.sum(F.when(F.col("in_win"), F.col("duration"))).alias("duration"),
                  F.sum("w").alias("weight_since"))
             .where(F.col("count") > 0))
-    # Kept between the count (the size guard below) and the collection: otherwise the
-    # aggregation, a pass over the window and a shuffle, would run twice.
-    ties = ties.persist(StorageLevel.MEMORY_AND_DISK)
-    with _spark_errors("aggregating ties"):
-        n_ties = ties.count()
-    if n_ties > MAX_DRIVER_TIES:
-        ties.unpersist()
-        raise InputError(f"the window before {end.date()} has {n_ties} ties, more than the "
-                         f"{MAX_DRIVER_TIES} the driver is allowed (an analysis needs about "
-                         f"{DRIVER_BYTES_PER_TIE} bytes a tie); raise GRAPHCHURN_SPARK_MAX_TIES "
-                         "with a larger driver, or --max-degree / a shorter --window",
-                         parameter="window_days")
-    # The ends become integer codes on the executors, so that the driver receives numbers
-    # (the tie table is its largest input) and each identifier once, in the dictionary. The
-    # codes are ranks in identifier order: deterministic however Spark recomputes them.
-    ends = (ties.select(F.col("u").alias("id")).unionByName(ties.select(F.col("v").alias("id")))
-            .distinct())
-    dictionary = ends.withColumn(
-        "code", (F.row_number().over(Window.orderBy("id")) - 1).cast("int")
-    ).persist(StorageLevel.MEMORY_AND_DISK)
-    coded = (ties.join(dictionary.select(F.col("id").alias("u"), F.col("code").alias("cu")), "u")
-             .join(dictionary.select(F.col("id").alias("v"), F.col("code").alias("cv")), "v")
-             .select(F.col("cu").alias("u"), F.col("cv").alias("v"), "weight", "count",
-                     "duration", "weight_since"))
-    with _spark_errors("aggregating ties"):
-        tie_ids = dictionary.orderBy("code").select("id").toPandas()["id"].to_numpy(object)
-        ties_pd = coded.toPandas()
-    dictionary.unpersist()
-    ties.unpersist()
-    ties_pd["u"] = ties_pd["u"].astype(np.int32)
-    ties_pd["v"] = ties_pd["v"].astype(np.int32)
-
     win = rows.where(F.col("in_win"))
     gone = spark.createDataFrame([(str(x),) for x in departed] or [("\x00none",)],
                                  "gid string").distinct()
@@ -800,6 +768,73 @@ def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed)
                            T.StructField("fade_out_evidence", T.DoubleType())])
     faded = per_vertex.mapInPandas(fade, schema)
     activity = activity.join(faded, "id", "left").fillna(0.0, subset=["fade_out_evidence"])
+    return ties, activity
+
+
+def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed):
+    """The tie table, the raw activity table and the network's daily volume of one window.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    slog : SparkLog
+    start, end : Timestamp
+        The graph's window ``[start, end)``.
+    tie_start : Timestamp
+        Start of the longer look-back of tie strengths (``weight_since``).
+    departed : index of str
+        Ids known to have left by ``end`` (their traffic is left out of the fade-out evidence).
+
+    Returns
+    -------
+    ties : pandas.DataFrame
+        Numbers only, as :func:`graph_from_aggregates` reads them: ``u``, ``v`` (int32
+        positions in ``tie_ids``), ``weight``, ``count``, ``duration`` and ``weight_since``.
+    tie_ids : numpy array of str
+        The identifiers of the ties' ends, sorted.
+    activity : pandas.DataFrame
+        The raw activity per identifier (:data:`graphchurn.graph.aggregates.
+        RAW_ACTIVITY_COLUMNS`), indexed by id.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    end = pd.Timestamp(end)
+    ties, activity = window_frames(spark, slog, start=start, end=end, tie_start=tie_start,
+                                   departed=departed)
+    # Kept between the count (the size guard below) and the collection: otherwise the
+    # aggregation, a pass over the window and a shuffle, would run twice.
+    ties = ties.persist(StorageLevel.MEMORY_AND_DISK)
+    with _spark_errors("aggregating ties"):
+        n_ties = ties.count()
+    if n_ties > MAX_DRIVER_TIES:
+        ties.unpersist()
+        raise InputError(f"the window before {end.date()} has {n_ties} ties, more than the "
+                         f"{MAX_DRIVER_TIES} the driver is allowed (an analysis needs about "
+                         f"{DRIVER_BYTES_PER_TIE} bytes a tie); raise GRAPHCHURN_SPARK_MAX_TIES "
+                         "with a larger driver, or --max-degree / a shorter --window",
+                         parameter="window_days")
+    # The ends become integer codes on the executors, so that the driver receives numbers
+    # (the tie table is its largest input) and each identifier once, in the dictionary. The
+    # codes are ranks in identifier order: deterministic however Spark recomputes them.
+    ends = (ties.select(F.col("u").alias("id")).unionByName(ties.select(F.col("v").alias("id")))
+            .distinct())
+    dictionary = ends.withColumn(
+        "code", (F.row_number().over(Window.orderBy("id")) - 1).cast("int")
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    coded = (ties.join(dictionary.select(F.col("id").alias("u"), F.col("code").alias("cu")), "u")
+             .join(dictionary.select(F.col("id").alias("v"), F.col("code").alias("cv")), "v")
+             .select(F.col("cu").alias("u"), F.col("cv").alias("v"), "weight", "count",
+                     "duration", "weight_since"))
+    with _spark_errors("aggregating ties"):
+        tie_ids = dictionary.orderBy("code").select("id").toPandas()["id"].to_numpy(object)
+        ties_pd = coded.toPandas()
+    dictionary.unpersist()
+    ties.unpersist()
+    ties_pd["u"] = ties_pd["u"].astype(np.int32)
+    ties_pd["v"] = ties_pd["v"].astype(np.int32)
+
     with _spark_errors("aggregating activity"):
         activity_pd = activity.toPandas().set_index("id")
     return ties_pd, tie_ids, activity_pd
