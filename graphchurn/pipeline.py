@@ -872,7 +872,7 @@ class ChurnPipeline:
         instead of one per cut-off.
     **engine_options
         Options of a non-local engine (Spark: ``spark``, ``master``, ``conf``, ``columns``,
-        ``customer_columns``, ``read_format``); the local engine takes none.
+        ``customer_columns``, ``read_format``, ``features_on``); the local engine takes none.
 
     Attributes
     ----------
@@ -941,7 +941,7 @@ class ChurnPipeline:
         if engine_options:
             raise InputError(f"{', '.join(sorted(engine_options))}: not an option of the local "
                              "engine (engine='spark' takes spark, master, conf, columns, "
-                             "customer_columns, read_format)", parameter="engine")
+                             "customer_columns, read_format, features_on)", parameter="engine")
         self.config = config
         self.keep_training_graphs = keep_training_graphs
 
@@ -1462,7 +1462,9 @@ def analyze(interactions, customers=None, config: AnalyzeConfig | None = None,
         ``keep_training_graphs`` (both engines, see :class:`ChurnPipeline`); Spark engine:
         ``spark`` (a SparkSession; default one started with ``master`` and ``conf``),
         ``columns`` and ``customer_columns`` (column mappings for paths), ``read_format``
-        (how the files write numbers and dates, as the local reader's options).
+        (how the files write numbers and dates, as the local reader's options),
+        ``features_on`` (``"executors"``: no training graph on the driver; see
+        :class:`graphchurn.engines.spark.SparkPipeline`).
 
     Returns
     -------

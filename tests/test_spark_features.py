@@ -111,3 +111,38 @@ def test_percentile_rank_matches_the_local_one(spark):
     frame = spark.createDataFrame([(i, float(x)) for i, x in enumerate(values)], "id int, x double")
     got = {r["id"]: r["r"] for r in spark_features.percentile_rank(frame, "x", "r").collect()}
     np.testing.assert_allclose([got[i] for i in range(len(values))], local(values))
+
+
+@pytest.mark.slow
+def test_pipeline_with_features_on_the_executors(spark, world, monkeypatch):
+    from graphchurn.pipeline import AnalyzeConfig, analyze
+
+    cfg = AnalyzeConfig(embeddings=False)
+    khop = functools.partial(build.influencer_scores, influence_method="khop",
+                             influence_hops=2)
+    monkeypatch.setattr(build, "influencer_scores", khop)
+    local = analyze(world.interactions, world.customers, cfg)
+    monkeypatch.undo()
+    remote = analyze(world.interactions, world.customers,
+                     AnalyzeConfig(engine="spark", embeddings=False), spark=spark,
+                     features_on="executors")
+    timings = remote.metrics["spark_timings_s"]
+    assert sum("spark executors" in name for name in timings) == len(remote.training)
+    assert remote.features.has_graph  # the scoring cut-off's, for groups and influencers
+    for fs_local, fs_remote in zip(local.training, remote.training):
+        assert list(fs_remote.table.columns) == list(fs_local.table.columns)
+        pd.testing.assert_frame_equal(fs_remote.table, fs_local.table, check_dtype=False,
+                                      rtol=1e-6, atol=6e-7)
+    a = local.scores.set_index("customer_id")["churn_probability"]
+    b = remote.scores.set_index("customer_id")["churn_probability"].reindex(a.index)
+    assert a.corr(b, method="spearman") >= 0.99
+    assert remote.metrics["roc_auc"] == pytest.approx(local.metrics["roc_auc"], abs=0.01)
+
+
+def test_features_on_is_checked(spark, world):
+    from graphchurn.errors import InputError
+    from graphchurn.pipeline import AnalyzeConfig, ChurnPipeline
+
+    with pytest.raises(InputError, match="features_on must be one of driver, executors"):
+        ChurnPipeline(AnalyzeConfig(engine="spark"), spark=spark,
+                      features_on="gpu").prepare(world.interactions, world.customers)

@@ -856,6 +856,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "spark-submit, the one it sets)")
     p.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="a Spark setting for --engine spark (repeatable)")
+    p.add_argument("--spark-features", choices=["driver", "executors"], default="driver",
+                   help="--engine spark: where the training cut-offs' graph features are "
+                        "computed: on the driver from its tie graph (default), or on the "
+                        "executors, no training graph on the driver (influence within two "
+                        "hops; docs/spark.md)")
     p.add_argument("--currency", type=_currency, metavar="SYMBOL",
                    help="currency of the values and costs, shown in front of the report's amounts "
                         "(e.g. € or EUR; default: plain numbers)")

@@ -44,6 +44,7 @@ def analyze_cli(args, make_config):
     # --date-format, --encoding refused in one line before Spark starts).
     analysis = analyze(args.interactions, args.customers, make_config(args, as_of),
                        master=args.spark_master, conf=conf, columns=log_columns,
-                       customer_columns=customer_columns, read_format=_formats(args))
+                       customer_columns=customer_columns, read_format=_formats(args),
+                       features_on=args.spark_features)
     read_s = analysis.metrics["spark_timings_s"]["read and validate (spark)"]
     return analysis, read_s

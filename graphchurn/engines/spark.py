@@ -969,7 +969,18 @@ class SparkPipeline(ChurnPipeline):
         line (:func:`check_read_format`), before Spark starts.
     keep_training_graphs : bool, default False
         See :class:`ChurnPipeline`.
+    features_on : {"driver", "executors"}, default "driver"
+        Where the training cut-offs' features are computed. ``"driver"``: each cut-off's tie
+        table comes to the driver, which builds its graph (one at a time) and runs
+        graphchurn's local algorithms. ``"executors"``: the training cut-offs' graphs never
+        reach the driver (:func:`graphchurn.engines.spark_features.cutoff_features`; the
+        driver receives their feature tables); ``influencer_score`` then ranks the influence
+        spread within two hops, computed without sampling, at every cut-off (the scoring one
+        included, which the driver still builds for the groups, influencers and what-if).
     """
+
+    #: Values of ``features_on``.
+    FEATURES_ON = ("driver", "executors")
 
     # Every cut-off's aggregation goes through this driver's one Spark session (a forked
     # worker would share its gateway socket); Spark spreads the work itself.
@@ -977,11 +988,12 @@ class SparkPipeline(ChurnPipeline):
 
     def __init__(self, config: AnalyzeConfig | None = None, *, spark=None, master=None,
                  conf: dict | None = None, columns=None, customer_columns=None,
-                 read_format=None, keep_training_graphs=False):
+                 read_format=None, keep_training_graphs=False, features_on="driver"):
         super().__init__(config, keep_training_graphs=keep_training_graphs)
         self.spark, self.master, self.conf = spark, master, conf
         self.columns, self.customer_columns = columns, customer_columns
         self.read_format = read_format
+        self.features_on = features_on
 
     def prepare(self, interactions, customers=None):
         """Read the inputs on Spark, then :meth:`ChurnPipeline.prepare` on Spark's aggregates.
@@ -998,6 +1010,13 @@ class SparkPipeline(ChurnPipeline):
         self
         """
         cfg = self.config or AnalyzeConfig()
+        if self.features_on not in self.FEATURES_ON:
+            raise InputError(f"features_on must be one of {', '.join(self.FEATURES_ON)}, not "
+                             f"{self.features_on!r}", parameter="features_on")
+        if self.features_on == "executors" and self.keep_training_graphs:
+            raise InputError("features_on='executors' builds no training graph on the driver "
+                             "to keep: keep_training_graphs needs features_on='driver'",
+                             parameter="features_on")
         fmt = check_read_format(self.read_format)  # an option Spark cannot follow: no JVM
         if self.spark is None:
             self.spark = spark_session(self.master or default_master(), self.conf)
@@ -1050,6 +1069,11 @@ class SparkPipeline(ChurnPipeline):
                                             self._slog)
         return self._stray_found
 
+    def _cutoff_features(self, interactions, customers, cutoffs, kwargs, **options):
+        # The first is the scoring cut-off: the one whose graph the driver builds in any case.
+        self._scoring_cutoff = pd.Timestamp(cutoffs[0])
+        return super()._cutoff_features(interactions, customers, cutoffs, kwargs, **options)
+
     def _features(self, interactions, customers, cutoff, *, definition, horizon_days=30,
                   active_window_days=None, window_days=90, tie_window_days=180,
                   recent_departure_days=30, community_method="leiden", resolution=1.0,
@@ -1069,6 +1093,15 @@ class SparkPipeline(ChurnPipeline):
         if self._slog.first < cutoff and self._slog.first.normalize() > start:
             start = self._slog.first.normalize()
         covered_share = (cutoff - start) / pd.Timedelta(days=window_days)
+        on_executors = self.features_on == "executors"
+        tie_start = cutoff - pd.Timedelta(days=max(tie_window_days, window_days))
+        if on_executors and cutoff != self._scoring_cutoff and not communities:
+            return self._executor_features(customers, cutoff, step, departures=departures,
+                                           active=active, start=start, tie_start=tie_start,
+                                           covered_share=covered_share,
+                                           recent_departure_days=recent_departure_days,
+                                           influencer_quantile=influencer_quantile,
+                                           max_degree=max_degree)
         with step("graph and activity"):
             began = time.perf_counter()
             ties, tie_ids, activity = cutoff_aggregates(
@@ -1089,7 +1122,33 @@ class SparkPipeline(ChurnPipeline):
             tie_strength=tie_strength, covered_share=covered_share,
             recent_departure_days=recent_departure_days, community_method=community_method,
             resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step,
-            communities=communities)
+            communities=communities,
+            influence_method="khop" if on_executors else "rr", influence_hops=2)
+
+    def _executor_features(self, customers, cutoff, step, *, departures, active, **options):
+        # A training cut-off without a graph on the driver: its feature table only, as a
+        # released FeatureSet (what ChurnPipeline keeps of a training cut-off anyway).
+        from graphchurn.engines.spark_features import (FEATURE_COLUMNS, cutoff_features,
+                                                       feature_table)
+
+        began = time.perf_counter()
+        with step("features on the executors"):
+            vertex = cutoff_features(self.spark, self._slog, cutoff, departures=departures,
+                                     active=active, customers=customers, influence_hops=2,
+                                     **options)
+            table = feature_table(vertex, active, customers, cutoff)
+            vertex.unpersist()
+        self.spark_timings_[f"features {cutoff.date()} (spark executors)"] = round(
+            time.perf_counter() - began, 3)
+        attributes = [c for c in table.columns if c not in set(FEATURE_COLUMNS)]
+        fs = FeatureSet(cutoff=cutoff, table=table, graph=None, membership=None,
+                        influence=None, roles=None, departed_recent=None,
+                        departures=departures, vertex_features=None,
+                        attribute_columns=attributes, timings=step.timings,
+                        covered_share=float(min(1.0, options["covered_share"])))
+        fs.window_start = options["start"]
+        fs.release_graph()
+        return fs
 
     def _score(self, X):
         # On the executors, once (the local engine's driver-side scoring is not run).

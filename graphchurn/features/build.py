@@ -383,6 +383,8 @@ def features_on_graph(
     seed: int = 0,
     step=None,
     communities: bool = True,
+    influence_method: str = "rr",
+    influence_hops: int = 2,
 ) -> FeatureSet:
     """The part of :func:`build_features` after the log is read: communities, roles, exposure,
     attributes and the feature table, from the cut-off's graph and what the log said about it.
@@ -411,6 +413,10 @@ def features_on_graph(
         Step timer (internal); None times the steps afresh.
     communities : bool, default True
         As in :func:`build_features`.
+    influence_method, influence_hops
+        The influence spread in ``influencer_score`` (:func:`graphchurn.social.roles.
+        influencer_scores`): RR sets by default; ``"khop"`` within ``influence_hops`` hops for
+        an engine whose other cut-offs are computed so (the Spark engine's executor features).
 
     Returns
     -------
@@ -429,8 +435,10 @@ def features_on_graph(
     with step("influencers"):
         # Eigenvector and betweenness centrality are not features and not part of the
         # influencer score; skipping them saves most of this step (docs/results.md).
+        estimator = ({"influence_method": "khop", "influence_hops": influence_hops}
+                     if influence_method == "khop" else {})
         ordered_influence = influencer_scores(ordered, seed=seed, descriptive=False,
-                                              ris_samples=FEATURE_RIS_SAMPLES)
+                                              ris_samples=FEATURE_RIS_SAMPLES, **estimator)
         influence = ordered_influence.iloc[position]
 
     departure_time = departures.reindex(names)
