@@ -112,6 +112,12 @@ class _StageMemory(logging.Handler):
             time.sleep(0.1)
 
 
+#: The Spark engine's variants (``--engines``): where the training cut-offs' features are
+#: computed (``SparkPipeline(features_on=...)``).
+SPARK = {"spark": "driver", "spark-executors": "executors"}
+ENGINES = ("local", *SPARK)
+
+
 def worker(engine: str, world: Path, out: Path, master: str, conf: dict) -> dict:
     from graphchurn.app.outputs import write_outputs
     from graphchurn.pipeline import AnalyzeConfig, analyze
@@ -120,12 +126,12 @@ def worker(engine: str, world: Path, out: Path, master: str, conf: dict) -> dict
     meter = _StageMemory(out / "progress.json")
     logging.getLogger("graphchurn").addHandler(meter)
     logging.getLogger("graphchurn").setLevel(logging.INFO)
-    cfg = AnalyzeConfig(embeddings=False, engine=engine)
+    cfg = AnalyzeConfig(embeddings=False, engine="spark" if engine in SPARK else engine)
     began = time.perf_counter()
     meter.switch("read and validate")
-    if engine == "spark":
+    if engine in SPARK:
         analysis = analyze(str(world / "interactions.parquet"), str(world / "customers.csv"),
-                           cfg, master=master, conf=conf)
+                           cfg, master=master, conf=conf, features_on=SPARK[engine])
     else:
         from graphchurn.graph.customer_graph import encode_ids
         from graphchurn.io.readers import (check_customers_match, load_customers,
@@ -235,7 +241,7 @@ def write_results(doc: dict) -> None:
              "ties | training rows | training tables MB | ROC-AUC | load before -> after |",
              "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in doc["runs"]:
-        for engine in ("local", "spark"):
+        for engine in ENGINES:
             e = r.get(engine)
             if not e:
                 continue
@@ -256,7 +262,7 @@ def write_results(doc: dict) -> None:
                          f"{e['roc_auc']:.4f} | {load} |")
     lines += ["", "Runs (library commit, command):", ""]
     for r in doc["runs"]:
-        for engine in ("local", "spark"):
+        for engine in ENGINES:
             e = r.get(engine)
             if e:
                 lines.append(f"- {r['customers']:,} {engine}: {e.get('commit', '?')}, "
@@ -265,7 +271,7 @@ def write_results(doc: dict) -> None:
                                 else "") + (f" ({e['note']})" if e.get("note") else ""))
     lines += ["", "Per stage (wall s / Python driver peak MB / JVM peak MB):", ""]
     for r in doc["runs"]:
-        for engine in ("local", "spark"):
+        for engine in ENGINES:
             e = r.get(engine) or {}
             for name, s in e.get("stages", {}).items():
                 if name == "start":
@@ -277,6 +283,10 @@ def write_results(doc: dict) -> None:
                              + ", ".join(f"{k} {v}" for k, v in e["spark_timings_s"].items()))
         if "agreement" in r:
             lines.append(f"- {r['customers']:,} agreement: {r['agreement']}")
+        if "agreement_executors" in r:
+            lines.append(f"- {r['customers']:,} agreement, features on the executors (two-hop "
+                         f"influence) against the local engine (RR sets): "
+                         f"{r['agreement_executors']}")
     earlier = [(r, e) for r in doc["runs"] for e in r.get("earlier", [])]
     if earlier:
         lines += ["", "Earlier runs, replaced by a rerun above (kept for before / after):", ""]
@@ -321,7 +331,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/bench_spark"))
     parser.add_argument("--work", type=Path, default=None,
                         help="where the engines' outputs go (default: --data)")
-    parser.add_argument("--engines", nargs="+", default=["local", "spark"])
+    parser.add_argument("--engines", nargs="+", default=["local", "spark"], choices=ENGINES,
+                        help="spark-executors: the Spark engine with features_on='executors'")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--lock", type=Path, default=None)
@@ -379,23 +390,26 @@ def main() -> None:
                 if "error" in previous:
                     run.setdefault("failed", []).append(previous)
                 else:
-                    if "agreement" in run:
-                        previous["agreement"] = run.pop("agreement")
+                    key = {"spark": "agreement",
+                           "spark-executors": "agreement_executors"}.get(engine)
+                    if key in run:
+                        previous["agreement"] = run.pop(key)
                     run.setdefault("earlier", []).append(previous)
             run[engine] = _run_worker(engine, folder, out, args)
             run[engine]["command"] = doc["command"]
             if args.note:
                 run[engine]["note"] = args.note
-            if engine == "spark":
+            if engine in SPARK:
                 run[engine]["spark_conf"] = conf
             print(json.dumps(run[engine])[:2000], flush=True)
             write_results(doc)
-        if "stages" in run.get("local", {}) and "error" not in run.get("local", {}) and \
-                "error" not in run.get("spark", {"error": 1}):
-            run["agreement"] = _agreement(work / f"out_local_{folder.name}",
-                                          work / f"out_spark_{folder.name}",
-                                          run["local"], run["spark"])
-            write_results(doc)
+        for engine, key in (("spark", "agreement"), ("spark-executors", "agreement_executors")):
+            if "stages" in run.get("local", {}) and "error" not in run.get("local", {}) and \
+                    "error" not in run.get(engine, {"error": 1}) and engine in args.engines:
+                run[key] = _agreement(work / f"out_local_{folder.name}",
+                                      work / f"out_{engine}_{folder.name}",
+                                      run["local"], run[engine])
+                write_results(doc)
 
 
 if __name__ == "__main__":
