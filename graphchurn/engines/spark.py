@@ -1135,7 +1135,7 @@ class SparkPipeline(ChurnPipeline):
         with step("features on the executors"):
             vertex = cutoff_features(self.spark, self._slog, cutoff, departures=departures,
                                      active=active, customers=customers, influence_hops=2,
-                                     **options)
+                                     step=step, **options)
             table = feature_table(vertex, active, customers, cutoff)
             vertex.unpersist()
         self.spark_timings_[f"features {cutoff.date()} (spark executors)"] = round(

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from graphchurn.engines import spark_graph
-from graphchurn.features.build import (ACTIVITY_FEATURES, WINDOW_TOTALS, _MAY_BE_MISSING,
-                                       STRUCTURE_FEATURES, EXPOSURE_FEATURES, attributes_at)
+from graphchurn.features.build import (ACTIVITY_FEATURES, EXPOSURE_FEATURES,
+                                       STRUCTURE_FEATURES, WINDOW_TOTALS, _MAY_BE_MISSING,
+                                       _Steps, attributes_at)
 from graphchurn.features.exposure import LONGER_EXPOSURE_WINDOWS
 from graphchurn.graph.customer_graph import FADE_DAYS
 from graphchurn.social.roles import INFLUENCER_SCORE_COMPONENTS
@@ -177,7 +178,7 @@ def _ids_frame(spark, ids):
 def cutoff_features(spark, slog, cutoff, *, start, tie_start, departures: pd.Series, active,
                     customers: pd.DataFrame | None = None, covered_share: float = 1.0,
                     recent_departure_days: int = 30, influencer_quantile: float = 0.95,
-                    max_degree: int | None = None, influence_hops: int = 2):
+                    max_degree: int | None = None, influence_hops: int = 2, step=None):
     """One cut-off's vertex features on the executors: the columns of
     :func:`graphchurn.features.build.features_on_graph` (communities aside) for every vertex.
 
@@ -201,6 +202,10 @@ def cutoff_features(spark, slog, cutoff, *, start, tie_start, departures: pd.Ser
         As in :func:`graphchurn.features.build.build_features`.
     influence_hops : {1, 2}
         Longest path of the influence spread in ``influencer_score``.
+    step : callable, optional
+        Step timer (``graphchurn.features.build._Steps``): the seconds of each Spark job here
+        (the window's ties, PageRank, coreness, the influencer score, and the rest with the
+        table) go into its ``timings``.
 
     Returns
     -------
@@ -217,6 +222,8 @@ def cutoff_features(spark, slog, cutoff, *, start, tie_start, departures: pd.Ser
     from graphchurn.engines.spark import window_frames
 
     cutoff, start = pd.Timestamp(cutoff), pd.Timestamp(start)
+    if step is None:
+        step = _Steps(cutoff)
     gone = _departures_frame(spark, departures, cutoff).cache()
     ties, raw = window_frames(spark, slog, start=start, end=cutoff, tie_start=tie_start,
                               departed=gone.select("id").toPandas()["id"])
@@ -235,31 +242,35 @@ def cutoff_features(spark, slog, cutoff, *, start, tie_start, departures: pd.Ser
         hubs = degree_all.where(F.col("distinct_contacts") > int(max_degree)).select("id")
         ties = (ties.join(hubs.withColumnRenamed("id", "u"), "u", "left_anti")
                 .join(hubs.withColumnRenamed("id", "v"), "v", "left_anti"))
-    ties, observed = spark_graph._checkpointed(ties.select("u", "v", "weight", "weight_since"),
-                                               n=F.count(F.lit(1)))
+    with step("ties (spark)"):
+        ties, observed = spark_graph._checkpointed(
+            ties.select("u", "v", "weight", "weight_since"), n=F.count(F.lit(1)))
     log.info("%s: %d ties on the executors", cutoff.date(), int(observed["n"]))
 
     window_days = max((cutoff - start) / pd.Timedelta(days=1), 1.0)
     table = vertices.join(derived_activity(raw, window_days), "id", "left")
     table = table.join(degree_all, "id", "left")
     strength = spark_graph.strength_degree(ties, vertices=vertices).select("id", "strength")
-    pagerank = spark_graph.pagerank(ties, vertices=vertices)
-    core = spark_graph.coreness(ties, vertices=vertices)
+    with step("pagerank (spark)"):
+        pagerank = spark_graph.pagerank(ties, vertices=vertices)
+    with step("coreness (spark)"):
+        core = spark_graph.coreness(ties, vertices=vertices)
     spread = spark_graph.khop_influence(ties, hops=influence_hops, vertices=vertices)
-    influence, _ = spark_graph._checkpointed(
-        strength.join(pagerank, "id").join(core, "id").join(spread, "id"), n=F.count(F.lit(1)))
-    for c in INFLUENCER_SCORE_COMPONENTS:
-        ranked = percentile_rank(influence.select("id", c), c, f"_rank_{c}").drop(c)
-        influence = influence.join(ranked, "id")
-    influence = influence.withColumn(
-        "influencer_score",
-        sum(F.col(f"_rank_{c}") for c in INFLUENCER_SCORE_COMPONENTS)
-        / F.lit(float(len(INFLUENCER_SCORE_COMPONENTS))))
-    influence, _ = spark_graph._checkpointed(influence.select(
-        "id", "strength", "pagerank", "coreness", "influencer_score"), n=F.count(F.lit(1)))
-    # np.quantile's linear interpolation is Spark's exact percentile's.
-    cut = influence.agg(F.percentile("influencer_score", float(influencer_quantile))
-                        .alias("q")).first()["q"]
+    with step("influence spread and score (spark)"):
+        joined = strength.join(pagerank, "id").join(core, "id").join(spread, "id")
+        influence, _ = spark_graph._checkpointed(joined, n=F.count(F.lit(1)))
+        for c in INFLUENCER_SCORE_COMPONENTS:
+            ranked = percentile_rank(influence.select("id", c), c, f"_rank_{c}").drop(c)
+            influence = influence.join(ranked, "id")
+        influence = influence.withColumn(
+            "influencer_score",
+            sum(F.col(f"_rank_{c}") for c in INFLUENCER_SCORE_COMPONENTS)
+            / F.lit(float(len(INFLUENCER_SCORE_COMPONENTS))))
+        influence, _ = spark_graph._checkpointed(influence.select(
+            "id", "strength", "pagerank", "coreness", "influencer_score"), n=F.count(F.lit(1)))
+        # np.quantile's linear interpolation is Spark's exact percentile's.
+        cut = influence.agg(F.percentile("influencer_score", float(influencer_quantile))
+                            .alias("q")).first()["q"]
     influencers = influence.where(F.col("influencer_score") >= F.lit(cut)).select("id")
 
     recent = gone.where(F.col("departure_age_days") <= recent_departure_days).select("id")
@@ -285,7 +296,8 @@ def cutoff_features(spark, slog, cutoff, *, start, tie_start, departures: pd.Ser
         for c in WINDOW_TOTALS:
             table = table.withColumn(c, F.col(c) / F.lit(float(covered_share)))
     table = table.select(F.col("id").alias("customer_id"), *FEATURE_COLUMNS)
-    table, _ = spark_graph._checkpointed(table, n=F.count(F.lit(1)))
+    with step("exposure, clustering and the table (spark)"):
+        table, _ = spark_graph._checkpointed(table, n=F.count(F.lit(1)))
     gone.unpersist()
     return table
 
