@@ -36,7 +36,13 @@ from graphchurn.features.exposure import LONGER_EXPOSURE_WINDOWS
 from graphchurn.graph.customer_graph import FADE_DAYS
 from graphchurn.social.roles import INFLUENCER_SCORE_COMPONENTS
 
-__all__ = ["cutoff_features", "derived_activity", "percentile_rank", "feature_table"]
+__all__ = [
+    "FEATURE_COLUMNS",
+    "cutoff_features",
+    "derived_activity",
+    "feature_table",
+    "percentile_rank",
+]
 
 log = logging.getLogger("graphchurn")
 
