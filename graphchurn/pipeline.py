@@ -63,6 +63,7 @@ __all__ = [
     "coded_log",
     "stack_cutoffs",
     "fit_churn_model",
+    "averaged_over_draws",
 ]
 
 log = logging.getLogger("graphchurn")
@@ -786,6 +787,50 @@ def choose_estimator(labelled: list, cutoffs: list, cfg: AnalyzeConfig, known: d
     return best, {k: (None if v is None else round(float(v), 4)) for k, v in scores.items()}
 
 
+def averaged_over_draws(score, X: pd.DataFrame, draws) -> np.ndarray:
+    """Mean of ``score`` over ``X`` and ``X`` with each draw's influence columns in place.
+
+    The influence columns (``influencer_score`` and ``departed_influencer_contact``) rest on
+    one random draw of RR sets; a boosted tree turns a small change of them into a step where
+    it crosses a split, so a single draw can move one customer's probability by a whole step
+    when the seed changes. The mean over the draws (``FeatureSet.influence_draws``) estimates
+    the probability's expectation over the sampling noise, which the seed moves little.
+
+    Parameters
+    ----------
+    score : callable
+        Rows -> probabilities (a fitted model's scorer).
+    X : pandas.DataFrame
+        The table's own rows (its own draw).
+    draws : list of pandas.DataFrame
+        Other draws' columns, each indexed by (at least) ``X``'s index; columns ``X`` lacks
+        are ignored. Empty: ``score(X)`` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(score(X) + sum of score(X with draw k)) / (1 + len(draws))``.
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"influencer_score": [0.2, 0.8], "f": [1.0, 0.0]}, index=["a", "b"])
+    >>> other = pd.DataFrame({"influencer_score": [0.6, 0.4]}, index=["b", "a"])
+    >>> p = averaged_over_draws(lambda t: t["influencer_score"].to_numpy() + t["f"].to_numpy(),
+    ...                         X, [other])
+    >>> p.round(6).tolist()  # a: (1.2 + 1.4) / 2; b: (0.8 + 0.6) / 2
+    [1.3, 0.7]
+    """
+    total = np.asarray(score(X), dtype=float).copy()
+    for frame in draws:
+        columns = [c for c in frame.columns if c in X.columns]
+        variant = X.copy()
+        rows = frame.loc[X.index, columns]  # every row of X has its draw (KeyError otherwise)
+        for c in columns:
+            variant[c] = rows[c].to_numpy().astype(X[c].dtype)
+        total += np.asarray(score(variant), dtype=float)
+    return total / (1 + len(draws))
+
+
 def labelled_table(interactions, customers, fs: FeatureSet, cfg: AnalyzeConfig, definition: str):
     """The feature table of a training cut-off and its churn labels, on the same customers."""
     labels = churn_labels(interactions, customers, fs.cutoff, cfg.horizon_days, definition,
@@ -1245,7 +1290,10 @@ class ChurnPipeline:
     def _measure_backtest(self, cfg, note, X_fit, y_fit, X_test, y_test, baseline=None):
         """The backtest model's metrics on the test cut-off, against the RFM baseline's."""
         model, cutoffs = self.backtest_model_, self.cutoffs_
-        p_test = model.predict_proba(X_test)[:, 1]
+        # The test cut-off's other influence draws (labelled_[0] is training_[0]'s table): the
+        # backtest measures the probabilities the scoring gives, averaged over the draws.
+        p_test = averaged_over_draws(lambda X: model.predict_proba(X)[:, 1], X_test,
+                                     self.training_[0].influence_draws)
         y = y_test.to_numpy()
         metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(self.as_of_.date()),
                    "horizon_days": cfg.horizon_days, "definition": self.definition_,
@@ -1366,7 +1414,8 @@ class ChurnPipeline:
     def _score_as_of(self, cfg):
         """The scoring model's probabilities and reasons at as-of."""
         X_now = model_table(self.scoring_.table, cfg)
-        self._probability = (self._stages.run("scores at as-of", self._score, X_now)
+        self._probability = (self._stages.run("scores at as-of", averaged_over_draws,
+                                              self._score, X_now, self.scoring_.influence_draws)
                              if len(X_now) else np.zeros(0))
         self._reasons = self._stages.run("reasons", self._reasons_for, X_now, cfg)
 
