@@ -100,12 +100,15 @@ FEATURE_LIMIT = 1e15
 FEATURE_RIS_SAMPLES = DEFAULT_RIS_SAMPLES
 
 #: Draws of the RR sets a cut-off's influence columns are computed under (the first is the
-#: table's own; the others go to ``FeatureSet.influence_draws``). The model scores a table
-#: once per draw and averages the probabilities: a boosted tree turns a small change of
-#: ``influencer_score`` into a step when it crosses a split, and the mean over draws is the
-#: expectation over the estimator's noise, which moves smoothly with the seed (issue 22,
-#: experiments/results/stability_averaged.md). 1 = one draw, no averaging.
-FEATURE_INFLUENCE_DRAWS = 1
+#: table's own; the others go to ``FeatureSet.influence_draws``). The pipeline fits one model
+#: per draw (each on that draw's training tables) and averages their probabilities, each on
+#: its draw of the scored table (``pipeline.averaged_over_draws``). The seed reaches the
+#: probabilities only through the RR sets, and mostly through the model fitted on them: with
+#: the same model, averaging the scored table's draws alone left the largest move on a
+#: 20,000-customer world as it was, since the trees fitted on another draw split elsewhere.
+#: The mean over draws estimates the expectation over the sampling noise, so the seed moves
+#: it less (issue 22, experiments/results/stability_averaged.md). 1 = one draw, one model.
+FEATURE_INFLUENCE_DRAWS = 4
 
 #: The model columns that depend on the draw of the RR sets.
 INFLUENCE_DRAW_COLUMNS = ("influencer_score", "departed_influencer_contact")
@@ -262,7 +265,8 @@ class FeatureSet:
     canonical_position: np.ndarray | None = None
     #: The :data:`INFLUENCE_DRAW_COLUMNS` of ``table``'s rows under the other draws of the RR
     #: sets (one DataFrame per draw, index ``table.index``; empty with one draw). Kept by
-    #: :meth:`release_graph`: the test cut-off of the backtest is scored with them.
+    #: :meth:`release_graph`: each draw's model is fitted on them (training cut-offs) and
+    #: the backtest's test cut-off is scored with them.
     influence_draws: list = field(default_factory=list)
 
     @property
