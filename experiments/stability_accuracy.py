@@ -18,7 +18,9 @@ compared over several draws of their random steps, not one.
 ``--influence-method khop|rr`` (run, bitcoin) sets the feature stage's estimator of the
 influence spread (``influencer_scores(influence_method=...)``), so that the two estimators are
 compared on one version of the library; ``--influence-hops 3`` with ``khop`` counts paths of
-up to three arcs.
+up to three arcs. ``--influence-draws K`` (run, bitcoin) scores with the mean over K draws of
+the RR sets (``graphchurn.features.build.FEATURE_INFLUENCE_DRAWS``; issue 22,
+experiments/results/stability_averaged.md).
 """
 
 import argparse
@@ -50,6 +52,17 @@ def influence_method(method, hops=None):
         build.influencer_scores = original
 
 
+def set_influence_draws(k):
+    """Set the feature stage's number of influence draws (None: as the library has it).
+    Forked workers inherit it."""
+    if k is not None:
+        from graphchurn.features import build
+
+        if not hasattr(build, "FEATURE_INFLUENCE_DRAWS"):
+            raise SystemExit("this version of the library has no FEATURE_INFLUENCE_DRAWS")
+        build.FEATURE_INFLUENCE_DRAWS = k
+
+
 def world_dir(worlds: Path, seed: int) -> Path:
     return worlds / f"seed_{seed}"
 
@@ -78,6 +91,7 @@ def run(args) -> None:
     # --draw S: another draw of the random steps of either version, to compare the versions'
     # expected accuracy, not one draw.
     draw = {} if args.draw is None else {"seed": args.draw}
+    set_influence_draws(args.influence_draws)
     done = set()
     if args.out.exists():
         done = {json.loads(line)["seed"] for line in args.out.read_text().splitlines() if line}
@@ -122,6 +136,7 @@ def bitcoin(args) -> None:
     from real_bitcoin_otc import COLUMNS, SETTINGS
 
     log = load_interactions(args.data, COLUMNS)
+    set_influence_draws(args.influence_draws)
     with open(args.out, "a") as out, influence_method(args.influence_method, args.influence_hops):
         for seed in args.seeds:
             for as_of, horizon in SETTINGS:
@@ -170,6 +185,7 @@ def main():
                            help="stop after the backtest (half the time; same metrics)")
             p.add_argument("--influence-method", choices=["khop", "rr"])
             p.add_argument("--influence-hops", type=int, choices=[1, 2, 3])
+            p.add_argument("--influence-draws", type=int)
     p = sub.add_parser("bitcoin")
     p.add_argument("--data", type=Path,
                    default=Path("/work/shared/data/bitcoin-otc/soc-sign-bitcoinotc.csv.gz"))
@@ -177,6 +193,7 @@ def main():
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--influence-method", choices=["khop", "rr"])
     p.add_argument("--influence-hops", type=int, choices=[1, 2, 3])
+    p.add_argument("--influence-draws", type=int)
     p = sub.add_parser("compare")
     p.add_argument("old", type=Path)
     p.add_argument("new", type=Path)

@@ -15,6 +15,7 @@ The backtest trains on the older cut-offs and is measured on the latest fully la
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,8 @@ __all__ = [
     "coded_log",
     "stack_cutoffs",
     "fit_churn_model",
+    "averaged_over_draws",
+    "with_draw",
 ]
 
 log = logging.getLogger("graphchurn")
@@ -786,6 +789,82 @@ def choose_estimator(labelled: list, cutoffs: list, cfg: AnalyzeConfig, known: d
     return best, {k: (None if v is None else round(float(v), 4)) for k, v in scores.items()}
 
 
+def with_draw(X: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``X`` with ``frame``'s columns (those ``X`` has) in place, row by row.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+    frame : pandas.DataFrame
+        One influence draw's columns (``FeatureSet.influence_draws``), indexed by at least
+        ``X``'s index (a KeyError otherwise).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``X`` with those columns replaced, in ``X``'s dtypes; ``X`` itself is left as it was.
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"influencer_score": [0.2, 0.8], "f": [1.0, 0.0]}, index=["a", "b"])
+    >>> draw = pd.DataFrame({"influencer_score": [0.6, 0.4]}, index=["b", "a"])
+    >>> with_draw(X, draw)["influencer_score"].tolist(), X["influencer_score"].tolist()
+    ([0.4, 0.6], [0.2, 0.8])
+    """
+    columns = [c for c in frame.columns if c in X.columns]
+    variant = X.copy()
+    rows = frame.loc[X.index, columns]
+    for c in columns:
+        variant[c] = rows[c].to_numpy().astype(X[c].dtype)
+    return variant
+
+
+def averaged_over_draws(score, X: pd.DataFrame, draws) -> np.ndarray:
+    """Mean probability over the draws of the RR sets: ``X`` (its own draw) and ``X`` with each
+    other draw's influence columns in place, each scored by its own model or by one.
+
+    The influence columns (``influencer_score``, ``departed_influencer_contact``) and the
+    models fitted on them rest on one random draw of RR sets, and boosted trees turn a small
+    change of a column into a step where it crosses a split: the seed moved single customers by
+    a step. The mean over draws estimates the expectation over the sampling noise, which the
+    seed moves little (issue 22, experiments/results/stability_averaged.md).
+
+    Parameters
+    ----------
+    score : callable or list of callables
+        Rows -> probabilities. One callable scores every draw; a list holds one per draw
+        (``1 + len(draws)``: first the one for ``X`` itself), each model fitted on its draw.
+    X : pandas.DataFrame
+        The table's own rows (its own draw).
+    draws : list of pandas.DataFrame
+        The other draws' columns (:func:`with_draw`). Empty: ``score(X)`` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(score_0(X) + sum over k of score_k(X with draw k)) / (1 + len(draws))``.
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"influencer_score": [0.2, 0.8], "f": [1.0, 0.0]}, index=["a", "b"])
+    >>> other = pd.DataFrame({"influencer_score": [0.6, 0.4]}, index=["b", "a"])
+    >>> p = averaged_over_draws(lambda t: t["influencer_score"].to_numpy() + t["f"].to_numpy(),
+    ...                         X, [other])
+    >>> p.round(6).tolist()  # a: (1.2 + 1.4) / 2; b: (0.8 + 0.6) / 2
+    [1.3, 0.7]
+    >>> twice = lambda t: 2 * t["influencer_score"].to_numpy()
+    >>> averaged_over_draws([twice, lambda t: t["f"].to_numpy()], X, [other]).round(6).tolist()
+    [0.7, 0.8]
+    """
+    scorers = list(score) if isinstance(score, (list, tuple)) else [score] * (1 + len(draws))
+    if len(scorers) != 1 + len(draws):
+        raise ValueError(f"{len(scorers)} scorers for {1 + len(draws)} draws")
+    total = np.asarray(scorers[0](X), dtype=float).copy()
+    for scorer, frame in zip(scorers[1:], draws):
+        total += np.asarray(scorer(with_draw(X, frame)), dtype=float)
+    return total / (1 + len(draws))
+
+
 def labelled_table(interactions, customers, fs: FeatureSet, cfg: AnalyzeConfig, definition: str):
     """The feature table of a training cut-off and its churn labels, on the same customers."""
     labels = churn_labels(interactions, customers, fs.cutoff, cfg.horizon_days, definition,
@@ -1107,10 +1186,28 @@ class ChurnPipeline:
             self._stages.timings["features, side by side"] = round(time.perf_counter() - start, 3)
         return [fs for fs, _ in built]
 
-    def _score(self, X: pd.DataFrame) -> np.ndarray:
-        """Churn probability of each row of ``X`` by the scoring model (the engine hook: the
-        Spark engine scores on its executors)."""
-        return self.model_.predict_proba(X)[:, 1]
+    def _score(self, X: pd.DataFrame, model=None) -> np.ndarray:
+        """Churn probability of each row of ``X`` by the scoring model, or by ``model`` (the
+        engine hook: the Spark engine scores on its executors)."""
+        return (self.model_ if model is None else model).predict_proba(X)[:, 1]
+
+    def _n_draws(self) -> int:
+        """Other influence draws every cut-off has (0: no averaging)."""
+        sets = [self.scoring_] + list(self.training_)
+        return min(len(fs.influence_draws) for fs in sets)
+
+    def _draw_models(self, cfg, model, positions=None, name="draw models"):
+        """One model per other influence draw, fitted as ``model`` (same estimator) on the
+        labelled cut-offs at ``positions`` (None: all) with that draw's influence columns."""
+        def fit(k):
+            labelled = [(with_draw(X, fs.influence_draws[k]), y)
+                        for (X, y), fs in zip(self.labelled_, self.training_)]
+            X_k, y_k, latest_k = stack_cutoffs(labelled, positions)
+            return fit_churn_model(cfg, X_k, y_k, latest=latest_k, importance=None,
+                                   estimator=model.estimator)
+
+        n = self._n_draws()
+        return self._stages.run(name, lambda: [fit(k) for k in range(n)]) if n else []
 
     def _backtest_split(self):
         if not hasattr(self, "labelled_"):
@@ -1239,13 +1336,23 @@ class ChurnPipeline:
             self.backtest_model_ = self._stages.run("backtest model", fit_churn_model, cfg,
                                                     X_fit, y_fit, latest=latest_fit, **chosen)
             baseline = None
+        # A model per other influence draw, each measured on its draw of the test cut-off
+        # (with the random hold-out of one cut-off, the single model on the table's draw).
+        self._backtest_draw_models = (self._draw_models(cfg, self.backtest_model_, older,
+                                                        "backtest draw models")
+                                      if older else [])
         self._stages.run("backtest scoring and baseline", self._measure_backtest, cfg, note,
                          X_fit, y_fit, X_test, y_test, baseline)
 
     def _measure_backtest(self, cfg, note, X_fit, y_fit, X_test, y_test, baseline=None):
         """The backtest model's metrics on the test cut-off, against the RFM baseline's."""
         model, cutoffs = self.backtest_model_, self.cutoffs_
-        p_test = model.predict_proba(X_test)[:, 1]
+        # The test cut-off's other influence draws (labelled_[0] is training_[0]'s table): the
+        # backtest measures probabilities as the scoring gives them, averaged over the draws.
+        draw_models = getattr(self, "_backtest_draw_models", [])
+        p_test = averaged_over_draws(
+            [lambda X, m=m: m.predict_proba(X)[:, 1] for m in [model] + draw_models], X_test,
+            self.training_[0].influence_draws[:len(draw_models)])
         y = y_test.to_numpy()
         metrics = {"cutoff": str(cutoffs[0].date()), "as_of": str(self.as_of_.date()),
                    "horizon_days": cfg.horizon_days, "definition": self.definition_,
@@ -1362,11 +1469,16 @@ class ChurnPipeline:
         chosen = {} if estimator is None else {"estimator": estimator}
         self.model_ = self._stages.run("final model", fit_churn_model, cfg, X_all, y_all,
                                        latest=latest_all, importance=None, **chosen)
+        self._final_draw_models = self._draw_models(cfg, self.model_)
 
     def _score_as_of(self, cfg):
         """The scoring model's probabilities and reasons at as-of."""
         X_now = model_table(self.scoring_.table, cfg)
-        self._probability = (self._stages.run("scores at as-of", self._score, X_now)
+        draw_models = getattr(self, "_final_draw_models", [])
+        scorers = [self._score] + [functools.partial(self._score, model=m) for m in draw_models]
+        self._probability = (self._stages.run("scores at as-of", averaged_over_draws, scorers,
+                                              X_now,
+                                              self.scoring_.influence_draws[:len(draw_models)])
                              if len(X_now) else np.zeros(0))
         self._reasons = self._stages.run("reasons", self._reasons_for, X_now, cfg)
 

@@ -106,10 +106,18 @@ def test_stack_cutoffs_marks_the_newest_stacked_cut_off():
 
 
 @pytest.mark.slow
-def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering():
+@pytest.mark.parametrize("draws", [1, None])
+def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering(draws, monkeypatch):
     """The scoring model's mean probability over the newest labelled cut-off equals that
     cut-off's churn rate; --pooled-churn-rate keeps the pooled level (no shift) and the same
-    ranking of customers."""
+    ranking of customers. With one influence draw the scores are that model's, shifted by its
+    level shift; with the default draws they are the mean of one model per draw, each with its
+    own shift, so the log-odds move by about the same amount for every customer (the ranking
+    is kept), not by exactly the first model's shift."""
+    from graphchurn.features import build
+
+    if draws is not None:
+        monkeypatch.setattr(build, "FEATURE_INFLUENCE_DRAWS", draws)
     world = generate_world(n_customers=400, days=150, seed=5, monthly_churn=0.1)
     cfg = AnalyzeConfig(embeddings=False, estimator="logistic")
     shifted = analyze(world.interactions, world.customers, cfg)
@@ -124,8 +132,12 @@ def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering():
     a = shifted.scores.set_index("customer_id")["churn_probability"]
     b = pooled.scores.set_index("customer_id")["churn_probability"].reindex(a.index)
     inside = (a > 1e-6) & (a < 1 - 1e-6)  # scores.csv rounds; compare where logit is defined
-    np.testing.assert_allclose(logit(a[inside]) - logit(b[inside]),
-                               shifted.metrics["level_shift"]["final"], atol=1e-3)
+    moved = logit(a[inside]) - logit(b[inside])
+    if build.FEATURE_INFLUENCE_DRAWS == 1:
+        np.testing.assert_allclose(moved, shifted.metrics["level_shift"]["final"], atol=1e-3)
+    else:
+        assert np.ptp(moved) < 1e-3
+        assert moved.mean() == pytest.approx(shifted.metrics["level_shift"]["final"], abs=0.05)
     for key in ("roc_auc", "pr_auc", "lift_top_decile"):
         assert shifted.metrics[key] == pytest.approx(pooled.metrics[key])
 
@@ -360,7 +372,8 @@ def test_prepare_gives_the_tables_and_split_that_fit_backtests_on():
     """ChurnPipeline.prepare alone builds what fit trains on: the pipeline's model fitted on
     its backtest_fit_ reproduces fit's backtest ROC-AUC on its backtest_test_."""
     from graphchurn.models.metrics import evaluate
-    from graphchurn.pipeline import ChurnPipeline, fit_churn_model
+    from graphchurn.pipeline import (ChurnPipeline, averaged_over_draws, fit_churn_model,
+                                     with_draw)
 
     world = generate_world(n_customers=300, days=100, seed=0)
     cfg = AnalyzeConfig(embeddings=False)
@@ -379,9 +392,17 @@ def test_prepare_gives_the_tables_and_split_that_fit_backtests_on():
     assert prepared.backtest_training_ == [1]
     assert X_fit.index.equals(prepared.labelled_[1][0].index) and latest.all()
     metrics = fitted.backtest()
-    model = fit_churn_model(cfg, X_fit, y_fit, latest=latest, estimator=metrics["estimator"])
-    assert evaluate(y_test.to_numpy(), model.predict_proba(X_test)[:, 1])["roc_auc"] == \
-        pytest.approx(metrics["roc_auc"], abs=1e-12)
+    # One model per influence draw (FEATURE_INFLUENCE_DRAWS): the first on the tables as they
+    # are, each other on its draw's columns (training_[1] trains, training_[0] is tested), and
+    # the probabilities averaged, each model on its draw of the test rows.
+    fit_draws = [None] + prepared.training_[1].influence_draws
+    test_draws = prepared.training_[0].influence_draws
+    models = [fit_churn_model(cfg, X_fit if d is None else with_draw(X_fit, d), y_fit,
+                              latest=latest, estimator=metrics["estimator"]) for d in fit_draws]
+    p = averaged_over_draws([lambda t, m=m: m.predict_proba(t)[:, 1] for m in models], X_test,
+                            test_draws)
+    assert evaluate(y_test.to_numpy(), p)["roc_auc"] == pytest.approx(metrics["roc_auc"],
+                                                                      abs=1e-12)
 
 
 def test_prepare_with_one_labelled_cut_off_holds_out_part_of_it():

@@ -1150,10 +1150,11 @@ class SparkPipeline(ChurnPipeline):
         fs.release_graph()
         return fs
 
-    def _score(self, X):
-        # On the executors, once (the local engine's driver-side scoring is not run).
+    def _score(self, X, model=None):
+        # On the executors, once per model (the local engine's driver-side scoring is not run).
         began = time.perf_counter()
-        probability = score_with_spark(self.spark, self.model_, X).to_numpy()
+        probability = score_with_spark(self.spark, self.model_ if model is None else model,
+                                       X).to_numpy()
         self.spark_timings_["scoring (spark mapInPandas)"] = round(
             time.perf_counter() - began, 3)
         return probability

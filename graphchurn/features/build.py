@@ -55,8 +55,8 @@ from graphchurn.features.exposure import (LONGER_EXPOSURE_WINDOWS, departure_age
                                           exposure_before_onset, spreading_activation)
 from graphchurn.graph.canonical import in_canonical_order, renumbered
 from graphchurn.graph.customer_graph import FADE_DAYS, CustomerGraph
-from graphchurn.social.roles import (DEFAULT_RIS_SAMPLES, influencer_scores,
-                                     leaders_and_followers, susceptibility)
+from graphchurn.social.roles import (DEFAULT_RIS_SAMPLES, influencer_score_draws,
+                                     influencer_scores, leaders_and_followers, susceptibility)
 from graphchurn.windows.labels import active_at, before, known_departures
 
 __all__ = [
@@ -78,6 +78,9 @@ __all__ = [
     "check_finite_features",
     "FEATURE_LIMIT",
     "FEATURE_RIS_SAMPLES",
+    "FEATURE_INFLUENCE_DRAWS",
+    "INFLUENCE_DRAW_COLUMNS",
+    "influence_draw_seeds",
 ]
 
 #: Largest magnitude a feature may reach before a fit: inputs are bounded at the door
@@ -95,6 +98,46 @@ FEATURE_LIMIT = 1e15
 #: Bitcoin OTC, and three hops also took longer than the sets on a 100,000-customer cut-off
 #: (experiments/results/influence_deterministic.md), so the sampled one stays.
 FEATURE_RIS_SAMPLES = DEFAULT_RIS_SAMPLES
+
+#: Draws of the RR sets a cut-off's influence columns are computed under (the first is the
+#: table's own; the others go to ``FeatureSet.influence_draws``). The pipeline fits one model
+#: per draw (each on that draw's training tables) and averages their probabilities, each on
+#: its draw of the scored table (``pipeline.averaged_over_draws``). The seed reaches the
+#: probabilities only through the RR sets, and mostly through the model fitted on them: with
+#: the same model, averaging the scored table's draws alone left the largest move on a
+#: 20,000-customer world as it was, since the trees fitted on another draw split elsewhere.
+#: The mean over draws estimates the expectation over the sampling noise, so the seed moves
+#: it less (issue 22, experiments/results/stability_averaged.md). 1 = one draw, one model.
+FEATURE_INFLUENCE_DRAWS = 4
+
+#: The model columns that depend on the draw of the RR sets.
+INFLUENCE_DRAW_COLUMNS = ("influencer_score", "departed_influencer_contact")
+
+
+def influence_draw_seeds(seed: int, n_draws: int) -> list[int]:
+    """Seeds of the RR sets of a cut-off's ``n_draws`` influence draws under ``seed``.
+
+    The first is ``seed`` itself (the table's own draw, as with one draw); the others come
+    from ``numpy.random.SeedSequence((seed, k))``, so that two seeds share no draw.
+
+    Parameters
+    ----------
+    seed : int
+        The analysis seed (``AnalyzeConfig.seed``).
+    n_draws : int
+        Number of draws (>= 1).
+
+    Returns
+    -------
+    list of int
+
+    Example
+    -------
+    >>> influence_draw_seeds(0, 3)[0], len(set(influence_draw_seeds(0, 3) + influence_draw_seeds(1, 3)))
+    (0, 6)
+    """
+    return [int(seed)] + [int(np.random.SeedSequence((int(seed), k)).generate_state(1)[0])
+                          for k in range(1, int(n_draws))]
 
 
 def check_finite_features(X: pd.DataFrame) -> None:
@@ -220,6 +263,11 @@ class FeatureSet:
     #: Each vertex's number in the graph renumbered by content (``in_canonical_order``), on
     #: which the random and tie-breaking steps run.
     canonical_position: np.ndarray | None = None
+    #: The :data:`INFLUENCE_DRAW_COLUMNS` of ``table``'s rows under the other draws of the RR
+    #: sets (one DataFrame per draw, index ``table.index``; empty with one draw). Kept by
+    #: :meth:`release_graph`: each draw's model is fitted on them (training cut-offs) and
+    #: the backtest's test cut-off is scored with them.
+    influence_draws: list = field(default_factory=list)
 
     @property
     def short_window(self) -> bool:
@@ -465,6 +513,12 @@ def features_on_graph(
                                                      onset_days=FADE_DAYS[1],
                                                      weights=tie_strength)
         energy = spreading_activation(g, departed_recent.astype(float))
+    draw_columns = []
+    if FEATURE_INFLUENCE_DRAWS > 1:
+        with step("influence draws"):
+            draw_columns = _influence_draws(g, names, ordered, ordered_influence, position,
+                                            departed_recent, tie_strength, seed,
+                                            influencer_quantile)
     with step("clustering"):
         clustering = np.nan_to_num(np.asarray(g.transitivity_local_undirected(mode="zero")))
     vertex_features = pd.DataFrame(
@@ -515,12 +569,38 @@ def features_on_graph(
         timings=step.timings,
         covered_share=float(min(1.0, covered_share)),
         canonical_position=position,
+        influence_draws=[frame.reindex(table.index).fillna(0).astype(table[list(frame.columns)].dtypes)
+                         for frame in draw_columns],
     )
     if communities:
         fs.set_communities(community_part(fs, community_method=community_method,
                                           resolution=resolution, seed=seed, step=step,
                                           ordered=ordered))
     return fs
+
+
+def _influence_draws(g, names, ordered, ordered_influence, position, departed_recent, tie_strength,
+                     seed, influencer_quantile) -> list[pd.DataFrame]:
+    """:data:`INFLUENCE_DRAW_COLUMNS` of every vertex (index: names, as ``vertex_features``)
+    under the RR draws after the first of :data:`FEATURE_INFLUENCE_DRAWS`; each draw has its
+    own influencer cut, so its own ``departed_influencer_contact``."""
+    seeds = influence_draw_seeds(seed, FEATURE_INFLUENCE_DRAWS)[1:]
+    if g.vcount() == 0:
+        return []
+    # On the canonical graph, as the table's own draw, and back by position.
+    scores = influencer_score_draws(ordered, ordered_influence, seeds,
+                                    ris_samples=FEATURE_RIS_SAMPLES)[position]
+    names = pd.Index(names, name="customer_id")
+    frames = []
+    for k in range(len(seeds)):
+        score = scores[:, k]
+        mask = score >= np.quantile(score, influencer_quantile)
+        contact = exposure(g, departed_recent, weights=tie_strength, influencer_mask=mask)
+        frames.append(pd.DataFrame(
+            {"influencer_score": score,
+             "departed_influencer_contact": contact["departed_influencer_contact"].to_numpy()
+             .astype(np.int8)}, index=names))
+    return frames
 
 
 # Features that stay missing for a customer without traffic in the window (the rest are 0).

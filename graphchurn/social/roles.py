@@ -33,6 +33,7 @@ from graphchurn.rng import seeded_igraph_rng
 __all__ = [
     "INFLUENCER_SCORE_COMPONENTS",
     "INFLUENCE_METHODS",
+    "influencer_score_draws",
     "influencer_scores",
     "khop_influence_spread",
     "leaders_and_followers",
@@ -711,6 +712,66 @@ def influencer_scores(
         [percentile_rank(table[c].to_numpy()) for c in INFLUENCER_SCORE_COMPONENTS], axis=0
     )
     return table
+
+
+def influencer_score_draws(
+    graph: igraph.Graph,
+    influence: pd.DataFrame,
+    seeds,
+    weights: str | np.ndarray | None = "weight",
+    ris_samples: int = DEFAULT_RIS_SAMPLES,
+    activation: str | float = "weighted_cascade",
+) -> np.ndarray:
+    """``influencer_score`` again under other draws of the RR sets, one column per seed.
+
+    Pagerank, strength and coreness have no random step: they are read from ``influence``
+    (:func:`influencer_scores` of the same graph) and only ``influence_spread`` is estimated
+    anew from ``ris_samples`` RR sets under each seed. The cascade's arcs are built once and
+    shared (they have no random step either); each draw's RR sets are its own.
+
+    Parameters
+    ----------
+    graph : igraph.Graph
+        The undirected graph ``influence`` was computed on (same vertex order).
+    influence : pandas.DataFrame
+        :func:`influencer_scores` of ``graph``: its ``pagerank``, ``strength`` and
+        ``coreness`` columns, in vertex order.
+    seeds : sequence of int
+        Seed of each draw's RR sets.
+    weights, ris_samples, activation :
+        As in :func:`influencer_scores` (``influence_method="rr"``).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_vertices, len(seeds))
+        Column ``k``: the influencer score with the spread of the RR sets drawn with
+        ``seeds[k]``; with the seed ``influence`` was computed with, its own score.
+
+    Example
+    -------
+    >>> star = igraph.Graph.Star(6)
+    >>> star.es["weight"] = 1.0
+    >>> s = influencer_scores(star, ris_samples=500, seed=3)
+    >>> draws = influencer_score_draws(star, s, [3, 4], ris_samples=500)
+    >>> bool(np.allclose(draws[:, 0], s["influencer_score"])), draws.shape
+    (True, (6, 2))
+    """
+    n = graph.vcount()
+    seeds = [int(s) for s in seeds]
+    out = np.zeros((n, len(seeds)))
+    if n == 0 or not seeds:
+        return out
+    w = edge_weights(graph, weights)
+    arcs = _reverse_arcs(n, edge_array(graph), w, activation)
+    fixed = {c: percentile_rank(influence[c].to_numpy())
+             for c in INFLUENCER_SCORE_COMPONENTS if c != "influence_spread"}
+    for k, seed in enumerate(seeds):
+        _, members = _sample_rr_sets(n, arcs, ris_samples, seed)
+        spread = n * np.bincount(members, minlength=n) / max(int(ris_samples), 1)
+        ranks = {**fixed, "influence_spread": percentile_rank(spread)}
+        # Same components, same order and same mean as influencer_scores: same bits.
+        out[:, k] = np.mean([ranks[c] for c in INFLUENCER_SCORE_COMPONENTS], axis=0)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
