@@ -18,7 +18,6 @@ import time
 
 import pandas as pd
 
-from graphchurn.features import build
 from graphchurn.features.build import build_features
 from graphchurn.pipeline import AnalyzeConfig, averaged_over_draws, fit_churn_model, model_table
 from graphchurn.synth.world import generate_world
@@ -37,7 +36,6 @@ def main(argv=None) -> None:
     print(f"world: {time.perf_counter() - start:.1f} s", flush=True)
     cutoff = pd.Timestamp(world.end) - pd.Timedelta(days=args.horizon)
     kwargs = dict(definition="contract", horizon_days=args.horizon, communities=False)
-    build.FEATURE_INFLUENCE_DRAWS = 1
     fs = build_features(world.interactions, world.customers, cutoff, **kwargs)
     churn = pd.to_datetime(world.customers.set_index("customer_id")["churn_date"])
     y = churn.reindex(fs.table.index)
@@ -53,8 +51,8 @@ def main(argv=None) -> None:
     print(f"cut-off {cutoff.date()}: {graph.vcount()} vertices, {graph.ecount()} ties, "
           f"{len(X)} rows, estimator {model.estimator}", flush=True)
     for k in args.draws:
-        build.FEATURE_INFLUENCE_DRAWS = k
-        fs_k = build_features(world.interactions, world.customers, cutoff, **kwargs)
+        fs_k = build_features(world.interactions, world.customers, cutoff, **kwargs,
+                              influence_draws=k)
         timings = {}
         for name, draws in (("one", []), ("averaged", fs_k.influence_draws)):
             wall, cpu = time.perf_counter(), time.process_time()

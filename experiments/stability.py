@@ -92,15 +92,13 @@ def main(argv=None) -> int:
     parser.add_argument("--label", default="", help="name of this configuration")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--influence-draws", type=int, help="scores averaged over this many "
-                        "draws of the RR sets (FEATURE_INFLUENCE_DRAWS; default: the library's)")
+                        "draws of the RR sets (AnalyzeConfig.influence_draws; default: the library's)")
     parser.add_argument("--no-hashed", action="store_true", help="skip the hashed-ids run")
     args = parser.parse_args(argv)
-    if args.influence_draws is not None:
-        from graphchurn.features import build
-
-        build.FEATURE_INFLUENCE_DRAWS = args.influence_draws
     interactions, customers, name = load_world(args.customers, args.days)
     cfg = replace(AnalyzeConfig(), **json.loads(args.config))
+    if args.influence_draws is not None:
+        cfg = replace(cfg, influence_draws=args.influence_draws)
     ref, auc0, t0 = run(interactions, customers, cfg)
     rows = []
     if not args.no_hashed:

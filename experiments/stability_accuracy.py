@@ -19,7 +19,7 @@ compared over several draws of their random steps, not one.
 influence spread (``influencer_scores(influence_method=...)``), so that the two estimators are
 compared on one version of the library; ``--influence-hops 3`` with ``khop`` counts paths of
 up to three arcs. ``--influence-draws K`` (run, bitcoin) scores with the mean over K draws of
-the RR sets (``graphchurn.features.build.FEATURE_INFLUENCE_DRAWS``; issue 22,
+the RR sets (``AnalyzeConfig.influence_draws``; issue 22,
 experiments/results/stability_averaged.md).
 """
 
@@ -56,11 +56,18 @@ def set_influence_draws(k):
     """Set the feature stage's number of influence draws (None: as the library has it).
     Forked workers inherit it."""
     if k is not None:
-        from graphchurn.features import build
+        from graphchurn import pipeline
 
-        if not hasattr(build, "FEATURE_INFLUENCE_DRAWS"):
-            raise SystemExit("this version of the library has no FEATURE_INFLUENCE_DRAWS")
-        build.FEATURE_INFLUENCE_DRAWS = k
+        if not hasattr(pipeline.AnalyzeConfig(), "influence_draws"):
+            raise SystemExit("this version of the library has no AnalyzeConfig.influence_draws")
+        # Every analysis here builds its features through feature_kwargs: K draws there give
+        # the pipeline one model per draw (whatever config the caller made).
+        original = pipeline.feature_kwargs
+
+        def with_draws(cfg, definition):
+            return {**original(cfg, definition), "influence_draws": k}
+
+        pipeline.feature_kwargs = with_draws
 
 
 def world_dir(worlds: Path, seed: int) -> Path:

@@ -113,6 +113,9 @@ class AnalyzeConfig:
     # Cross-fitted churn models averaged (STABLE_MODEL_FOLDS for a ranking that does not move
     # with the seed or the spelling of ids); 1: one model.
     model_folds: int = 1
+    # Draws of the RR sets, one model per draw, probabilities averaged (STABLE_INFLUENCE_DRAWS
+    # for a ranking that does not move with the seed; graphchurn.features.build); 1: one.
+    influence_draws: int = 1
     # Where the row-proportional stages run: "local" (this process) or "spark"
     # (graphchurn.engines.spark; the CLI's --engine). ChurnPipeline and analyze route on it.
     engine: str = "local"
@@ -398,6 +401,10 @@ def cut_at(interactions: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd
 
 def feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
     """Keyword arguments of :func:`build_features` for a config."""
+    draws = cfg.influence_draws
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise InputError(f"influence_draws must be a whole number >= 1, not {draws!r}",
+                         parameter="influence_draws")
     return dict(
         definition=definition,
         horizon_days=cfg.horizon_days,
@@ -408,6 +415,7 @@ def feature_kwargs(cfg: AnalyzeConfig, definition: str) -> dict:
         resolution=cfg.resolution,
         max_degree=cfg.max_degree,
         seed=cfg.seed,
+        influence_draws=cfg.influence_draws,
     )
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from graphchurn.errors import InputError
 from graphchurn.features import build
 from graphchurn.features.build import (INFLUENCE_DRAW_COLUMNS, build_features,
                                        influence_draw_seeds)
@@ -85,14 +86,9 @@ def world():
     return generate_world(n_customers=300, days=150, seed=3)
 
 
-@pytest.fixture
-def four_draws(monkeypatch):
-    monkeypatch.setattr(build, "FEATURE_INFLUENCE_DRAWS", 4)
-
-
-def test_a_cutoff_carries_the_other_draws_columns(world, four_draws):
+def test_a_cutoff_carries_the_other_draws_columns(world):
     fs = build_features(world.interactions, world.customers, world.end, definition="contract",
-                        seed=2, communities=False)
+                        seed=2, communities=False, influence_draws=4)
     assert len(fs.influence_draws) == 3
     for frame in fs.influence_draws:
         assert frame.index.equals(fs.table.index)
@@ -106,21 +102,27 @@ def test_a_cutoff_carries_the_other_draws_columns(world, four_draws):
     assert len(fs.influence_draws) == 3
 
 
-def test_the_default_scores_average_the_draws(world):
-    """Fails on the library before the change: one draw, no averaging."""
-    assert build.FEATURE_INFLUENCE_DRAWS > 1
-    fs = build_features(world.interactions, world.customers, world.end, definition="contract",
-                        communities=False)
-    assert len(fs.influence_draws) == build.FEATURE_INFLUENCE_DRAWS - 1
+def test_the_config_sets_the_draws(world):
+    """The default is one draw (no other draws carried); influence_draws=K carries K - 1."""
+    from graphchurn.pipeline import feature_kwargs
+
+    one = build_features(world.interactions, world.customers, world.end,
+                         **feature_kwargs(AnalyzeConfig(), "contract"), communities=False)
+    assert one.influence_draws == []
+    cfg = AnalyzeConfig(influence_draws=build.STABLE_INFLUENCE_DRAWS)
+    fs = build_features(world.interactions, world.customers, world.end,
+                        **feature_kwargs(cfg, "contract"), communities=False)
+    assert len(fs.influence_draws) == build.STABLE_INFLUENCE_DRAWS - 1
 
 
-def test_the_scores_are_the_draw_models_mean(world, four_draws):
+def test_the_scores_are_the_draw_models_mean(world):
     """Each draw has its own scoring model, fitted on that draw's training tables; the scores
     are the mean of each model on its draw of the as-of table."""
-    pipe = ChurnPipeline(AnalyzeConfig()).fit(world.interactions, world.customers)
+    cfg = AnalyzeConfig(influence_draws=4)
+    pipe = ChurnPipeline(cfg).fit(world.interactions, world.customers)
     models = [pipe.model_] + pipe._final_draw_models
     assert len(models) == 4
-    X = model_table(pipe.scoring_.table, AnalyzeConfig())
+    X = model_table(pipe.scoring_.table, cfg)
     tables = [X] + [with_draw(X, f) for f in pipe.scoring_.influence_draws]
     by_hand = np.mean([m.predict_proba(t)[:, 1] for m, t in zip(models, tables)], axis=0)
     got = pipe.analysis_.scores.set_index("customer_id")["churn_probability"].reindex(X.index)
@@ -129,16 +131,23 @@ def test_the_scores_are_the_draw_models_mean(world, four_draws):
     assert not np.allclose(models[0].predict_proba(X)[:, 1], models[1].predict_proba(X)[:, 1])
 
 
-def test_same_seed_same_averaged_outputs(world, four_draws):
-    cfg = AnalyzeConfig(seed=1)
+@pytest.mark.parametrize("draws", [0, 2.5, True])
+def test_influence_draws_is_checked(world, draws):
+    with pytest.raises(InputError, match="influence_draws must be a whole number >= 1"):
+        ChurnPipeline(AnalyzeConfig(influence_draws=draws)).fit(world.interactions,
+                                                                world.customers)
+
+
+def test_same_seed_same_averaged_outputs(world):
+    cfg = AnalyzeConfig(seed=1, influence_draws=4)
     a, b = (analyze(world.interactions, world.customers, cfg) for _ in range(2))
     pd.testing.assert_frame_equal(a.scores, b.scores)
     assert a.metrics["roc_auc"] == b.metrics["roc_auc"]
 
 
-def test_one_draw_is_the_single_draw_score(world, monkeypatch):
-    """With one draw the scores are the model's own probabilities of the table."""
-    monkeypatch.setattr(build, "FEATURE_INFLUENCE_DRAWS", 1)
+def test_one_draw_is_the_single_draw_score(world):
+    """With one draw (the default) the scores are the model's own probabilities of the
+    table."""
     analysis = analyze(world.interactions, world.customers, AnalyzeConfig())
     X = analysis.features.table[analysis.model.feature_names_in_]
     p = analysis.model.predict_proba(X)[:, 1]

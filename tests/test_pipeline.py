@@ -106,23 +106,20 @@ def test_stack_cutoffs_marks_the_newest_stacked_cut_off():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("draws", [1, None])
-def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering(draws, monkeypatch):
+@pytest.mark.parametrize("draws", [1, 4])
+def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering(draws):
     """The scoring model's mean probability over the newest labelled cut-off equals that
     cut-off's churn rate; --pooled-churn-rate keeps the pooled level (no shift) and the same
     ranking of customers. With one influence draw the scores are that model's, shifted by its
-    level shift; with the default draws they are the mean of one model per draw, each with its
+    level shift; with several draws they are the mean of one model per draw, each with its
     own shift, so the log-odds move by about the same amount for every customer (the ranking
     is kept), not by exactly the first model's shift."""
-    from graphchurn.features import build
-
-    if draws is not None:
-        monkeypatch.setattr(build, "FEATURE_INFLUENCE_DRAWS", draws)
     world = generate_world(n_customers=400, days=150, seed=5, monthly_churn=0.1)
-    cfg = AnalyzeConfig(embeddings=False, estimator="logistic")
+    cfg = AnalyzeConfig(embeddings=False, estimator="logistic", influence_draws=draws)
     shifted = analyze(world.interactions, world.customers, cfg)
     pooled = analyze(world.interactions, world.customers,
-                     AnalyzeConfig(embeddings=False, estimator="logistic", pooled_churn_rate=True))
+                     AnalyzeConfig(embeddings=False, estimator="logistic", pooled_churn_rate=True,
+                                   influence_draws=draws))
     newest_y = shifted.training_labels[0]
     newest_X = shifted.training[0].table.loc[newest_y.index]
     np.testing.assert_allclose(shifted.model.predict_proba(newest_X)[:, 1].mean(),
@@ -133,7 +130,7 @@ def test_analyze_matches_the_newest_cut_offs_churn_rate_without_reordering(draws
     b = pooled.scores.set_index("customer_id")["churn_probability"].reindex(a.index)
     inside = (a > 1e-6) & (a < 1 - 1e-6)  # scores.csv rounds; compare where logit is defined
     moved = logit(a[inside]) - logit(b[inside])
-    if build.FEATURE_INFLUENCE_DRAWS == 1:
+    if draws == 1:
         np.testing.assert_allclose(moved, shifted.metrics["level_shift"]["final"], atol=1e-3)
     else:
         assert np.ptp(moved) < 1e-3
@@ -392,7 +389,7 @@ def test_prepare_gives_the_tables_and_split_that_fit_backtests_on():
     assert prepared.backtest_training_ == [1]
     assert X_fit.index.equals(prepared.labelled_[1][0].index) and latest.all()
     metrics = fitted.backtest()
-    # One model per influence draw (FEATURE_INFLUENCE_DRAWS): the first on the tables as they
+    # One model per influence draw (AnalyzeConfig.influence_draws): the first on the tables as they
     # are, each other on its draw's columns (training_[1] trains, training_[0] is tested), and
     # the probabilities averaged, each model on its draw of the test rows.
     fit_draws = [None] + prepared.training_[1].influence_draws

@@ -146,3 +146,6 @@ def test_features_on_is_checked(spark, world):
     with pytest.raises(InputError, match="features_on must be one of driver, executors"):
         ChurnPipeline(AnalyzeConfig(engine="spark"), spark=spark,
                       features_on="gpu").prepare(world.interactions, world.customers)
+    with pytest.raises(InputError, match="no draws to average"):
+        ChurnPipeline(AnalyzeConfig(engine="spark", influence_draws=4), spark=spark,
+                      features_on="executors").prepare(world.interactions, world.customers)

@@ -44,6 +44,7 @@ FLAGS = {
     "step_days": "--train-cutoff-step",
     "seed": "--seed",
     "model_folds": "--model-folds",
+    "influence_draws": "--influence-draws",
     "n_jobs": "--jobs",
     "decimal": "--decimal",
     "dayfirst": "--dayfirst",
@@ -228,6 +229,11 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    metavar="N", help="average N cross-fitted churn models (5: steadier between "
                    "seeds on small logs, up to five times the model time; default 1); see "
                    "docs/cli.md, Stable rankings")
+    p.add_argument("--influence-draws", dest="influence_draws", type=_int_between(1, 16),
+                   default=1, metavar="K",
+                   help="average K models, each on its own draw of the influence sampling (4: "
+                   "no customer moves more than 0.05 between seeds on the measured worlds, "
+                   "about K times the model time; default 1); see docs/cli.md, Stable rankings")
     p.add_argument("--jobs", dest="n_jobs", type=_jobs, default=-1, metavar="N",
                    help="processes building the cut-offs' features side by side (-1: one per "
                    "core, the default; 1: one after the other, the least memory); the results "
@@ -279,7 +285,7 @@ def _config(args, as_of):
                                          "window_days", "estimator",
                                          "community_method", "resolution", "max_degree",
                                          "pooled_churn_rate", "engine", "model_folds",
-                                         "n_jobs", "community_features")
+                                         "influence_draws", "n_jobs", "community_features")
            if hasattr(args, k)},
         # Without a flag the library's default stands ("auto": only on small graphs).
         **({"embeddings": False} if getattr(args, "no_embeddings", False) else

@@ -1013,6 +1013,11 @@ class SparkPipeline(ChurnPipeline):
         if self.features_on not in self.FEATURES_ON:
             raise InputError(f"features_on must be one of {', '.join(self.FEATURES_ON)}, not "
                              f"{self.features_on!r}", parameter="features_on")
+        if self.features_on == "executors" and cfg.influence_draws > 1:
+            raise InputError("features_on='executors' computes the influence within two hops, "
+                             "without sampling: there are no draws to average "
+                             "(influence_draws needs features_on='driver')",
+                             parameter="influence_draws")
         if self.features_on == "executors" and self.keep_training_graphs:
             raise InputError("features_on='executors' builds no training graph on the driver "
                              "to keep: keep_training_graphs needs features_on='driver'",
@@ -1078,7 +1083,7 @@ class SparkPipeline(ChurnPipeline):
                   active_window_days=None, window_days=90, tie_window_days=180,
                   recent_departure_days=30, community_method="leiden", resolution=1.0,
                   max_degree=None, influencer_quantile=0.95, seed=0,
-                  communities=True) -> FeatureSet:
+                  communities=True, influence_draws=1) -> FeatureSet:
         # The log part of build_features, on the label rows and on Spark's aggregates.
         cutoff = pd.Timestamp(cutoff)
         if active_window_days is None:
@@ -1123,7 +1128,8 @@ class SparkPipeline(ChurnPipeline):
             recent_departure_days=recent_departure_days, community_method=community_method,
             resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step,
             communities=communities,
-            influence_method="khop" if on_executors else "rr", influence_hops=2)
+            influence_method="khop" if on_executors else "rr", influence_hops=2,
+            influence_draws=influence_draws)
 
     def _executor_features(self, customers, cutoff, step, *, departures, active, **options):
         # A training cut-off without a graph on the driver: its feature table only, as a

@@ -78,7 +78,7 @@ __all__ = [
     "check_finite_features",
     "FEATURE_LIMIT",
     "FEATURE_RIS_SAMPLES",
-    "FEATURE_INFLUENCE_DRAWS",
+    "STABLE_INFLUENCE_DRAWS",
     "INFLUENCE_DRAW_COLUMNS",
     "influence_draw_seeds",
 ]
@@ -99,16 +99,20 @@ FEATURE_LIMIT = 1e15
 #: (experiments/results/influence_deterministic.md), so the sampled one stays.
 FEATURE_RIS_SAMPLES = DEFAULT_RIS_SAMPLES
 
-#: Draws of the RR sets a cut-off's influence columns are computed under (the first is the
-#: table's own; the others go to ``FeatureSet.influence_draws``). The pipeline fits one model
+#: ``influence_draws`` (``AnalyzeConfig.influence_draws``, ``--influence-draws``) for a ranking
+#: that does not move with the seed: the draws of the RR sets a cut-off's influence columns are
+#: computed under (the first is the table's own; the others go to
+#: ``FeatureSet.influence_draws``). The pipeline fits one model
 #: per draw (each on that draw's training tables) and averages their probabilities, each on
 #: its draw of the scored table (``pipeline.averaged_over_draws``). The seed reaches the
 #: probabilities only through the RR sets, and mostly through the model fitted on them: with
 #: the same model, averaging the scored table's draws alone left the largest move on a
 #: 20,000-customer world as it was, since the trees fitted on another draw split elsewhere.
 #: The mean over draws estimates the expectation over the sampling noise, so the seed moves
-#: it less (issue 22, experiments/results/stability_averaged.md). 1 = one draw, one model.
-FEATURE_INFLUENCE_DRAWS = 4
+#: it less (issue 22, experiments/results/stability_averaged.md). Not the default (1 = one
+#: draw, one model): each draw is one more model fit of the backtest and of the scoring model,
+#: about three times the analysis at 20,000 customers, and scale comes first.
+STABLE_INFLUENCE_DRAWS = 4
 
 #: The model columns that depend on the draw of the RR sets.
 INFLUENCE_DRAW_COLUMNS = ("influencer_score", "departed_influencer_contact")
@@ -324,6 +328,7 @@ def build_features(
     influencer_quantile: float = 0.95,
     seed: int = 0,
     communities: bool = True,
+    influence_draws: int = 1,
 ) -> FeatureSet:
     """Build the feature table of every customer active at ``cutoff``.
 
@@ -364,6 +369,9 @@ def build_features(
         Whether to detect communities; without them the :data:`COMMUNITY_FEATURES` columns
         are left out, ``membership`` and ``roles`` are None and every other column is the
         same.
+    influence_draws : int, default 1
+        Draws of the RR sets the influence columns are computed under (see
+        :data:`STABLE_INFLUENCE_DRAWS` and :func:`features_on_graph`).
 
     Returns
     -------
@@ -410,7 +418,7 @@ def build_features(
         tie_strength=tie_strength, covered_share=covered_share,
         recent_departure_days=recent_departure_days, community_method=community_method,
         resolution=resolution, influencer_quantile=influencer_quantile, seed=seed, step=step,
-        communities=communities)
+        communities=communities, influence_draws=influence_draws)
     fs.window_start = start
     return fs
 
@@ -433,6 +441,7 @@ def features_on_graph(
     communities: bool = True,
     influence_method: str = "rr",
     influence_hops: int = 2,
+    influence_draws: int = 1,
 ) -> FeatureSet:
     """The part of :func:`build_features` after the log is read: communities, roles, exposure,
     attributes and the feature table, from the cut-off's graph and what the log said about it.
@@ -465,6 +474,9 @@ def features_on_graph(
         The influence spread in ``influencer_score`` (:func:`graphchurn.social.roles.
         influencer_scores`): RR sets by default; ``"khop"`` within ``influence_hops`` hops for
         an engine whose other cut-offs are computed so (the Spark engine's executor features).
+    influence_draws : int, default 1
+        Draws of the RR sets (:data:`STABLE_INFLUENCE_DRAWS`): the table holds the first, and
+        ``FeatureSet.influence_draws`` the influence columns under the others.
 
     Returns
     -------
@@ -514,11 +526,11 @@ def features_on_graph(
                                                      weights=tie_strength)
         energy = spreading_activation(g, departed_recent.astype(float))
     draw_columns = []
-    if FEATURE_INFLUENCE_DRAWS > 1:
+    if influence_draws > 1:
         with step("influence draws"):
             draw_columns = _influence_draws(g, names, ordered, ordered_influence, position,
                                             departed_recent, tie_strength, seed,
-                                            influencer_quantile)
+                                            influencer_quantile, influence_draws)
     with step("clustering"):
         clustering = np.nan_to_num(np.asarray(g.transitivity_local_undirected(mode="zero")))
     vertex_features = pd.DataFrame(
@@ -580,11 +592,11 @@ def features_on_graph(
 
 
 def _influence_draws(g, names, ordered, ordered_influence, position, departed_recent, tie_strength,
-                     seed, influencer_quantile) -> list[pd.DataFrame]:
+                     seed, influencer_quantile, n_draws) -> list[pd.DataFrame]:
     """:data:`INFLUENCE_DRAW_COLUMNS` of every vertex (index: names, as ``vertex_features``)
-    under the RR draws after the first of :data:`FEATURE_INFLUENCE_DRAWS`; each draw has its
+    under the RR draws after the first of ``n_draws``; each draw has its
     own influencer cut, so its own ``departed_influencer_contact``."""
-    seeds = influence_draw_seeds(seed, FEATURE_INFLUENCE_DRAWS)[1:]
+    seeds = influence_draw_seeds(seed, n_draws)[1:]
     if g.vcount() == 0:
         return []
     # On the canonical graph, as the table's own draw, and back by position.
