@@ -772,18 +772,13 @@ def window_frames(spark, slog: SparkLog, *, start, end, tie_start, departed):
 
 
 def cutoff_aggregates(spark, slog: SparkLog, *, start, end, tie_start, departed):
-    """The tie table, the raw activity table and the network's daily volume of one window.
+    """The tie table and the raw activity table of one window (:func:`window_frames`),
+    collected to the driver.
 
     Parameters
     ----------
-    spark : SparkSession
-    slog : SparkLog
-    start, end : Timestamp
-        The graph's window ``[start, end)``.
-    tie_start : Timestamp
-        Start of the longer look-back of tie strengths (``weight_since``).
-    departed : index of str
-        Ids known to have left by ``end`` (their traffic is left out of the fade-out evidence).
+    spark, slog, start, end, tie_start, departed
+        As in :func:`window_frames`.
 
     Returns
     -------
