@@ -1,5 +1,6 @@
 """The Spark test modules' common guard: pyspark and Java present, or the module skipped
-(outside CI) or failed (in CI, where make test installs Java)."""
+(outside CI) or failed (in CI, where make test installs Java); and the small local session
+the graph-level modules share (import ``spark`` as their fixture)."""
 
 import os
 import shutil
@@ -16,3 +17,15 @@ def require_spark() -> None:
                         pytrace=False)
         pytest.skip("the Spark engine needs Java 17+ (Debian: default-jre-headless)",
                     allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """A small local-mode session for one test module (two cores, 1 GB, 4 shuffle parts)."""
+    from graphchurn.engines.spark import spark_session
+
+    session = spark_session("local[2]", {"spark.driver.memory": "1g",
+                                         "spark.sql.shuffle.partitions": "4"})
+    yield session
+    session.stop()
+

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spark_guard import require_spark  # noqa: E402
+from spark_guard import require_spark, spark  # noqa: E402,F401 (spark: the fixture)
 
 require_spark()
 
 from graphchurn.engines import spark_features  # noqa: E402
-from graphchurn.engines.spark import log_from_pandas, spark_session  # noqa: E402
+from graphchurn.engines.spark import log_from_pandas  # noqa: E402
 from graphchurn.features import build  # noqa: E402
 from graphchurn.synth.world import generate_world  # noqa: E402
 from graphchurn.windows.labels import active_at, before, known_departures  # noqa: E402
@@ -25,14 +25,6 @@ from graphchurn.windows.labels import active_at, before, known_departures  # noq
 
 #: PageRank on Spark stops within 5.7e-7 (L1) of the fixed point (spark_graph.pagerank).
 _ATOL = {"pagerank": 6e-7}
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("local[2]", {"spark.driver.memory": "1g",
-                                         "spark.sql.shuffle.partitions": "4"})
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,13 @@ compares values, so a wrong formula, normalisation or tie-break fails it.
 import numpy as np
 import pytest
 
-from spark_guard import require_spark  # noqa: E402
+from spark_guard import require_spark, spark  # noqa: E402,F401 (spark: the fixture)
 
 require_spark()
 
 import igraph as ig
 from sklearn.metrics import normalized_mutual_info_score
 
-from graphchurn.engines.spark import spark_session
 from graphchurn.engines.spark_graph import (
     clustering,
     coreness,
@@ -33,14 +32,6 @@ from graphchurn.features.exposure import exposure_before_onset as local_before_o
 from graphchurn.features.exposure import spreading_activation as local_spreading
 from graphchurn.social.communities import detect_communities
 from graphchurn.social.roles import khop_influence_spread
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("local[2]", {"spark.driver.memory": "1g",
-                                         "spark.sql.shuffle.partitions": "4"})
-    yield session
-    session.stop()
 
 
 def _ties(spark, edges, weights):

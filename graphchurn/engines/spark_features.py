@@ -232,7 +232,7 @@ def cutoff_features(spark, slog, cutoff, *, start, tie_start, departures: pd.Ser
         step = _Steps(cutoff)
     gone = _departures_frame(spark, departures, cutoff).cache()
     ties, raw = window_frames(spark, slog, start=start, end=cutoff, tie_start=tie_start,
-                              departed=gone.select("id").toPandas()["id"])
+                              departed=departures.index)
     ids = [raw.select("id"), _ids_frame(spark, active)]
     if customers is not None:
         ids.append(_ids_frame(spark, customers["customer_id"].astype(str)))
